@@ -1,0 +1,56 @@
+"""The FastAPI application factory."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from sqlalchemy.orm import Session, sessionmaker
+
+from api import problems
+from api.routes import admin, auth, definitions, health, instances, tasks
+from api.settings import Settings
+from engine.catalog import FormCatalog
+from engine.clock import Clock, SystemClock
+from engine.db import make_engine, make_session_factory
+from engine.worker import start_background_worker
+
+log = logging.getLogger(__name__)
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    clock: Clock | None = None,
+    session_factory: sessionmaker[Session] | None = None,
+    run_scheduler: bool | None = None,
+) -> FastAPI:
+    settings = settings or Settings()
+    clock = clock or SystemClock()
+    factory = session_factory or make_session_factory(make_engine(settings.database_url))
+    scheduler = settings.scheduler_in_process if run_scheduler is None else run_scheduler
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        stop = None
+        if scheduler:
+            _, stop = start_background_worker(factory, clock, interval=settings.scheduler_interval)
+        yield
+        if stop is not None:
+            stop.set()
+
+    app = FastAPI(
+        title="Tixi (体系)",
+        description="BPMN workflow engine for the after-sales customer-service system. "
+        "Log in with POST /api/auth/token, then send the token as a Bearer header.",
+        version="0.1.0",
+        lifespan=lifespan,
+    )
+    app.state.settings, app.state.clock, app.state.session_factory = settings, clock, factory
+    app.state.catalog = FormCatalog(settings.forms_dir)
+    problems.install(app)
+    for module in (health, auth, definitions, instances, tasks, admin):
+        app.include_router(module.router)
+    return app

@@ -1,0 +1,145 @@
+"""`tixi`: what an operator does from a shell. Errors print what to do next and exit non-zero."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from api.settings import Settings
+from engine.catalog import FormCatalog
+from engine.clock import SystemClock
+from engine.db import make_engine, make_session_factory, transaction
+from engine.errors import ServiceError
+from engine.identity import ADMIN_GROUP, Actor, add_user, sync_demo_users
+
+app = typer.Typer(help="Tixi (体系): BPMN workflow engine for after-sales customer service.", no_args_is_help=True)
+db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
+users_app = typer.Typer(help="Users and demo users.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(users_app, name="users")
+
+OPERATOR = Actor("cli", frozenset({ADMIN_GROUP, "designer"}))
+
+
+def _fail(message: str) -> typer.Exit:
+    typer.secho(f"error: {message}", fg=typer.colors.RED, err=True)
+    return typer.Exit(code=1)
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Migrate the database (TIXI_DATABASE_URL) to the newest schema."""
+    from engine.migrations import upgrade_to_head
+
+    settings = Settings()
+    try:
+        upgrade_to_head(make_engine(settings.database_url))
+    except Exception as error:  # noqa: BLE001 - a CLI reports, it does not trace
+        raise _fail(f"migration failed: {error}. Check TIXI_DATABASE_URL and that the database is running.") from None
+    typer.echo(f"database at the newest schema ({settings.database_url.split('@')[-1]})")
+
+
+@app.command()
+def deploy(path: Annotated[Path, typer.Argument(help="a .bpmn/.dmn/.zip file or a folder of them")]) -> None:
+    """Deploy BPMN and DMN files; identical files keep their version."""
+    if not path.exists():
+        raise _fail(f"{path} does not exist")
+    files = sorted(p for p in path.rglob("*") if p.suffix in {".bpmn", ".dmn"}) if path.is_dir() else [path]
+    # Decisions first, so processes whose business-rule tasks call them resolve.
+    files.sort(key=lambda p: (p.suffix != ".dmn", str(p)))
+    if not files:
+        raise _fail(f"no .bpmn or .dmn files in {path}")
+    settings = Settings()
+    from engine.definitions import deploy as deploy_file
+
+    factory = make_session_factory(make_engine(settings.database_url))
+    catalog = FormCatalog(settings.forms_dir)
+    failed = 0
+    for number, file in enumerate(files, start=1):
+        try:
+            with transaction(factory) as session:
+                deployed = deploy_file(session, SystemClock(), catalog, actor=OPERATOR, filename=file.name,
+                                       content=file.read_bytes())
+        except ServiceError as error:
+            failed += 1
+            typer.secho(f"[{number}/{len(files)}] {file}: {error.detail}", fg=typer.colors.RED, err=True)
+            for problem in error.extras().get("errors", []):
+                typer.secho(f"    element {problem.get('element')}: {problem.get('problem')}", err=True)
+            continue
+        versions = ", ".join(f"{d.key} v{d.version}" for d in deployed)
+        typer.echo(f"[{number}/{len(files)}] {file}: {versions}")
+    if failed:
+        raise _fail(f"{failed} file(s) not deployed; fix them and run 'tixi deploy' again")
+
+
+@users_app.command("add")
+def users_add(
+    username: str,
+    password: Annotated[str, typer.Option(prompt=True, hide_input=True, confirmation_prompt=True)],
+    group: Annotated[list[str], typer.Option("--group", "-g", help="a group id; repeat for several")] = [],  # noqa: B006
+    name: Annotated[str | None, typer.Option(help="display name")] = None,
+) -> None:
+    """Create a user with a password and groups."""
+    settings = Settings()
+    factory = make_session_factory(make_engine(settings.database_url))
+    try:
+        with transaction(factory) as session:
+            user = add_user(session, SystemClock(), actor=OPERATOR, username=username, password=password,
+                            display_name=name, groups=group)
+    except ServiceError as error:
+        raise _fail(error.detail) from None
+    typer.echo(f"created {user.username} in {', '.join(user.groups) or 'no group'}")
+
+
+@users_app.command("demo")
+def users_demo(enable: Annotated[bool, typer.Option("--enable/--disable")] = True) -> None:
+    """Create (or disable) the demo users: one per group, named after it, password 'demo'."""
+    settings = Settings()
+    factory = make_session_factory(make_engine(settings.database_url))
+    with transaction(factory) as session:
+        names = sync_demo_users(session, SystemClock(), enabled=enable)
+    typer.echo(f"demo users: {', '.join(names)}" if enable else "demo users disabled")
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option()] = "127.0.0.1",
+    port: Annotated[int, typer.Option()] = 8000,
+    scheduler: Annotated[bool, typer.Option("--scheduler/--no-scheduler", help="fire timers in-process")] = True,
+) -> None:
+    """Serve the API (OpenAPI at /docs); by default also runs the timer scheduler in-process."""
+    import uvicorn
+
+    from api.app import create_app
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    settings = Settings()
+    factory = make_session_factory(make_engine(settings.database_url))
+    with transaction(factory) as session:
+        names = sync_demo_users(session, SystemClock(), enabled=settings.demo_users)
+    if names:
+        typer.echo(f"demo users (password 'demo'): {', '.join(names)}; set TIXI_DEMO_USERS=false to turn them off")
+    uvicorn.run(create_app(settings, session_factory=factory, run_scheduler=scheduler), host=host, port=port)
+
+
+@app.command()
+def worker(interval: Annotated[float, typer.Option(help="seconds between ticks")] = 1.0) -> None:
+    """Run the timer scheduler alone (several may run against one database)."""
+    from engine.worker import run_worker
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    settings = Settings()
+    factory = make_session_factory(make_engine(settings.database_url))
+    stop = threading.Event()
+    try:
+        run_worker(factory, SystemClock(), stop, interval=interval)
+    except KeyboardInterrupt:
+        stop.set()
+
+
+if __name__ == "__main__":
+    app()

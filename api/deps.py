@@ -1,0 +1,67 @@
+"""Request dependencies as `Annotated` aliases; tests replace them via `app.dependency_overrides`."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import OAuth2PasswordBearer
+from sqlalchemy.orm import Session
+
+from api.auth import username_from_token
+from api.settings import Settings
+from engine.catalog import FormCatalog
+from engine.clock import Clock
+from engine.errors import AuthenticationError, PermissionDeniedError
+from engine.identity import Actor, find_actor
+
+_bearer = OAuth2PasswordBearer(tokenUrl="/api/auth/token", auto_error=False)
+
+
+def get_session(request: Request) -> Iterator[Session]:
+    with request.app.state.session_factory() as session:
+        yield session
+
+
+def get_clock(request: Request) -> Clock:
+    clock: Clock = request.app.state.clock
+    return clock
+
+
+def get_catalog(request: Request) -> FormCatalog:
+    catalog: FormCatalog = request.app.state.catalog
+    return catalog
+
+
+def get_settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+SessionDep = Annotated[Session, Depends(get_session)]
+ClockDep = Annotated[Clock, Depends(get_clock)]
+CatalogDep = Annotated[FormCatalog, Depends(get_catalog)]
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+
+
+def get_actor(
+    session: SessionDep, clock: ClockDep, settings: SettingsDep, token: Annotated[str | None, Depends(_bearer)]
+) -> Actor:
+    """The person behind the bearer token, with their groups as they are now (a disabled user is out at once)."""
+    if not token:
+        raise AuthenticationError("log in first: send 'Authorization: Bearer <token>' from POST /api/auth/token")
+    username = username_from_token(token, secret=settings.secret_key, now=clock.now())
+    with session.begin():
+        actor = find_actor(session, username)
+    if actor is None:
+        raise AuthenticationError("the user of this token is unknown or disabled")
+    return actor
+
+
+ActorDep = Annotated[Actor, Depends(get_actor)]
+
+
+def require_group(actor: Actor, group: str) -> None:
+    if group not in actor.groups:
+        raise PermissionDeniedError(f"this needs membership of the '{group}' group", required_group=group)

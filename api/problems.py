@@ -1,0 +1,81 @@
+"""RFC 9457 problem+json responses: the one place that knows HTTP status codes for engine errors."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from sqlalchemy.orm.exc import StaleDataError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from engine import errors
+
+log = logging.getLogger(__name__)
+
+STATUS_BY_ERROR: dict[type[errors.ServiceError], int] = {
+    errors.NotFoundError: 404,
+    errors.AuthenticationError: 401,
+    errors.PermissionDeniedError: 403,
+    errors.ConflictError: 409,
+    errors.ValidationError: 422,
+    errors.ProcessError: 422,
+}
+
+
+class PayloadTooLargeError(errors.ServiceError):
+    code, title = "payload-too-large", "Upload too large"
+
+
+STATUS_BY_ERROR[PayloadTooLargeError] = 413
+
+
+def status_of(error: errors.ServiceError) -> int:
+    for cls in type(error).__mro__:
+        if cls in STATUS_BY_ERROR:
+            return STATUS_BY_ERROR[cls]
+    return 500
+
+
+def problem(status: int, code: str, title: str, detail: str, instance: str,
+            extras: dict[str, Any] | None = None) -> JSONResponse:
+    body = {**(extras or {}), "type": f"urn:tixi:problem:{code}", "title": title, "status": status,
+            "detail": detail, "instance": instance}
+    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    return JSONResponse(body, status_code=status, media_type="application/problem+json", headers=headers)
+
+
+def install(app: FastAPI) -> None:
+    @app.exception_handler(errors.ServiceError)
+    async def _service_error(request: Request, error: errors.ServiceError) -> JSONResponse:
+        return problem(status_of(error), error.code, error.title, error.detail, request.url.path, error.extras())
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid_request(request: Request, error: RequestValidationError) -> JSONResponse:
+        fields = [
+            {"field": ".".join(str(p) for p in e["loc"] if p not in ("body", "query", "path", "form")) or
+                      ".".join(str(p) for p in e["loc"]),
+             "in": str(e["loc"][0]) if e["loc"] else "",
+             "message": e["msg"]}
+            for e in error.errors()
+        ]
+        return problem(422, "invalid-request", "Invalid request", f"{len(fields)} field(s) are invalid",
+                       request.url.path, {"errors": fields})
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(request: Request, error: StarletteHTTPException) -> JSONResponse:
+        return problem(error.status_code, "http-error", str(error.detail), str(error.detail), request.url.path)
+
+    @app.exception_handler(StaleDataError)
+    async def _lost_race(request: Request, error: StaleDataError) -> JSONResponse:
+        # Optimistic locking noticed a concurrent change at commit time.
+        return problem(409, errors.ConcurrentUpdateError.code, errors.ConcurrentUpdateError.title,
+                       "someone else changed this at the same moment; reload and retry", request.url.path)
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, error: Exception) -> JSONResponse:
+        log.exception("unexpected error on %s %s", request.method, request.url.path)
+        return problem(500, "internal-error", "Internal error", "an unexpected error occurred; it has been logged",
+                       request.url.path)

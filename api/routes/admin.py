@@ -1,0 +1,55 @@
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter
+
+from api.deps import ActorDep, CatalogDep, ClockDep, SessionDep, require_group
+from api.schemas import GroupCreateIn, GroupOut, UserCreateIn, UserOut, UserUpdateIn
+from engine import identity
+from engine.identity import ADMIN_GROUP
+
+router = APIRouter(prefix="/api", tags=["users and groups"])
+
+
+@router.get("/users", summary="All users (admins)")
+def list_users(session: SessionDep, actor: ActorDep) -> list[UserOut]:
+    require_group(actor, ADMIN_GROUP)
+    with session.begin():
+        return [UserOut.of(u) for u in identity.list_users(session)]
+
+
+@router.post("/users", status_code=201, summary="Create a user (admins)")
+def create_user(body: UserCreateIn, session: SessionDep, clock: ClockDep, actor: ActorDep) -> UserOut:
+    require_group(actor, ADMIN_GROUP)
+    with session.begin():
+        return UserOut.of(identity.add_user(session, clock, actor=actor, username=body.username,
+                                            password=body.password, display_name=body.display_name,
+                                            groups=body.groups))
+
+
+@router.patch("/users/{username}", summary="Rename, disable, reset password, change groups (admins)")
+def update_user(username: str, body: UserUpdateIn, session: SessionDep, clock: ClockDep, actor: ActorDep) -> UserOut:
+    require_group(actor, ADMIN_GROUP)
+    with session.begin():
+        return UserOut.of(identity.update_user(session, clock, actor=actor, username=username,
+                                               display_name=body.display_name, is_active=body.is_active,
+                                               password=body.password, groups=body.groups))
+
+
+@router.get("/groups", summary="All groups with their member counts")
+def list_groups(session: SessionDep, actor: ActorDep) -> list[GroupOut]:
+    with session.begin():
+        return [GroupOut.of(g) for g in identity.list_groups(session)]
+
+
+@router.post("/groups", status_code=201, summary="Create a group (admins)")
+def create_group(body: GroupCreateIn, session: SessionDep, clock: ClockDep, actor: ActorDep) -> GroupOut:
+    require_group(actor, ADMIN_GROUP)
+    with session.begin():
+        return GroupOut.of(identity.add_group(session, clock, actor=actor, group_id=body.group_id, name=body.name))
+
+
+@router.get("/forms/{form_key}", tags=["forms"], summary="A form's JSON Schema (e.g. a start form)")
+def get_form(form_key: str, catalog: CatalogDep, actor: ActorDep) -> dict[str, Any]:
+    return catalog.schema(form_key)

@@ -1,0 +1,46 @@
+from __future__ import annotations
+
+from fastapi import APIRouter, Response, UploadFile
+
+from api.deps import ActorDep, CatalogDep, ClockDep, SessionDep, SettingsDep, require_group
+from api.problems import PayloadTooLargeError
+from api.schemas import DefinitionOut, DeploymentOut
+from engine import definitions
+from engine.identity import DESIGNER_GROUP
+
+router = APIRouter(prefix="/api/definitions", tags=["definitions"])
+
+
+@router.post("", status_code=201, summary="Deploy a .bpmn, .dmn or .zip bundle as new versions")
+def deploy(file: UploadFile, session: SessionDep, clock: ClockDep, catalog: CatalogDep, actor: ActorDep,
+           settings: SettingsDep) -> DeploymentOut:
+    require_group(actor, DESIGNER_GROUP)
+    content = file.file.read(settings.max_upload_bytes + 1)
+    if len(content) > settings.max_upload_bytes:
+        raise PayloadTooLargeError(f"upload is larger than {settings.max_upload_bytes} bytes",
+                                   limit=settings.max_upload_bytes)
+    with session.begin():
+        deployed = definitions.deploy(session, clock, catalog, actor=actor, filename=file.filename or "upload.bpmn",
+                                      content=content)
+    return DeploymentOut(definitions=[DefinitionOut.of(d) for d in deployed])
+
+
+@router.get("", summary="The latest version of every process and decision")
+def list_definitions(session: SessionDep, actor: ActorDep) -> list[DefinitionOut]:
+    with session.begin():
+        return [DefinitionOut.of(d) for d in definitions.list_definitions(session)]
+
+
+@router.get("/{key}", summary="All versions of one key, newest first")
+def list_versions(key: str, session: SessionDep, actor: ActorDep) -> list[DefinitionOut]:
+    with session.begin():
+        return [DefinitionOut.of(d) for d in definitions.list_versions(session, key)]
+
+
+@router.get("/{key}/versions/{version}/xml", summary="The deployed XML of one version",
+            response_class=Response, responses={200: {"content": {"application/xml": {}}}})
+def definition_xml(key: str, version: int, session: SessionDep, actor: ActorDep) -> Response:
+    with session.begin():
+        filename, source = definitions.get_source(session, key, version)
+    return Response(source, media_type="application/xml",
+                    headers={"Content-Disposition": f'inline; filename="{filename.rsplit("/", 1)[-1]}"'})

@@ -1,0 +1,68 @@
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+
+from api.deps import ActorDep, CatalogDep, ClockDep, SessionDep
+from api.schemas import HistoryEventOut, InstanceDetailOut, InstanceOut, InstanceStartIn, PageOut, ReasonIn
+from engine import instances
+
+router = APIRouter(prefix="/api/instances", tags=["instances"])
+
+
+@router.post("", status_code=201, summary="Start the latest version of a process and run it until it waits")
+def start(body: InstanceStartIn, session: SessionDep, clock: ClockDep, catalog: CatalogDep,
+          actor: ActorDep) -> InstanceDetailOut:
+    with session.begin():
+        detail = instances.start_instance(session, clock, catalog, actor=actor, definition_key=body.definition_key,
+                                          business_key=body.business_key, variables=body.variables,
+                                          version=body.version)
+    return InstanceDetailOut.of_detail(detail)
+
+
+@router.get("", summary="Instances the caller may see (admins: all)")
+def list_instances(
+    session: SessionDep, actor: ActorDep,
+    definition_key: str | None = None, status: str | None = None, business_key: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50, offset: Annotated[int, Query(ge=0)] = 0,
+) -> PageOut[InstanceOut]:
+    with session.begin():
+        page = instances.list_instances(session, actor=actor, definition_key=definition_key, status=status,
+                                        business_key=business_key, limit=limit, offset=offset)
+    return PageOut[InstanceOut].of(page, InstanceOut.of)
+
+
+@router.get("/{instance_id}", summary="Status, waiting tasks, timers and variables")
+def get_instance(instance_id: uuid.UUID, session: SessionDep, actor: ActorDep) -> InstanceDetailOut:
+    with session.begin():
+        return InstanceDetailOut.of_detail(instances.get_instance(session, actor=actor, instance_id=instance_id))
+
+
+@router.get("/{instance_id}/history", summary="Every recorded step: who, when, what data")
+def history(instance_id: uuid.UUID, session: SessionDep, actor: ActorDep) -> list[HistoryEventOut]:
+    with session.begin():
+        return [HistoryEventOut.of(e) for e in instances.instance_history(session, actor=actor, instance_id=instance_id)]
+
+
+@router.post("/{instance_id}/suspend", summary="Suspend (admins)")
+def suspend(instance_id: uuid.UUID, body: ReasonIn, session: SessionDep, clock: ClockDep, actor: ActorDep) -> InstanceOut:
+    with session.begin():
+        return InstanceOut.of(instances.suspend_instance(session, clock, actor=actor, instance_id=instance_id,
+                                                         reason=body.reason))
+
+
+@router.post("/{instance_id}/resume", summary="Resume (admins)")
+def resume(instance_id: uuid.UUID, body: ReasonIn, session: SessionDep, clock: ClockDep, actor: ActorDep) -> InstanceOut:
+    with session.begin():
+        return InstanceOut.of(instances.resume_instance(session, clock, actor=actor, instance_id=instance_id,
+                                                        reason=body.reason))
+
+
+@router.post("/{instance_id}/terminate", summary="Terminate for good (admins)")
+def terminate(instance_id: uuid.UUID, body: ReasonIn, session: SessionDep, clock: ClockDep,
+              actor: ActorDep) -> InstanceOut:
+    with session.begin():
+        return InstanceOut.of(instances.terminate_instance(session, clock, actor=actor, instance_id=instance_id,
+                                                           reason=body.reason))

@@ -1,0 +1,51 @@
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+
+from api.deps import ActorDep, CatalogDep, ClockDep, SessionDep
+from api.schemas import PageOut, TaskCompleteIn, TaskDetailOut, TaskOut
+from engine import tasks
+
+router = APIRouter(prefix="/api/tasks", tags=["tasks"])
+
+
+@router.get("", summary="The caller's queue: tasks of their groups and assigned to them, oldest first")
+def list_tasks(
+    session: SessionDep, actor: ActorDep,
+    status: str = "open", definition_key: str | None = None, business_key: str | None = None,
+    candidate_group: str | None = None, assignee: str | None = None, unassigned: bool | None = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50, offset: Annotated[int, Query(ge=0)] = 0,
+) -> PageOut[TaskOut]:
+    with session.begin():
+        page = tasks.list_tasks(session, actor=actor, status=status, definition_key=definition_key,
+                                business_key=business_key, candidate_group=candidate_group, assignee=assignee,
+                                unassigned=unassigned, limit=limit, offset=offset)
+    return PageOut[TaskOut].of(page, TaskOut.of)
+
+
+@router.get("/{task_id}", summary="A task with its form's JSON Schema and the case data")
+def get_task(task_id: uuid.UUID, session: SessionDep, catalog: CatalogDep, actor: ActorDep) -> TaskDetailOut:
+    with session.begin():
+        return TaskDetailOut.of_detail(tasks.get_task(session, catalog, actor=actor, task_id=task_id))
+
+
+@router.post("/{task_id}/claim", summary="Claim (members of a candidate group)")
+def claim(task_id: uuid.UUID, session: SessionDep, clock: ClockDep, actor: ActorDep) -> TaskOut:
+    with session.begin():
+        return TaskOut.of(tasks.claim_task(session, clock, actor=actor, task_id=task_id))
+
+
+@router.post("/{task_id}/unclaim", summary="Give back to the queue (the assignee)")
+def unclaim(task_id: uuid.UUID, session: SessionDep, clock: ClockDep, actor: ActorDep) -> TaskOut:
+    with session.begin():
+        return TaskOut.of(tasks.unclaim_task(session, clock, actor=actor, task_id=task_id))
+
+
+@router.post("/{task_id}/complete", summary="Complete with the form's data (the assignee)")
+def complete(task_id: uuid.UUID, body: TaskCompleteIn, session: SessionDep, clock: ClockDep, catalog: CatalogDep,
+             actor: ActorDep) -> TaskOut:
+    with session.begin():
+        return TaskOut.of(tasks.complete_task(session, clock, catalog, actor=actor, task_id=task_id, data=body.data))

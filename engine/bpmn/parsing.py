@@ -1,0 +1,209 @@
+"""Turning uploaded BPMN/DMN documents into deployable specs plus the metadata Tixi needs.
+
+Convention (docs/bpmn-conventions.md): Camunda attributes on the elements —
+`camunda:candidateGroups`, `camunda:assignee`, `camunda:formKey`, `camunda:dueDate` on user tasks,
+`camunda:formKey` on the start event, `camunda:candidateStarterGroups` on the process.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from lxml import etree
+from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
+from SpiffWorkflow.camunda.parser.CamundaParser import CamundaParser
+from SpiffWorkflow.exceptions import SpiffWorkflowException
+
+from engine.bpmn.serialization import SERIALIZER_VERSION, spec_to_dict
+
+BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
+CAMUNDA_NS = "http://camunda.org/schema/1.0/bpmn"
+DMN_NAMESPACES = (
+    "https://www.omg.org/spec/DMN/20191111/MODEL/",
+    "http://www.omg.org/spec/DMN/20151101/dmn.xsd",
+    "https://www.omg.org/spec/DMN/20230324/MODEL/",
+    "http://www.omg.org/spec/DMN/20180521/MODEL/",
+)
+_NS = {"bpmn": BPMN_NS, "camunda": CAMUNDA_NS}
+# Camunda users write timers as bare ISO 8601 (`P3M`); SpiffWorkflow evaluates them as expressions.
+_BARE_ISO_TIMER = re.compile(r"^(R\d*/)?(P[0-9YMWDTHS.,]+|\d{4}-\d{2}-\d{2}[T0-9:.+\-Z]*)(/P[0-9YMWDTHS.,]+)?$")
+
+
+@dataclass(frozen=True)
+class DefinitionProblem(Exception):
+    """What is wrong with an uploaded definition, and where."""
+
+    message: str
+    element_id: str | None = None
+    line: int | None = None
+
+    def __str__(self) -> str:
+        where = f" (element '{self.element_id}')" if self.element_id else ""
+        return f"{self.message}{where}"
+
+
+@dataclass(frozen=True)
+class Expression:
+    element_id: str
+    kind: str  # condition | script | timer
+    text: str
+
+
+@dataclass(frozen=True)
+class ParsedProcess:
+    key: str
+    name: str
+    spec: dict[str, Any]
+    serializer_version: str
+    elements: dict[str, Any]
+    expressions: tuple[Expression, ...] = field(default=())
+
+
+@dataclass(frozen=True)
+class ParsedDecision:
+    key: str
+    name: str
+
+
+def is_dmn(root: etree._Element) -> bool:
+    return etree.QName(root).namespace in DMN_NAMESPACES
+
+
+def parse_decisions(root: etree._Element, filename: str) -> list[ParsedDecision]:
+    """Check a DMN document parses and list its decisions.
+
+    Raises: DefinitionProblem.
+    """
+    parser = CamundaParser()
+    try:
+        parser.add_dmn_xml(root, filename=filename)
+    except (ValidationException, SpiffWorkflowException) as error:
+        raise _problem_from(error) from None
+    namespace = etree.QName(root).namespace
+    decisions = root.findall(f"{{{namespace}}}decision")
+    if not decisions:
+        raise DefinitionProblem("the DMN document holds no decision")
+    return [ParsedDecision(d.get("id", ""), d.get("name") or d.get("id", "")) for d in decisions]
+
+
+def parse_processes(root: etree._Element, filename: str, decisions: list[etree._Element]) -> list[ParsedProcess]:
+    """Parse the executable processes of a BPMN document.
+
+    `decisions` are the DMN roots that business-rule tasks may reference.
+    Raises: DefinitionProblem.
+    """
+    if etree.QName(root).namespace != BPMN_NS or etree.QName(root).localname != "definitions":
+        raise DefinitionProblem("not a BPMN 2.0 document (root must be bpmn:definitions)")
+    _quote_bare_timers(root)
+    processes = [p for p in root.findall("bpmn:process", _NS) if p.get("isExecutable", "true") == "true"]
+    if not processes:
+        raise DefinitionProblem("the BPMN document holds no executable process")
+    parser = CamundaParser()
+    try:
+        for dmn in decisions:
+            parser.add_dmn_xml(dmn)
+        parser.add_bpmn_xml(root, filename=filename)
+        parsed = []
+        for process in processes:
+            key = process.get("id", "")
+            spec = parser.get_spec(key)
+            subprocess_specs = parser.get_subprocess_specs(key)
+            parsed.append(
+                ParsedProcess(
+                    key=key,
+                    name=process.get("name") or key,
+                    spec=spec_to_dict(spec, subprocess_specs),
+                    serializer_version=SERIALIZER_VERSION,
+                    elements=_elements(process),
+                    expressions=tuple(_expressions(process)),
+                )
+            )
+    except (ValidationException, SpiffWorkflowException) as error:
+        raise _problem_from(error) from None
+    return parsed
+
+
+def _quote_bare_timers(root: etree._Element) -> None:
+    for tag in ("timeDuration", "timeDate", "timeCycle"):
+        for node in root.iter(f"{{{BPMN_NS}}}{tag}"):
+            text = (node.text or "").strip()
+            if _BARE_ISO_TIMER.match(text):
+                node.text = f'"{text}"'
+
+
+def _split_list(value: str | None) -> list[str]:
+    return [part.strip() for part in (value or "").split(",") if part.strip()]
+
+
+def _camunda(node: etree._Element, name: str) -> str | None:
+    return node.get(f"{{{CAMUNDA_NS}}}{name}")
+
+
+def _elements(process: etree._Element) -> dict[str, Any]:
+    names: dict[str, str] = {}
+    for node in process.iter():
+        if isinstance(node.tag, str) and node.get("id"):
+            names[node.get("id", "")] = node.get("name") or node.get("id", "")
+    user_tasks = {}
+    for task in process.iter(f"{{{BPMN_NS}}}userTask"):
+        user_tasks[task.get("id", "")] = {
+            "name": task.get("name") or task.get("id"),
+            "candidate_groups": _split_list(_camunda(task, "candidateGroups")),
+            "assignee": _camunda(task, "assignee"),
+            "form_key": _camunda(task, "formKey"),
+            "due": _camunda(task, "dueDate"),
+            "line": task.sourceline,
+        }
+    flows = {
+        flow.get("id", ""): {
+            "source": flow.get("sourceRef"),
+            "target": flow.get("targetRef"),
+            "name": flow.get("name"),
+        }
+        for flow in process.iter(f"{{{BPMN_NS}}}sequenceFlow")
+    }
+    start_forms = [
+        _camunda(event, "formKey")
+        for event in process.findall("bpmn:startEvent", _NS)
+        if _camunda(event, "formKey")
+    ]
+    return {
+        "names": names,
+        "user_tasks": user_tasks,
+        "flows": flows,
+        "timer_events": sorted(
+            {node.getparent().get("id", "") for node in process.iter(f"{{{BPMN_NS}}}timerEventDefinition")}
+        ),
+        "start_form": start_forms[0] if start_forms else None,
+        "starter_groups": _split_list(_camunda(process, "candidateStarterGroups")),
+    }
+
+
+def _expressions(process: etree._Element) -> list[Expression]:
+    found = []
+    for flow in process.iter(f"{{{BPMN_NS}}}sequenceFlow"):
+        condition = flow.find("bpmn:conditionExpression", _NS)
+        if condition is not None and (condition.text or "").strip():
+            found.append(Expression(flow.get("id", ""), "condition", condition.text.strip()))
+    for task in process.iter(f"{{{BPMN_NS}}}scriptTask"):
+        script = task.find("bpmn:script", _NS)
+        if script is not None and script.text:
+            found.append(Expression(task.get("id", ""), "script", script.text))
+    for tag in ("timeDuration", "timeDate", "timeCycle"):
+        for node in process.iter(f"{{{BPMN_NS}}}{tag}"):
+            event = node.getparent().getparent()
+            found.append(Expression(event.get("id", ""), "timer", (node.text or "").strip()))
+    for task in process.iter(f"{{{BPMN_NS}}}userTask"):
+        assignee = _camunda(task, "assignee")
+        if assignee:
+            found.append(Expression(task.get("id", ""), "assignee", assignee))
+    return found
+
+
+def _problem_from(error: Exception) -> DefinitionProblem:
+    element_id = getattr(error, "id", None) or None
+    line = getattr(error, "line_number", None) or None
+    message = str(error).split("\n")[0]
+    return DefinitionProblem(message, element_id=element_id, line=line if isinstance(line, int) else None)

@@ -1,0 +1,56 @@
+"""Binds SpiffWorkflow's timers to Tixi's clock.
+
+The library's timer module reads `datetime.now` itself and offers no hook, so its module-level
+`datetime` is replaced by a subclass whose `now()` answers the moment set for the current
+operation (a context variable, so concurrent requests on other threads are unaffected).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from datetime import datetime, timezone, tzinfo
+
+from SpiffWorkflow.bpmn.specs.event_definitions import timer as _spiff_timer
+
+_moment: ContextVar[datetime | None] = ContextVar("tixi_moment", default=None)
+
+
+class _ClockedDatetime(datetime):
+    @classmethod
+    def now(cls, tz: tzinfo | None = None) -> datetime:  # type: ignore[override]
+        moment = _moment.get()
+        if moment is None:
+            return datetime.now(tz)
+        return moment.astimezone(tz) if tz is not None else moment.astimezone().replace(tzinfo=None)
+
+
+_spiff_timer.datetime = _ClockedDatetime  # type: ignore[misc]
+
+
+@contextmanager
+def at(moment: datetime) -> Iterator[None]:
+    """Run workflow code as if the time were `moment` (aware)."""
+    token = _moment.set(moment.astimezone(timezone.utc))
+    try:
+        yield
+    finally:
+        _moment.reset(token)
+
+
+def parse_due(value: str) -> datetime:
+    """A timer's stored due value (ISO date-time, possibly naive local time) as aware UTC."""
+    return _spiff_timer.TimerEventDefinition.get_datetime(value)
+
+
+def add_duration(start: datetime, iso_duration: str) -> datetime:
+    """`start` plus an ISO 8601 duration such as P3M or PT24H (calendar months counted as the library does).
+
+    Raises: ValueError.
+    """
+    try:
+        parsed = _spiff_timer.TimerEventDefinition.parse_iso_duration(iso_duration.strip().strip('"'))
+    except Exception as error:  # the library raises a bare Exception
+        raise ValueError(f"'{iso_duration}' is not an ISO 8601 duration") from error
+    return start + _spiff_timer.TimerEventDefinition.get_timedelta_from_start(parsed, start)

@@ -1,0 +1,81 @@
+"""The form catalog: JSON Schemas in `forms/`, checked once and used to validate submissions."""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from jsonschema import Draft202012Validator, FormatChecker
+from jsonschema.exceptions import SchemaError
+
+from engine.errors import FormDataError, NotFoundError
+
+DEFAULT_FORMS_DIR = Path(__file__).resolve().parent.parent / "forms"
+
+
+@dataclass(frozen=True)
+class FieldError:
+    field: str  # JSON pointer-ish dotted path; "" for the form as a whole
+    message: str
+
+
+class FormCatalog:
+    def __init__(self, directory: Path) -> None:
+        self._directory = directory
+        self._schemas: dict[str, dict[str, Any]] = {}
+        self._validators: dict[str, Draft202012Validator] = {}
+        for path in sorted(directory.glob("*.json")):
+            schema = json.loads(path.read_text(encoding="utf-8"))
+            try:
+                Draft202012Validator.check_schema(schema)
+            except SchemaError as error:
+                raise ValueError(f"form {path.name} is not a valid JSON Schema: {error.message}") from None
+            self._schemas[path.stem] = schema
+            self._validators[path.stem] = Draft202012Validator(schema, format_checker=FormatChecker())
+
+    @classmethod
+    def from_environment(cls) -> FormCatalog:
+        return cls(Path(os.environ.get("TIXI_FORMS_DIR", DEFAULT_FORMS_DIR)))
+
+    def keys(self) -> list[str]:
+        return sorted(self._schemas)
+
+    def exists(self, key: str) -> bool:
+        return key in self._schemas
+
+    def schema(self, key: str) -> dict[str, Any]:
+        """Raises: NotFoundError."""
+        if key not in self._schemas:
+            raise NotFoundError(f"no form '{key}'")
+        return self._schemas[key]
+
+    def check(self, key: str, data: dict[str, Any]) -> None:
+        """Validate submitted data against the form.
+
+        Raises: FormDataError listing every field that is wrong.
+        """
+        self.schema(key)
+        errors = [
+            FieldError(_field_path(e.absolute_path, e), e.message)
+            for e in sorted(self._validators[key].iter_errors(data), key=lambda e: list(map(str, e.absolute_path)))
+        ]
+        if errors:
+            raise FormDataError(
+                f"{len(errors)} field(s) do not match form '{key}'",
+                form=key,
+                errors=[{"field": e.field, "message": e.message} for e in errors],
+            )
+
+
+def _field_path(path: Any, error: Any) -> str:
+    parts = [str(p) for p in path]
+    if error.validator == "required":
+        # "'x' is a required property": name the missing field itself, not its parent.
+        missing = error.message.split("'")[1] if "'" in error.message else ""
+        parts.append(missing)
+    elif error.validator == "additionalProperties" and "'" in error.message:
+        parts.append(error.message.split("'")[1])
+    return ".".join(parts)

@@ -1,0 +1,68 @@
+"""Errors the engine raises; `api/problems.py` alone maps them to HTTP statuses."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class ServiceError(Exception):
+    code = "service-error"  # stable slug; becomes the problem "type" URI
+    title = "Service error"
+
+    def __init__(self, detail: str, **extras: Any) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self._extras = extras
+
+    def extras(self) -> dict[str, Any]:
+        return dict(self._extras)
+
+
+class NotFoundError(ServiceError):
+    code, title = "not-found", "Not found"
+
+
+class AuthenticationError(ServiceError):
+    code, title = "unauthenticated", "Authentication required"
+
+
+class PermissionDeniedError(ServiceError):
+    code, title = "permission-denied", "Permission denied"
+
+
+class ConflictError(ServiceError):
+    code, title = "conflict", "Conflict"
+
+
+class TaskStateError(ConflictError):
+    code, title = "task-not-ready", "Task is not in a state that allows this"
+
+
+class InstanceStateError(ConflictError):
+    code, title = "instance-state", "Instance is not in a state that allows this"
+
+
+class ConcurrentUpdateError(ConflictError):
+    code, title = "concurrent-update", "Someone else changed this at the same moment"
+
+
+class ValidationError(ServiceError):
+    """Input that is well-formed HTTP but wrong for the domain (unknown group, bad name)."""
+
+    code, title = "invalid-input", "Invalid input"
+
+
+class FormDataError(ValidationError):
+    code, title = "invalid-form-data", "Form data does not match the task's form"
+
+
+class DeploymentError(ValidationError):
+    """A BPMN/DMN file that cannot be deployed; extras name the file and element."""
+
+    code, title = "invalid-definition", "Definition cannot be deployed"
+
+
+class ProcessError(ServiceError):
+    """The workflow itself failed (an expression raised, a sandbox refused)."""
+
+    code, title = "process-failed", "The process failed"

@@ -1,0 +1,253 @@
+"""Process instances: start, read, list, and the admin's suspend / resume / terminate."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import exists, func, or_, select
+from sqlalchemy.orm import Session
+
+from engine.audit import events_of_instance, record_event
+from engine.bpmn.runtime import WorkflowError, WorkflowRun
+from engine.bpmn.serialization import SERIALIZER_VERSION
+from engine.catalog import FormCatalog
+from engine.clock import Clock
+from engine.definitions import get_definition_row
+from engine.errors import InstanceStateError, NotFoundError, PermissionDeniedError, ValidationError
+from engine.execution import flush, load_run, process_error, save_run
+from engine.identity import DESIGNER_GROUP, Actor
+from engine.tables import AuditEvent, Definition, Instance, Task, TaskCandidateGroup, Timer
+
+STATUSES = ("running", "suspended", "completed", "terminated", "failed")
+
+
+@dataclass(frozen=True)
+class InstanceSummary:
+    instance_id: uuid.UUID
+    definition_key: str
+    definition_version: int
+    definition_name: str
+    business_key: str | None
+    status: str
+    status_reason: str | None
+    started_by: str
+    started_at: datetime
+    updated_at: datetime
+    ended_at: datetime | None
+
+
+@dataclass(frozen=True)
+class WaitingTaskRef:
+    task_id: uuid.UUID
+    element_id: str
+    name: str
+    candidate_groups: tuple[str, ...]
+    assignee: str | None
+    due_at: datetime | None
+
+
+@dataclass(frozen=True)
+class InstanceDetail:
+    summary: InstanceSummary
+    waiting_tasks: tuple[WaitingTaskRef, ...]
+    pending_timers: tuple[dict[str, Any], ...]
+    variables: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Page:
+    items: list[Any]
+    total: int
+    limit: int
+    offset: int
+
+
+def start_instance(
+    session: Session,
+    clock: Clock,
+    catalog: FormCatalog,
+    *,
+    actor: Actor,
+    definition_key: str,
+    business_key: str | None = None,
+    variables: dict[str, Any] | None = None,
+    version: int | None = None,
+) -> InstanceDetail:
+    """Start the latest (or given) version and run it until it waits.
+
+    Raises: NotFoundError, PermissionDeniedError, FormDataError (start form), ProcessError.
+    """
+    definition = get_definition_row(session, definition_key, version, kind="process")
+    starters = definition.elements.get("starter_groups", [])
+    if starters and not actor.in_any([*starters, DESIGNER_GROUP]):
+        raise PermissionDeniedError(
+            f"only members of {', '.join(starters)} may start '{definition_key}'", definition_key=definition_key
+        )
+    variables = dict(variables or {})
+    if definition.elements.get("start_form"):
+        catalog.check(definition.elements["start_form"], variables)
+    if business_key is not None and not business_key.strip():
+        raise ValidationError("business_key must not be blank", field="business_key")
+    now = clock.now()
+    run = WorkflowRun.start(str(definition.definition_id), definition.spec, {**variables, "initiator": actor.username})
+    record = Instance(
+        instance_id=uuid.uuid4(), definition_id=definition.definition_id, definition_key=definition.key,
+        business_key=business_key, status="running", state={}, serializer_version=SERIALIZER_VERSION,
+        started_by=actor.username, started_at=now, updated_at=now,
+    )
+    session.add(record)
+    record_event(session, clock, actor=actor.username, event_type="started", instance_id=record.instance_id,
+                 definition_key=definition.key,
+                 data={"version": definition.version, "business_key": business_key, "variables": variables})
+    try:
+        steps = run.advance(now)
+    except WorkflowError as error:
+        raise process_error(error, definition.key) from None
+    save_run(session, clock, actor=actor.username, record=record, definition=definition, run=run, steps=steps)
+    return _detail(session, record, definition, run)
+
+
+def get_instance(session: Session, *, actor: Actor, instance_id: uuid.UUID) -> InstanceDetail:
+    """Raises: NotFoundError (also when the actor may not see it: ids are not to be guessed)."""
+    record = _visible_instance(session, actor, instance_id)
+    definition = _definition_of(session, record)
+    return _detail(session, record, definition, load_run(record, definition))
+
+
+def list_instances(
+    session: Session,
+    *,
+    actor: Actor,
+    definition_key: str | None = None,
+    status: str | None = None,
+    business_key: str | None = None,
+    limit: int = 50,
+    offset: int = 0,
+) -> Page:
+    if status is not None and status not in STATUSES:
+        raise ValidationError(f"status must be one of {', '.join(STATUSES)}", field="status")
+    query = select(Instance, Definition).join(Definition, Definition.definition_id == Instance.definition_id)
+    if definition_key:
+        query = query.where(Instance.definition_key == definition_key)
+    if status:
+        query = query.where(Instance.status == status)
+    if business_key:
+        query = query.where(Instance.business_key == business_key)
+    if not actor.is_admin:
+        query = query.where(_visible_to(actor))
+    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    rows = session.execute(query.order_by(Instance.started_at.desc(), Instance.instance_id).limit(limit).offset(offset))
+    return Page([_summary(record, definition) for record, definition in rows], total, limit, offset)
+
+
+def instance_history(session: Session, *, actor: Actor, instance_id: uuid.UUID) -> list[AuditEvent]:
+    """Raises: NotFoundError."""
+    _visible_instance(session, actor, instance_id)
+    return events_of_instance(session, instance_id)
+
+
+def suspend_instance(session: Session, clock: Clock, *, actor: Actor, instance_id: uuid.UUID, reason: str) -> InstanceSummary:
+    """Stop timers and task work on an instance until resumed (admins only)."""
+    return _change_status(session, clock, actor, instance_id, reason, "suspended", allowed_from=("running",))
+
+
+def resume_instance(session: Session, clock: Clock, *, actor: Actor, instance_id: uuid.UUID, reason: str) -> InstanceSummary:
+    return _change_status(session, clock, actor, instance_id, reason, "running", allowed_from=("suspended",))
+
+
+def terminate_instance(session: Session, clock: Clock, *, actor: Actor, instance_id: uuid.UUID, reason: str) -> InstanceSummary:
+    """End an instance for good: its open tasks and timers are cancelled."""
+    return _change_status(session, clock, actor, instance_id, reason, "terminated",
+                          allowed_from=("running", "suspended", "failed"))
+
+
+def _change_status(
+    session: Session, clock: Clock, actor: Actor, instance_id: uuid.UUID, reason: str, target: str,
+    *, allowed_from: tuple[str, ...],
+) -> InstanceSummary:
+    if not actor.is_admin:
+        raise PermissionDeniedError("only admins may suspend, resume or terminate instances")
+    if not reason or not reason.strip():
+        raise ValidationError("a reason is required", field="reason")
+    record = session.get(Instance, instance_id)
+    if record is None:
+        raise NotFoundError(f"no instance {instance_id}")
+    if record.status not in allowed_from:
+        raise InstanceStateError(f"instance is {record.status}; cannot change it to {target}", instance_status=record.status)
+    definition = _definition_of(session, record)
+    now = clock.now()
+    event = {"suspended": "suspended", "running": "resumed", "terminated": "terminated"}[target]
+    previous = record.status
+    record.status, record.status_reason, record.updated_at = target, reason, now
+    record_event(session, clock, actor=actor.username, event_type=event, instance_id=instance_id,
+                 definition_key=record.definition_key, data={"reason": reason, "previous_status": previous})
+    if target == "terminated":
+        record.ended_at = now
+        run = load_run(record, definition)
+        run.cancel()
+        save_run(session, clock, actor=actor.username, record=record, definition=definition, run=run, steps=[])
+    flush(session)
+    return _summary(record, definition)
+
+
+def _visible_to(actor: Actor) -> Any:
+    """Instances an approver took part in, or that wait on a task in their queue."""
+    took_part = exists().where(AuditEvent.instance_id == Instance.instance_id, AuditEvent.actor == actor.username)
+    queued = exists().where(
+        Task.instance_id == Instance.instance_id,
+        Task.status == "open",
+        or_(
+            Task.assignee == actor.username,
+            exists().where(TaskCandidateGroup.task_id == Task.task_id,
+                           TaskCandidateGroup.group_id.in_(sorted(actor.groups))),
+        ),
+    )
+    return or_(took_part, queued)
+
+
+def _visible_instance(session: Session, actor: Actor, instance_id: uuid.UUID) -> Instance:
+    query = select(Instance).where(Instance.instance_id == instance_id)
+    if not actor.is_admin:
+        query = query.where(_visible_to(actor))
+    record = session.scalars(query).first()
+    if record is None:
+        raise NotFoundError(f"no instance {instance_id}")
+    return record
+
+
+def _definition_of(session: Session, record: Instance) -> Definition:
+    definition = session.get(Definition, record.definition_id)
+    assert definition is not None  # foreign key
+    return definition
+
+
+def _summary(record: Instance, definition: Definition) -> InstanceSummary:
+    return InstanceSummary(
+        record.instance_id, record.definition_key, definition.version, definition.name, record.business_key,
+        record.status, record.status_reason, record.started_by, record.started_at, record.updated_at,
+        record.ended_at,
+    )
+
+
+def _detail(session: Session, record: Instance, definition: Definition, run: WorkflowRun) -> InstanceDetail:
+    tasks = session.scalars(
+        select(Task).where(Task.instance_id == record.instance_id, Task.status == "open").order_by(Task.created_at)
+    ).all()
+    groups: dict[uuid.UUID, list[str]] = {}
+    for link in session.scalars(select(TaskCandidateGroup).where(TaskCandidateGroup.task_id.in_([t.task_id for t in tasks]))):
+        groups.setdefault(link.task_id, []).append(link.group_id)
+    timers = session.scalars(
+        select(Timer).where(Timer.instance_id == record.instance_id, Timer.status == "pending").order_by(Timer.due_at)
+    ).all()
+    variables = run.variables()
+    return InstanceDetail(
+        _summary(record, definition),
+        tuple(WaitingTaskRef(t.task_id, t.element_id, t.name, tuple(sorted(groups.get(t.task_id, []))), t.assignee,
+                             t.due_at) for t in tasks),
+        tuple({"timer_id": str(t.timer_id), "element_id": t.element_id, "name": t.name,
+               "due_at": t.due_at.isoformat()} for t in timers),
+        variables,
+    )

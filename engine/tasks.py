@@ -1,0 +1,225 @@
+"""The task queue: what a person may work, and claiming, unclaiming and completing it."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import exists, func, or_, select
+from sqlalchemy.orm import Session
+
+from engine.audit import record_event
+from engine.bpmn.runtime import WorkflowError
+from engine.catalog import FormCatalog
+from engine.clock import Clock
+from engine.errors import InstanceStateError, NotFoundError, PermissionDeniedError, TaskStateError, ValidationError
+from engine.execution import flush, load_run, process_error, save_run
+from engine.identity import Actor
+from engine.instances import Page
+from engine.tables import Definition, Instance, Task, TaskCandidateGroup
+
+TASK_STATUSES = ("open", "completed", "cancelled")
+
+
+@dataclass(frozen=True)
+class TaskSummary:
+    task_id: uuid.UUID
+    instance_id: uuid.UUID
+    definition_key: str
+    definition_name: str
+    business_key: str | None
+    element_id: str
+    name: str
+    form_key: str | None
+    status: str
+    assignee: str | None
+    candidate_groups: tuple[str, ...]
+    created_at: datetime
+    due_at: datetime | None
+    completed_at: datetime | None
+    completed_by: str | None
+
+
+@dataclass(frozen=True)
+class TaskDetail:
+    summary: TaskSummary
+    form_schema: dict[str, Any] | None
+    variables: dict[str, Any]
+
+
+def list_tasks(
+    session: Session,
+    *,
+    actor: Actor,
+    status: str = "open",
+    definition_key: str | None = None,
+    business_key: str | None = None,
+    candidate_group: str | None = None,
+    assignee: str | None = None,
+    unassigned: bool | None = None,
+    limit: int = 50,
+    offset: int = 0,
+) -> Page:
+    """Tasks of the actor's groups and tasks assigned to them, oldest first."""
+    if status not in TASK_STATUSES:
+        raise ValidationError(f"status must be one of {', '.join(TASK_STATUSES)}", field="status")
+    query = (
+        select(Task, Instance, Definition)
+        .join(Instance, Instance.instance_id == Task.instance_id)
+        .join(Definition, Definition.definition_id == Instance.definition_id)
+        .where(Task.status == status, _workable_by(actor))
+    )
+    if definition_key:
+        query = query.where(Instance.definition_key == definition_key)
+    if business_key:
+        query = query.where(Instance.business_key == business_key)
+    if candidate_group:
+        query = query.where(exists().where(TaskCandidateGroup.task_id == Task.task_id,
+                                           TaskCandidateGroup.group_id == candidate_group))
+    if assignee:
+        query = query.where(Task.assignee == assignee)
+    if unassigned is True:
+        query = query.where(Task.assignee.is_(None))
+    elif unassigned is False:
+        query = query.where(Task.assignee.is_not(None))
+    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    rows = session.execute(query.order_by(Task.created_at, Task.task_id).limit(limit).offset(offset)).all()
+    groups = _groups_of(session, [task.task_id for task, _, _ in rows])
+    items = [_summary(task, instance, definition, groups.get(task.task_id, ())) for task, instance, definition in rows]
+    return Page(items, total, limit, offset)
+
+
+def get_task(session: Session, catalog: FormCatalog, *, actor: Actor, task_id: uuid.UUID) -> TaskDetail:
+    """The task with its form's JSON Schema and the case data the form shows.
+
+    Raises: NotFoundError (also when the task is not the actor's to see).
+    """
+    task, record, definition = _visible_task(session, actor, task_id)
+    groups = _groups_of(session, [task.task_id]).get(task.task_id, ())
+    run = load_run(record, definition)
+    variables = run.task_variables(task_id) if task.status == "open" else run.variables()
+    schema = catalog.schema(task.form_key) if task.form_key and catalog.exists(task.form_key) else None
+    return TaskDetail(_summary(task, record, definition, groups), schema, variables)
+
+
+def claim_task(session: Session, clock: Clock, *, actor: Actor, task_id: uuid.UUID) -> TaskSummary:
+    """Take an open task into one's own hands. Only a member of a candidate group may.
+
+    Raises: NotFoundError, PermissionDeniedError, TaskStateError, InstanceStateError, ConcurrentUpdateError.
+    """
+    task, record, definition = _visible_task(session, actor, task_id)
+    groups = _groups_of(session, [task_id]).get(task_id, ())
+    _require_open(task, record)
+    if not actor.in_any(groups) and task.assignee != actor.username:
+        raise PermissionDeniedError(f"only members of {', '.join(groups) or 'its candidate groups'} may claim this task")
+    if task.assignee == actor.username:
+        return _summary(task, record, definition, groups)
+    if task.assignee is not None:
+        raise TaskStateError(f"task is already claimed by {task.assignee}", assignee=task.assignee)
+    task.assignee = actor.username
+    record_event(session, clock, actor=actor.username, event_type="task_claimed", instance_id=record.instance_id,
+                 task_id=task_id, definition_key=record.definition_key, data={"element": task.element_id})
+    flush(session)
+    return _summary(task, record, definition, groups)
+
+
+def unclaim_task(session: Session, clock: Clock, *, actor: Actor, task_id: uuid.UUID) -> TaskSummary:
+    """Give a claimed task back to its groups' queue (the assignee, or an admin)."""
+    task, record, definition = _visible_task(session, actor, task_id)
+    groups = _groups_of(session, [task_id]).get(task_id, ())
+    _require_open(task, record)
+    if task.assignee is None:
+        raise TaskStateError("task is not claimed")
+    if task.assignee != actor.username and not actor.is_admin:
+        raise PermissionDeniedError("only the assignee may unclaim this task")
+    previous, task.assignee = task.assignee, None
+    record_event(session, clock, actor=actor.username, event_type="task_unclaimed", instance_id=record.instance_id,
+                 task_id=task_id, definition_key=record.definition_key,
+                 data={"element": task.element_id, "previous_assignee": previous})
+    flush(session)
+    return _summary(task, record, definition, groups)
+
+
+def complete_task(
+    session: Session, clock: Clock, catalog: FormCatalog, *, actor: Actor, task_id: uuid.UUID, data: dict[str, Any]
+) -> TaskSummary:
+    """Finish a claimed task with the form's data, then run the workflow until it waits again.
+
+    Raises: NotFoundError, PermissionDeniedError, TaskStateError, FormDataError, ProcessError,
+    ConcurrentUpdateError.
+    """
+    task, record, definition = _visible_task(session, actor, task_id)
+    groups = _groups_of(session, [task_id]).get(task_id, ())
+    _require_open(task, record)
+    if task.assignee != actor.username:
+        raise PermissionDeniedError(
+            "claim the task before completing it" if task.assignee is None
+            else f"only the assignee ({task.assignee}) may complete this task"
+        )
+    if task.form_key:
+        catalog.check(task.form_key, data)
+    now = clock.now()
+    run = load_run(record, definition)
+    try:
+        steps = run.complete_user_task(task_id, dict(data), now)
+    except KeyError:
+        raise TaskStateError("the task is no longer waiting in the workflow") from None
+    except WorkflowError as error:
+        raise process_error(error, record.definition_key) from None
+    task.status, task.completed_at, task.completed_by = "completed", now, actor.username
+    flush(session)  # a concurrent completion loses here, before any further work
+    record_event(session, clock, actor=actor.username, event_type="task_completed", instance_id=record.instance_id,
+                 task_id=task_id, definition_key=record.definition_key,
+                 data={"element": task.element_id, "name": task.name, "form_key": task.form_key, "submitted": data})
+    save_run(session, clock, actor=actor.username, record=record, definition=definition, run=run, steps=steps)
+    return _summary(task, record, definition, groups)
+
+
+def _require_open(task: Task, record: Instance) -> None:
+    if task.status != "open":
+        raise TaskStateError(f"task is {task.status}", task_status=task.status)
+    if record.status != "running":
+        raise InstanceStateError(f"the instance is {record.status}", instance_status=record.status)
+
+
+def _workable_by(actor: Actor) -> Any:
+    return or_(
+        Task.assignee == actor.username,
+        exists().where(TaskCandidateGroup.task_id == Task.task_id,
+                       TaskCandidateGroup.group_id.in_(sorted(actor.groups))),
+    )
+
+
+def _visible_task(session: Session, actor: Actor, task_id: uuid.UUID) -> tuple[Task, Instance, Definition]:
+    query = (
+        select(Task, Instance, Definition)
+        .join(Instance, Instance.instance_id == Task.instance_id)
+        .join(Definition, Definition.definition_id == Instance.definition_id)
+        .where(Task.task_id == task_id)
+    )
+    if not actor.is_admin:
+        query = query.where(or_(_workable_by(actor), Task.completed_by == actor.username))
+    row = session.execute(query).first()
+    if row is None:
+        raise NotFoundError(f"no task {task_id}")
+    return row[0], row[1], row[2]
+
+
+def _groups_of(session: Session, task_ids: list[uuid.UUID]) -> dict[uuid.UUID, tuple[str, ...]]:
+    if not task_ids:
+        return {}
+    found: dict[uuid.UUID, list[str]] = {}
+    query = select(TaskCandidateGroup).where(TaskCandidateGroup.task_id.in_(task_ids))
+    for link in session.scalars(query):
+        found.setdefault(link.task_id, []).append(link.group_id)
+    return {task_id: tuple(sorted(groups)) for task_id, groups in found.items()}
+
+
+def _summary(task: Task, record: Instance, definition: Definition, groups: tuple[str, ...]) -> TaskSummary:
+    return TaskSummary(
+        task.task_id, task.instance_id, record.definition_key, definition.name, record.business_key,
+        task.element_id, task.name, task.form_key, task.status, task.assignee, groups, task.created_at,
+        task.due_at, task.completed_at, task.completed_by,
+    )

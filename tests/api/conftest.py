@@ -1,0 +1,63 @@
+"""A person working the queue through HTTP: find the task, claim it, complete it with form data."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+Login = Callable[[str], dict[str, str]]
+
+
+class Desk:
+    """Drives one instance through the API as the demo users, asserting each step succeeds."""
+
+    def __init__(self, client: TestClient, login: Callable[..., dict[str, str]]) -> None:
+        self.client, self.login = client, login
+
+    def start(self, username: str, key: str, variables: dict[str, Any], business_key: str | None = None) -> str:
+        response = self.client.post("/api/instances", headers=self.login(username),
+                                    json={"definition_key": key, "business_key": business_key,
+                                          "variables": variables})
+        assert response.status_code == 201, response.text
+        return str(response.json()["instance_id"])
+
+    def queue(self, username: str, **params: Any) -> list[dict[str, Any]]:
+        response = self.client.get("/api/tasks", headers=self.login(username), params=params)
+        assert response.status_code == 200, response.text
+        return list(response.json()["items"])
+
+    def task_of(self, username: str, instance_id: str, element_id: str) -> dict[str, Any]:
+        tasks = [t for t in self.queue(username) if t["instance_id"] == instance_id and t["element_id"] == element_id]
+        assert len(tasks) == 1, f"{username} sees {[t['element_id'] for t in self.queue(username)]}"
+        return tasks[0]
+
+    def work(self, username: str, instance_id: str, element_id: str, data: dict[str, Any]) -> dict[str, Any]:
+        task = self.task_of(username, instance_id, element_id)
+        headers = self.login(username)
+        if task["assignee"] != username:
+            claimed = self.client.post(f"/api/tasks/{task['task_id']}/claim", headers=headers)
+            assert claimed.status_code == 200, claimed.text
+        done = self.client.post(f"/api/tasks/{task['task_id']}/complete", headers=headers, json={"data": data})
+        assert done.status_code == 200, done.text
+        return task
+
+    def instance(self, instance_id: str, username: str = "admin") -> dict[str, Any]:
+        response = self.client.get(f"/api/instances/{instance_id}", headers=self.login(username))
+        assert response.status_code == 200, response.text
+        return dict(response.json())
+
+    def history(self, instance_id: str, username: str = "admin") -> list[dict[str, Any]]:
+        response = self.client.get(f"/api/instances/{instance_id}/history", headers=self.login(username))
+        assert response.status_code == 200, response.text
+        return list(response.json())
+
+    def waiting(self, instance_id: str) -> list[str]:
+        return sorted(t["element_id"] for t in self.instance(instance_id)["waiting_tasks"])
+
+
+@pytest.fixture
+def desk(client: TestClient, login: Login, deployed_processes: list[dict[str, Any]]) -> Desk:
+    return Desk(client, login)

@@ -1,0 +1,139 @@
+"""Authentication on every endpoint but health, login and docs; authorisation by group."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from datetime import timedelta
+
+import jwt
+import pytest
+from fastapi.testclient import TestClient
+
+from engine.clock import FrozenClock
+
+Login = Callable[[str], dict[str, str]]
+SOME_ID = str(uuid.uuid4())
+PROTECTED = [
+    ("get", "/api/auth/me"),
+    ("get", "/api/definitions"),
+    ("post", "/api/definitions"),
+    ("get", "/api/definitions/outlet_onboarding"),
+    ("get", "/api/definitions/outlet_onboarding/versions/1/xml"),
+    ("get", "/api/instances"),
+    ("post", "/api/instances"),
+    ("get", f"/api/instances/{SOME_ID}"),
+    ("get", f"/api/instances/{SOME_ID}/history"),
+    ("post", f"/api/instances/{SOME_ID}/suspend"),
+    ("post", f"/api/instances/{SOME_ID}/resume"),
+    ("post", f"/api/instances/{SOME_ID}/terminate"),
+    ("get", "/api/tasks"),
+    ("get", f"/api/tasks/{SOME_ID}"),
+    ("post", f"/api/tasks/{SOME_ID}/claim"),
+    ("post", f"/api/tasks/{SOME_ID}/unclaim"),
+    ("post", f"/api/tasks/{SOME_ID}/complete"),
+    ("get", "/api/users"),
+    ("post", "/api/users"),
+    ("patch", "/api/users/outlet"),
+    ("get", "/api/groups"),
+    ("post", "/api/groups"),
+    ("get", "/api/forms/outlet_registration"),
+]
+
+
+def test_every_protected_route_is_listed(client: TestClient) -> None:
+    """A new route must be added to PROTECTED (or to the public list) so it cannot ship unprotected."""
+    public = {"/api/health", "/api/auth/token"}
+    schema = client.get("/openapi.json").json()
+    routes = {(method, path.replace("{instance_id}", SOME_ID).replace("{task_id}", SOME_ID)
+               .replace("{key}", "outlet_onboarding").replace("{version}", "1")
+               .replace("{username}", "outlet").replace("{form_key}", "outlet_registration"))
+              for path, item in schema["paths"].items() for method in item if path not in public}
+    assert routes == set(PROTECTED)
+
+
+@pytest.mark.parametrize(("method", "path"), PROTECTED)
+def test_no_token_means_401(client: TestClient, method: str, path: str) -> None:
+    response = getattr(client, method)(path)
+    assert response.status_code == 401
+    assert response.headers["www-authenticate"] == "Bearer"
+    assert response.json()["type"] == "urn:tixi:problem:unauthenticated"
+
+
+@pytest.mark.parametrize(
+    "token",
+    [
+        jwt.encode({"sub": "admin", "iss": "tixi", "iat": 0, "exp": 4102444800}, "guessed-secret", algorithm="HS256"),
+        jwt.encode({"sub": "admin", "iss": "tixi", "iat": 0, "exp": 4102444800}, "", algorithm="none"),
+        "not-a-jwt",
+    ],
+)
+def test_forged_tokens_are_refused(client: TestClient, token: str) -> None:
+    response = client.get("/api/auth/me", headers={"Authorization": f"Bearer {token}"})
+    assert response.status_code == 401
+
+
+def test_expired_token_is_refused(client: TestClient, login: Login, clock: FrozenClock) -> None:
+    headers = login("outlet")
+    assert client.get("/api/auth/me", headers=headers).json() == {"username": "outlet", "groups": ["outlet"]}
+    clock.advance(timedelta(hours=9))
+    response = client.get("/api/auth/me", headers=headers)
+    assert response.status_code == 401
+    assert "expired" in response.json()["detail"]
+
+
+def test_public_endpoints(client: TestClient) -> None:
+    assert client.get("/api/health").json() == {"status": "ok"}
+    assert client.get("/docs").status_code == 200
+    assert "/api/tasks" in client.get("/openapi.json").json()["paths"]
+
+
+def test_wrong_password_and_unknown_user(client: TestClient) -> None:
+    for username, password in (("outlet", "wrong"), ("nobody", "demo")):
+        response = client.post("/api/auth/token", data={"username": username, "password": password})
+        assert response.status_code == 401
+        assert response.json()["detail"] == "wrong username or password"
+
+
+@pytest.mark.parametrize("user", ["outlet", "rcc_director", "designer", "quality"])
+@pytest.mark.parametrize(("method", "path", "body"), [
+    ("get", "/api/users", None),
+    ("post", "/api/users", {"username": "mallory", "password": "long-enough-pw", "groups": ["admin"]}),
+    ("patch", "/api/users/outlet", {"groups": ["admin"]}),
+    ("post", "/api/groups", {"group_id": "cabal", "name": "x / x"}),
+])
+def test_user_management_is_for_admins(client: TestClient, login: Login, user: str, method: str, path: str,
+                                       body: dict | None) -> None:
+    kwargs = {"json": body} if body is not None else {}
+    response = getattr(client, method)(path, headers=login(user), **kwargs)
+    assert response.status_code == 403
+    assert login("outlet") and client.get("/api/auth/me", headers=login("outlet")).json()["groups"] == ["outlet"]
+
+
+def test_admin_manages_users_and_a_disabled_user_is_out_at_once(client: TestClient, login: Login) -> None:
+    admin = login("admin")
+    created = client.post("/api/users", headers=admin, json={"username": "li.na", "password": "correct-horse",
+                                                             "display_name": "李娜", "groups": ["rcc_agent"]})
+    assert created.status_code == 201, created.text
+    assert created.json()["groups"] == ["rcc_agent"]
+    assert client.post("/api/users", headers=admin,
+                       json={"username": "li.na", "password": "correct-horse"}).status_code == 409
+    bad_group = client.post("/api/users", headers=admin,
+                            json={"username": "zhao", "password": "correct-horse", "groups": ["nope"]})
+    assert bad_group.status_code == 422 and bad_group.json()["field"] == "groups"
+    short = client.post("/api/users", headers=admin, json={"username": "zhao", "password": "short"})
+    assert short.status_code == 422 and short.json()["errors"][0]["field"] == "password"
+    token = client.post("/api/auth/token", data={"username": "li.na", "password": "correct-horse"}).json()
+    headers = {"Authorization": f"Bearer {token['access_token']}"}
+    assert client.get("/api/tasks", headers=headers).status_code == 200
+    moved = client.patch("/api/users/li.na", headers=admin, json={"groups": ["rcc_visitor", "quality"]})
+    assert moved.json()["groups"] == ["quality", "rcc_visitor"]
+    assert client.get("/api/auth/me", headers=headers).json()["groups"] == ["quality", "rcc_visitor"]
+    client.patch("/api/users/li.na", headers=admin, json={"is_active": False})
+    assert client.get("/api/tasks", headers=headers).status_code == 401
+    assert client.post("/api/auth/token", data={"username": "li.na", "password": "correct-horse"}).status_code == 401
+    client.patch("/api/users/li.na", headers=admin, json={"is_active": True, "password": "new-password-1"})
+    assert client.post("/api/auth/token", data={"username": "li.na", "password": "new-password-1"}).status_code == 200
+    groups = {g["group_id"]: g for g in client.get("/api/groups", headers=admin).json()}
+    assert {"outlet", "rcc_director", "csd_head", "designer", "admin"} <= set(groups)
+    assert " / " in groups["csd_head"]["name"]

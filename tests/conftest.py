@@ -1,0 +1,139 @@
+"""Fixtures: every engine and API test runs against an SQLite file and a PostgreSQL database.
+
+PostgreSQL: a throw-away database is created on the server of TIXI_TEST_POSTGRES_URL (default
+postgresql://postgres@127.0.0.1:5432/test) and dropped afterwards. An unreachable server fails
+the run; it is never skipped. TIXI_TEST_DATABASES=sqlite narrows the run for quick local loops.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine, create_engine, delete, text
+from sqlalchemy.orm import Session, sessionmaker
+
+from api.app import create_app
+from api.settings import Settings
+from engine.catalog import DEFAULT_FORMS_DIR, FormCatalog
+from engine.clock import FrozenClock
+from engine.db import make_engine, make_session_factory, transaction
+from engine.identity import Actor, sync_demo_users
+from engine.migrations import upgrade_to_head
+from engine.tables import AuditEvent, Definition, Deployment, Group, Instance, Task, TaskCandidateGroup, Timer, User
+
+ROOT = Path(__file__).resolve().parent.parent
+TEST_PROCESSES = Path(__file__).resolve().parent / "processes"
+DATABASES = [d.strip() for d in os.environ.get("TIXI_TEST_DATABASES", "sqlite,postgresql").split(",") if d.strip()]
+STANDARD_GROUPS = {"outlet", "rcc_agent", "rcc_visitor", "rcc_director", "rcc_settlement", "tech_section",
+                   "csd_head", "training", "quality", "designer", "admin"}
+DESIGNER = Actor("designer", frozenset({"designer"}))
+
+
+def _postgres_server_url() -> str:
+    url = os.environ.get("TIXI_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
+    return url.replace("postgresql://", "postgresql+psycopg://", 1)
+
+
+@pytest.fixture(scope="session", params=DATABASES)
+def db_engine(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
+    if request.param == "sqlite":
+        engine = make_engine(f"sqlite:///{tmp_path_factory.mktemp('db') / 'tixi.db'}")
+        upgrade_to_head(engine)
+        yield engine
+        engine.dispose()
+        return
+    server_url = _postgres_server_url()
+    name = f"tixi_test_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(server_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    engine = make_engine(server_url.rsplit("/", 1)[0] + f"/{name}")
+    try:
+        upgrade_to_head(engine)
+        yield engine
+    finally:
+        engine.dispose()
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def _demo_users(db_engine: Engine) -> None:
+    # Hashing eleven argon2 passwords per test would dominate the suite: users live for the session.
+    with transaction(make_session_factory(db_engine)) as session:
+        sync_demo_users(session, FrozenClock(), enabled=True)
+
+
+@pytest.fixture
+def factory(db_engine: Engine, _demo_users: None) -> Iterator[sessionmaker[Session]]:
+    """A session factory on a database holding only the standard groups and demo users."""
+    made = make_session_factory(db_engine)
+    yield made
+    with transaction(made) as session:
+        for table in (AuditEvent, TaskCandidateGroup, Timer, Task, Instance, Definition, Deployment):
+            session.execute(delete(table))
+        session.execute(delete(User).where(User.is_demo.is_(False)))
+        session.execute(delete(Group).where(Group.group_id.not_in(STANDARD_GROUPS)))
+        session.execute(text("UPDATE users SET is_active = :yes").bindparams(yes=True))
+
+
+@pytest.fixture
+def clock() -> FrozenClock:
+    return FrozenClock()
+
+
+@pytest.fixture
+def catalog() -> FormCatalog:
+    return FormCatalog(DEFAULT_FORMS_DIR)
+
+
+@pytest.fixture
+def app_settings(db_engine: Engine) -> Settings:
+    return Settings(database_url=str(db_engine.url), secret_key="test-secret-key-not-for-production",
+                    forms_dir=DEFAULT_FORMS_DIR, demo_users=True, scheduler_in_process=False)
+
+
+@pytest.fixture
+def client(app_settings: Settings, clock: FrozenClock, factory: sessionmaker[Session]) -> Iterator[TestClient]:
+    app = create_app(app_settings, clock=clock, session_factory=factory, run_scheduler=False)
+    with TestClient(app) as test_client:
+        yield test_client
+
+
+@pytest.fixture
+def login(client: TestClient) -> Callable[[str], dict[str, str]]:
+    """Headers of a freshly logged-in demo user (password 'demo')."""
+
+    def _login(username: str, password: str = "demo") -> dict[str, str]:
+        response = client.post("/api/auth/token", data={"username": username, "password": password})
+        assert response.status_code == 200, response.text
+        return {"Authorization": f"Bearer {response.json()['access_token']}"}
+
+    return _login
+
+
+@pytest.fixture
+def deploy_file(client: TestClient, login: Callable[[str], dict[str, str]]) -> Callable[[Path], list[dict]]:
+    def _deploy(path: Path) -> list[dict]:
+        with path.open("rb") as handle:
+            response = client.post("/api/definitions", headers=login("designer"),
+                                   files={"file": (path.name, handle, "application/xml")})
+        assert response.status_code == 201, response.text
+        return list(response.json()["definitions"])
+
+    return _deploy
+
+
+@pytest.fixture
+def deployed_processes(deploy_file: Callable[[Path], list[dict]]) -> list[dict]:
+    """Everything in processes/, deployed through the API by the demo designer."""
+    result = []
+    for path in sorted((ROOT / "processes").glob("*.bpmn")):
+        result.extend(deploy_file(path))
+    return result
