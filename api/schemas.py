@@ -70,6 +70,27 @@ class InstanceStartIn(BaseModel):
     version: int | None = Field(default=None, ge=1, description="a specific version; the latest when omitted")
 
 
+class MessageIn(BaseModel):
+    name: str = Field(min_length=1, max_length=200, description="the BPMN message name, e.g. mass_product_failure")
+    business_key: str | None = Field(default=None, max_length=200)
+    correlation_keys: dict[str, Any] = Field(default_factory=dict,
+                                             description="variables the waiting instance must hold, e.g. case_id")
+    variables: dict[str, Any] = Field(default_factory=dict)
+
+
+class MessageOut(BaseModel):
+    outcome: str
+    instance_id: uuid.UUID
+    definition_key: str
+    element_id: str
+    incident: str | None = None
+
+
+class RetryIn(BaseModel):
+    reason: str = Field(min_length=1, max_length=2000)
+    variables: dict[str, Any] = Field(default_factory=dict, description="corrected or missing variables")
+
+
 class ReasonIn(BaseModel):
     reason: str = Field(min_length=1, max_length=2000)
 

@@ -79,6 +79,7 @@ def deploy(
             raise _deployment_error(document.filename, problem) from None
         for decision in parsed:
             results.append(_store(session, clock, actor, document, decision.key, "decision", decision.name, {}, {}))
+    parsed: list[tuple[_Document, ParsedProcess]] = []
     for document in documents:
         if is_dmn(document.root):
             continue
@@ -86,16 +87,19 @@ def deploy(
             processes = parse_processes(document.root, document.filename, known_decisions + [d.root for d in decisions])
         except DefinitionProblem as problem:
             raise _deployment_error(document.filename, problem) from None
-        for process in processes:
-            problems = _check_process(process, catalog, groups)
-            if problems:
-                raise DeploymentError(
-                    f"{document.filename}: {len(problems)} problem(s) in process '{process.key}': {problems[0]['problem']}",
-                    file=document.filename,
-                    errors=problems,
-                )
-            results.append(_store(session, clock, actor, document, process.key, "process", process.name,
-                                  process.spec, process.elements, process.serializer_version))
+        parsed.extend((document, process) for process in processes)
+    known_processes = _deployed_process_keys(session) | {process.key for _, process in parsed}
+    for document, process in parsed:
+        problems = _check_process(process, catalog, groups, known_processes)
+        if problems:
+            raise DeploymentError(
+                f"{document.filename}: {len(problems)} problem(s) in process '{process.key}': {problems[0]['problem']}",
+                file=document.filename,
+                errors=problems,
+            )
+    for document, process in parsed:
+        results.append(_store(session, clock, actor, document, process.key, "process", process.name,
+                              process.spec, process.elements, process.serializer_version))
     session.flush()
     return results
 
@@ -193,7 +197,13 @@ def _deployment_error(filename: str, problem: DefinitionProblem) -> DeploymentEr
     )
 
 
-def _check_process(process: ParsedProcess, catalog: FormCatalog, groups: set[str]) -> list[dict[str, Any]]:
+def _deployed_process_keys(session: Session) -> set[str]:
+    return set(session.scalars(select(Definition.key).where(Definition.kind == "process").distinct()))
+
+
+def _check_process(
+    process: ParsedProcess, catalog: FormCatalog, groups: set[str], known_processes: set[str]
+) -> list[dict[str, Any]]:
     problems: list[dict[str, Any]] = []
 
     def add(element: str | None, problem: str, line: int | None = None) -> None:
@@ -215,6 +225,9 @@ def _check_process(process: ParsedProcess, catalog: FormCatalog, groups: set[str
             add(element_id, "user task has no camunda:formKey", task["line"])
         elif not catalog.exists(task["form_key"]):
             add(element_id, f"form '{task['form_key']}' does not exist in forms/", task["line"])
+    for called in elements.get("called_processes", []):
+        if called not in known_processes:
+            add(called, f"call activity calls process '{called}', which is neither deployed nor in this upload")
     for expression in process.expressions:
         check = check_script if expression.kind == "script" else check_expression
         message = check(expression.text)

@@ -1,13 +1,15 @@
 """Loading an instance's workflow, advancing it, and writing back everything that changed.
 
 After every advance the instance's rows are brought in line with the workflow: its state, the
-task queue rows of ready user tasks, the due times of waiting timers, and one history row per
-step, all in the caller's transaction.
+task queue rows of ready user tasks, the due times of waiting timers, the message subscriptions,
+and one history row per step, all in the caller's transaction.
 """
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import select
@@ -20,13 +22,74 @@ from engine.bpmn.serialization import SERIALIZER_VERSION
 from engine.bpmn.timing import add_duration
 from engine.clock import Clock
 from engine.errors import ConcurrentUpdateError, ProcessError
-from engine.tables import Definition, Instance, Task, TaskCandidateGroup, Timer
+from engine.tables import Definition, Instance, MessageSubscription, Task, TaskCandidateGroup, Timer
 
 TIMER_STEP_TYPES = {"IntermediateCatchEvent", "BoundaryEvent", "StartEvent"}
 
 
-def load_run(record: Instance, definition: Definition) -> WorkflowRun:
-    return WorkflowRun.load(str(definition.definition_id), definition.spec, record.state, record.serializer_version)
+@dataclass(frozen=True)
+class Bundle:
+    """A process version together with the versions of the processes its call activities run."""
+
+    definition: Definition
+    called: dict[str, Definition] = field(default_factory=dict)
+
+    @property
+    def cache_key(self) -> str:
+        return "+".join([str(self.definition.definition_id), *sorted(str(d.definition_id) for d in self.called.values())])
+
+    @property
+    def spec(self) -> dict[str, Any]:
+        subprocess_specs = dict(self.definition.spec.get("subprocess_specs", {}))
+        for key, called in self.called.items():
+            subprocess_specs[key] = called.spec["spec"]
+            subprocess_specs.update(called.spec.get("subprocess_specs", {}))
+        return {"spec": self.definition.spec["spec"], "subprocess_specs": subprocess_specs}
+
+    def elements(self, process_key: str) -> dict[str, Any]:
+        definition = self.called.get(process_key, self.definition)
+        elements: dict[str, Any] = definition.elements
+        return elements
+
+    def name_of(self, process_key: str, element_id: str) -> str | None:
+        name: str | None = self.elements(process_key).get("names", {}).get(element_id)
+        return name
+
+    def called_ids(self) -> dict[str, str]:
+        return {key: str(d.definition_id) for key, d in self.called.items()}
+
+
+def resolve_bundle(session: Session, definition: Definition) -> Bundle:
+    """Bind the latest version of every process reachable through call activities.
+
+    Raises: ProcessError when a called process is not deployed.
+    """
+    called: dict[str, Definition] = {}
+    pending = list(definition.elements.get("called_processes", []))
+    while pending:
+        key = pending.pop()
+        if key in called or key == definition.key:
+            continue
+        row = session.scalars(
+            select(Definition).where(Definition.key == key, Definition.kind == "process")
+            .order_by(Definition.version.desc()).limit(1)
+        ).first()
+        if row is None:
+            raise ProcessError(f"process '{definition.key}' calls '{key}', which is not deployed", element=key)
+        called[key] = row
+        pending.extend(row.elements.get("called_processes", []))
+    return Bundle(definition, called)
+
+
+def bundle_of(session: Session, record: Instance) -> Bundle:
+    definition = session.get(Definition, record.definition_id)
+    assert definition is not None  # foreign key
+    called = {key: session.get(Definition, uuid.UUID(def_id)) for key, def_id in (record.called_definitions or {}).items()}
+    return Bundle(definition, {k: v for k, v in called.items() if v is not None})
+
+
+def load_run(record: Instance, bundle: Bundle) -> WorkflowRun:
+    return WorkflowRun.load(bundle.cache_key, bundle.spec, record.state, record.serializer_version)
 
 
 def save_run(
@@ -35,28 +98,63 @@ def save_run(
     *,
     actor: str,
     record: Instance,
-    definition: Definition,
+    bundle: Bundle,
     run: WorkflowRun,
     steps: list[Step],
     fired_timer_ids: frozenset[uuid.UUID] = frozenset(),
 ) -> None:
     """Write the workflow's new state and everything derived from it; the caller commits."""
     now = clock.now()
-    names: dict[str, str] = definition.elements.get("names", {})
-    _record_steps(session, clock, actor=actor, record=record, definition=definition, steps=steps)
-    _sync_tasks(session, clock, actor=actor, record=record, definition=definition, run=run)
-    _sync_timers(session, record=record, run=run, names=names, fired=fired_timer_ids, now=now)
+    _record_steps(session, clock, actor=actor, record=record, bundle=bundle, steps=steps)
+    _sync_tasks(session, clock, actor=actor, record=record, bundle=bundle, run=run)
+    _sync_timers(session, record=record, run=run, bundle=bundle, fired=fired_timer_ids, now=now)
+    _sync_messages(session, record=record, run=run, now=now)
     record.state = run.dump()
     record.serializer_version = SERIALIZER_VERSION
     record.updated_at = now
     if run.is_completed and record.status == "running":
         record.status, record.ended_at = "completed", now
-        end_events = [s.element_id for s in steps if s.element_type == "EndEvent"]
+        ends = [s for s in steps if s.element_type == "EndEvent" and s.process_key == record.definition_key]
+        end = ends[-1].element_id if ends else None
         record_event(session, clock, actor=actor, event_type="ended", instance_id=record.instance_id,
                      definition_key=record.definition_key,
-                     data={"end_event": end_events[-1] if end_events else None,
-                           "end_event_name": names.get(end_events[-1]) if end_events else None,
+                     data={"end_event": end, "end_event_name": bundle.name_of(record.definition_key, end or ""),
                            "variables": run.variables()})
+    flush(session)
+
+
+def advance_or_incident(
+    session: Session,
+    clock: Clock,
+    *,
+    actor: str,
+    record: Instance,
+    bundle: Bundle,
+    run: WorkflowRun,
+    action: Callable[[], list[Step]],
+    fired_timer_ids: Callable[[], frozenset[uuid.UUID]] = frozenset,
+) -> WorkflowError | None:
+    """Run `action` on the workflow and save; if the process fails, save it where it stopped as an incident.
+
+    The work that led up to the failure (a completed task, a delivered message) is kept; the
+    failing step waits for an admin to retry it.
+    """
+    try:
+        steps = action()
+    except WorkflowError as error:
+        save_run(session, clock, actor=actor, record=record, bundle=bundle, run=run, steps=error.steps)
+        record_incident(session, clock, actor=actor, record=record, error=error)
+        return error
+    save_run(session, clock, actor=actor, record=record, bundle=bundle, run=run, steps=steps,
+             fired_timer_ids=fired_timer_ids())
+    return None
+
+
+def record_incident(session: Session, clock: Clock, *, actor: str, record: Instance, error: WorkflowError) -> None:
+    record.status, record.status_reason, record.updated_at = "failed", error.message, clock.now()
+    record_event(session, clock, actor=actor, event_type="incident", instance_id=record.instance_id,
+                 definition_key=record.definition_key,
+                 data={"element": error.element_id, "error": error.message, "line": error.line})
     flush(session)
 
 
@@ -74,42 +172,39 @@ def process_error(error: WorkflowError, record_key: str) -> ProcessError:
 
 
 def _record_steps(
-    session: Session, clock: Clock, *, actor: str, record: Instance, definition: Definition, steps: list[Step]
+    session: Session, clock: Clock, *, actor: str, record: Instance, bundle: Bundle, steps: list[Step]
 ) -> None:
-    names: dict[str, str] = definition.elements.get("names", {})
-    flows: dict[str, dict[str, Any]] = definition.elements.get("flows", {})
     for step in steps:
         if step.element_type == "UserTask":
             continue  # its completion is recorded with the submitted data by the task operation
-        base = {"element": step.element_id, "element_name": names.get(step.element_id), "type": step.element_type}
+        elements = bundle.elements(step.process_key)
+        base = {"process": step.process_key, "element": step.element_id,
+                "element_name": bundle.name_of(step.process_key, step.element_id), "type": step.element_type}
+        event_type, data = "element_completed", base
         if step.element_type == "ExclusiveGateway":
+            flows = elements.get("flows", {})
             chosen = [
                 {"flow": flow_id, "flow_name": flow.get("name"), "target": target,
-                 "target_name": names.get(target)}
+                 "target_name": bundle.name_of(step.process_key, target)}
                 for target in step.chosen
                 for flow_id, flow in flows.items()
                 if flow["source"] == step.element_id and flow["target"] == target
             ]
-            record_event(session, clock, actor=actor, event_type="gateway_decision",
-                         instance_id=record.instance_id, definition_key=record.definition_key,
-                         data={**base, "chosen": chosen})
-        elif step.element_type in TIMER_STEP_TYPES and _is_timer(definition, step.element_id):
-            record_event(session, clock, actor=actor, event_type="timer_fired", instance_id=record.instance_id,
-                         definition_key=record.definition_key, data=base)
-        else:
-            record_event(session, clock, actor=actor, event_type="element_completed",
-                         instance_id=record.instance_id, definition_key=record.definition_key, data=base)
-
-
-def _is_timer(definition: Definition, element_id: str) -> bool:
-    return element_id in definition.elements.get("timer_events", [])
+            event_type, data = "gateway_decision", {**base, "chosen": chosen}
+        elif step.element_type == "BusinessRuleTask":
+            event_type, data = "decision_evaluated", {**base, **(step.data or {})}
+        elif step.element_type == "CallActivity":
+            event_type = "call_activity_completed"
+        elif step.element_type in TIMER_STEP_TYPES and step.element_id in elements.get("timer_events", []):
+            event_type = "timer_fired"
+        record_event(session, clock, actor=actor, event_type=event_type, instance_id=record.instance_id,
+                     definition_key=record.definition_key, data=data)
 
 
 def _sync_tasks(
-    session: Session, clock: Clock, *, actor: str, record: Instance, definition: Definition, run: WorkflowRun
+    session: Session, clock: Clock, *, actor: str, record: Instance, bundle: Bundle, run: WorkflowRun
 ) -> None:
     now = clock.now()
-    user_tasks: dict[str, dict[str, Any]] = definition.elements.get("user_tasks", {})
     open_rows = {
         row.task_id: row
         for row in session.scalars(select(Task).where(Task.instance_id == record.instance_id, Task.status == "open"))
@@ -124,25 +219,25 @@ def _sync_tasks(
     for task_id, ready_task in ready.items():
         if task_id in open_rows or session.get(Task, task_id) is not None:
             continue
-        meta = user_tasks.get(ready_task.element_id, {})
-        assignee = _assignee(run, task_id, meta, record)
+        meta = bundle.elements(ready_task.process_key).get("user_tasks", {}).get(ready_task.element_id, {})
+        assignee = _assignee(run, task_id, meta)
         due_at = add_duration(now, meta["due"]) if meta.get("due") else None
         session.add(Task(
-            task_id=task_id, instance_id=record.instance_id, element_id=ready_task.element_id,
-            name=meta.get("name") or ready_task.element_id, form_key=meta.get("form_key"), status="open",
-            assignee=assignee, created_at=now, due_at=due_at,
+            task_id=task_id, instance_id=record.instance_id, process_key=ready_task.process_key,
+            element_id=ready_task.element_id, name=meta.get("name") or ready_task.element_id,
+            form_key=meta.get("form_key"), status="open", assignee=assignee, created_at=now, due_at=due_at,
         ))
         session.flush()
         groups = meta.get("candidate_groups", [])
         session.add_all(TaskCandidateGroup(task_id=task_id, group_id=g) for g in groups)
         record_event(session, clock, actor=actor, event_type="task_created", instance_id=record.instance_id,
                      task_id=task_id, definition_key=record.definition_key,
-                     data={"element": ready_task.element_id, "name": meta.get("name"), "candidate_groups": groups,
-                           "assignee": assignee, "form_key": meta.get("form_key"),
-                           "due_at": due_at.isoformat() if due_at else None})
+                     data={"process": ready_task.process_key, "element": ready_task.element_id,
+                           "name": meta.get("name"), "candidate_groups": groups, "assignee": assignee,
+                           "form_key": meta.get("form_key"), "due_at": due_at.isoformat() if due_at else None})
 
 
-def _assignee(run: WorkflowRun, task_id: uuid.UUID, meta: dict[str, Any], record: Instance) -> str | None:
+def _assignee(run: WorkflowRun, task_id: uuid.UUID, meta: dict[str, Any]) -> str | None:
     expression = meta.get("assignee")
     if not expression:
         return None
@@ -155,13 +250,7 @@ def _assignee(run: WorkflowRun, task_id: uuid.UUID, meta: dict[str, Any], record
 
 
 def _sync_timers(
-    session: Session,
-    *,
-    record: Instance,
-    run: WorkflowRun,
-    names: dict[str, str],
-    fired: frozenset[uuid.UUID],
-    now: Any,
+    session: Session, *, record: Instance, run: WorkflowRun, bundle: Bundle, fired: frozenset[uuid.UUID], now: Any
 ) -> None:
     pending = {
         row.timer_id: row
@@ -177,7 +266,23 @@ def _sync_timers(
         row = pending.get(timer_id) or session.get(Timer, timer_id)
         if row is None:
             session.add(Timer(timer_id=timer_id, instance_id=record.instance_id, element_id=timer.element_id,
-                              name=names.get(timer.element_id, timer.element_id), due_at=timer.due_at,
-                              status="pending"))
+                              name=bundle.name_of(timer.process_key, timer.element_id) or timer.element_id,
+                              due_at=timer.due_at, status="pending"))
         elif row.due_at != timer.due_at:  # a cycle timer moved on to its next due time
             row.due_at, row.status = timer.due_at, "pending"
+
+
+def _sync_messages(session: Session, *, record: Instance, run: WorkflowRun, now: Any) -> None:
+    existing = {
+        row.task_id: row
+        for row in session.scalars(select(MessageSubscription).where(MessageSubscription.instance_id == record.instance_id))
+    }
+    waiting = {m.task_id: m for m in run.waiting_messages()}
+    for task_id, row in existing.items():
+        if task_id not in waiting:
+            session.delete(row)
+    for task_id, message in waiting.items():
+        if task_id not in existing:
+            session.add(MessageSubscription(task_id=task_id, instance_id=record.instance_id,
+                                            message_name=message.message_name, element_id=message.element_id,
+                                            created_at=now))

@@ -17,7 +17,16 @@ from engine.catalog import FormCatalog
 from engine.clock import Clock
 from engine.definitions import get_definition_row
 from engine.errors import InstanceStateError, NotFoundError, PermissionDeniedError, ValidationError
-from engine.execution import flush, load_run, process_error, save_run
+from engine.execution import (
+    Bundle,
+    advance_or_incident,
+    bundle_of,
+    flush,
+    load_run,
+    process_error,
+    resolve_bundle,
+    save_run,
+)
 from engine.identity import DESIGNER_GROUP, Actor
 from engine.tables import AuditEvent, Definition, Instance, Task, TaskCandidateGroup, Timer
 
@@ -91,30 +100,99 @@ def start_instance(
         catalog.check(definition.elements["start_form"], variables)
     if business_key is not None and not business_key.strip():
         raise ValidationError("business_key must not be blank", field="business_key")
+    return launch_instance(session, clock, actor=actor, definition=definition, business_key=business_key,
+                           variables=variables, start_element=_manual_start_event(definition))
+
+
+def launch_instance(
+    session: Session,
+    clock: Clock,
+    *,
+    actor: Actor,
+    definition: Definition,
+    business_key: str | None,
+    variables: dict[str, Any],
+    start_element: str | None,
+    trigger: dict[str, Any] | None = None,
+) -> InstanceDetail:
+    """Create an instance of a checked definition and run it until it waits (also for message and timer starts).
+
+    Raises: ProcessError (nothing is stored: the starter can correct the input and try again).
+    """
     now = clock.now()
-    run = WorkflowRun.start(str(definition.definition_id), definition.spec, {**variables, "initiator": actor.username})
+    bundle = resolve_bundle(session, definition)
+    run = WorkflowRun.start(bundle.cache_key, bundle.spec, {**variables, "initiator": actor.username},
+                            start_element=start_element)
     record = Instance(
         instance_id=uuid.uuid4(), definition_id=definition.definition_id, definition_key=definition.key,
         business_key=business_key, status="running", state={}, serializer_version=SERIALIZER_VERSION,
-        started_by=actor.username, started_at=now, updated_at=now,
+        called_definitions=bundle.called_ids(), started_by=actor.username, started_at=now, updated_at=now,
     )
     session.add(record)
     record_event(session, clock, actor=actor.username, event_type="started", instance_id=record.instance_id,
                  definition_key=definition.key,
-                 data={"version": definition.version, "business_key": business_key, "variables": variables})
+                 data={"version": definition.version, "business_key": business_key, "variables": variables,
+                       "called_versions": {k: d.version for k, d in bundle.called.items()}, **(trigger or {})})
     try:
         steps = run.advance(now)
+        for waiting in run.waiting_messages():
+            if trigger and waiting.element_id == start_element and waiting.message_name == trigger.get("message"):
+                steps += run.deliver_message(waiting.task_id, variables, now)  # the message that starts it
     except WorkflowError as error:
         raise process_error(error, definition.key) from None
-    save_run(session, clock, actor=actor.username, record=record, definition=definition, run=run, steps=steps)
-    return _detail(session, record, definition, run)
+    save_run(session, clock, actor=actor.username, record=record, bundle=bundle, run=run, steps=steps)
+    return _detail(session, record, bundle, run)
+
+
+def retry_instance(
+    session: Session, clock: Clock, *, actor: Actor, instance_id: uuid.UUID, variables: dict[str, Any], reason: str
+) -> InstanceDetail:
+    """Run a failed instance's failing step again, optionally with corrected variables (admins only).
+
+    Raises: PermissionDeniedError, NotFoundError, InstanceStateError, ProcessError (still failing;
+    nothing changes then).
+    """
+    if not actor.is_admin:
+        raise PermissionDeniedError("only admins may retry incidents")
+    record = session.get(Instance, instance_id)
+    if record is None:
+        raise NotFoundError(f"no instance {instance_id}")
+    if record.status != "failed":
+        raise InstanceStateError(f"instance is {record.status}; only failed instances are retried",
+                                 instance_status=record.status)
+    bundle = bundle_of(session, record)
+    run = load_run(record, bundle)
+    try:
+        steps = run.retry(variables, clock.now())
+    except KeyError:
+        raise InstanceStateError("the instance has no failed step to retry") from None
+    except WorkflowError as error:
+        raise process_error(error, record.definition_key) from None
+    record.status, record.status_reason = "running", None
+    record_event(session, clock, actor=actor.username, event_type="incident_resolved", instance_id=instance_id,
+                 definition_key=record.definition_key, data={"reason": reason, "variables": variables})
+    save_run(session, clock, actor=actor.username, record=record, bundle=bundle, run=run, steps=steps)
+    return _detail(session, record, bundle, run)
+
+
+def _manual_start_event(definition: Definition) -> str | None:
+    """The plain start event a person starts from, when the process also has timer or message starts."""
+    events = definition.elements.get("start_events", [])
+    plain = [e["element_id"] for e in events if e["kind"] == "plain"]
+    if len(events) <= 1:
+        return None
+    if not plain:
+        raise ValidationError(
+            f"'{definition.key}' is started by {' or '.join(sorted({e['kind'] for e in events}))} events only",
+            field="definition_key")
+    return plain[0]
 
 
 def get_instance(session: Session, *, actor: Actor, instance_id: uuid.UUID) -> InstanceDetail:
     """Raises: NotFoundError (also when the actor may not see it: ids are not to be guessed)."""
     record = _visible_instance(session, actor, instance_id)
-    definition = _definition_of(session, record)
-    return _detail(session, record, definition, load_run(record, definition))
+    bundle = bundle_of(session, record)
+    return _detail(session, record, bundle, load_run(record, bundle))
 
 
 def list_instances(
@@ -137,7 +215,7 @@ def list_instances(
     if business_key:
         query = query.where(Instance.business_key == business_key)
     if not actor.is_admin:
-        query = query.where(_visible_to(actor))
+        query = query.where(visible_to(actor))
     total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
     rows = session.execute(query.order_by(Instance.started_at.desc(), Instance.instance_id).limit(limit).offset(offset))
     return Page([_summary(record, definition) for record, definition in rows], total, limit, offset)
@@ -177,7 +255,7 @@ def _change_status(
         raise NotFoundError(f"no instance {instance_id}")
     if record.status not in allowed_from:
         raise InstanceStateError(f"instance is {record.status}; cannot change it to {target}", instance_status=record.status)
-    definition = _definition_of(session, record)
+    bundle = bundle_of(session, record)
     now = clock.now()
     event = {"suspended": "suspended", "running": "resumed", "terminated": "terminated"}[target]
     previous = record.status
@@ -186,14 +264,14 @@ def _change_status(
                  definition_key=record.definition_key, data={"reason": reason, "previous_status": previous})
     if target == "terminated":
         record.ended_at = now
-        run = load_run(record, definition)
+        run = load_run(record, bundle)
         run.cancel()
-        save_run(session, clock, actor=actor.username, record=record, definition=definition, run=run, steps=[])
+        save_run(session, clock, actor=actor.username, record=record, bundle=bundle, run=run, steps=[])
     flush(session)
-    return _summary(record, definition)
+    return _summary(record, bundle.definition)
 
 
-def _visible_to(actor: Actor) -> Any:
+def visible_to(actor: Actor) -> Any:
     """Instances an approver took part in, or that wait on a task in their queue."""
     took_part = exists().where(AuditEvent.instance_id == Instance.instance_id, AuditEvent.actor == actor.username)
     queued = exists().where(
@@ -211,17 +289,11 @@ def _visible_to(actor: Actor) -> Any:
 def _visible_instance(session: Session, actor: Actor, instance_id: uuid.UUID) -> Instance:
     query = select(Instance).where(Instance.instance_id == instance_id)
     if not actor.is_admin:
-        query = query.where(_visible_to(actor))
+        query = query.where(visible_to(actor))
     record = session.scalars(query).first()
     if record is None:
         raise NotFoundError(f"no instance {instance_id}")
     return record
-
-
-def _definition_of(session: Session, record: Instance) -> Definition:
-    definition = session.get(Definition, record.definition_id)
-    assert definition is not None  # foreign key
-    return definition
 
 
 def _summary(record: Instance, definition: Definition) -> InstanceSummary:
@@ -232,7 +304,7 @@ def _summary(record: Instance, definition: Definition) -> InstanceSummary:
     )
 
 
-def _detail(session: Session, record: Instance, definition: Definition, run: WorkflowRun) -> InstanceDetail:
+def _detail(session: Session, record: Instance, bundle: Bundle, run: WorkflowRun) -> InstanceDetail:
     tasks = session.scalars(
         select(Task).where(Task.instance_id == record.instance_id, Task.status == "open").order_by(Task.created_at)
     ).all()
@@ -244,7 +316,7 @@ def _detail(session: Session, record: Instance, definition: Definition, run: Wor
     ).all()
     variables = run.variables()
     return InstanceDetail(
-        _summary(record, definition),
+        _summary(record, bundle.definition),
         tuple(WaitingTaskRef(t.task_id, t.element_id, t.name, tuple(sorted(groups.get(t.task_id, []))), t.assignee,
                              t.due_at) for t in tasks),
         tuple({"timer_id": str(t.timer_id), "element_id": t.element_id, "name": t.name,

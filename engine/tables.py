@@ -126,6 +126,8 @@ class Instance(Base):
     status_reason: Mapped[str | None] = mapped_column(Text)
     state: Mapped[dict[str, Any]]
     serializer_version: Mapped[str] = mapped_column(String(16))
+    # Versions of the processes its call activities run, bound when the instance started.
+    called_definitions: Mapped[dict[str, Any]] = mapped_column(default=dict)
     started_by: Mapped[str] = mapped_column(String(64))
     started_at: Mapped[datetime]
     updated_at: Mapped[datetime]
@@ -145,6 +147,7 @@ class Task(Base):
     )
     task_id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)  # SpiffWorkflow's task id
     instance_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("instances.instance_id", ondelete="CASCADE"))
+    process_key: Mapped[str] = mapped_column(String(200))  # differs from the instance's inside a call activity
     element_id: Mapped[str] = mapped_column(String(200))
     name: Mapped[str] = mapped_column(String(500))
     form_key: Mapped[str | None] = mapped_column(String(200))
@@ -177,6 +180,33 @@ class Timer(Base):
     due_at: Mapped[datetime]
     status: Mapped[str] = mapped_column(String(16))  # pending | fired | cancelled
     fired_at: Mapped[datetime | None]
+
+
+class MessageSubscription(Base):
+    """An instance waiting for a named message, so a sender can be routed without loading workflows."""
+
+    __tablename__ = "message_subscriptions"
+    __table_args__ = (Index(None, "message_name"),)
+    task_id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)  # the waiting catch event
+    instance_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("instances.instance_id", ondelete="CASCADE"))
+    message_name: Mapped[str] = mapped_column(String(200))
+    element_id: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime]
+
+
+class StartTimer(Base):
+    """The next due time of a timer start event (e.g. the annual training cycle) of a process key."""
+
+    __tablename__ = "start_timers"
+    __table_args__ = (Index(None, "status", "due_at"),)
+    start_timer_id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    definition_key: Mapped[str] = mapped_column(String(200))
+    element_id: Mapped[str] = mapped_column(String(200))
+    expression: Mapped[str] = mapped_column(String(200))
+    due_at: Mapped[datetime]
+    status: Mapped[str] = mapped_column(String(16))  # pending | fired | replaced
+    fired_at: Mapped[datetime | None]
+    instance_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
 
 
 class AuditEvent(Base):

@@ -11,11 +11,10 @@ from sqlalchemy import exists, func, or_, select
 from sqlalchemy.orm import Session
 
 from engine.audit import record_event
-from engine.bpmn.runtime import WorkflowError
 from engine.catalog import FormCatalog
 from engine.clock import Clock
 from engine.errors import InstanceStateError, NotFoundError, PermissionDeniedError, TaskStateError, ValidationError
-from engine.execution import flush, load_run, process_error, save_run
+from engine.execution import advance_or_incident, bundle_of, flush, load_run
 from engine.identity import Actor
 from engine.instances import Page
 from engine.tables import Definition, Instance, Task, TaskCandidateGroup
@@ -98,7 +97,7 @@ def get_task(session: Session, catalog: FormCatalog, *, actor: Actor, task_id: u
     """
     task, record, definition = _visible_task(session, actor, task_id)
     groups = _groups_of(session, [task.task_id]).get(task.task_id, ())
-    run = load_run(record, definition)
+    run = load_run(record, bundle_of(session, record))
     variables = run.task_variables(task_id) if task.status == "open" else run.variables()
     schema = catalog.schema(task.form_key) if task.form_key and catalog.exists(task.form_key) else None
     return TaskDetail(_summary(task, record, definition, groups), schema, variables)
@@ -161,19 +160,20 @@ def complete_task(
     if task.form_key:
         catalog.check(task.form_key, data)
     now = clock.now()
-    run = load_run(record, definition)
-    try:
-        steps = run.complete_user_task(task_id, dict(data), now)
-    except KeyError:
-        raise TaskStateError("the task is no longer waiting in the workflow") from None
-    except WorkflowError as error:
-        raise process_error(error, record.definition_key) from None
+    bundle = bundle_of(session, record)
+    run = load_run(record, bundle)
+    if task_id not in {t.task_id for t in run.ready_user_tasks()}:
+        raise TaskStateError("the task is no longer waiting in the workflow")
     task.status, task.completed_at, task.completed_by = "completed", now, actor.username
     flush(session)  # a concurrent completion loses here, before any further work
     record_event(session, clock, actor=actor.username, event_type="task_completed", instance_id=record.instance_id,
                  task_id=task_id, definition_key=record.definition_key,
-                 data={"element": task.element_id, "name": task.name, "form_key": task.form_key, "submitted": data})
-    save_run(session, clock, actor=actor.username, record=record, definition=definition, run=run, steps=steps)
+                 data={"process": task.process_key, "element": task.element_id, "name": task.name,
+                       "form_key": task.form_key, "submitted": data})
+    # A process that fails after the task (a gateway or DMN without the inputs it needs) becomes an
+    # incident: the approver's work is kept, an admin retries the failing step.
+    advance_or_incident(session, clock, actor=actor.username, record=record, bundle=bundle, run=run,
+                        action=lambda: run.complete_user_task(task_id, dict(data), now))
     return _summary(task, record, definition, groups)
 
 

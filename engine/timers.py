@@ -8,12 +8,10 @@ import uuid
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from engine.audit import record_event
-from engine.bpmn.runtime import WorkflowError
 from engine.clock import Clock
-from engine.execution import load_run, save_run
+from engine.execution import advance_or_incident, bundle_of, load_run
 from engine.identity import SCHEDULER
-from engine.tables import Definition, Instance, Timer
+from engine.tables import Instance, Timer
 
 log = logging.getLogger(__name__)
 
@@ -51,18 +49,15 @@ def fire_instance_timers(session: Session, clock: Clock, *, instance_id: uuid.UU
     ).all()
     if not due:
         return 0
-    definition = session.get(Definition, record.definition_id)
-    assert definition is not None
-    run = load_run(record, definition)
-    try:
-        steps = run.advance(now)
-    except WorkflowError as error:
-        _mark_failed(session, clock, record, error)
-        return 0
-    fired = frozenset(t.timer_id for t in due if t.timer_id not in {w.timer_id for w in run.waiting_timers()})
-    save_run(session, clock, actor=SCHEDULER.username, record=record, definition=definition, run=run, steps=steps,
-             fired_timer_ids=fired)
-    return len(fired)
+    bundle = bundle_of(session, record)
+    run = load_run(record, bundle)
+
+    def fired() -> frozenset[uuid.UUID]:
+        return frozenset(t.timer_id for t in due if t.timer_id not in {w.timer_id for w in run.waiting_timers()})
+
+    failure = advance_or_incident(session, clock, actor=SCHEDULER.username, record=record, bundle=bundle, run=run,
+                                  action=lambda: run.advance(now), fired_timer_ids=fired)
+    return 0 if failure else len(due)
 
 
 def fire_due_timers(factory: sessionmaker[Session], clock: Clock, *, limit: int = 100) -> int:
@@ -77,10 +72,3 @@ def fire_due_timers(factory: sessionmaker[Session], clock: Clock, *, limit: int 
         except Exception:  # the one catch-all: log it and let the other instances go on
             log.exception("firing timers of instance %s failed", instance_id)
     return fired
-
-
-def _mark_failed(session: Session, clock: Clock, record: Instance, error: WorkflowError) -> None:
-    record.status, record.status_reason, record.updated_at = "failed", error.message, clock.now()
-    record_event(session, clock, actor=SCHEDULER.username, event_type="incident", instance_id=record.instance_id,
-                 definition_key=record.definition_key, data={"element": error.element_id, "error": error.message})
-    session.flush()

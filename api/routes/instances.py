@@ -6,7 +6,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from api.deps import ActorDep, CatalogDep, ClockDep, SessionDep
-from api.schemas import HistoryEventOut, InstanceDetailOut, InstanceOut, InstanceStartIn, PageOut, ReasonIn
+from api.schemas import HistoryEventOut, InstanceDetailOut, InstanceOut, InstanceStartIn, PageOut, ReasonIn, RetryIn
 from engine import instances
 
 router = APIRouter(prefix="/api/instances", tags=["instances"])
@@ -66,3 +66,10 @@ def terminate(instance_id: uuid.UUID, body: ReasonIn, session: SessionDep, clock
     with session.begin():
         return InstanceOut.of(instances.terminate_instance(session, clock, actor=actor, instance_id=instance_id,
                                                            reason=body.reason))
+
+
+@router.post("/{instance_id}/retry", summary="Retry a failed instance's failing step, optionally with variables (admins)")
+def retry(instance_id: uuid.UUID, body: RetryIn, session: SessionDep, clock: ClockDep, actor: ActorDep) -> InstanceDetailOut:
+    with session.begin():
+        return InstanceDetailOut.of_detail(instances.retry_instance(session, clock, actor=actor, instance_id=instance_id,
+                                                                    variables=body.variables, reason=body.reason))

@@ -109,7 +109,14 @@ def parse_processes(root: etree._Element, filename: str, decisions: list[etree._
         for process in processes:
             key = process.get("id", "")
             spec = parser.get_spec(key)
-            subprocess_specs = parser.get_subprocess_specs(key)
+            called = _called_processes(process)
+            # Called processes are bound late (their latest version when an instance starts), so
+            # only embedded subprocesses stay in this version's spec.
+            subprocess_specs = {
+                name: sub
+                for name, sub in parser.get_subprocess_specs(key, require_call_activity_specs=False).items()
+                if sub is not None and name not in called
+            }
             parsed.append(
                 ParsedProcess(
                     key=key,
@@ -141,7 +148,33 @@ def _camunda(node: etree._Element, name: str) -> str | None:
     return node.get(f"{{{CAMUNDA_NS}}}{name}")
 
 
+def _called_processes(process: etree._Element) -> set[str]:
+    return {c.get("calledElement", "") for c in process.iter(f"{{{BPMN_NS}}}callActivity") if c.get("calledElement")}
+
+
+def _message_names(process: etree._Element) -> dict[str, str]:
+    root = process.getroottree().getroot()
+    return {m.get("id", ""): m.get("name") or m.get("id", "") for m in root.iter(f"{{{BPMN_NS}}}message")}
+
+
+def _start_events(process: etree._Element, messages: dict[str, str]) -> list[dict[str, Any]]:
+    """Each top-level start event: plain, timer (with its expression) or message (with its name)."""
+    events = []
+    for event in process.findall("bpmn:startEvent", _NS):
+        timer = event.find("bpmn:timerEventDefinition", _NS)
+        message = event.find("bpmn:messageEventDefinition", _NS)
+        entry: dict[str, Any] = {"element_id": event.get("id", ""), "kind": "plain", "form_key": _camunda(event, "formKey")}
+        if timer is not None:
+            expression = next((child.text or "" for child in timer if isinstance(child.tag, str)), "")
+            entry.update(kind="timer", expression=expression.strip().strip('"'))
+        elif message is not None:
+            entry.update(kind="message", message=messages.get(message.get("messageRef", ""), message.get("messageRef")))
+        events.append(entry)
+    return events
+
+
 def _elements(process: etree._Element) -> dict[str, Any]:
+    messages = _message_names(process)
     names: dict[str, str] = {}
     for node in process.iter():
         if isinstance(node.tag, str) and node.get("id"):
@@ -173,6 +206,12 @@ def _elements(process: etree._Element) -> dict[str, Any]:
         "names": names,
         "user_tasks": user_tasks,
         "flows": flows,
+        "called_processes": sorted(_called_processes(process)),
+        "message_events": {
+            node.getparent().get("id", ""): messages.get(node.get("messageRef", ""), node.get("messageRef", ""))
+            for node in process.iter(f"{{{BPMN_NS}}}messageEventDefinition")
+        },
+        "start_events": _start_events(process, messages),
         "timer_events": sorted(
             {node.getparent().get("id", "") for node in process.iter(f"{{{BPMN_NS}}}timerEventDefinition")}
         ),

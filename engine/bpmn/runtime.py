@@ -1,24 +1,29 @@
 """Running a workflow: the only module that drives SpiffWorkflow objects.
 
-A `WorkflowRun` wraps one loaded workflow; callers get back frozen dataclasses of ours
-(`ReadyUserTask`, `WaitingTimer`, `Step`), never library objects.
+A `WorkflowRun` wraps one loaded workflow (with the subprocesses of its call activities);
+callers get back frozen dataclasses of ours (`ReadyUserTask`, `WaitingTimer`, `Step`, ...),
+never library objects.
 """
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from SpiffWorkflow.bpmn import BpmnEvent
 from SpiffWorkflow.bpmn.specs.defaults import ExclusiveGateway, UserTask
+from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.exceptions import SpiffWorkflowException
+from SpiffWorkflow.task import Task as SpiffTask
 from SpiffWorkflow.util.task import TaskState
 
 from engine.bpmn import timing
-from engine.bpmn.sandbox import SandboxLimitError, SandboxViolationError, attach_sandbox, make_script_engine
+from engine.bpmn.sandbox import SandboxError, attach_sandbox, make_script_engine
 from engine.bpmn.serialization import cached_specs, dump_state, load_state
 
 
@@ -28,28 +33,45 @@ class WorkflowError(Exception):
     def __init__(self, message: str, element_id: str | None, line: int | None = None) -> None:
         super().__init__(message)
         self.message, self.element_id, self.line = message, element_id, line
+        self.steps: list[Step] = []
+
+
+# The library's own bookkeeping tasks, which are no BPMN elements of the designer's.
+_INTERNAL = {"BpmnStartTask", "_EndJoin", "SimpleBpmnTask"}
 
 
 @dataclass(frozen=True)
 class ReadyUserTask:
     task_id: uuid.UUID
+    process_key: str
     element_id: str
 
 
 @dataclass(frozen=True)
 class WaitingTimer:
     timer_id: uuid.UUID
+    process_key: str
     element_id: str
     due_at: datetime
 
 
 @dataclass(frozen=True)
-class Step:
-    """A BPMN element the workflow finished; `chosen` is the next element after a gateway."""
+class WaitingMessage:
+    task_id: uuid.UUID
+    process_key: str
+    element_id: str
+    message_name: str
 
+
+@dataclass(frozen=True)
+class Step:
+    """A BPMN element the workflow finished; `chosen` are the next elements after a gateway."""
+
+    process_key: str
     element_id: str
     element_type: str
     chosen: tuple[str, ...] = ()
+    data: dict[str, Any] | None = None  # what a business-rule task decided
 
 
 class WorkflowRun:
@@ -58,10 +80,15 @@ class WorkflowRun:
         attach_sandbox(workflow)  # the script engine is not serialized: re-attach on every load
 
     @classmethod
-    def start(cls, cache_key: str, spec: dict[str, Any], variables: dict[str, Any]) -> WorkflowRun:
-        run = cls(_new_workflow(cache_key, spec))
+    def start(cls, cache_key: str, spec: dict[str, Any], variables: dict[str, Any],
+              start_element: str | None = None) -> WorkflowRun:
+        """A new workflow holding `variables`; `start_element` picks one of several start events."""
+        process_spec, subprocess_specs = cached_specs(cache_key, spec)
+        run = cls(BpmnWorkflow(process_spec, dict(subprocess_specs), script_engine=make_script_engine()))
         start_task = next(t for t in run._workflow.get_tasks() if t.task_spec.name == "Start")
         start_task.data.update(variables)
+        if start_element is not None:
+            run._only_start_event(start_element)
         return run
 
     @classmethod
@@ -91,24 +118,63 @@ class WorkflowRun:
 
         return self._tracking(now, run)
 
+    def deliver_message(self, task_id: uuid.UUID, variables: dict[str, Any], now: datetime) -> list[Step]:
+        """Hand a message to the event waiting for it; its variables join the case data."""
+        task = self._workflow.get_task_from_id(task_id)
+        definition = getattr(task.task_spec, "event_definition", None) if task is not None else None
+        if task is None or task.state != TaskState.WAITING or not isinstance(definition, MessageEventDefinition):
+            raise KeyError(task_id)
+
+        def run() -> None:
+            task.data.update(variables)
+            self._workflow.send_event(BpmnEvent(definition, payload={"payload": variables, "result_var": None}))
+            self._workflow.do_engine_steps()
+
+        return self._tracking(now, run)
+
+    def retry(self, variables: dict[str, Any], now: datetime) -> list[Step]:
+        """Run the failed steps again (after an admin fixed the cause, e.g. supplied a missing variable)."""
+        failed = list(self._tasks(TaskState.ERROR))
+        if not failed:
+            raise KeyError("no failed step")
+
+        def run() -> None:
+            for task in failed:
+                task.data.update(variables)
+                task._set_state(TaskState.READY)
+            self._workflow.do_engine_steps()
+
+        return self._tracking(now, run)
+
+    def failed_elements(self) -> list[str]:
+        return [t.task_spec.bpmn_id for t in self._tasks(TaskState.ERROR)]
+
     def ready_user_tasks(self) -> list[ReadyUserTask]:
         return [
-            ReadyUserTask(t.id, t.task_spec.bpmn_id)
-            for t in self._workflow.get_tasks(state=TaskState.READY)
+            ReadyUserTask(t.id, _process_key(t), t.task_spec.bpmn_id)
+            for t in self._tasks(TaskState.READY)
             if isinstance(t.task_spec, UserTask)
         ]
 
     def waiting_timers(self) -> list[WaitingTimer]:
         timers = []
-        for task in self._workflow.get_tasks(state=TaskState.WAITING):
+        for task in self._tasks(TaskState.WAITING):
             definition = getattr(task.task_spec, "event_definition", None)
             if isinstance(definition, TimerEventDefinition):
                 value = definition.details(task).value
+                if isinstance(value, dict) and "next" in value:  # a cycle
+                    value = value["next"]
                 if isinstance(value, str):
-                    timers.append(WaitingTimer(task.id, task.task_spec.bpmn_id, timing.parse_due(value)))
-                elif isinstance(value, dict) and "next" in value:  # a cycle
-                    timers.append(WaitingTimer(task.id, task.task_spec.bpmn_id, timing.parse_due(value["next"])))
+                    timers.append(WaitingTimer(task.id, _process_key(task), task.task_spec.bpmn_id,
+                                               timing.parse_due(value)))
         return timers
+
+    def waiting_messages(self) -> list[WaitingMessage]:
+        return [
+            WaitingMessage(t.id, _process_key(t), t.task_spec.bpmn_id, t.task_spec.event_definition.name)
+            for t in self._tasks(TaskState.WAITING)
+            if isinstance(getattr(t.task_spec, "event_definition", None), MessageEventDefinition)
+        ]
 
     def task_variables(self, task_id: uuid.UUID) -> dict[str, Any]:
         task = self._workflow.get_task_from_id(task_id)
@@ -120,7 +186,7 @@ class WorkflowRun:
             last = self._workflow.last_task
             return {**self._workflow.data, **(last.data if last is not None else {})}
         merged: dict[str, Any] = dict(self._workflow.data)
-        for task in self._workflow.get_tasks(state=TaskState.READY | TaskState.WAITING | TaskState.STARTED):
+        for task in self._tasks(TaskState.READY | TaskState.WAITING | TaskState.STARTED | TaskState.ERROR):
             merged.update(task.data)
         return merged
 
@@ -128,35 +194,71 @@ class WorkflowRun:
         """Evaluate a designer's expression (e.g. an assignee) in the sandbox."""
         try:
             return make_script_engine().environment.evaluate(expression, dict(variables))
-        except (SandboxViolationError, SandboxLimitError) as error:
+        except SandboxError as error:
             raise WorkflowError(str(error), None) from None
-        except Exception as error:  # noqa: BLE001 - the expression is the designer's, any error is theirs
+        except Exception as error:  # noqa: BLE001 - the expression is the designer's; any error is theirs
             raise WorkflowError(f"{type(error).__name__}: {error}", None) from None
 
     def cancel(self) -> None:
         self._workflow.cancel()
 
-    def _tracking(self, now: datetime, action: Any) -> list[Step]:
-        done_before = {t.id for t in self._workflow.get_tasks(state=TaskState.COMPLETED)}
+    def _only_start_event(self, element_id: str) -> None:
+        """Keep only the chosen start event of a process that has several (timer, message, plain)."""
+        for task in self._workflow.get_tasks(state=TaskState.FUTURE | TaskState.LIKELY | TaskState.MAYBE):
+            spec = task.task_spec
+            if type(spec).__name__ == "StartEvent" and spec.bpmn_id != element_id and task.workflow is self._workflow:
+                task.cancel()
+
+    def _tasks(self, state: int) -> Iterator[SpiffTask]:
+        # The top workflow's iteration already descends into the subprocesses of call activities.
+        yield from self._workflow.get_tasks(state=state)
+
+    def _tracking(self, now: datetime, action: Callable[[], Any]) -> list[Step]:
+        done_before = {t.id for t in self._tasks(TaskState.COMPLETED)}
         try:
             with timing.at(now):
                 action()
         except SpiffWorkflowException as error:
-            raise _workflow_error(error) from None
+            failure = _workflow_error(error)
+            failure.steps = self._steps_since(done_before)  # what ran before the failing step
+            raise failure from None
+        return self._steps_since(done_before)
+
+    def _steps_since(self, done_before: set[uuid.UUID]) -> list[Step]:
         steps = []
-        for task in self._workflow.get_tasks(state=TaskState.COMPLETED):
-            if task.id in done_before or task.task_spec.bpmn_id is None:
+        for task in self._tasks(TaskState.COMPLETED):
+            if task.id in done_before or task.task_spec.bpmn_id is None or type(task.task_spec).__name__ in _INTERNAL:
                 continue
+            done_before.add(task.id)
             chosen: tuple[str, ...] = ()
+            data = None
             if isinstance(task.task_spec, ExclusiveGateway):
                 chosen = tuple(c.task_spec.bpmn_id for c in task.children if c.task_spec.bpmn_id)
-            steps.append(Step(task.task_spec.bpmn_id, type(task.task_spec).__name__, chosen))
+            if type(task.task_spec).__name__ == "BusinessRuleTask":
+                data = _decision_record(task)
+            steps.append(Step(_process_key(task), task.task_spec.bpmn_id, type(task.task_spec).__name__, chosen, data))
         return steps
 
 
-def _new_workflow(cache_key: str, spec: dict[str, Any]) -> BpmnWorkflow:
-    process_spec, subprocess_specs = cached_specs(cache_key, spec)
-    return BpmnWorkflow(process_spec, dict(subprocess_specs), script_engine=make_script_engine())
+def _process_key(task: SpiffTask) -> str:
+    return str(task.workflow.spec.name)
+
+
+def _decision_record(task: SpiffTask) -> dict[str, Any]:
+    """Which DMN table decided what, and from which inputs: for the history."""
+    engine = getattr(task.task_spec, "dmnEngine", None)
+    decision = getattr(engine, "decision_table", None)
+    inputs = {}
+    outputs = {}
+    if decision is not None:
+        for input_spec in decision.inputs:
+            name = (input_spec.expression or "").strip()
+            if name in task.data:
+                inputs[name] = task.data[name]
+        for output_spec in decision.outputs:
+            if output_spec.name in task.data:
+                outputs[output_spec.name] = task.data[output_spec.name]
+    return {"decision": getattr(decision, "id", None), "inputs": inputs, "outputs": outputs}
 
 
 def _workflow_error(error: SpiffWorkflowException) -> WorkflowError:
@@ -164,6 +266,6 @@ def _workflow_error(error: SpiffWorkflowException) -> WorkflowError:
     element_id = task.task_spec.bpmn_id if task is not None else None
     cause = error.__cause__ or error.__context__
     message = str(error).split("\n")[0]
-    if isinstance(cause, (SandboxViolationError, SandboxLimitError)):
-        message = f"{message}: {cause}"
+    if cause is not None and str(cause) not in message:
+        message = f"{message}: {type(cause).__name__}: {cause}"
     return WorkflowError(message, element_id, getattr(error, "line_number", None))

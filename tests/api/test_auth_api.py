@@ -27,6 +27,8 @@ PROTECTED = [
     ("post", f"/api/instances/{SOME_ID}/suspend"),
     ("post", f"/api/instances/{SOME_ID}/resume"),
     ("post", f"/api/instances/{SOME_ID}/terminate"),
+    ("post", f"/api/instances/{SOME_ID}/retry"),
+    ("post", "/api/messages"),
     ("get", "/api/tasks"),
     ("get", f"/api/tasks/{SOME_ID}"),
     ("post", f"/api/tasks/{SOME_ID}/claim"),

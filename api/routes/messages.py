@@ -1,0 +1,18 @@
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from api.deps import ActorDep, ClockDep, SessionDep
+from api.schemas import MessageIn, MessageOut
+from engine import messages
+
+router = APIRouter(prefix="/api/messages", tags=["messages"])
+
+
+@router.post("", summary="Deliver a message: resume the one instance waiting for it, or start a process")
+def send_message(body: MessageIn, session: SessionDep, clock: ClockDep, actor: ActorDep) -> MessageOut:
+    with session.begin():
+        outcome = messages.correlate_message(session, clock, actor=actor, name=body.name,
+                                             business_key=body.business_key,
+                                             correlation_keys=body.correlation_keys, variables=body.variables)
+    return MessageOut(**outcome.__dict__)

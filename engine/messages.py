@@ -1,0 +1,144 @@
+"""Message correlation: a named message resumes the one instance waiting for it, or starts a process.
+
+Routing is by the `message_subscriptions` table (and the instance's business key), then by
+correlation keys compared with the candidates' variables. No match, or more than one, is an
+error that names why; nothing changes then.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from engine.audit import record_event
+from engine.clock import Clock
+from engine.definitions import list_definitions, get_definition_row
+from engine.errors import ConflictError, NotFoundError, PermissionDeniedError, ValidationError
+from engine.execution import advance_or_incident, bundle_of, load_run
+from engine.identity import DESIGNER_GROUP, Actor
+from engine.instances import visible_to, launch_instance
+from engine.tables import Instance, MessageSubscription
+
+
+@dataclass(frozen=True)
+class MessageOutcome:
+    outcome: str  # "resumed" | "started"
+    instance_id: uuid.UUID
+    definition_key: str
+    element_id: str
+    incident: str | None = None
+
+
+def correlate_message(
+    session: Session,
+    clock: Clock,
+    *,
+    actor: Actor,
+    name: str,
+    business_key: str | None = None,
+    correlation_keys: dict[str, Any] | None = None,
+    variables: dict[str, Any] | None = None,
+) -> MessageOutcome:
+    """Raises: ValidationError, NotFoundError (no match), ConflictError (ambiguous), PermissionDeniedError."""
+    if not name.strip():
+        raise ValidationError("a message needs a name", field="name")
+    correlation_keys, variables = dict(correlation_keys or {}), dict(variables or {})
+    waiting = _waiting_matches(session, name, business_key, correlation_keys)
+    if len(waiting) > 1:
+        raise ConflictError(
+            f"{len(waiting)} instances wait for message '{name}' with these correlation values; "
+            "add a business_key or correlation_keys that single one out",
+            message=name, matches=len(waiting))
+    if waiting:
+        return _resume(session, clock, actor, name, waiting[0], variables)
+    return _start(session, clock, actor, name, business_key, correlation_keys, variables)
+
+
+def _waiting_matches(
+    session: Session, name: str, business_key: str | None, correlation_keys: dict[str, Any]
+) -> list[tuple[Instance, MessageSubscription]]:
+    query = (
+        select(Instance, MessageSubscription)
+        .join(MessageSubscription, MessageSubscription.instance_id == Instance.instance_id)
+        .where(MessageSubscription.message_name == name, Instance.status == "running")
+    )
+    if business_key is not None:
+        query = query.where(Instance.business_key == business_key)
+    matches = []
+    for record, subscription in session.execute(query):
+        if correlation_keys and not _correlates(session, record, correlation_keys):
+            continue
+        matches.append((record, subscription))
+    return matches
+
+
+def _correlates(session: Session, record: Instance, correlation_keys: dict[str, Any]) -> bool:
+    variables = load_run(record, bundle_of(session, record)).variables()
+    for key, expected in correlation_keys.items():
+        actual = str(record.instance_id) if key == "instance_id" else variables.get(key, _MISSING)
+        if actual != expected:
+            return False
+    return True
+
+
+_MISSING = object()
+
+
+def _resume(
+    session: Session, clock: Clock, actor: Actor, name: str, match: tuple[Instance, MessageSubscription],
+    variables: dict[str, Any],
+) -> MessageOutcome:
+    record, subscription = match
+    if not actor.is_admin and not actor.in_any(_starter_groups(session, record)):
+        visible = session.scalar(select(Instance.instance_id).where(
+            Instance.instance_id == record.instance_id, visible_to(actor)))
+        if visible is None:
+            raise PermissionDeniedError(f"you may not send '{name}' to this instance")
+    bundle = bundle_of(session, record)
+    run = load_run(record, bundle)
+    now = clock.now()
+    record_event(session, clock, actor=actor.username, event_type="message_received",
+                 instance_id=record.instance_id, definition_key=record.definition_key,
+                 data={"message": name, "element": subscription.element_id, "variables": variables})
+    failure = advance_or_incident(session, clock, actor=actor.username, record=record, bundle=bundle, run=run,
+                                  action=lambda: run.deliver_message(subscription.task_id, variables, now))
+    return MessageOutcome("resumed", record.instance_id, record.definition_key, subscription.element_id,
+                          failure.message if failure else None)
+
+
+def _start(
+    session: Session, clock: Clock, actor: Actor, name: str, business_key: str | None,
+    correlation_keys: dict[str, Any], variables: dict[str, Any],
+) -> MessageOutcome:
+    starts = [
+        (info.key, event["element_id"])
+        for info in list_definitions(session) if info.kind == "process"
+        for event in get_definition_row(session, info.key, info.version).elements.get("start_events", [])
+        if event["kind"] == "message" and event.get("message") == name
+    ]
+    if not starts:
+        where = f" with business_key '{business_key}'" if business_key else ""
+        where += f" and correlation keys {sorted(correlation_keys)}" if correlation_keys else ""
+        raise NotFoundError(f"no instance waits for message '{name}'{where}, and no process starts with it",
+                            message=name)
+    if len(starts) > 1:
+        raise ConflictError(f"message '{name}' starts {len(starts)} processes: "
+                            f"{', '.join(sorted(k for k, _ in starts))}", message=name)
+    key, element_id = starts[0]
+    definition = get_definition_row(session, key, kind="process")
+    starters = definition.elements.get("starter_groups", [])
+    if starters and not actor.is_admin and not actor.in_any([*starters, DESIGNER_GROUP]):
+        raise PermissionDeniedError(f"only members of {', '.join(starters)} may start '{key}'")
+    detail = launch_instance(session, clock, actor=actor, definition=definition, business_key=business_key,
+                             variables=variables, start_element=element_id,
+                             trigger={"message": name, "start_event": element_id})
+    return MessageOutcome("started", detail.summary.instance_id, key, element_id)
+
+
+def _starter_groups(session: Session, record: Instance) -> list[str]:
+    groups: list[str] = bundle_of(session, record).definition.elements.get("starter_groups", [])
+    return groups
