@@ -54,26 +54,24 @@ def deploy(path: Annotated[Path, typer.Argument(help="a .bpmn/.dmn/.zip file or 
     if not files:
         raise _fail(f"no .bpmn or .dmn files in {path}")
     settings = Settings()
-    from engine.definitions import deploy as deploy_file
+    from engine.definitions import deploy_files
 
     factory = make_session_factory(make_engine(settings.database_url))
     catalog = FormCatalog(settings.forms_dir)
-    failed = 0
+    typer.echo(f"checking {len(files)} file(s) as one deployment (processes may call each other)")
     for number, file in enumerate(files, start=1):
-        try:
-            with transaction(factory) as session:
-                deployed = deploy_file(session, SystemClock(), catalog, actor=OPERATOR, filename=file.name,
-                                       content=file.read_bytes())
-        except ServiceError as error:
-            failed += 1
-            typer.secho(f"[{number}/{len(files)}] {file}: {error.detail}", fg=typer.colors.RED, err=True)
-            for problem in error.extras().get("errors", []):
-                typer.secho(f"    element {problem.get('element')}: {problem.get('problem')}", err=True)
-            continue
-        versions = ", ".join(f"{d.key} v{d.version}" for d in deployed)
-        typer.echo(f"[{number}/{len(files)}] {file}: {versions}")
-    if failed:
-        raise _fail(f"{failed} file(s) not deployed; fix them and run 'tixi deploy' again")
+        typer.echo(f"[{number}/{len(files)}] {file}")
+    try:
+        with transaction(factory) as session:
+            deployed = deploy_files(session, SystemClock(), catalog, actor=OPERATOR,
+                                    files=[(file.name, file.read_bytes()) for file in files])
+    except ServiceError as error:
+        typer.secho(error.detail, fg=typer.colors.RED, err=True)
+        for problem in error.extras().get("errors", []):
+            typer.secho(f"    element {problem.get('element')}: {problem.get('problem')}", err=True)
+        raise _fail("nothing was deployed; fix the file named above and run 'tixi deploy' again") from None
+    for definition in deployed:
+        typer.echo(f"deployed {definition.kind} {definition.key} v{definition.version}")
 
 
 @users_app.command("add")

@@ -12,7 +12,7 @@ import io
 import uuid
 import zipfile
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Any
 
 from lxml import etree
@@ -27,6 +27,7 @@ from engine.catalog import FormCatalog
 from engine.clock import Clock
 from engine.errors import DeploymentError, NotFoundError
 from engine.identity import Actor, existing_group_ids
+from engine.start_timers import next_due, schedule_start_timers
 from engine.tables import Definition, Deployment
 
 MAX_BUNDLE_FILES = 200
@@ -67,7 +68,17 @@ def deploy(
 
     Raises: DeploymentError naming the file, element and problem; nothing is stored then.
     """
-    documents = [_parse_document(name, data) for name, data in _files_of(filename, content)]
+    return deploy_files(session, clock, catalog, actor=actor, files=_files_of(filename, content))
+
+
+def deploy_files(
+    session: Session, clock: Clock, catalog: FormCatalog, *, actor: Actor, files: list[tuple[str, bytes]]
+) -> list[DefinitionInfo]:
+    """Deploy several files as one unit: processes may call each other and the decisions among them.
+
+    Raises: DeploymentError; nothing is stored then.
+    """
+    documents = [_parse_document(name, data) for name, data in files]
     decisions = [d for d in documents if is_dmn(d.root)]
     known_decisions = _latest_decision_roots(session, exclude={d.filename for d in decisions})
     groups = existing_group_ids(session)
@@ -225,6 +236,13 @@ def _check_process(
             add(element_id, "user task has no camunda:formKey", task["line"])
         elif not catalog.exists(task["form_key"]):
             add(element_id, f"form '{task['form_key']}' does not exist in forms/", task["line"])
+    for event in elements.get("start_events", []):
+        if event["kind"] == "timer":
+            try:
+                next_due(event["expression"], datetime(2000, 1, 1, tzinfo=timezone.utc))
+            except ValueError as error:
+                add(event["element_id"], f"timer start '{event['expression']}' is not an ISO 8601 date, duration or "
+                                         f"cycle: {error}")
     for called in elements.get("called_processes", []):
         if called not in known_processes:
             add(called, f"call activity calls process '{called}', which is neither deployed nor in this upload")
@@ -270,6 +288,8 @@ def _store(
     )
     session.add(row)
     session.flush()
+    if kind == "process":
+        schedule_start_timers(session, clock, row)
     record_event(session, clock, actor=actor.username, event_type="deployed", definition_key=key,
                  data={"version": row.version, "kind": kind, "file": document.filename,
                        "definition_id": str(row.definition_id)})

@@ -123,6 +123,8 @@ def launch_instance(
     bundle = resolve_bundle(session, definition)
     run = WorkflowRun.start(bundle.cache_key, bundle.spec, {**variables, "initiator": actor.username},
                             start_element=start_element)
+    if trigger and "timer" in trigger:
+        run.prime_timer_start(trigger["timer"])
     record = Instance(
         instance_id=uuid.uuid4(), definition_id=definition.definition_id, definition_key=definition.key,
         business_key=business_key, status="running", state={}, serializer_version=SERIALIZER_VERSION,

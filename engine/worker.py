@@ -8,6 +8,7 @@ import threading
 from sqlalchemy.orm import Session, sessionmaker
 
 from engine.clock import Clock
+from engine.start_timers import fire_start_timers
 from engine.timers import fire_due_timers
 
 log = logging.getLogger(__name__)
@@ -18,7 +19,7 @@ def run_worker(factory: sessionmaker[Session], clock: Clock, stop: threading.Eve
     log.info("scheduler started (every %.1fs)", interval)
     while not stop.is_set():
         try:
-            fired = fire_due_timers(factory, clock)
+            fired = fire_due_timers(factory, clock) + fire_start_timers(factory, clock)
         except Exception:  # a database blip must not kill the scheduler; try again next tick
             log.exception("scheduler tick failed")
             fired = 0

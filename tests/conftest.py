@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import uuid
+import zipfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -123,7 +124,7 @@ def deploy_file(client: TestClient, login: Callable[[str], dict[str, str]]) -> C
     def _deploy(path: Path) -> list[dict]:
         with path.open("rb") as handle:
             response = client.post("/api/definitions", headers=login("designer"),
-                                   files={"file": (path.name, handle, "application/xml")})
+                                   files={"file": (path.name, handle, "application/octet-stream")})
         assert response.status_code == 201, response.text
         return list(response.json()["definitions"])
 
@@ -131,9 +132,10 @@ def deploy_file(client: TestClient, login: Callable[[str], dict[str, str]]) -> C
 
 
 @pytest.fixture
-def deployed_processes(deploy_file: Callable[[Path], list[dict]]) -> list[dict]:
-    """Everything in processes/, deployed through the API by the demo designer."""
-    result = []
-    for path in sorted((ROOT / "processes").glob("*.bpmn")):
-        result.extend(deploy_file(path))
-    return result
+def deployed_processes(deploy_file: Callable[[Path], list[dict]], tmp_path: Path) -> list[dict]:
+    """Everything in processes/, deployed through the API by the demo designer as one bundle."""
+    bundle = tmp_path / "processes.zip"
+    with zipfile.ZipFile(bundle, "w") as archive:
+        for path in sorted((ROOT / "processes").glob("*.*mn")):
+            archive.write(path, path.name)
+    return deploy_file(bundle)

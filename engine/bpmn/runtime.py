@@ -16,7 +16,7 @@ from typing import Any
 from SpiffWorkflow.bpmn import BpmnEvent
 from SpiffWorkflow.bpmn.specs.defaults import ExclusiveGateway, UserTask
 from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
-from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
+from SpiffWorkflow.bpmn.specs.event_definitions.timer import CycleTimerEventDefinition, TimerEventDefinition
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.task import Task as SpiffTask
@@ -131,6 +131,21 @@ class WorkflowRun:
             self._workflow.do_engine_steps()
 
         return self._tracking(now, run)
+
+    def prime_timer_start(self, element_id: str) -> None:
+        """Make a timer start event fire exactly once on the next advance.
+
+        The host's scheduler decided the round is due and started this instance; left alone, the
+        library would wait for the timer again (a duration), or fire every missed round of a cycle
+        and then wait for the next one inside this instance.
+        """
+        for task in self._workflow.get_tasks():
+            if task.task_spec.bpmn_id == element_id and task.workflow is self._workflow:
+                if isinstance(task.task_spec.event_definition, CycleTimerEventDefinition):
+                    task._set_internal_data(event_value={"cycles": 1, "next": "1970-01-01T00:00:00+00:00",
+                                                         "duration": 1.0})
+                else:
+                    task._set_internal_data(event_fired=True)
 
     def retry(self, variables: dict[str, Any], now: datetime) -> list[Step]:
         """Run the failed steps again (after an admin fixed the cause, e.g. supplied a missing variable)."""

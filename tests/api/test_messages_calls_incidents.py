@@ -73,7 +73,7 @@ def test_ambiguous_and_unmatched_messages_change_nothing(messaging: Desk, factor
 
 
 def test_message_starts_a_process(messaging: Desk) -> None:
-    response = _send(messaging, "training", name="new_product_launch", business_key="X-900",
+    response = _send(messaging, "training", name="test_product_launch", business_key="X-900",
                      variables={"product_model": "X-900"})
     assert response.status_code == 200, response.text
     body = response.json()
@@ -82,8 +82,8 @@ def test_message_starts_a_process(messaging: Desk) -> None:
     instance_id = body["instance_id"]
     assert messaging.waiting(instance_id) == ["review"]
     started = messaging.history(instance_id)[0]
-    assert started["data"]["message"] == "new_product_launch" and started["actor"] == "training"
-    denied = _send(messaging, "outlet", name="new_product_launch")
+    assert started["data"]["message"] == "test_product_launch" and started["actor"] == "training"
+    denied = _send(messaging, "outlet", name="test_product_launch")
     assert denied.status_code == 403
 
 
