@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
 import typer
+from sqlalchemy.exc import OperationalError, ProgrammingError
 
 from api.settings import Settings
 from engine.catalog import FormCatalog
@@ -30,6 +33,16 @@ def _fail(message: str) -> typer.Exit:
     return typer.Exit(code=1)
 
 
+@contextmanager
+def _database_ready() -> Iterator[None]:
+    """Turn a missing schema or an unreachable database into a one-line hint."""
+    try:
+        yield
+    except (OperationalError, ProgrammingError) as error:
+        reason = str(error.orig).split("\n")[0] if error.orig else str(error)
+        raise _fail(f"the database is not ready ({reason}); check TIXI_DATABASE_URL and run 'tixi db upgrade'") from None
+
+
 @db_app.command("upgrade")
 def db_upgrade() -> None:
     """Migrate the database (TIXI_DATABASE_URL) to the newest schema."""
@@ -48,7 +61,7 @@ def deploy(path: Annotated[Path, typer.Argument(help="a .bpmn/.dmn/.zip file or 
     """Deploy BPMN and DMN files; identical files keep their version."""
     if not path.exists():
         raise _fail(f"{path} does not exist")
-    files = sorted(p for p in path.rglob("*") if p.suffix in {".bpmn", ".dmn"}) if path.is_dir() else [path]
+    files = sorted(p for p in path.rglob("*") if p.suffix in {".bpmn", ".dmn"} and p.is_file()) if path.is_dir() else [path]
     # Decisions first, so processes whose business-rule tasks call them resolve.
     files.sort(key=lambda p: (p.suffix != ".dmn", str(p)))
     if not files:
@@ -62,13 +75,14 @@ def deploy(path: Annotated[Path, typer.Argument(help="a .bpmn/.dmn/.zip file or 
     for number, file in enumerate(files, start=1):
         typer.echo(f"[{number}/{len(files)}] {file}")
     try:
-        with transaction(factory) as session:
+        with _database_ready(), transaction(factory) as session:
             deployed = deploy_files(session, SystemClock(), catalog, actor=OPERATOR,
                                     files=[(file.name, file.read_bytes()) for file in files])
     except ServiceError as error:
         typer.secho(error.detail, fg=typer.colors.RED, err=True)
         for problem in error.extras().get("errors", []):
-            typer.secho(f"    element {problem.get('element')}: {problem.get('problem')}", err=True)
+            where = f"element {problem['element']}" if problem.get("element") else f"line {problem.get('line')}"
+            typer.secho(f"    {where}: {problem.get('problem')}", err=True)
         raise _fail("nothing was deployed; fix the file named above and run 'tixi deploy' again") from None
     for definition in deployed:
         typer.echo(f"deployed {definition.kind} {definition.key} v{definition.version}")
@@ -85,7 +99,7 @@ def users_add(
     settings = Settings()
     factory = make_session_factory(make_engine(settings.database_url))
     try:
-        with transaction(factory) as session:
+        with _database_ready(), transaction(factory) as session:
             user = add_user(session, SystemClock(), actor=OPERATOR, username=username, password=password,
                             display_name=name, groups=group)
     except ServiceError as error:
@@ -98,7 +112,7 @@ def users_demo(enable: Annotated[bool, typer.Option("--enable/--disable")] = Tru
     """Create (or disable) the demo users: one per group, named after it, password 'demo'."""
     settings = Settings()
     factory = make_session_factory(make_engine(settings.database_url))
-    with transaction(factory) as session:
+    with _database_ready(), transaction(factory) as session:
         names = sync_demo_users(session, SystemClock(), enabled=enable)
     typer.echo(f"demo users: {', '.join(names)}" if enable else "demo users disabled")
 
@@ -117,7 +131,7 @@ def serve(
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     settings = Settings()
     factory = make_session_factory(make_engine(settings.database_url))
-    with transaction(factory) as session:
+    with _database_ready(), transaction(factory) as session:
         names = sync_demo_users(session, SystemClock(), enabled=settings.demo_users)
     if names:
         typer.echo(f"demo users (password 'demo'): {', '.join(names)}; set TIXI_DEMO_USERS=false to turn them off")

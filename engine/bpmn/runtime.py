@@ -235,9 +235,23 @@ class WorkflowRun:
                 action()
         except SpiffWorkflowException as error:
             failure = _workflow_error(error)
-            failure.steps = self._steps_since(done_before)  # what ran before the failing step
-            raise failure from None
-        return self._steps_since(done_before)
+        except Exception as error:  # noqa: BLE001 - the library raises bare errors (e.g. a bad timer value)
+            failed = [t.task_spec.bpmn_id for t in self._tasks(TaskState.ERROR)] or [self._waiting_timer_element()]
+            failure = WorkflowError(f"{type(error).__name__}: {error}", failed[0])
+        else:
+            return self._steps_since(done_before)
+        failure.steps = self._steps_since(done_before)  # what ran before the failing step
+        raise failure from None
+
+    def _waiting_timer_element(self) -> str | None:
+        """The timer the library choked on: reached (its parent is done) but without a due time."""
+        reached = [
+            t for t in self._tasks(TaskState.NOT_FINISHED_MASK)
+            if isinstance(getattr(t.task_spec, "event_definition", None), TimerEventDefinition)
+            and t.parent is not None and t.parent.state == TaskState.COMPLETED
+            and t._get_internal_data("event_value") is None
+        ]
+        return reached[0].task_spec.bpmn_id if reached else None
 
     def _steps_since(self, done_before: set[uuid.UUID]) -> list[Step]:
         steps = []
