@@ -10,7 +10,7 @@ from fastapi import FastAPI
 from sqlalchemy.orm import Session, sessionmaker
 
 from api import problems
-from api.routes import admin, auth, definitions, health, instances, messages, tasks
+from api.routes import admin, auth, definitions, health, instances, messages, reports, tasks
 from api.settings import Settings
 from engine.catalog import FormCatalog
 from engine.clock import Clock, SystemClock
@@ -51,6 +51,6 @@ def create_app(
     app.state.settings, app.state.clock, app.state.session_factory = settings, clock, factory
     app.state.catalog = FormCatalog(settings.forms_dir)
     problems.install(app)
-    for module in (health, auth, definitions, instances, tasks, messages, admin):
+    for module in (health, auth, definitions, instances, tasks, messages, reports, admin):
         app.include_router(module.router)
     return app

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -174,6 +174,14 @@ class TaskOut(Out):
     due_at: datetime | None
     completed_at: datetime | None
     completed_by: str | None
+    owner: str | None
+    priority: int
+    follow_up_at: datetime | None
+    process_key: str
+    region: str | None
+    outlet_code: str | None
+    customer_name: str | None
+    serial_number: str | None
 
     @classmethod
     def of(cls, summary: TaskSummary) -> TaskOut:
@@ -234,3 +242,46 @@ class GroupOut(Out):
 class GroupCreateIn(BaseModel):
     group_id: str = Field(min_length=2, max_length=64)
     name: str = Field(min_length=1, max_length=200)
+
+
+class AssignIn(BaseModel):
+    assignee: str = Field(min_length=1, max_length=64)
+
+
+class TaskUpdateIn(BaseModel):
+    priority: int | None = Field(default=None, ge=0, le=100)
+    follow_up_at: datetime | None = None
+    clear_follow_up: bool = False
+
+
+class CommentIn(BaseModel):
+    text: str = Field(min_length=1, max_length=4000)
+
+
+class CommentOut(Out):
+    comment_id: uuid.UUID
+    task_id: uuid.UUID
+    author: str
+    text: str
+    created_at: datetime
+
+
+class SlaRowOut(Out):
+    process_key: str
+    region: str | None
+    outlet_code: str | None
+    met: int
+    breached: int
+    open: int
+    total: int
+
+
+class CalendarDayIn(BaseModel):
+    kind: str = Field(description="holiday (a weekday off) or workday (a make-up working day, 调休)")
+    name: str = Field(min_length=1, max_length=200)
+
+
+class CalendarDayOut(Out):
+    day: date
+    kind: str
+    name: str

@@ -19,12 +19,13 @@ from sqlalchemy.orm.exc import StaleDataError
 from engine.audit import record_event
 from engine.bpmn.runtime import Step, WorkflowError, WorkflowRun
 from engine.bpmn.serialization import SERIALIZER_VERSION
-from engine.bpmn.timing import add_duration
 from engine.clock import Clock
+from engine.deadlines import close_deadline, open_deadline, pause_or_resume
 from engine.errors import ConcurrentUpdateError, ProcessError
 from engine.tables import Definition, Instance, MessageSubscription, Task, TaskCandidateGroup, Timer
 
 TIMER_STEP_TYPES = {"IntermediateCatchEvent", "BoundaryEvent", "StartEvent"}
+PROMOTED_FIELDS = ("region", "outlet_code", "customer_name", "serial_number")
 
 
 @dataclass(frozen=True)
@@ -109,6 +110,9 @@ def save_run(
     _sync_tasks(session, clock, actor=actor, record=record, bundle=bundle, run=run)
     _sync_timers(session, record=record, run=run, bundle=bundle, fired=fired_timer_ids, now=now)
     _sync_messages(session, record=record, run=run, now=now)
+    variables = run.variables()
+    _promote_case_fields(record, variables)
+    pause_or_resume(session, instance_id=record.instance_id, paused=_waits_on_customer(bundle, run), now=now)
     record.state = run.dump()
     record.serializer_version = SERIALIZER_VERSION
     record.updated_at = now
@@ -119,7 +123,7 @@ def save_run(
         record_event(session, clock, actor=actor, event_type="ended", instance_id=record.instance_id,
                      definition_key=record.definition_key,
                      data={"end_event": end, "end_event_name": bundle.name_of(record.definition_key, end or ""),
-                           "variables": run.variables()})
+                           "variables": variables})
     flush(session)
 
 
@@ -213,6 +217,7 @@ def _sync_tasks(
     for task_id, row in open_rows.items():
         if task_id not in ready:
             row.status, row.completed_at = "cancelled", now
+            close_deadline(session, task_id=task_id, completed=False, now=now)
             record_event(session, clock, actor=actor, event_type="task_cancelled", instance_id=record.instance_id,
                          task_id=task_id, definition_key=record.definition_key,
                          data={"element": row.element_id, "name": row.name})
@@ -221,13 +226,15 @@ def _sync_tasks(
             continue
         meta = bundle.elements(ready_task.process_key).get("user_tasks", {}).get(ready_task.element_id, {})
         assignee = _assignee(run, task_id, meta)
-        due_at = add_duration(now, meta["due"]) if meta.get("due") else None
-        session.add(Task(
+        task = Task(
             task_id=task_id, instance_id=record.instance_id, process_key=ready_task.process_key,
             element_id=ready_task.element_id, name=meta.get("name") or ready_task.element_id,
-            form_key=meta.get("form_key"), status="open", assignee=assignee, created_at=now, due_at=due_at,
-        ))
+            form_key=meta.get("form_key"), status="open", assignee=assignee, created_at=now,
+            priority=_priority(meta), owner=None,
+        )
+        session.add(task)
         session.flush()
+        due_at = task.due_at = open_deadline(session, record=record, task=task, meta=meta, now=now)
         groups = meta.get("candidate_groups", [])
         session.add_all(TaskCandidateGroup(task_id=task_id, group_id=g) for g in groups)
         record_event(session, clock, actor=actor, event_type="task_created", instance_id=record.instance_id,
@@ -235,6 +242,28 @@ def _sync_tasks(
                      data={"process": ready_task.process_key, "element": ready_task.element_id,
                            "name": meta.get("name"), "candidate_groups": groups, "assignee": assignee,
                            "form_key": meta.get("form_key"), "due_at": due_at.isoformat() if due_at else None})
+
+
+def _priority(meta: dict[str, Any]) -> int:
+    try:
+        return max(0, min(100, int(meta.get("priority") or 50)))
+    except ValueError:
+        return 50
+
+
+def _promote_case_fields(record: Instance, variables: dict[str, Any]) -> None:
+    """Copy the case fields queues filter on into indexed columns."""
+    for name in PROMOTED_FIELDS:
+        value = variables.get(name)
+        if isinstance(value, (str, int)) and not isinstance(value, bool):
+            setattr(record, name, str(value)[:200])
+
+
+def _waits_on_customer(bundle: Bundle, run: WorkflowRun) -> bool:
+    waiting = [(t.process_key, t.element_id) for t in run.ready_user_tasks()]
+    waiting += [(m.process_key, m.element_id) for m in run.waiting_messages()]
+    waiting += [(t.process_key, t.element_id) for t in run.waiting_timers()]
+    return any(element in bundle.elements(key).get("sla_pause", []) for key, element in waiting)
 
 
 def _assignee(run: WorkflowRun, task_id: uuid.UUID, meta: dict[str, Any]) -> str | None:

@@ -181,13 +181,11 @@ def _manual_start_event(definition: Definition) -> str | None:
     """The plain start event a person starts from, when the process also has timer or message starts."""
     events = definition.elements.get("start_events", [])
     plain = [e["element_id"] for e in events if e["kind"] == "plain"]
-    if len(events) <= 1:
-        return None
-    if not plain:
+    if not plain and events:
         raise ValidationError(
             f"'{definition.key}' is started by {' or '.join(sorted({e['kind'] for e in events}))} events only",
             field="definition_key")
-    return plain[0]
+    return plain[0] if len(events) > 1 else None
 
 
 def get_instance(session: Session, *, actor: Actor, instance_id: uuid.UUID) -> InstanceDetail:

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 from typing import Any
 
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Date,
     DateTime,
     ForeignKey,
     Index,
@@ -117,6 +118,10 @@ class Instance(Base):
     __table_args__ = (
         Index(None, "definition_key", "status"),
         Index(None, "business_key"),
+        Index(None, "region"),
+        Index(None, "outlet_code"),
+        Index(None, "customer_name"),
+        Index(None, "serial_number"),
     )
     instance_id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
     definition_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("definitions.definition_id"))
@@ -128,6 +133,11 @@ class Instance(Base):
     serializer_version: Mapped[str] = mapped_column(String(16))
     # Versions of the processes its call activities run, bound when the instance started.
     called_definitions: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    # Case fields promoted from the variables of the same name, so queues filter on indexed columns.
+    region: Mapped[str | None] = mapped_column(String(200))
+    outlet_code: Mapped[str | None] = mapped_column(String(200))
+    customer_name: Mapped[str | None] = mapped_column(String(200))
+    serial_number: Mapped[str | None] = mapped_column(String(200))
     started_by: Mapped[str] = mapped_column(String(64))
     started_at: Mapped[datetime]
     updated_at: Mapped[datetime]
@@ -153,6 +163,9 @@ class Task(Base):
     form_key: Mapped[str | None] = mapped_column(String(200))
     status: Mapped[str] = mapped_column(String(16))  # open | completed | cancelled
     assignee: Mapped[str | None] = mapped_column(String(64))
+    owner: Mapped[str | None] = mapped_column(String(64))  # who delegated it; gets it back on unclaim
+    priority: Mapped[int] = mapped_column(Integer, default=50)
+    follow_up_at: Mapped[datetime | None]
     created_at: Mapped[datetime]
     due_at: Mapped[datetime | None]
     completed_at: Mapped[datetime | None]
@@ -207,6 +220,50 @@ class StartTimer(Base):
     status: Mapped[str] = mapped_column(String(16))  # pending | fired | replaced
     fired_at: Mapped[datetime | None]
     instance_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+
+
+class TaskComment(Base):
+    __tablename__ = "task_comments"
+    __table_args__ = (Index(None, "task_id", "created_at"),)
+    comment_id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    task_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("tasks.task_id", ondelete="CASCADE"))
+    instance_id: Mapped[uuid.UUID] = mapped_column(Uuid)
+    author: Mapped[str] = mapped_column(String(64))
+    text: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime]
+
+
+class Deadline(Base):
+    """A service commitment's clock: a task's due time, whether it was met, pauses while the case waits."""
+
+    __tablename__ = "deadlines"
+    __table_args__ = (
+        Index(None, "process_key", "started_at"),
+        Index(None, "status", "due_at"),
+        Index(None, "instance_id"),
+    )
+    deadline_id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    instance_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("instances.instance_id", ondelete="CASCADE"))
+    task_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    process_key: Mapped[str] = mapped_column(String(200))
+    element_id: Mapped[str] = mapped_column(String(200))
+    name: Mapped[str] = mapped_column(String(500))
+    calendar: Mapped[str] = mapped_column(String(16))  # calendar | working
+    duration: Mapped[str] = mapped_column(String(64))  # ISO 8601, e.g. PT24H
+    started_at: Mapped[datetime]
+    due_at: Mapped[datetime]
+    paused_at: Mapped[datetime | None]
+    met_at: Mapped[datetime | None]
+    status: Mapped[str] = mapped_column(String(16))  # open | met | breached | cancelled
+
+
+class CalendarDay(Base):
+    """An exception to the Monday-Friday working week: a public holiday, or a make-up working day (调休)."""
+
+    __tablename__ = "calendar_days"
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))  # holiday | workday
+    name: Mapped[str] = mapped_column(String(200))
 
 
 class AuditEvent(Base):

@@ -14,12 +14,18 @@ from engine.audit import record_event
 from engine.catalog import FormCatalog
 from engine.clock import Clock
 from engine.errors import InstanceStateError, NotFoundError, PermissionDeniedError, TaskStateError, ValidationError
+from engine.deadlines import close_deadline
 from engine.execution import advance_or_incident, bundle_of, flush, load_run
 from engine.identity import Actor
 from engine.instances import Page
 from engine.tables import Definition, Instance, Task, TaskCandidateGroup
 
 TASK_STATUSES = ("open", "completed", "cancelled")
+SORTS: dict[str, tuple[Any, ...]] = {
+    "created": (Task.created_at,),
+    "due": (Task.due_at.is_(None), Task.due_at, Task.created_at),
+    "priority": (Task.priority.desc(), Task.created_at),
+}
 
 
 @dataclass(frozen=True)
@@ -39,6 +45,14 @@ class TaskSummary:
     due_at: datetime | None
     completed_at: datetime | None
     completed_by: str | None
+    owner: str | None
+    priority: int
+    follow_up_at: datetime | None
+    process_key: str
+    region: str | None
+    outlet_code: str | None
+    customer_name: str | None
+    serial_number: str | None
 
 
 @dataclass(frozen=True)
@@ -58,10 +72,20 @@ def list_tasks(
     candidate_group: str | None = None,
     assignee: str | None = None,
     unassigned: bool | None = None,
+    customer_name: str | None = None,
+    serial_number: str | None = None,
+    region: str | None = None,
+    outlet_code: str | None = None,
+    sort: str = "created",
     limit: int = 50,
     offset: int = 0,
 ) -> Page:
-    """Tasks of the actor's groups and tasks assigned to them, oldest first."""
+    """Tasks of the actor's groups and tasks assigned to them, oldest first (or by due date or priority).
+
+    Case-field filters use the instance's promoted, indexed columns.
+    """
+    if sort not in SORTS:
+        raise ValidationError(f"sort must be one of {', '.join(SORTS)}", field="sort")
     if status not in TASK_STATUSES:
         raise ValidationError(f"status must be one of {', '.join(TASK_STATUSES)}", field="status")
     query = (
@@ -79,12 +103,16 @@ def list_tasks(
                                            TaskCandidateGroup.group_id == candidate_group))
     if assignee:
         query = query.where(Task.assignee == assignee)
+    for column, value in ((Instance.customer_name, customer_name), (Instance.serial_number, serial_number),
+                          (Instance.region, region), (Instance.outlet_code, outlet_code)):
+        if value:
+            query = query.where(column == value)
     if unassigned is True:
         query = query.where(Task.assignee.is_(None))
     elif unassigned is False:
         query = query.where(Task.assignee.is_not(None))
     total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
-    rows = session.execute(query.order_by(Task.created_at, Task.task_id).limit(limit).offset(offset)).all()
+    rows = session.execute(query.order_by(*SORTS[sort], Task.task_id).limit(limit).offset(offset)).all()
     groups = _groups_of(session, [task.task_id for task, _, _ in rows])
     items = [_summary(task, instance, definition, groups.get(task.task_id, ())) for task, instance, definition in rows]
     return Page(items, total, limit, offset)
@@ -133,10 +161,12 @@ def unclaim_task(session: Session, clock: Clock, *, actor: Actor, task_id: uuid.
         raise TaskStateError("task is not claimed")
     if task.assignee != actor.username and not actor.is_admin:
         raise PermissionDeniedError("only the assignee may unclaim this task")
-    previous, task.assignee = task.assignee, None
+    # A delegated task goes back to the person who delegated it, not to the queue.
+    previous, task.assignee = task.assignee, (task.owner if task.owner != task.assignee else None)
+    task.owner = None
     record_event(session, clock, actor=actor.username, event_type="task_unclaimed", instance_id=record.instance_id,
                  task_id=task_id, definition_key=record.definition_key,
-                 data={"element": task.element_id, "previous_assignee": previous})
+                 data={"element": task.element_id, "previous_assignee": previous, "assignee": task.assignee})
     flush(session)
     return _summary(task, record, definition, groups)
 
@@ -166,6 +196,7 @@ def complete_task(
         raise TaskStateError("the task is no longer waiting in the workflow")
     task.status, task.completed_at, task.completed_by = "completed", now, actor.username
     flush(session)  # a concurrent completion loses here, before any further work
+    close_deadline(session, task_id=task_id, completed=True, now=now)
     record_event(session, clock, actor=actor.username, event_type="task_completed", instance_id=record.instance_id,
                  task_id=task_id, definition_key=record.definition_key,
                  data={"process": task.process_key, "element": task.element_id, "name": task.name,
@@ -187,6 +218,7 @@ def _require_open(task: Task, record: Instance) -> None:
 def _workable_by(actor: Actor) -> Any:
     return or_(
         Task.assignee == actor.username,
+        Task.owner == actor.username,
         exists().where(TaskCandidateGroup.task_id == Task.task_id,
                        TaskCandidateGroup.group_id.in_(sorted(actor.groups))),
     )
@@ -221,5 +253,6 @@ def _summary(task: Task, record: Instance, definition: Definition, groups: tuple
     return TaskSummary(
         task.task_id, task.instance_id, record.definition_key, definition.name, record.business_key,
         task.element_id, task.name, task.form_key, task.status, task.assignee, groups, task.created_at,
-        task.due_at, task.completed_at, task.completed_by,
+        task.due_at, task.completed_at, task.completed_by, task.owner, task.priority, task.follow_up_at,
+        task.process_key, record.region, record.outlet_code, record.customer_name, record.serial_number,
     )

@@ -25,7 +25,22 @@ from engine.clock import FrozenClock
 from engine.db import make_engine, make_session_factory, transaction
 from engine.identity import Actor, sync_demo_users
 from engine.migrations import upgrade_to_head
-from engine.tables import AuditEvent, Definition, Deployment, Group, Instance, Task, TaskCandidateGroup, Timer, User
+from engine.tables import (
+    AuditEvent,
+    CalendarDay,
+    Deadline,
+    Definition,
+    Deployment,
+    Group,
+    Instance,
+    MessageSubscription,
+    StartTimer,
+    Task,
+    TaskCandidateGroup,
+    TaskComment,
+    Timer,
+    User,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 TEST_PROCESSES = Path(__file__).resolve().parent / "processes"
@@ -77,7 +92,8 @@ def factory(db_engine: Engine, _demo_users: None) -> Iterator[sessionmaker[Sessi
     made = make_session_factory(db_engine)
     yield made
     with transaction(made) as session:
-        for table in (AuditEvent, TaskCandidateGroup, Timer, Task, Instance, Definition, Deployment):
+        for table in (AuditEvent, TaskComment, Deadline, MessageSubscription, TaskCandidateGroup, Timer, Task, Instance,
+                      StartTimer, CalendarDay, Definition, Deployment):
             session.execute(delete(table))
         session.execute(delete(User).where(User.is_demo.is_(False)))
         session.execute(delete(Group).where(Group.group_id.not_in(STANDARD_GROUPS)))

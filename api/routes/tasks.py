@@ -6,8 +6,8 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from api.deps import ActorDep, CatalogDep, ClockDep, SessionDep
-from api.schemas import PageOut, TaskCompleteIn, TaskDetailOut, TaskOut
-from engine import tasks
+from api.schemas import AssignIn, CommentIn, CommentOut, PageOut, TaskCompleteIn, TaskDetailOut, TaskOut, TaskUpdateIn
+from engine import assignment, comments, tasks
 
 router = APIRouter(prefix="/api/tasks", tags=["tasks"])
 
@@ -17,12 +17,15 @@ def list_tasks(
     session: SessionDep, actor: ActorDep,
     status: str = "open", definition_key: str | None = None, business_key: str | None = None,
     candidate_group: str | None = None, assignee: str | None = None, unassigned: bool | None = None,
+    customer_name: str | None = None, serial_number: str | None = None, region: str | None = None,
+    outlet_code: str | None = None, sort: str = "created",
     limit: Annotated[int, Query(ge=1, le=500)] = 50, offset: Annotated[int, Query(ge=0)] = 0,
 ) -> PageOut[TaskOut]:
     with session.begin():
         page = tasks.list_tasks(session, actor=actor, status=status, definition_key=definition_key,
                                 business_key=business_key, candidate_group=candidate_group, assignee=assignee,
-                                unassigned=unassigned, limit=limit, offset=offset)
+                                unassigned=unassigned, customer_name=customer_name, serial_number=serial_number,
+                                region=region, outlet_code=outlet_code, sort=sort, limit=limit, offset=offset)
     return PageOut[TaskOut].of(page, TaskOut.of)
 
 
@@ -49,3 +52,38 @@ def complete(task_id: uuid.UUID, body: TaskCompleteIn, session: SessionDep, cloc
              actor: ActorDep) -> TaskOut:
     with session.begin():
         return TaskOut.of(tasks.complete_task(session, clock, catalog, actor=actor, task_id=task_id, data=body.data))
+
+
+@router.post("/{task_id}/assign", summary="Hand to a named member of its groups (the assignee or an admin)")
+def assign(task_id: uuid.UUID, body: AssignIn, session: SessionDep, clock: ClockDep, actor: ActorDep) -> TaskOut:
+    with session.begin():
+        return TaskOut.of(assignment.assign_task(session, clock, actor=actor, task_id=task_id, assignee=body.assignee))
+
+
+@router.post("/{task_id}/delegate", summary="Let someone work it; it returns to you when they unclaim")
+def delegate(task_id: uuid.UUID, body: AssignIn, session: SessionDep, clock: ClockDep, actor: ActorDep) -> TaskOut:
+    with session.begin():
+        return TaskOut.of(assignment.delegate_task(session, clock, actor=actor, task_id=task_id,
+                                                   assignee=body.assignee))
+
+
+@router.patch("/{task_id}", summary="Set priority or follow-up date (the assignee)")
+def update(task_id: uuid.UUID, body: TaskUpdateIn, session: SessionDep, clock: ClockDep, actor: ActorDep) -> TaskOut:
+    with session.begin():
+        return TaskOut.of(assignment.update_task(session, clock, actor=actor, task_id=task_id, priority=body.priority,
+                                                 follow_up_at=body.follow_up_at,
+                                                 clear_follow_up=body.clear_follow_up))
+
+
+@router.get("/{task_id}/comments", summary="Comments on a task, oldest first")
+def list_comments(task_id: uuid.UUID, session: SessionDep, actor: ActorDep) -> list[CommentOut]:
+    with session.begin():
+        return [CommentOut(**c.__dict__) for c in comments.list_comments(session, actor=actor, task_id=task_id)]
+
+
+@router.post("/{task_id}/comments", status_code=201, summary="Comment on a task")
+def add_comment(task_id: uuid.UUID, body: CommentIn, session: SessionDep, clock: ClockDep,
+                actor: ActorDep) -> CommentOut:
+    with session.begin():
+        return CommentOut(**comments.add_comment(session, clock, actor=actor, task_id=task_id,
+                                                 text=body.text).__dict__)

@@ -173,6 +173,12 @@ def _start_events(process: etree._Element, messages: dict[str, str]) -> list[dic
     return events
 
 
+def _properties(node: etree._Element) -> dict[str, str]:
+    """`camunda:properties` of an element, e.g. sla_calendar=working, sla_pause=true."""
+    found = node.findall("bpmn:extensionElements/camunda:properties/camunda:property", _NS)
+    return {p.get("name", ""): p.get("value", "") for p in found}
+
+
 def _elements(process: etree._Element) -> dict[str, Any]:
     messages = _message_names(process)
     names: dict[str, str] = {}
@@ -187,6 +193,8 @@ def _elements(process: etree._Element) -> dict[str, Any]:
             "assignee": _camunda(task, "assignee"),
             "form_key": _camunda(task, "formKey"),
             "due": _camunda(task, "dueDate"),
+            "priority": _camunda(task, "priority"),
+            "properties": _properties(task),
             "line": task.sourceline,
         }
     flows = {
@@ -212,6 +220,10 @@ def _elements(process: etree._Element) -> dict[str, Any]:
             for node in process.iter(f"{{{BPMN_NS}}}messageEventDefinition")
         },
         "start_events": _start_events(process, messages),
+        "sla_pause": sorted(
+            node.get("id", "") for node in process.iter()
+            if isinstance(node.tag, str) and _properties(node).get("sla_pause") == "true"
+        ),
         "timer_events": sorted(
             {node.getparent().get("id", "") for node in process.iter(f"{{{BPMN_NS}}}timerEventDefinition")}
         ),

@@ -34,6 +34,15 @@ PROTECTED = [
     ("post", f"/api/tasks/{SOME_ID}/claim"),
     ("post", f"/api/tasks/{SOME_ID}/unclaim"),
     ("post", f"/api/tasks/{SOME_ID}/complete"),
+    ("post", f"/api/tasks/{SOME_ID}/assign"),
+    ("post", f"/api/tasks/{SOME_ID}/delegate"),
+    ("patch", f"/api/tasks/{SOME_ID}"),
+    ("get", f"/api/tasks/{SOME_ID}/comments"),
+    ("post", f"/api/tasks/{SOME_ID}/comments"),
+    ("get", "/api/reports/sla"),
+    ("get", "/api/calendar"),
+    ("put", "/api/calendar/2026-10-01"),
+    ("delete", "/api/calendar/2026-10-01"),
     ("get", "/api/users"),
     ("post", "/api/users"),
     ("patch", "/api/users/outlet"),
@@ -49,7 +58,8 @@ def test_every_protected_route_is_listed(client: TestClient) -> None:
     schema = client.get("/openapi.json").json()
     routes = {(method, path.replace("{instance_id}", SOME_ID).replace("{task_id}", SOME_ID)
                .replace("{key}", "outlet_onboarding").replace("{version}", "1")
-               .replace("{username}", "outlet").replace("{form_key}", "outlet_registration"))
+               .replace("{username}", "outlet").replace("{form_key}", "outlet_registration")
+               .replace("{day}", "2026-10-01"))
               for path, item in schema["paths"].items() for method in item if path not in public}
     assert routes == set(PROTECTED)
 

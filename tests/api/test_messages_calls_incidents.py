@@ -85,6 +85,10 @@ def test_message_starts_a_process(messaging: Desk) -> None:
     assert started["data"]["message"] == "test_product_launch" and started["actor"] == "training"
     denied = _send(messaging, "outlet", name="test_product_launch")
     assert denied.status_code == 403
+    by_hand = messaging.client.post("/api/instances", headers=messaging.login("training"),
+                                    json={"definition_key": "launch_on_message", "variables": {}})
+    assert by_hand.status_code == 422
+    assert "started by message events only" in by_hand.json()["detail"]
 
 
 def test_call_activity_runs_latest_callee_and_incident_is_retried(desk: Desk, deploy_file: Deploy,

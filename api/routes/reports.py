@@ -1,0 +1,44 @@
+from __future__ import annotations
+
+from datetime import date, datetime, time, timedelta, timezone
+
+from fastapi import APIRouter
+
+from api.deps import ActorDep, ClockDep, SessionDep, require_group
+from api.schemas import CalendarDayIn, CalendarDayOut, SlaRowOut
+from engine import business_calendar, reports
+from engine.identity import ADMIN_GROUP
+
+router = APIRouter(prefix="/api", tags=["service levels"])
+
+
+@router.get("/reports/sla", summary="Deadlines met, breached and open per process, region and outlet")
+def sla_report(session: SessionDep, clock: ClockDep, actor: ActorDep, start: date, end: date,
+               process_key: str | None = None) -> list[SlaRowOut]:
+    """Deadlines that started from `start` up to and including `end` (UTC days)."""
+    with session.begin():
+        rows = reports.sla_report(session, clock, actor=actor, start=datetime.combine(start, time(), timezone.utc),
+                                  end=datetime.combine(end + timedelta(days=1), time(), timezone.utc),
+                                  process_key=process_key)
+    return [SlaRowOut(**row.__dict__, total=row.total) for row in rows]
+
+
+@router.get("/calendar", summary="Holidays and make-up working days of the business calendar")
+def list_days(session: SessionDep, actor: ActorDep, year: int | None = None) -> list[CalendarDayOut]:
+    with session.begin():
+        return [CalendarDayOut(**d.__dict__) for d in business_calendar.list_days(session, year)]
+
+
+@router.put("/calendar/{day}", summary="Mark a day as holiday or make-up working day (admins)")
+def set_day(day: date, body: CalendarDayIn, session: SessionDep, clock: ClockDep, actor: ActorDep) -> CalendarDayOut:
+    require_group(actor, ADMIN_GROUP)
+    with session.begin():
+        return CalendarDayOut(**business_calendar.set_day(session, clock, actor=actor.username, day=day,
+                                                          kind=body.kind, name=body.name).__dict__)
+
+
+@router.delete("/calendar/{day}", status_code=204, summary="Make a day ordinary again (admins)")
+def remove_day(day: date, session: SessionDep, clock: ClockDep, actor: ActorDep) -> None:
+    require_group(actor, ADMIN_GROUP)
+    with session.begin():
+        business_calendar.remove_day(session, clock, actor=actor.username, day=day)

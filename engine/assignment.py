@@ -1,0 +1,76 @@
+"""Queue work beyond claiming, as Tasklist users know it: assign, delegate, priority, follow-up date."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy.orm import Session
+
+from engine.audit import record_event
+from engine.clock import Clock
+from engine.errors import PermissionDeniedError, ValidationError
+from engine.execution import flush
+from engine.identity import Actor, find_actor
+from engine.tasks import TaskSummary, _groups_of, _require_open, _summary, _visible_task
+
+
+def assign_task(session: Session, clock: Clock, *, actor: Actor, task_id: uuid.UUID, assignee: str) -> TaskSummary:
+    """Hand a task to a named member of its candidate groups (the current assignee, or an admin).
+
+    Raises: NotFoundError, PermissionDeniedError, ValidationError, TaskStateError.
+    """
+    return _reassign(session, clock, actor, task_id, assignee, delegate=False)
+
+
+def delegate_task(session: Session, clock: Clock, *, actor: Actor, task_id: uuid.UUID, assignee: str) -> TaskSummary:
+    """Let someone else work a task one holds; it comes back to the owner when the delegate unclaims it."""
+    return _reassign(session, clock, actor, task_id, assignee, delegate=True)
+
+
+def update_task(
+    session: Session, clock: Clock, *, actor: Actor, task_id: uuid.UUID, priority: int | None = None,
+    follow_up_at: datetime | None = None, clear_follow_up: bool = False,
+) -> TaskSummary:
+    """Set priority (0-100) or follow-up date: the assignee, or an admin."""
+    task, record, definition = _visible_task(session, actor, task_id)
+    _require_open(task, record)
+    if task.assignee != actor.username and not actor.is_admin:
+        raise PermissionDeniedError("only the assignee may change priority or follow-up date; claim it first")
+    changes: dict[str, object] = {}
+    if priority is not None:
+        if not 0 <= priority <= 100:
+            raise ValidationError("priority must be between 0 and 100", field="priority")
+        task.priority = changes["priority"] = priority
+    if follow_up_at is not None or clear_follow_up:
+        task.follow_up_at = follow_up_at
+        changes["follow_up_at"] = follow_up_at.isoformat() if follow_up_at else None
+    record_event(session, clock, actor=actor.username, event_type="task_updated", instance_id=record.instance_id,
+                 task_id=task_id, definition_key=record.definition_key, data={"element": task.element_id, **changes})
+    flush(session)
+    return _summary(task, record, definition, _groups_of(session, [task_id]).get(task_id, ()))
+
+
+def _reassign(
+    session: Session, clock: Clock, actor: Actor, task_id: uuid.UUID, assignee: str, *, delegate: bool
+) -> TaskSummary:
+    task, record, definition = _visible_task(session, actor, task_id)
+    _require_open(task, record)
+    groups = _groups_of(session, [task_id]).get(task_id, ())
+    if task.assignee != actor.username and not actor.is_admin:
+        raise PermissionDeniedError("only the assignee (or an admin) may hand this task on")
+    target = find_actor(session, assignee)
+    if target is None:
+        raise ValidationError(f"no active user '{assignee}'", field="assignee")
+    if groups and not target.in_any(groups):
+        raise ValidationError(f"'{assignee}' is not in the task's groups ({', '.join(groups)})", field="assignee")
+    previous = task.assignee
+    if delegate:
+        task.owner = task.owner or previous
+    task.assignee = assignee
+    record_event(session, clock, actor=actor.username, event_type="task_delegated" if delegate else "task_assigned",
+                 instance_id=record.instance_id, task_id=task_id, definition_key=record.definition_key,
+                 data={"element": task.element_id, "assignee": assignee, "previous_assignee": previous,
+                       "owner": task.owner})
+    flush(session)
+    return _summary(task, record, definition, groups)

@@ -1,0 +1,65 @@
+"""Service-commitment clocks: each user task with a due time has a deadline that is met or breached.
+
+A deadline starts when its task is created and counts calendar time or working time
+(`sla_calendar` = `working` on the task). While the case waits at an element marked
+`sla_pause` = `true` (waiting on the customer or on parts) its open deadlines stand still: on
+resuming, their due time moves on by the pause.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from engine.business_calendar import deadline
+from engine.tables import Deadline, Instance, Task
+
+
+def open_deadline(
+    session: Session, *, record: Instance, task: Task, meta: dict[str, object], now: datetime
+) -> datetime | None:
+    """Start the deadline of a new task; returns its due time (None when the task has no due date)."""
+    duration = meta.get("due")
+    if not isinstance(duration, str) or not duration:
+        return None
+    properties = meta.get("properties") or {}
+    calendar = "working" if isinstance(properties, dict) and properties.get("sla_calendar") == "working" else "calendar"
+    due_at = deadline(session, calendar, now, duration)
+    session.add(Deadline(
+        instance_id=record.instance_id, task_id=task.task_id, process_key=task.process_key,
+        element_id=task.element_id, name=task.name, calendar=calendar, duration=duration, started_at=now,
+        due_at=due_at, status="open",
+    ))
+    return due_at
+
+
+def close_deadline(session: Session, *, task_id: uuid.UUID, completed: bool, now: datetime) -> None:
+    """A task finished: met if completed in time; a task cancelled at or after its due time (an escalation) breached it."""
+    row = session.scalars(select(Deadline).where(Deadline.task_id == task_id, Deadline.status == "open")).first()
+    if row is None:
+        return
+    _resume(row, now)
+    if completed:
+        row.status = "met" if now <= row.due_at else "breached"
+    else:
+        row.status = "breached" if now >= row.due_at else "cancelled"
+    row.met_at = now if row.status == "met" else None
+
+
+def pause_or_resume(session: Session, *, instance_id: uuid.UUID, paused: bool, now: datetime) -> None:
+    """Stop the instance's open clocks while it waits on the customer or on parts; restart them after."""
+    rows = session.scalars(select(Deadline).where(Deadline.instance_id == instance_id, Deadline.status == "open"))
+    for row in rows:
+        if paused and row.paused_at is None:
+            row.paused_at = now
+        elif not paused:
+            _resume(row, now)
+
+
+def _resume(row: Deadline, now: datetime) -> None:
+    if row.paused_at is not None:
+        row.due_at = row.due_at + (now - row.paused_at)
+        row.paused_at = None
