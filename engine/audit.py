@@ -1,12 +1,21 @@
-"""The append-only audit history: who did what to which instance or task, when, with what data."""
+"""The append-only audit history: who did what to which instance or task, when, with what data.
+
+Rows are hash-chained per instance (instance-less rows such as deployments form one chain of
+their own): editing, deleting or inserting a row behind the engine's back breaks the chain, and
+`verify_chains` names the first row where it breaks.
+"""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import uuid
+from dataclasses import dataclass
+from datetime import timezone
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import event as orm_event
+from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from engine.clock import Clock
@@ -25,17 +34,73 @@ def record_event(
     data: dict[str, Any] | None = None,
 ) -> None:
     """Append one history row; it commits or rolls back with the change it describes."""
-    session.add(
-        AuditEvent(
-            instance_id=instance_id,
-            task_id=task_id,
-            definition_key=definition_key,
-            event_type=event_type,
-            actor=actor,
-            occurred_at=clock.now(),
-            data=_jsonable(data or {}),
-        )
+    event = AuditEvent(
+        instance_id=instance_id,
+        task_id=task_id,
+        definition_key=definition_key,
+        event_type=event_type,
+        actor=actor,
+        occurred_at=clock.now(),
+        data=_jsonable(data or {}),
     )
+    event.prev_hash = _chain_tail(session, instance_id)
+    event.row_hash = row_hash(event)
+    session.info.setdefault(_TAILS, {})[instance_id] = event.row_hash
+    session.add(event)
+
+
+@dataclass(frozen=True)
+class ChainBreak:
+    instance_id: uuid.UUID | None
+    event_id: int
+    problem: str
+
+
+def row_hash(event: AuditEvent) -> str:
+    content = json.dumps(
+        [event.prev_hash, str(event.instance_id or ""), str(event.task_id or ""), event.definition_key or "",
+         event.event_type, event.actor, event.occurred_at.astimezone(timezone.utc).isoformat(), event.data],
+        sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str,
+    )
+    return hashlib.sha256(content.encode("utf-8")).hexdigest()
+
+
+def verify_chains(session: Session, *, batch: int = 5000) -> tuple[int, list[ChainBreak]]:
+    """Check every row's hash and link; returns rows checked and the first break of each chain."""
+    tails: dict[uuid.UUID | None, str] = {}
+    broken: dict[uuid.UUID | None, ChainBreak] = {}
+    checked = 0
+    query = select(AuditEvent).order_by(AuditEvent.event_id).execution_options(yield_per=batch)
+    for event in session.scalars(query):
+        checked += 1
+        chain = event.instance_id
+        if chain in broken:
+            continue
+        expected_prev = tails.get(chain, "")
+        if event.prev_hash != expected_prev:
+            broken[chain] = ChainBreak(chain, event.event_id, "does not link to the previous row (a row was "
+                                                               "removed or inserted before it)")
+        elif event.row_hash != row_hash(event):
+            broken[chain] = ChainBreak(chain, event.event_id, "content does not match its hash (the row was edited)")
+        tails[chain] = event.row_hash
+    return checked, sorted(broken.values(), key=lambda b: b.event_id)
+
+
+_TAILS = "tixi_audit_tails"
+
+
+def _chain_tail(session: Session, instance_id: uuid.UUID | None) -> str:
+    tails: dict[uuid.UUID | None, str] = session.info.setdefault(_TAILS, {})
+    if instance_id in tails:
+        return tails[instance_id]
+    if session.get_bind().dialect.name == "postgresql":
+        # Two transactions appending to one chain (a comment and a claim on the same case) would
+        # both link to the same tail; the lock makes the second wait for the first to commit.
+        session.execute(text("SELECT pg_advisory_xact_lock(hashtext(:chain))"),
+                        {"chain": f"audit:{instance_id or 'global'}"})
+    condition = AuditEvent.instance_id.is_(None) if instance_id is None else AuditEvent.instance_id == instance_id
+    last = session.scalar(select(AuditEvent.row_hash).where(condition).order_by(AuditEvent.event_id.desc()).limit(1))
+    return last or ""
 
 
 def events_of_instance(session: Session, instance_id: uuid.UUID) -> list[AuditEvent]:
@@ -47,3 +112,9 @@ def _jsonable(data: dict[str, Any]) -> dict[str, Any]:
     # Submitted form data may hold dates or decimals; history keeps their ISO/str form.
     result: dict[str, Any] = json.loads(json.dumps(data, default=str))
     return result
+
+
+@orm_event.listens_for(Session, "after_transaction_end")
+def _forget_tails(session: Session, _transaction: object) -> None:
+    # Cached chain tails are only valid inside the transaction that wrote them (a rollback drops the rows).
+    session.info.pop(_TAILS, None)

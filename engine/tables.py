@@ -284,3 +284,7 @@ class AuditEvent(Base):
     actor: Mapped[str] = mapped_column(String(64))
     occurred_at: Mapped[datetime]
     data: Mapped[dict[str, Any]]
+    # Tamper evidence: each row carries the hash of the previous row of its instance (or of the
+    # instance-less chain) and the hash over its own content and that link.
+    prev_hash: Mapped[str] = mapped_column(String(64), default="")
+    row_hash: Mapped[str] = mapped_column(String(64), default="")
