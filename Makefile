@@ -19,6 +19,7 @@ install: $(STAMP)
 run: $(STAMP)
 	$(BIN)/tixi db upgrade
 	$(BIN)/tixi deploy processes
+	$(BIN)/tixi calendar load calendars/cn-2026.json
 	TIXI_DEMO_USERS=true $(BIN)/tixi serve --host 127.0.0.1 --port 8000
 
 test: $(STAMP)

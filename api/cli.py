@@ -23,6 +23,8 @@ app = typer.Typer(help="Tixi (体系): BPMN workflow engine for after-sales cust
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 users_app = typer.Typer(help="Users and demo users.", no_args_is_help=True)
 audit_app = typer.Typer(help="The audit history.", no_args_is_help=True)
+calendar_app = typer.Typer(help="The business calendar (holidays, make-up working days).", no_args_is_help=True)
+app.add_typer(calendar_app, name="calendar")
 app.add_typer(db_app, name="db")
 app.add_typer(users_app, name="users")
 app.add_typer(audit_app, name="audit")
@@ -136,6 +138,30 @@ def audit_verify() -> None:
         raise _fail(f"{len(breaks)} chain(s) broken among {checked} rows; restore those rows from a backup "
                     "and find out who changed them")
     typer.echo(f"{checked} rows checked; every chain is intact")
+
+
+@calendar_app.command("load")
+def calendar_load(path: Annotated[Path, typer.Argument(help='JSON: {"days": [{"day", "kind", "name"}]}')]) -> None:
+    """Load holidays and make-up working days (replacing what those days held)."""
+    import json
+    from datetime import date
+
+    from engine.business_calendar import set_day
+
+    try:
+        days = json.loads(path.read_text(encoding="utf-8"))["days"]
+        parsed = [(date.fromisoformat(d["day"]), d["kind"], d["name"]) for d in days]
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        raise _fail(f"{path}: expected a JSON object with a 'days' list of day/kind/name ({error})") from None
+    settings = Settings()
+    factory = make_session_factory(make_engine(settings.database_url))
+    try:
+        with _database_ready(), transaction(factory) as session:
+            for day, kind, name in parsed:
+                set_day(session, SystemClock(), actor=OPERATOR.username, day=day, kind=kind, name=name)
+    except ServiceError as error:
+        raise _fail(f"{path}: {error.detail}") from None
+    typer.echo(f"loaded {len(parsed)} calendar day(s) from {path}")
 
 
 @app.command()

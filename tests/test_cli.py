@@ -11,6 +11,7 @@ import re
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -298,3 +299,34 @@ def test_installed_console_script_shows_help(tmp_path: Path) -> None:
     for command in ("db", "deploy", "users", "serve", "worker"):
         assert command in completed.stdout
     assert not (tmp_path / "x.db").exists()  # --help touches no database
+
+
+# --- calendar ------------------------------------------------------------------------------
+
+
+def test_calendar_load_ships_the_2026_holidays(migrated: Tixi, database: Engine, tmp_path: Path) -> None:
+    from engine.tables import CalendarDay
+
+    result = migrated("calendar", "load", "calendars/cn-2026.json")
+    assert result.exit_code == 0, result.output
+    assert "loaded 39 calendar day(s)" in result.output
+    with Session(database) as session:
+        national_day = session.get(CalendarDay, date(2026, 10, 1))
+        make_up = session.get(CalendarDay, date(2026, 10, 10))
+    assert national_day is not None and national_day.kind == "holiday"
+    assert make_up is not None and make_up.kind == "workday"
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"days": [{"day": "2026-13-01", "kind": "holiday", "name": "x"}]}')
+    refused = migrated("calendar", "load", str(bad))
+    assert _failed_cleanly(refused)
+    assert "expected a JSON object" in refused.output
+    wrong_kind = tmp_path / "kind.json"
+    wrong_kind.write_text('{"days": [{"day": "2026-12-01", "kind": "party", "name": "x"}]}')
+    assert _failed_cleanly(migrated("calendar", "load", str(wrong_kind)))
+    assert _count(database, CalendarDay) == 39
+
+
+def test_audit_verify_on_a_fresh_database(migrated: Tixi) -> None:
+    result = migrated("audit", "verify")
+    assert result.exit_code == 0
+    assert "every chain is intact" in result.output
