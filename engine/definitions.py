@@ -89,7 +89,8 @@ def deploy_files(
         except DefinitionProblem as problem:
             raise _deployment_error(document.filename, problem) from None
         for decision in parsed:
-            results.append(_store(session, clock, actor, document, decision.key, "decision", decision.name, {}, {}))
+            results.append(_store(session, clock, actor, document, decision.key, "decision", decision.name,
+                                  {"decision_table": decision.table}, {}))
     parsed: list[tuple[_Document, ParsedProcess]] = []
     for document in documents:
         if is_dmn(document.root):

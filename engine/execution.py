@@ -26,26 +26,45 @@ from engine.tables import Definition, Instance, MessageSubscription, Task, TaskC
 
 TIMER_STEP_TYPES = {"IntermediateCatchEvent", "BoundaryEvent", "StartEvent"}
 PROMOTED_FIELDS = ("region", "outlet_code", "customer_name", "serial_number")
+DECISION_PREFIX = "decision:"
 
 
 @dataclass(frozen=True)
 class Bundle:
-    """A process version together with the versions of the processes its call activities run."""
+    """A process version with the versions of what it calls: processes (call activities) and decisions (DMN)."""
 
     definition: Definition
     called: dict[str, Definition] = field(default_factory=dict)
+    decisions: dict[str, Definition] = field(default_factory=dict)
 
     @property
     def cache_key(self) -> str:
-        return "+".join([str(self.definition.definition_id), *sorted(str(d.definition_id) for d in self.called.values())])
+        bound = [*self.called.values(), *self.decisions.values()]
+        return "+".join([str(self.definition.definition_id), *sorted(str(d.definition_id) for d in bound)])
 
     @property
     def spec(self) -> dict[str, Any]:
-        subprocess_specs = dict(self.definition.spec.get("subprocess_specs", {}))
+        subprocess_specs = {
+            name: self._with_decisions(sub, self.definition)
+            for name, sub in self.definition.spec.get("subprocess_specs", {}).items()
+        }
         for key, called in self.called.items():
-            subprocess_specs[key] = called.spec["spec"]
+            subprocess_specs[key] = self._with_decisions(called.spec["spec"], called)
             subprocess_specs.update(called.spec.get("subprocess_specs", {}))
-        return {"spec": self.definition.spec["spec"], "subprocess_specs": subprocess_specs}
+        return {"spec": self._with_decisions(self.definition.spec["spec"], self.definition),
+                "subprocess_specs": subprocess_specs}
+
+    def _with_decisions(self, process_spec: dict[str, Any], owner: Definition) -> dict[str, Any]:
+        """The spec with each business-rule task's table replaced by the bound decision version's."""
+        refs: dict[str, str] = owner.elements.get("decisions", {})
+        if not refs or not self.decisions:
+            return process_spec
+        task_specs = dict(process_spec["task_specs"])
+        for element_id, decision_key in refs.items():
+            decision = self.decisions.get(decision_key)
+            if element_id in task_specs and decision is not None and "decision_table" in decision.spec:
+                task_specs[element_id] = {**task_specs[element_id], "decision_table": decision.spec["decision_table"]}
+        return {**process_spec, "task_specs": task_specs}
 
     def elements(self, process_key: str) -> dict[str, Any]:
         definition = self.called.get(process_key, self.definition)
@@ -57,7 +76,8 @@ class Bundle:
         return name
 
     def called_ids(self) -> dict[str, str]:
-        return {key: str(d.definition_id) for key, d in self.called.items()}
+        return {**{key: str(d.definition_id) for key, d in self.called.items()},
+                **{DECISION_PREFIX + key: str(d.definition_id) for key, d in self.decisions.items()}}
 
 
 def resolve_bundle(session: Session, definition: Definition) -> Bundle:
@@ -79,14 +99,26 @@ def resolve_bundle(session: Session, definition: Definition) -> Bundle:
             raise ProcessError(f"process '{definition.key}' calls '{key}', which is not deployed", element=key)
         called[key] = row
         pending.extend(row.elements.get("called_processes", []))
-    return Bundle(definition, called)
+    decisions: dict[str, Definition] = {}
+    for owner in (definition, *called.values()):
+        for decision_key in owner.elements.get("decisions", {}).values():
+            row = session.scalars(
+                select(Definition).where(Definition.key == decision_key, Definition.kind == "decision")
+                .order_by(Definition.version.desc()).limit(1)
+            ).first()
+            if row is not None:  # else the table bound at deploy time stays in the spec
+                decisions[decision_key] = row
+    return Bundle(definition, called, decisions)
 
 
 def bundle_of(session: Session, record: Instance) -> Bundle:
     definition = session.get(Definition, record.definition_id)
     assert definition is not None  # foreign key
-    called = {key: session.get(Definition, uuid.UUID(def_id)) for key, def_id in (record.called_definitions or {}).items()}
-    return Bundle(definition, {k: v for k, v in called.items() if v is not None})
+    bound = {key: session.get(Definition, uuid.UUID(def_id)) for key, def_id in (record.called_definitions or {}).items()}
+    called = {k: v for k, v in bound.items() if v is not None and not k.startswith(DECISION_PREFIX)}
+    decisions = {k.removeprefix(DECISION_PREFIX): v for k, v in bound.items()
+                 if v is not None and k.startswith(DECISION_PREFIX)}
+    return Bundle(definition, called, decisions)
 
 
 def load_run(record: Instance, bundle: Bundle) -> WorkflowRun:

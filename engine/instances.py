@@ -134,7 +134,8 @@ def launch_instance(
     record_event(session, clock, actor=actor.username, event_type="started", instance_id=record.instance_id,
                  definition_key=definition.key,
                  data={"version": definition.version, "business_key": business_key, "variables": variables,
-                       "called_versions": {k: d.version for k, d in bundle.called.items()}, **(trigger or {})})
+                       "called_versions": {k: d.version for k, d in bundle.called.items()},
+                       "decision_versions": {k: d.version for k, d in bundle.decisions.items()}, **(trigger or {})})
     try:
         steps = run.advance(now)
         for waiting in run.waiting_messages():

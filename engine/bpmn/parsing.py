@@ -7,6 +7,7 @@ Convention (docs/bpmn-conventions.md): Camunda attributes on the elements —
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -16,7 +17,7 @@ from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
 from SpiffWorkflow.camunda.parser.CamundaParser import CamundaParser
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 
-from engine.bpmn.serialization import SERIALIZER_VERSION, spec_to_dict
+from engine.bpmn.serialization import SERIALIZER, SERIALIZER_VERSION, spec_to_dict
 
 BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
 CAMUNDA_NS = "http://camunda.org/schema/1.0/bpmn"
@@ -65,6 +66,7 @@ class ParsedProcess:
 class ParsedDecision:
     key: str
     name: str
+    table: dict[str, Any]  # the library's serialized decision table, swapped into callers' specs
 
 
 def is_dmn(root: etree._Element) -> bool:
@@ -85,7 +87,45 @@ def parse_decisions(root: etree._Element, filename: str) -> list[ParsedDecision]
     decisions = root.findall(f"{{{namespace}}}decision")
     if not decisions:
         raise DefinitionProblem("the DMN document holds no decision")
-    return [ParsedDecision(d.get("id", ""), d.get("name") or d.get("id", "")) for d in decisions]
+    converter = SERIALIZER.registry.convert_to_dict["BusinessRuleTask"].args[1].__self__  # the registered converter
+    parsed = []
+    for decision in decisions:
+        key = decision.get("id", "")
+        try:
+            table = parser.get_engine(key, decision).decision_table
+        except (ValidationException, SpiffWorkflowException, IndexError) as error:
+            raise DefinitionProblem(f"decision '{key}' has no usable decision table: {error}", element_id=key) from None
+        table_dict = json.loads(json.dumps(converter.decision_table_to_dict(table), default=str))
+        problem = _decision_cell_problem(table_dict)
+        if problem:
+            raise DefinitionProblem(f"decision '{key}': {problem}", element_id=key)
+        parsed.append(ParsedDecision(key, decision.get("name") or key, table_dict))
+    return parsed
+
+
+def _decision_cell_problem(table: dict[str, Any]) -> str | None:
+    """Check every cell as the library will run it (Python, not FEEL), through the sandbox's static check."""
+    from engine.bpmn.sandbox import check_expression
+
+    for column in table.get("inputs", []):
+        if column.get("expression") and (message := check_expression(column["expression"])):
+            return f"input '{column.get('label') or column.get('id')}': {message}"
+    for rule in table.get("rules", []):
+        row = f"{rule.get('row_number')} (rule '{rule.get('id')}')"
+        for entry in rule.get("input_entries", []):
+            for cell in entry.get("lhs") or []:
+                if cell is None or cell.strip() in ("", "-"):
+                    continue
+                text = re.sub(r"\?", "dmninputexpr", cell)
+                # A cell is either a whole comparison value ("exchange", 3) or the right-hand part of
+                # one ("<= 15"); the library tries them in that order.
+                if check_expression(text) and (message := check_expression(f"dmninputexpr {text}")):
+                    return f"row {row}: input cell '{cell}': {message}"
+        for entry in rule.get("output_entries", []):
+            text = (entry.get("text") or "").strip()
+            if text and (message := check_expression(text)):
+                return f"row {row}: output cell '{text}': {message}"
+    return None
 
 
 def parse_processes(root: etree._Element, filename: str, decisions: list[etree._Element]) -> list[ParsedProcess]:
@@ -215,6 +255,10 @@ def _elements(process: etree._Element) -> dict[str, Any]:
         "user_tasks": user_tasks,
         "flows": flows,
         "called_processes": sorted(_called_processes(process)),
+        "decisions": {
+            task.get("id", ""): _camunda(task, "decisionRef")
+            for task in process.iter(f"{{{BPMN_NS}}}businessRuleTask") if _camunda(task, "decisionRef")
+        },
         "message_events": {
             node.getparent().get("id", ""): messages.get(node.get("messageRef", ""), node.get("messageRef", ""))
             for node in process.iter(f"{{{BPMN_NS}}}messageEventDefinition")

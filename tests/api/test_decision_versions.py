@@ -1,0 +1,37 @@
+"""Decision tables are versioned like processes: a new version governs new cases, running ones keep theirs."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi.testclient import TestClient
+
+from tests.api.conftest import Desk
+from tests.api.test_return_exchange import REQUEST, _inspection
+from tests.conftest import ROOT
+
+
+def _decided(desk: Desk, instance_id: str) -> dict[str, Any]:
+    [event] = [e for e in desk.history(instance_id) if e["event_type"] == "decision_evaluated"]
+    return dict(event["data"])
+
+
+def test_new_decision_version_binds_new_instances_only(desk: Desk, client: TestClient) -> None:
+    before = desk.start("outlet", "return_exchange", REQUEST, business_key="R-1")
+    # Policy change: returns now allowed up to 20 days.
+    source = (ROOT / "processes" / "return_policy.dmn").read_text(encoding="utf-8")
+    assert "&lt;= 15" in source
+    deployed = client.post("/api/definitions", headers=desk.login("designer"),
+                           files={"file": ("return_policy.dmn", source.replace("&lt;= 15", "&lt;= 20").encode(),
+                                           "application/xml")})
+    assert deployed.status_code == 201, deployed.text
+    assert deployed.json()["definitions"][0]["version"] == 2
+    after = desk.start("outlet", "return_exchange", REQUEST, business_key="R-2")
+
+    for instance_id in (before, after):
+        desk.work("outlet", instance_id, "inspect_product", _inspection(18, True, True))
+    assert _decided(desk, before)["outputs"] == {"policy_outcome": "exchange"}
+    assert _decided(desk, after)["outputs"] == {"policy_outcome": "return_or_exchange"}
+    assert _decided(desk, after)["inputs"]["days_since_purchase"] == 18
+    versions = [desk.history(i)[0]["data"]["decision_versions"] for i in (before, after)]
+    assert versions == [{"return_policy": 1}, {"return_policy": 2}]
