@@ -7,8 +7,19 @@ from typing import Any
 from fastapi.testclient import TestClient
 
 from tests.api.conftest import Desk
-from tests.api.test_return_exchange import REQUEST, _inspection
 from tests.conftest import ROOT
+
+REQUEST: dict[str, Any] = {
+    "customer_name": "李四", "customer_phone": "139-0013-9000", "customer_address": "北京市海淀区中关村大街 1 号",
+    "product_model": "XQG-70", "serial_number": "SN-2025-009876", "purchase_date": "2025-12-21",
+    "invoice_no": "FP-88001234", "region": "华北", "region_class": "B", "outlet_code": "HB-002",
+    "customer_request": "return", "request_description": "洗衣机漏水 / the washing machine leaks",
+}
+
+
+def _inspection(days: int) -> dict[str, Any]:
+    return {"days_since_purchase": days, "quality_problem": True, "significant_problem": True, "disputed": False,
+            "inspection_notes": "漏水 / leaks"}
 
 
 def _decided(desk: Desk, instance_id: str) -> dict[str, Any]:
@@ -29,7 +40,7 @@ def test_new_decision_version_binds_new_instances_only(desk: Desk, client: TestC
     after = desk.start("outlet", "return_exchange", REQUEST, business_key="R-2")
 
     for instance_id in (before, after):
-        desk.work("outlet", instance_id, "inspect_product", _inspection(18, True, True))
+        desk.work("outlet", instance_id, "inspect_product", _inspection(18))
     assert _decided(desk, before)["outputs"] == {"policy_outcome": "exchange"}
     assert _decided(desk, after)["outputs"] == {"policy_outcome": "return_or_exchange"}
     assert _decided(desk, after)["inputs"]["days_since_purchase"] == 18
