@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export TIXI_DATABASE_URL ?= sqlite:///var/tixi.db
 
-.PHONY: run test install lock serve-only clean
+.PHONY: run test lint install lock clean
 
 $(STAMP): pyproject.toml requirements.lock
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
@@ -22,8 +22,13 @@ run: $(STAMP)
 	$(BIN)/tixi calendar load calendars/cn-2026.json
 	TIXI_DEMO_USERS=true $(BIN)/tixi serve --host 127.0.0.1 --port 8000
 
-test: $(STAMP)
+test: $(STAMP) lint
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# Style and types: ruff, and mypy --strict over engine/ and api/ (settings in pyproject.toml).
+lint: $(STAMP)
+	$(BIN)/ruff check api engine
+	$(BIN)/mypy
 
 # Re-pin every dependency (run after editing pyproject.toml; commit requirements.lock).
 lock:
@@ -33,3 +38,4 @@ lock:
 
 clean:
 	rm -rf $(VENV) var *.egg-info
+

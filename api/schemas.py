@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import uuid
 from datetime import date, datetime
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, Self, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from engine.tables import AuditEvent
 from engine.definitions import DefinitionInfo
 from engine.identity import GroupInfo, UserInfo
 from engine.instances import InstanceDetail, InstanceSummary, Page
+from engine.tables import AuditEvent
 from engine.tasks import TaskDetail, TaskSummary
 
 T = TypeVar("T")
@@ -28,7 +28,7 @@ class PageOut(Out, Generic[T]):
     offset: int
 
     @classmethod
-    def of(cls, page: Page, convert: Any) -> Any:
+    def of(cls, page: Page, convert: Any) -> Self:
         return cls(items=[convert(i) for i in page.items], total=page.total, limit=page.limit, offset=page.offset)
 
 

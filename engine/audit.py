@@ -11,7 +11,7 @@ import hashlib
 import json
 import uuid
 from dataclasses import dataclass
-from datetime import timezone
+from datetime import UTC
 from typing import Any
 
 from sqlalchemy import event as orm_event
@@ -59,7 +59,7 @@ class ChainBreak:
 def row_hash(event: AuditEvent) -> str:
     content = json.dumps(
         [event.prev_hash, str(event.instance_id or ""), str(event.task_id or ""), event.definition_key or "",
-         event.event_type, event.actor, event.occurred_at.astimezone(timezone.utc).isoformat(), event.data],
+         event.event_type, event.actor, event.occurred_at.astimezone(UTC).isoformat(), event.data],
         sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str,
     )
     return hashlib.sha256(content.encode("utf-8")).hexdigest()

@@ -8,7 +8,7 @@ PT24H is three working days, P2D two working days.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
@@ -54,8 +54,9 @@ def working_length(iso_duration: str) -> timedelta:
     if parts.get("years") or parts.get("months"):
         raise ValueError("working-time deadlines count days, hours and minutes, not months or years")
     days = parts.get("days", 0) + 5 * parts.get("weeks", 0)
-    return days * WORKING_DAY + timedelta(hours=parts.get("hours", 0), minutes=parts.get("minutes", 0),
+    length: timedelta = days * WORKING_DAY + timedelta(hours=parts.get("hours", 0), minutes=parts.get("minutes", 0),
                                           seconds=parts.get("seconds", 0))
+    return length
 
 
 def add_working_time(start: datetime, length: timedelta, exceptions: dict[date, str]) -> datetime:
@@ -70,7 +71,7 @@ def add_working_time(start: datetime, length: timedelta, exceptions: dict[date, 
             if moment < closes:
                 available = closes - moment
                 if remaining <= available:
-                    return (moment + remaining).astimezone(timezone.utc)
+                    return (moment + remaining).astimezone(UTC)
                 remaining -= available
         moment = datetime.combine(day + timedelta(days=1), DAY_START, LOCAL)
 

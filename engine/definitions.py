@@ -12,7 +12,7 @@ import io
 import uuid
 import zipfile
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from lxml import etree
@@ -85,10 +85,10 @@ def deploy_files(
     results: list[DefinitionInfo] = []
     for document in decisions:
         try:
-            parsed = parse_decisions(document.root, document.filename)
+            tables = parse_decisions(document.root, document.filename)
         except DefinitionProblem as problem:
             raise _deployment_error(document.filename, problem) from None
-        for decision in parsed:
+        for decision in tables:
             results.append(_store(session, clock, actor, document, decision.key, "decision", decision.name,
                                   {"decision_table": decision.table}, {}))
     parsed: list[tuple[_Document, ParsedProcess]] = []
@@ -240,7 +240,7 @@ def _check_process(
     for event in elements.get("start_events", []):
         if event["kind"] == "timer":
             try:
-                next_due(event["expression"], datetime(2000, 1, 1, tzinfo=timezone.utc))
+                next_due(event["expression"], datetime(2000, 1, 1, tzinfo=UTC))
             except ValueError as error:
                 add(event["element_id"], f"timer start '{event['expression']}' is not an ISO 8601 date, duration or "
                                          f"cycle: {error}")

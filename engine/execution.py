@@ -150,12 +150,15 @@ def save_run(
     record.updated_at = now
     if run.is_completed and record.status == "running":
         record.status, record.ended_at = "completed", now
-        ends = [s for s in steps if s.element_type == "EndEvent" and s.process_key == record.definition_key]
-        end = ends[-1].element_id if ends else None
+        # A side branch (e.g. quality feedback) may finish last; the case's outcome is its main end.
+        side = set(bundle.elements(record.definition_key).get("side_end_events", []))
+        ends = run.reached_end_events()
+        outcomes = [e for e in ends if e not in side] or ends
+        end = outcomes[-1] if outcomes else None
         record_event(session, clock, actor=actor, event_type="ended", instance_id=record.instance_id,
                      definition_key=record.definition_key,
                      data={"end_event": end, "end_event_name": bundle.name_of(record.definition_key, end or ""),
-                           "variables": variables})
+                           "end_events": ends, "variables": variables})
     flush(session)
 
 
@@ -214,7 +217,7 @@ def _record_steps(
         if step.element_type == "UserTask":
             continue  # its completion is recorded with the submitted data by the task operation
         elements = bundle.elements(step.process_key)
-        base = {"process": step.process_key, "element": step.element_id,
+        base: dict[str, Any] = {"process": step.process_key, "element": step.element_id,
                 "element_name": bundle.name_of(step.process_key, step.element_id), "type": step.element_type}
         event_type, data = "element_completed", base
         if step.element_type == "ExclusiveGateway":
@@ -228,7 +231,9 @@ def _record_steps(
             ]
             event_type, data = "gateway_decision", {**base, "chosen": chosen}
         elif step.element_type == "BusinessRuleTask":
-            event_type, data = "decision_evaluated", {**base, **(step.data or {})}
+            decision_key = elements.get("decisions", {}).get(step.element_id)
+            event_type, data = "decision_evaluated", {**base, **(step.data or {}), "decision": decision_key,
+                                                      "table": (step.data or {}).get("decision")}
         elif step.element_type == "CallActivity":
             event_type = "call_activity_completed"
         elif step.element_type in TIMER_STEP_TYPES and step.element_id in elements.get("timer_events", []):
@@ -324,13 +329,13 @@ def _sync_timers(
             row.status = "fired" if timer_id in fired else "cancelled"
             row.fired_at = now if timer_id in fired else None
     for timer_id, timer in waiting.items():
-        row = pending.get(timer_id) or session.get(Timer, timer_id)
-        if row is None:
+        known = pending.get(timer_id) or session.get(Timer, timer_id)
+        if known is None:
             session.add(Timer(timer_id=timer_id, instance_id=record.instance_id, element_id=timer.element_id,
                               name=bundle.name_of(timer.process_key, timer.element_id) or timer.element_id,
                               due_at=timer.due_at, status="pending"))
-        elif row.due_at != timer.due_at:  # a cycle timer moved on to its next due time
-            row.due_at, row.status = timer.due_at, "pending"
+        elif known.due_at != timer.due_at:  # a cycle timer moved on to its next due time
+            known.due_at, known.status = timer.due_at, "pending"
 
 
 def _sync_messages(session: Session, *, record: Instance, run: WorkflowRun, now: Any) -> None:

@@ -19,7 +19,6 @@ from engine.definitions import get_definition_row
 from engine.errors import InstanceStateError, NotFoundError, PermissionDeniedError, ValidationError
 from engine.execution import (
     Bundle,
-    advance_or_incident,
     bundle_of,
     flush,
     load_run,

@@ -16,11 +16,11 @@ from sqlalchemy.orm import Session
 
 from engine.audit import record_event
 from engine.clock import Clock
-from engine.definitions import list_definitions, get_definition_row
+from engine.definitions import get_definition_row, list_definitions
 from engine.errors import ConflictError, NotFoundError, PermissionDeniedError, ValidationError
 from engine.execution import advance_or_incident, bundle_of, load_run
 from engine.identity import DESIGNER_GROUP, Actor
-from engine.instances import visible_to, launch_instance
+from engine.instances import launch_instance, visible_to
 from engine.tables import Instance, MessageSubscription
 
 

@@ -13,8 +13,8 @@ from sqlalchemy.orm import Session
 from engine.audit import record_event
 from engine.catalog import FormCatalog
 from engine.clock import Clock
-from engine.errors import InstanceStateError, NotFoundError, PermissionDeniedError, TaskStateError, ValidationError
 from engine.deadlines import close_deadline
+from engine.errors import InstanceStateError, NotFoundError, PermissionDeniedError, TaskStateError, ValidationError
 from engine.execution import advance_or_incident, bundle_of, flush, load_run
 from engine.identity import Actor
 from engine.instances import Page

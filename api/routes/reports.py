@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 
 from fastapi import APIRouter
 
@@ -17,8 +17,8 @@ def sla_report(session: SessionDep, clock: ClockDep, actor: ActorDep, start: dat
                process_key: str | None = None) -> list[SlaRowOut]:
     """Deadlines that started from `start` up to and including `end` (UTC days)."""
     with session.begin():
-        rows = reports.sla_report(session, clock, actor=actor, start=datetime.combine(start, time(), timezone.utc),
-                                  end=datetime.combine(end + timedelta(days=1), time(), timezone.utc),
+        rows = reports.sla_report(session, clock, actor=actor, start=datetime.combine(start, time(), UTC),
+                                  end=datetime.combine(end + timedelta(days=1), time(), UTC),
                                   process_key=process_key)
     return [SlaRowOut(**row.__dict__, total=row.total) for row in rows]
 

@@ -185,7 +185,8 @@ def _split_list(value: str | None) -> list[str]:
 
 
 def _camunda(node: etree._Element, name: str) -> str | None:
-    return node.get(f"{{{CAMUNDA_NS}}}{name}")
+    value: str | None = node.get(f"{{{CAMUNDA_NS}}}{name}")
+    return value
 
 
 def _called_processes(process: etree._Element) -> set[str]:
@@ -264,6 +265,10 @@ def _elements(process: etree._Element) -> dict[str, Any]:
             for node in process.iter(f"{{{BPMN_NS}}}messageEventDefinition")
         },
         "start_events": _start_events(process, messages),
+        "side_end_events": sorted(
+            node.get("id", "") for node in process.iter(f"{{{BPMN_NS}}}endEvent")
+            if _properties(node).get("side_branch") == "true"
+        ),
         "sla_pause": sorted(
             node.get("id", "") for node in process.iter()
             if isinstance(node.tag, str) and _properties(node).get("sla_pause") == "true"

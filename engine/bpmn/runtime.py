@@ -161,6 +161,12 @@ class WorkflowRun:
 
         return self._tracking(now, run)
 
+    def reached_end_events(self) -> list[str]:
+        """End events of the top process this instance has reached, in the order it reached them."""
+        ends = [t for t in self._workflow.get_tasks(state=TaskState.COMPLETED)
+                if t.workflow is self._workflow and type(t.task_spec).__name__ == "EndEvent"]
+        return [t.task_spec.bpmn_id for t in sorted(ends, key=lambda t: t.last_state_change)]
+
     def failed_elements(self) -> list[str]:
         return [t.task_spec.bpmn_id for t in self._tasks(TaskState.ERROR)]
 
@@ -262,11 +268,22 @@ class WorkflowRun:
             chosen: tuple[str, ...] = ()
             data = None
             if isinstance(task.task_spec, ExclusiveGateway):
-                chosen = tuple(c.task_spec.bpmn_id for c in task.children if c.task_spec.bpmn_id)
+                chosen = tuple(_next_elements(task))
             if type(task.task_spec).__name__ == "BusinessRuleTask":
                 data = _decision_record(task)
             steps.append(Step(_process_key(task), task.task_spec.bpmn_id, type(task.task_spec).__name__, chosen, data))
         return steps
+
+
+def _next_elements(task: SpiffTask) -> list[str]:
+    """The BPMN elements after a task, looking through the library's own tasks (e.g. a boundary-event split)."""
+    found: list[str] = []
+    for child in task.children:
+        if child.task_spec.bpmn_id:
+            found.append(child.task_spec.bpmn_id)
+        else:
+            found.extend(_next_elements(child))
+    return found
 
 
 def _process_key(task: SpiffTask) -> str:

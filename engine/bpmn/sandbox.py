@@ -55,7 +55,7 @@ from RestrictedPython.Guards import (
     guarded_iter_unpack_sequence,
     guarded_unpack_sequence,
 )
-from simpleeval import (  # type: ignore[import-untyped]
+from simpleeval import (
     EvalWithCompoundTypes,
     FeatureNotAvailable,
     FunctionNotDefined,
@@ -64,11 +64,11 @@ from simpleeval import (  # type: ignore[import-untyped]
     NameNotDefined,
     NumberTooHigh,
 )
-from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine  # type: ignore[import-untyped]
-from SpiffWorkflow.bpmn.script_engine.python_environment import (  # type: ignore[import-untyped]
+from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine
+from SpiffWorkflow.bpmn.script_engine.python_environment import (
     BasePythonScriptEngineEnvironment,
 )
-from SpiffWorkflow.bpmn.workflow import BpmnWorkflow  # type: ignore[import-untyped]
+from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 
 from engine.bpmn.sandbox_limits import (
     _GUARDED_OPERATORS,

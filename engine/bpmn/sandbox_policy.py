@@ -17,7 +17,7 @@ from typing import Any
 from RestrictedPython.compile import compile_restricted_exec
 from RestrictedPython.Guards import safe_builtins
 from RestrictedPython.transformer import INSPECT_ATTRIBUTES, RestrictingNodeTransformer
-from simpleeval import DEFAULT_OPERATORS  # type: ignore[import-untyped]
+from simpleeval import DEFAULT_OPERATORS
 
 from engine.bpmn.sandbox_limits import (
     _GUARDED_OPERATORS,

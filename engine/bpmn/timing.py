@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
-from datetime import datetime, timezone, tzinfo
+from datetime import UTC, datetime, timedelta, tzinfo
 
 from SpiffWorkflow.bpmn.specs.event_definitions import timer as _spiff_timer
 
@@ -26,13 +26,13 @@ class _ClockedDatetime(datetime):
         return moment.astimezone(tz) if tz is not None else moment.astimezone().replace(tzinfo=None)
 
 
-_spiff_timer.datetime = _ClockedDatetime  # type: ignore[misc]
+_spiff_timer.datetime = _ClockedDatetime
 
 
 @contextmanager
 def at(moment: datetime) -> Iterator[None]:
     """Run workflow code as if the time were `moment` (aware)."""
-    token = _moment.set(moment.astimezone(timezone.utc))
+    token = _moment.set(moment.astimezone(UTC))
     try:
         yield
     finally:
@@ -41,7 +41,8 @@ def at(moment: datetime) -> Iterator[None]:
 
 def parse_due(value: str) -> datetime:
     """A timer's stored due value (ISO date-time, possibly naive local time) as aware UTC."""
-    return _spiff_timer.TimerEventDefinition.get_datetime(value)
+    due: datetime = _spiff_timer.TimerEventDefinition.get_datetime(value)
+    return due
 
 
 def add_duration(start: datetime, iso_duration: str) -> datetime:
@@ -53,4 +54,5 @@ def add_duration(start: datetime, iso_duration: str) -> datetime:
         parsed = _spiff_timer.TimerEventDefinition.parse_iso_duration(iso_duration.strip().strip('"'))
     except Exception as error:  # the library raises a bare Exception
         raise ValueError(f"'{iso_duration}' is not an ISO 8601 duration") from error
-    return start + _spiff_timer.TimerEventDefinition.get_timedelta_from_start(parsed, start)
+    delta: timedelta = _spiff_timer.TimerEventDefinition.get_timedelta_from_start(parsed, start)
+    return start + delta

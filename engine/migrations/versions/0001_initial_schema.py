@@ -1,17 +1,16 @@
 """initial schema
 
 Revision ID: 0001
-Revises: 
+Revises:
 Create Date: 2026-11-25 12:51:20.219633
 """
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import sqlalchemy as sa
 from alembic import op
-
 
 revision = '0001'
 down_revision = None
@@ -169,7 +168,7 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_task_candidate_groups_group_id_task_id'), ['group_id', 'task_id'], unique=False)
 
     groups = sa.table("groups", sa.column("group_id"), sa.column("name"), sa.column("created_at", sa.DateTime(timezone=True)))
-    seeded_at = datetime.now(timezone.utc)
+    seeded_at = datetime.now(UTC)
     op.bulk_insert(groups, [{"group_id": g, "name": n, "created_at": seeded_at} for g, n in STANDARD_GROUPS])
 
 
