@@ -39,3 +39,12 @@ lock:
 clean:
 	rm -rf $(VENV) var *.egg-info
 
+# Benchmarks (bench/, issue 6): `bench` runs the full sizes, `bench-quick` a small run (< 2 min).
+# Both need PostgreSQL as `make test` does (TIXI_TEST_POSTGRES_URL); no test asserts a time.
+.PHONY: bench bench-quick
+
+bench: $(STAMP)
+	$(BIN)/python bench/run_all.py
+
+bench-quick: $(STAMP)
+	$(BIN)/python bench/run_all.py --quick

@@ -17,10 +17,11 @@ from SpiffWorkflow.bpmn import BpmnEvent
 from SpiffWorkflow.bpmn.specs.defaults import ExclusiveGateway, UserTask
 from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import CycleTimerEventDefinition, TimerEventDefinition
+from SpiffWorkflow.bpmn.util.task import BpmnTaskIterator
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.task import Task as SpiffTask
-from SpiffWorkflow.util.task import TaskState
+from SpiffWorkflow.util.task import TaskIterator, TaskState
 
 from engine.bpmn import timing
 from engine.bpmn.sandbox import SandboxError, attach_sandbox, make_script_engine
@@ -35,6 +36,13 @@ class WorkflowError(Exception):
         self.message, self.element_id, self.line = message, element_id, line
         self.steps: list[Step] = []
 
+
+_DEPTH_LIMIT = 10_000_000
+# The library's task iterators stop at depth 1,000; a loop adds three levels per round, so a case
+# reopened some 330 times would lose sight of its new tasks and look finished. The iterator is
+# not recursive, so a deeper limit costs nothing but the walk itself.
+TaskIterator.__init__.__defaults__ = (None, _DEPTH_LIMIT, True, None)
+BpmnTaskIterator.__init__.__defaults__ = (None, _DEPTH_LIMIT, True, False, None)
 
 # The library's own bookkeeping tasks, which are no BPMN elements of the designer's.
 _INTERNAL = {"BpmnStartTask", "_EndJoin", "SimpleBpmnTask"}

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+
+from engine.clock import FrozenClock
 
 Login = Callable[[str], dict[str, str]]
 
@@ -58,6 +61,20 @@ class Desk:
         return sorted(t["element_id"] for t in self.instance(instance_id)["waiting_tasks"])
 
 
+# Demo users' tokens with the test-clock time they were issued: argon2 makes every login slow, and
+# every test starts at the same frozen moment, so a token serves many tests until the clock moves on.
+_DEMO_TOKENS: dict[str, tuple[datetime, dict[str, str]]] = {}
+
+
 @pytest.fixture
-def desk(client: TestClient, login: Login, deployed_processes: list[dict[str, Any]]) -> Desk:
-    return Desk(client, login)
+def desk(client: TestClient, login: Callable[..., dict[str, str]], clock: FrozenClock,
+         deployed_processes: list[dict[str, Any]]) -> Desk:
+    def cached_login(username: str, password: str = "demo") -> dict[str, str]:
+        if password != "demo":
+            return login(username, password)
+        issued = _DEMO_TOKENS.get(username)
+        if issued is None or not timedelta(0) <= clock.now() - issued[0] < timedelta(hours=1):
+            _DEMO_TOKENS[username] = (clock.now(), login(username))
+        return _DEMO_TOKENS[username][1]
+
+    return Desk(client, cached_login)

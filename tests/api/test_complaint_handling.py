@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from engine.clock import FrozenClock
 from engine.timers import fire_due_timers
-from tests.api.conftest import Desk, Login
+from tests.api.conftest import Desk
 
 ROLES = ("outlet", "rcc_agent", "rcc_visitor", "rcc_director", "rcc_settlement", "tech_section", "csd_head",
          "training", "quality")
@@ -64,22 +64,6 @@ UNSATISFIED = {"visit_channel": "phone", "customer_reached": True, **RATINGS, "r
 NOT_REACHED = {"visit_channel": "phone", "customer_reached": False, "unreached_reason": "无人接听 / no answer"}
 
 
-# Tokens by user, with the test-clock time they were issued: argon2 makes each login slow, and every
-# test starts at the same frozen moment, so a token serves all tests until the clock moves an hour on.
-_TOKENS: dict[str, tuple[datetime, dict[str, str]]] = {}
-
-
-@pytest.fixture
-def desk(client: TestClient, login: Login, clock: FrozenClock, deployed_processes: list[dict[str, Any]]) -> Desk:
-    """The shared Desk, with each demo user's token reused while it is fresh in the test clock."""
-
-    def cached_login(username: str) -> dict[str, str]:
-        issued = _TOKENS.get(username)
-        if issued is None or not timedelta(0) <= clock.now() - issued[0] < timedelta(hours=1):
-            _TOKENS[username] = (clock.now(), login(username))
-        return _TOKENS[username][1]
-
-    return Desk(client, cached_login)
 
 
 def _at(text: str) -> datetime:

@@ -6,15 +6,13 @@ syntax error)."""
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 
-from engine.clock import FrozenClock
-from tests.api.conftest import Desk, Login
+from tests.api.conftest import Desk
 from tests.conftest import ROOT
 
 ROLES = ("outlet", "rcc_agent", "rcc_visitor", "rcc_director", "rcc_settlement", "tech_section", "csd_head",
@@ -55,22 +53,6 @@ RATINGS = {f"rating_{d}": 5 for d in ("tangibles", "reliability", "responsivenes
 VISITED = {"visit_channel": "phone", "customer_reached": True, **RATINGS, "customer_satisfied": True}
 
 
-# Tokens by user, with the test-clock time they were issued: argon2 makes each login slow, and every
-# test starts at the same frozen moment, so a token serves all tests until the clock moves an hour on.
-_TOKENS: dict[str, tuple[datetime, dict[str, str]]] = {}
-
-
-@pytest.fixture
-def desk(client: TestClient, login: Login, clock: FrozenClock, deployed_processes: list[dict[str, Any]]) -> Desk:
-    """The shared Desk, with each demo user's token reused while it is fresh in the test clock."""
-
-    def cached_login(username: str) -> dict[str, str]:
-        issued = _TOKENS.get(username)
-        if issued is None or not timedelta(0) <= clock.now() - issued[0] < timedelta(hours=1):
-            _TOKENS[username] = (clock.now(), login(username))
-        return _TOKENS[username][1]
-
-    return Desk(client, cached_login)
 
 
 def _queues(desk: Desk) -> dict[str, list[str]]:

@@ -3,7 +3,6 @@ rounds started by messages, regional rounds started by hand, and the evaluation 
 
 from __future__ import annotations
 
-from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -11,7 +10,6 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session, sessionmaker
 
-from api.settings import Settings
 from engine.clock import FrozenClock
 from engine.start_timers import fire_start_timers
 from engine.timers import fire_due_timers
@@ -38,32 +36,6 @@ OFF_TARGET = {"results_on_target": False, "evaluation_score": 91,
 ON_TARGET = {"results_on_target": True, "evaluation_score": 98.5, "evaluation_notes": "达标 / on target"}
 REGIONAL_REQUEST = {"training_scope": "regional", "training_trigger": "regional_need", "region": "西南",
                     "training_reason": "西南新增网点多 / many new outlets in the south-west"}
-
-
-_TOKENS: dict[str, dict[str, str]] = {}
-
-
-@pytest.fixture
-def app_settings(app_settings: Settings) -> Settings:
-    """Tokens that outlive the jumps of the test clock to the annual rounds (2027, 2028)."""
-    return replace(app_settings, token_minutes=3 * 366 * 24 * 60)
-
-
-@pytest.fixture
-def desk(client: TestClient, login: Login, deployed_processes: list[dict[str, Any]]) -> Desk:
-    """The shared Desk, with every user logged in once before the test moves the clock.
-
-    Logging in after the clock jumps to 2027 fails (see test_training_specialist_logs_in_on_the_round_day);
-    tokens issued now stay valid in Tixi's clock through 2028.
-    """
-    for user in (*ROLES, "admin", "designer"):
-        if user not in _TOKENS:  # every test starts at the same frozen moment: one login per user serves all
-            _TOKENS[user] = login(user)
-
-    def cached_login(username: str) -> dict[str, str]:
-        return _TOKENS[username]
-
-    return Desk(client, cached_login)
 
 
 def _queues(desk: Desk) -> dict[str, list[str]]:

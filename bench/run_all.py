@@ -1,0 +1,105 @@
+"""Run every benchmark in turn (each in its own process), then print a combined table against the
+issue's targets and, as the last line, one JSON object with every figure and the machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from databases import versions
+from report import emit, print_table
+
+from engine.clock import SystemClock
+
+HERE = Path(__file__).resolve().parent
+SCRIPTS = ("floor.py", "engine_layer.py", "long_case.py", "footprint.py")
+
+
+def machine() -> dict[str, Any]:
+    model = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                  if line.startswith("model name")), platform.processor())
+    mem_kb = next(int(line.split()[1]) for line in Path("/proc/meminfo").read_text().splitlines()
+                  if line.startswith("MemTotal"))
+    return {"nproc": os.cpu_count(), "cpu": model, "ram_gib": round(mem_kb / 1024 ** 2, 1),
+            "python": platform.python_version(), **versions()}
+
+
+def run(script: str, quick: bool) -> dict[str, Any]:
+    """Run one script, echo its tables, and hand back its JSON line ({"error": ...} if it failed)."""
+    command = [sys.executable, str(HERE / script), *(["--quick"] if quick else [])]
+    began = time.perf_counter()
+    done = subprocess.run(command, capture_output=True, text=True, cwd=HERE.parent)
+    lines = done.stdout.rstrip().splitlines()
+    print("\n".join(lines[:-1]), flush=True)
+    try:
+        figures: dict[str, Any] = json.loads(lines[-1])
+    except (IndexError, json.JSONDecodeError):
+        print(done.stdout[-2000:], done.stderr[-4000:], sep="\n", file=sys.stderr)
+        figures = {"error": f"{script} exited {done.returncode}"}
+    figures["seconds"] = round(time.perf_counter() - began, 1)
+    return figures
+
+
+def summary_rows(results: dict[str, dict[str, Any]]) -> list[list[Any]]:
+    floor, engine = results["floor.py"], results["engine_layer.py"].get("engine", {})
+    long_case, footprint = results["long_case.py"], results["footprint.py"].get("footprint", {})
+    rows: list[list[Any]] = [
+        ["floor, in memory (instances/s)", floor.get("floor_instances_per_s"), "", ""],
+        ["floor, serialize each step (instances/s)", floor.get("floor_serialized_instances_per_s"), "", ""],
+    ]
+    for kind, target in (("sqlite", None), ("postgresql", 0.7)):
+        if kind in engine:
+            figures = engine[kind]
+            ratio = figures["ratio_to_floor_serialized"]
+            rows.append([f"engine layer {kind} (instances/s)", figures["instances_per_s"], "", ""])
+            rows.append([f"engine layer {kind}, step p50/p95/p99 ms",
+                         "/".join(str(figures["steps"]["all"][f"p{q}_ms"]) for q in (50, 95, 99)), "", ""])
+            rows.append([f"engine layer {kind} / floor with serialization", ratio,
+                         f"≥ {target}" if target else "", _met(ratio >= target) if target else ""])
+    for iteration, figures in long_case.get("long_case", {}).items():
+        rows.append([f"long case, step ms at iteration {iteration}", figures["step_ms"], "", ""])
+    if "long_case_growth" in long_case:
+        stuck = long_case["long_case_stuck"]
+        rows.append([f"long case, iteration {long_case['long_case_growth_at']} / iteration 10",
+                     long_case["long_case_growth"], "≤ 2 at 1,000",
+                     _met(long_case["long_case_growth"] <= 2) if stuck is None
+                     else f"missed: no task at iteration {stuck['iteration']}, instance {stuck['instance_status']}"])
+    if "bytes_per_instance" in footprint:
+        rows.append(["footprint, bytes per finished instance (PostgreSQL)", footprint["bytes_per_instance"],
+                     "≤ 8,192", _met(footprint["bytes_per_instance"] <= 8192)])
+    return rows
+
+
+def _met(ok: bool) -> str:
+    return "met" if ok else "missed"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="small sizes, under two minutes")
+    quick = parser.parse_args().quick
+    began, load_before = time.perf_counter(), os.getloadavg()[0]
+    results = {script: run(script, quick) for script in SCRIPTS}
+    print_table(f"Tixi benchmarks ({'quick' if quick else 'full'} run) against the targets of issue 6",
+                ["figure", "value", "target", "verdict"], summary_rows(results))
+    failed = [script for script, figures in results.items() if "error" in figures]
+    if failed:
+        print(f"FAILED: {', '.join(failed)}", file=sys.stderr)
+    emit({"mode": "quick" if quick else "full", "date": SystemClock().now().date().isoformat(),
+          "machine": machine(), "seconds": round(time.perf_counter() - began, 1),
+          # Other work on the machine moves the absolute figures; the ratios are measured side by side.
+          "load_avg_1m": {"before": round(load_before, 2), "after": round(os.getloadavg()[0], 2)},
+          "results": {Path(script).stem: figures for script, figures in results.items()}})
+    sys.exit(1 if failed else 0)
+
+
+if __name__ == "__main__":
+    main()
