@@ -229,7 +229,7 @@ def _record_steps(
                 for flow_id, flow in flows.items()
                 if flow["source"] == step.element_id and flow["target"] == target
             ]
-            event_type, data = "gateway_decision", {**base, "chosen": chosen}
+            event_type, data = "gateway_decision", {**base, "chosen": chosen, **(step.data or {})}
         elif step.element_type == "BusinessRuleTask":
             decision_key = elements.get("decisions", {}).get(step.element_id)
             event_type, data = "decision_evaluated", {**base, **(step.data or {}), "decision": decision_key,

@@ -7,6 +7,7 @@ never library objects.
 
 from __future__ import annotations
 
+import ast
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -277,10 +278,24 @@ class WorkflowRun:
             data = None
             if isinstance(task.task_spec, ExclusiveGateway):
                 chosen = tuple(_next_elements(task))
+                data = _gateway_inputs(task)
             if type(task.task_spec).__name__ == "BusinessRuleTask":
                 data = _decision_record(task)
             steps.append(Step(_process_key(task), task.task_spec.bpmn_id, type(task.task_spec).__name__, chosen, data))
         return steps
+
+
+def _gateway_inputs(task: SpiffTask) -> dict[str, Any]:
+    """The conditions a gateway weighed and the values of the variables they read: why it chose."""
+    conditions = [c.args[0] for c, _ in task.task_spec.cond_task_specs
+                  if c is not None and c.args and isinstance(c.args[0], str)]
+    names: set[str] = set()
+    for condition in conditions:
+        try:
+            names.update(n.id for n in ast.walk(ast.parse(condition.strip(), mode="eval")) if isinstance(n, ast.Name))
+        except SyntaxError:
+            continue
+    return {"conditions": conditions, "inputs": {n: task.data[n] for n in sorted(names) if n in task.data}}
 
 
 def _next_elements(task: SpiffTask) -> list[str]:

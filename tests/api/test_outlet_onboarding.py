@@ -99,6 +99,9 @@ def test_onboarding_approved_and_probation_passed(desk: Desk, factory: sessionma
     assert submitted == APPROVE_RCC
     decisions = [e["data"]["chosen"][0]["target"] for e in history if e["event_type"] == "gateway_decision"]
     assert decisions == ["tech_review", "csd_approval", "issue_agreement", "agreement_in_force"]
+    first_decision = next(e for e in history if e["event_type"] == "gateway_decision")["data"]
+    assert first_decision["inputs"] == {"rcc_approved": True}  # why the gateway chose: what it read
+    assert first_decision["conditions"] == ["rcc_approved == True"]
     claims = [e for e in history if e["event_type"] == "task_claimed"]
     assert len(claims) == 6  # confirm_agreement is assigned to the applicant up front
 

@@ -114,3 +114,21 @@ def test_terminated_instance_cancels_its_timer(factory: sessionmaker[Session], c
     assert fire_due_timers(factory, clock) == 0
     with factory() as session:
         assert session.scalars(select(Timer.status).where(Timer.instance_id == instance_id)).one() == "cancelled"
+
+
+def test_non_interrupting_boundary_timer_leaves_the_task_open(factory: sessionmaker[Session], clock: FrozenClock,
+                                                              catalog: FormCatalog) -> None:
+    _deploy(factory, clock, catalog, TEST_PROCESSES / "reminder_timer.bpmn")
+    agent = Actor("rcc_agent", frozenset({"rcc_agent"}))
+    with transaction(factory) as session:
+        instance_id = instances.start_instance(session, clock, catalog, actor=agent,
+                                               definition_key="reminder_timer").summary.instance_id
+    clock.advance(timedelta(hours=11))
+    assert fire_due_timers(factory, clock) == 0
+    clock.advance(timedelta(hours=2))
+    assert fire_due_timers(factory, clock) == 1
+    with factory() as session:
+        detail = instances.get_instance(session, actor=ADMIN, instance_id=instance_id)
+    # The reminder went to the RCC; the outlet's repair is still open, not cancelled.
+    assert sorted(t.element_id for t in detail.waiting_tasks) == ["chase", "repair"]
+    assert _timer_events(factory, instance_id) == ["timer_fired"]
