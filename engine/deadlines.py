@@ -36,11 +36,35 @@ def open_deadline(
     return due_at
 
 
+def open_case_deadline(session: Session, *, record: Instance, name: str, sla: dict[str, str] | None,
+                       now: datetime) -> None:
+    """Start the clock of the whole case (the process's `sla_case_due`), met when the case completes."""
+    if not sla:
+        return
+    calendar = "working" if sla.get("calendar") == "working" else "calendar"
+    session.add(Deadline(
+        instance_id=record.instance_id, task_id=None, process_key=record.definition_key,
+        element_id=record.definition_key, name=name, calendar=calendar, duration=sla["due"], started_at=now,
+        due_at=deadline(session, calendar, now, sla["due"]), status="open",
+    ))
+
+
+def close_case_deadline(session: Session, *, instance_id: uuid.UUID, completed: bool, now: datetime) -> None:
+    rows = session.scalars(select(Deadline).where(Deadline.instance_id == instance_id, Deadline.task_id.is_(None),
+                                                  Deadline.status == "open"))
+    for row in rows:
+        _close(row, completed, now)
+
+
 def close_deadline(session: Session, *, task_id: uuid.UUID, completed: bool, now: datetime) -> None:
     """A task finished: met if completed in time; a task cancelled at or after its due time (an escalation) breached it."""
     row = session.scalars(select(Deadline).where(Deadline.task_id == task_id, Deadline.status == "open")).first()
     if row is None:
         return
+    _close(row, completed, now)
+
+
+def _close(row: Deadline, completed: bool, now: datetime) -> None:
     _resume(row, now)
     if completed:
         row.status = "met" if now <= row.due_at else "breached"

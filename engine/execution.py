@@ -20,7 +20,7 @@ from engine.audit import record_event
 from engine.bpmn.runtime import Step, WorkflowError, WorkflowRun
 from engine.bpmn.serialization import SERIALIZER_VERSION
 from engine.clock import Clock
-from engine.deadlines import close_deadline, open_deadline, pause_or_resume
+from engine.deadlines import close_case_deadline, close_deadline, open_deadline, pause_or_resume
 from engine.errors import ConcurrentUpdateError, ProcessError
 from engine.tables import Definition, Instance, MessageSubscription, Task, TaskCandidateGroup, Timer
 
@@ -150,6 +150,7 @@ def save_run(
     record.updated_at = now
     if run.is_completed and record.status == "running":
         record.status, record.ended_at = "completed", now
+        close_case_deadline(session, instance_id=record.instance_id, completed=True, now=now)
         # A side branch (e.g. quality feedback) may finish last; the case's outcome is its main end.
         side = set(bundle.elements(record.definition_key).get("side_end_events", []))
         ends = run.reached_end_events()

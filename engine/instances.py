@@ -15,6 +15,7 @@ from engine.bpmn.runtime import WorkflowError, WorkflowRun
 from engine.bpmn.serialization import SERIALIZER_VERSION
 from engine.catalog import FormCatalog
 from engine.clock import Clock
+from engine.deadlines import close_case_deadline, open_case_deadline
 from engine.definitions import get_definition_row
 from engine.errors import InstanceStateError, NotFoundError, PermissionDeniedError, ValidationError
 from engine.execution import (
@@ -130,6 +131,8 @@ def launch_instance(
         called_definitions=bundle.called_ids(), started_by=actor.username, started_at=now, updated_at=now,
     )
     session.add(record)
+    session.flush()
+    open_case_deadline(session, record=record, name=definition.name, sla=definition.elements.get("case_sla"), now=now)
     record_event(session, clock, actor=actor.username, event_type="started", instance_id=record.instance_id,
                  definition_key=definition.key,
                  data={"version": definition.version, "business_key": business_key, "variables": variables,
@@ -264,6 +267,7 @@ def _change_status(
                  definition_key=record.definition_key, data={"reason": reason, "previous_status": previous})
     if target == "terminated":
         record.ended_at = now
+        close_case_deadline(session, instance_id=instance_id, completed=False, now=now)
         run = load_run(record, bundle)
         run.cancel()
         save_run(session, clock, actor=actor.username, record=record, bundle=bundle, run=run, steps=[])

@@ -220,6 +220,14 @@ def _properties(node: etree._Element) -> dict[str, str]:
     return {p.get("name", ""): p.get("value", "") for p in found}
 
 
+def _case_sla(process: etree._Element) -> dict[str, str] | None:
+    """The whole case's service commitment: `sla_case_due` (ISO duration) and `sla_case_calendar`."""
+    properties = _properties(process)
+    if not properties.get("sla_case_due"):
+        return None
+    return {"due": properties["sla_case_due"], "calendar": properties.get("sla_case_calendar", "calendar")}
+
+
 def _elements(process: etree._Element) -> dict[str, Any]:
     messages = _message_names(process)
     names: dict[str, str] = {}
@@ -278,6 +286,7 @@ def _elements(process: etree._Element) -> dict[str, Any]:
         ),
         "start_form": start_forms[0] if start_forms else None,
         "starter_groups": _split_list(_camunda(process, "candidateStarterGroups")),
+        "case_sla": _case_sla(process),
     }
 
 

@@ -120,3 +120,19 @@ def test_calendar_api_for_admins(desk: Desk, client: TestClient) -> None:
     assert [d["day"] for d in client.get("/api/calendar", headers=desk.login("outlet")).json()] == ["2026-10-01"]
     assert client.delete("/api/calendar/2026-10-01", headers=admin).status_code == 204
     assert client.delete("/api/calendar/2026-10-01", headers=admin).status_code == 404
+
+
+def test_case_deadline_is_met_or_breached_when_the_case_ends(desk: Desk, deploy_file: Deploy,
+                                                             clock: FrozenClock) -> None:
+    deploy_file(TEST_PROCESSES / "sla_case.bpmn")
+    quick = desk.start("rcc_agent", "sla_case", {"region": "华东"})
+    slow = desk.start("rcc_agent", "sla_case", {"region": "华东"})
+    withdrawn = desk.start("rcc_agent", "sla_case", {"region": "华东"})
+    clock.advance(timedelta(days=1))
+    desk.work("rcc_director", quick, "handle", {"rcc_approved": True})
+    desk.client.post(f"/api/instances/{withdrawn}/terminate", headers=desk.login("admin"), json={"reason": "撤回"})
+    clock.advance(timedelta(days=2))
+    desk.work("rcc_director", slow, "handle", {"rcc_approved": True})
+    [row] = _report(desk, process_key="sla_case").json()
+    # The task has no due date: these are the three cases' own deadlines; the withdrawn one counts for neither.
+    assert (row["met"], row["breached"], row["open"], row["total"]) == (1, 1, 0, 2)
