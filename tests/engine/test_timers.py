@@ -132,3 +132,25 @@ def test_non_interrupting_boundary_timer_leaves_the_task_open(factory: sessionma
     # The reminder went to the RCC; the outlet's repair is still open, not cancelled.
     assert sorted(t.element_id for t in detail.waiting_tasks) == ["chase", "repair"]
     assert _timer_events(factory, instance_id) == ["timer_fired"]
+
+
+def test_dated_timer_start_starts_one_instance_on_the_day(factory: sessionmaker[Session], clock: FrozenClock,
+                                                          catalog: FormCatalog) -> None:
+    from datetime import datetime, timezone
+
+    from engine.start_timers import fire_start_timers
+
+    _deploy(factory, clock, catalog, TEST_PROCESSES / "dated_start.bpmn")
+    clock.set(datetime(2026, 3, 1, 0, 59, tzinfo=timezone.utc))  # 08:59 China time
+    assert fire_start_timers(factory, clock) == 0
+    clock.set(datetime(2026, 3, 1, 1, 0, 1, tzinfo=timezone.utc))
+    assert fire_start_timers(factory, clock) == 1
+    clock.advance(timedelta(days=400))
+    assert fire_start_timers(factory, clock) == 0  # a date fires once
+    with factory() as session:
+        page = instances.list_instances(session, actor=ADMIN, definition_key="dated_start")
+        [summary] = page.items
+        detail = instances.get_instance(session, actor=ADMIN, instance_id=summary.instance_id)
+        history = events_of_instance(session, summary.instance_id)
+    assert [t.element_id for t in detail.waiting_tasks] == ["inspect"]
+    assert (summary.started_by, history[0].data["timer"]) == ("scheduler", "on_the_day")
