@@ -98,6 +98,7 @@ def users_add(
     password: Annotated[str, typer.Option(prompt=True, hide_input=True, confirmation_prompt=True)],
     group: Annotated[list[str], typer.Option("--group", "-g", help="a group id; repeat for several")] = [],  # noqa: B006
     name: Annotated[str | None, typer.Option(help="display name")] = None,
+    outlet: Annotated[str | None, typer.Option(help="outlet code: outlet staff see only this outlet's cases")] = None,
 ) -> None:
     """Create a user with a password and groups."""
     settings = Settings()
@@ -105,7 +106,7 @@ def users_add(
     try:
         with _database_ready(), transaction(factory) as session:
             user = add_user(session, SystemClock(), actor=OPERATOR, username=username, password=password,
-                            display_name=name, groups=group)
+                            display_name=name, groups=group, outlet_code=outlet)
     except ServiceError as error:
         raise _fail(error.detail) from None
     typer.echo(f"created {user.username} in {', '.join(user.groups) or 'no group'}")

@@ -209,6 +209,7 @@ class UserOut(Out):
     is_active: bool
     is_demo: bool
     groups: list[str]
+    outlet_code: str | None
 
     @classmethod
     def of(cls, info: UserInfo) -> UserOut:
@@ -220,6 +221,7 @@ class UserCreateIn(BaseModel):
     password: str = Field(min_length=8, max_length=200)
     display_name: str | None = Field(default=None, max_length=200)
     groups: list[str] = Field(default_factory=list)
+    outlet_code: str | None = Field(default=None, max_length=200, description="outlet staff see only this outlet's cases")
 
 
 class UserUpdateIn(BaseModel):
@@ -227,6 +229,7 @@ class UserUpdateIn(BaseModel):
     is_active: bool | None = None
     password: str | None = Field(default=None, min_length=8, max_length=200)
     groups: list[str] | None = None
+    outlet_code: str | None = Field(default=None, max_length=200, description='"" unbinds the user from an outlet')
 
 
 class GroupOut(Out):

@@ -30,6 +30,7 @@ _DUMMY_HASH = _hasher.hash("not-a-real-password")
 class Actor:
     username: str
     groups: frozenset[str]
+    outlet_code: str | None = None  # outlet staff see only their outlet's cases
 
     @property
     def is_admin(self) -> bool:
@@ -50,6 +51,7 @@ class UserInfo:
     is_active: bool
     is_demo: bool
     groups: tuple[str, ...]
+    outlet_code: str | None = None
 
 
 @dataclass(frozen=True)
@@ -89,6 +91,7 @@ def add_user(
     display_name: str | None = None,
     groups: Iterable[str] = (),
     is_demo: bool = False,
+    outlet_code: str | None = None,
 ) -> UserInfo:
     """Raises: ValidationError (bad name, short password, unknown group), ConflictError (taken)."""
     if not _USERNAME.match(username):
@@ -106,6 +109,7 @@ def add_user(
         display_name=display_name or username,
         password_hash=_hasher.hash(password),
         is_demo=is_demo,
+        outlet_code=outlet_code or None,
         created_at=clock.now(),
     )
     session.add(user)
@@ -127,8 +131,9 @@ def update_user(
     is_active: bool | None = None,
     password: str | None = None,
     groups: Iterable[str] | None = None,
+    outlet_code: str | None = None,
 ) -> UserInfo:
-    """Change a user's name, active flag, password or group membership (admins only).
+    """Change a user's name, active flag, password, group membership or outlet ("" unbinds) (admins only).
 
     Raises: NotFoundError, ValidationError.
     """
@@ -143,6 +148,9 @@ def update_user(
             raise ValidationError("password must be at least 8 characters", field="password")
         user.password_hash = _hasher.hash(password)
         changes["password"] = "reset"
+    if outlet_code is not None:
+        user.outlet_code = outlet_code or None
+        changes["outlet_code"] = user.outlet_code
     if groups is not None:
         group_ids = _existing_groups(session, groups)
         session.execute(delete(Membership).where(Membership.user_id == user.user_id))
@@ -227,9 +235,9 @@ def _groups_of(session: Session, user: User) -> tuple[str, ...]:
 
 
 def _actor_of(session: Session, user: User) -> Actor:
-    return Actor(user.username, frozenset(_groups_of(session, user)))
+    return Actor(user.username, frozenset(_groups_of(session, user)), user.outlet_code)
 
 
 def _info(session: Session, user: User) -> UserInfo:
     return UserInfo(user.user_id, user.username, user.display_name, user.is_active, user.is_demo,
-                    _groups_of(session, user))
+                    _groups_of(session, user), user.outlet_code)

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import exists, func, or_, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from engine.audit import events_of_instance, record_event
@@ -29,6 +29,7 @@ from engine.execution import (
 )
 from engine.identity import DESIGNER_GROUP, Actor
 from engine.tables import AuditEvent, Definition, Instance, Task, TaskCandidateGroup, Timer
+from engine.visibility import instance_visible_to
 
 STATUSES = ("running", "suspended", "completed", "terminated", "failed")
 
@@ -218,7 +219,7 @@ def list_instances(
     if business_key:
         query = query.where(Instance.business_key == business_key)
     if not actor.is_admin:
-        query = query.where(visible_to(actor))
+        query = query.where(instance_visible_to(actor))
     total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
     rows = session.execute(query.order_by(Instance.started_at.desc(), Instance.instance_id).limit(limit).offset(offset))
     return Page([_summary(record, definition) for record, definition in rows], total, limit, offset)
@@ -275,25 +276,10 @@ def _change_status(
     return _summary(record, bundle.definition)
 
 
-def visible_to(actor: Actor) -> Any:
-    """Instances an approver took part in, or that wait on a task in their queue."""
-    took_part = exists().where(AuditEvent.instance_id == Instance.instance_id, AuditEvent.actor == actor.username)
-    queued = exists().where(
-        Task.instance_id == Instance.instance_id,
-        Task.status == "open",
-        or_(
-            Task.assignee == actor.username,
-            exists().where(TaskCandidateGroup.task_id == Task.task_id,
-                           TaskCandidateGroup.group_id.in_(sorted(actor.groups))),
-        ),
-    )
-    return or_(took_part, queued)
-
-
 def _visible_instance(session: Session, actor: Actor, instance_id: uuid.UUID) -> Instance:
     query = select(Instance).where(Instance.instance_id == instance_id)
     if not actor.is_admin:
-        query = query.where(visible_to(actor))
+        query = query.where(instance_visible_to(actor))
     record = session.scalars(query).first()
     if record is None:
         raise NotFoundError(f"no instance {instance_id}")

@@ -20,8 +20,9 @@ from engine.definitions import get_definition_row, list_definitions
 from engine.errors import ConflictError, NotFoundError, PermissionDeniedError, ValidationError
 from engine.execution import advance_or_incident, bundle_of, load_run
 from engine.identity import DESIGNER_GROUP, Actor
-from engine.instances import launch_instance, visible_to
+from engine.instances import launch_instance
 from engine.tables import Instance, MessageSubscription
+from engine.visibility import instance_visible_to
 
 
 @dataclass(frozen=True)
@@ -95,7 +96,7 @@ def _resume(
     record, subscription = match
     if not actor.is_admin and not actor.in_any(_starter_groups(session, record)):
         visible = session.scalar(select(Instance.instance_id).where(
-            Instance.instance_id == record.instance_id, visible_to(actor)))
+            Instance.instance_id == record.instance_id, instance_visible_to(actor)))
         if visible is None:
             raise PermissionDeniedError(f"you may not send '{name}' to this instance")
     bundle = bundle_of(session, record)

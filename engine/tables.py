@@ -66,6 +66,7 @@ class User(Base):
     password_hash: Mapped[str] = mapped_column(String(200))
     is_active: Mapped[bool] = mapped_column(default=True)
     is_demo: Mapped[bool] = mapped_column(default=False)
+    outlet_code: Mapped[str | None] = mapped_column(String(200))  # outlet staff: the outlet they work for
     created_at: Mapped[datetime]
 
 

@@ -19,6 +19,7 @@ from engine.execution import advance_or_incident, bundle_of, flush, load_run
 from engine.identity import Actor
 from engine.instances import Page
 from engine.tables import Definition, Instance, Task, TaskCandidateGroup
+from engine.visibility import workable_by
 
 TASK_STATUSES = ("open", "completed", "cancelled")
 SORTS: dict[str, tuple[Any, ...]] = {
@@ -92,7 +93,7 @@ def list_tasks(
         select(Task, Instance, Definition)
         .join(Instance, Instance.instance_id == Task.instance_id)
         .join(Definition, Definition.definition_id == Instance.definition_id)
-        .where(Task.status == status, _workable_by(actor))
+        .where(Task.status == status, workable_by(actor))
     )
     if definition_key:
         query = query.where(Instance.definition_key == definition_key)
@@ -215,15 +216,6 @@ def _require_open(task: Task, record: Instance) -> None:
         raise InstanceStateError(f"the instance is {record.status}", instance_status=record.status)
 
 
-def _workable_by(actor: Actor) -> Any:
-    return or_(
-        Task.assignee == actor.username,
-        Task.owner == actor.username,
-        exists().where(TaskCandidateGroup.task_id == Task.task_id,
-                       TaskCandidateGroup.group_id.in_(sorted(actor.groups))),
-    )
-
-
 def _visible_task(session: Session, actor: Actor, task_id: uuid.UUID) -> tuple[Task, Instance, Definition]:
     query = (
         select(Task, Instance, Definition)
@@ -232,7 +224,7 @@ def _visible_task(session: Session, actor: Actor, task_id: uuid.UUID) -> tuple[T
         .where(Task.task_id == task_id)
     )
     if not actor.is_admin:
-        query = query.where(or_(_workable_by(actor), Task.completed_by == actor.username))
+        query = query.where(or_(workable_by(actor), Task.completed_by == actor.username))
     row = session.execute(query).first()
     if row is None:
         raise NotFoundError(f"no task {task_id}")

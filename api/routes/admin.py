@@ -25,7 +25,7 @@ def create_user(body: UserCreateIn, session: SessionDep, clock: ClockDep, actor:
     with session.begin():
         return UserOut.of(identity.add_user(session, clock, actor=actor, username=body.username,
                                             password=body.password, display_name=body.display_name,
-                                            groups=body.groups))
+                                            groups=body.groups, outlet_code=body.outlet_code))
 
 
 @router.patch("/users/{username}", summary="Rename, disable, reset password, change groups (admins)")
@@ -34,7 +34,8 @@ def update_user(username: str, body: UserUpdateIn, session: SessionDep, clock: C
     with session.begin():
         return UserOut.of(identity.update_user(session, clock, actor=actor, username=username,
                                                display_name=body.display_name, is_active=body.is_active,
-                                               password=body.password, groups=body.groups))
+                                               password=body.password, groups=body.groups,
+                                               outlet_code=body.outlet_code))
 
 
 @router.get("/groups", summary="All groups with their member counts")
