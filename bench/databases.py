@@ -4,10 +4,8 @@ PostgreSQL database created on the test server (as tests/conftest.py does) and d
 
 from __future__ import annotations
 
-import os
 import sqlite3
 import tempfile
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -16,18 +14,13 @@ from sqlalchemy import Engine, create_engine, text
 
 from engine.catalog import DEFAULT_FORMS_DIR, FormCatalog
 from engine.clock import FrozenClock
-from engine.db import make_engine, make_session_factory, transaction
+from engine.db import make_engine, make_session_factory, postgres_server_url, scratch_postgres_database, transaction
 from engine.definitions import DefinitionInfo, deploy_files
 from engine.identity import Actor
 from engine.migrations import upgrade_to_head
 
 PROCESSES = Path(__file__).resolve().parent / "processes"
 DESIGNER = Actor("designer", frozenset({"designer"}))
-
-
-def postgres_server_url() -> str:
-    url = os.environ.get("TIXI_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
-    return url.replace("postgresql://", "postgresql+psycopg://", 1)
 
 
 @contextmanager
@@ -42,20 +35,9 @@ def scratch_database(kind: str) -> Iterator[Engine]:
             finally:
                 engine.dispose()
         return
-    server_url = postgres_server_url()
-    name = f"tixi_bench_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(server_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    engine = make_engine(server_url.rsplit("/", 1)[0] + f"/{name}")
-    try:
+    with scratch_postgres_database("tixi_bench") as engine:
         upgrade_to_head(engine)
         yield engine
-    finally:
-        engine.dispose()
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 def deploy_bench_process(engine: Engine, clock: FrozenClock, catalog: FormCatalog, filename: str) -> DefinitionInfo:

@@ -8,21 +8,20 @@ the run; it is never skipped. TIXI_TEST_DATABASES=sqlite narrows the run for qui
 from __future__ import annotations
 
 import os
-import uuid
 import zipfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine, create_engine, delete, text
+from sqlalchemy import Engine, delete, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from api.app import create_app
 from api.settings import Settings
 from engine.catalog import DEFAULT_FORMS_DIR, FormCatalog
 from engine.clock import FrozenClock
-from engine.db import make_engine, make_session_factory, transaction
+from engine.db import make_engine, make_session_factory, scratch_postgres_database, transaction
 from engine.identity import Actor, sync_demo_users
 from engine.migrations import upgrade_to_head
 from engine.tables import (
@@ -50,11 +49,6 @@ STANDARD_GROUPS = {"outlet", "rcc_agent", "rcc_visitor", "rcc_director", "rcc_se
 DESIGNER = Actor("designer", frozenset({"designer"}))
 
 
-def _postgres_server_url() -> str:
-    url = os.environ.get("TIXI_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
-    return url.replace("postgresql://", "postgresql+psycopg://", 1)
-
-
 @pytest.fixture(scope="session", params=DATABASES)
 def db_engine(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
     if request.param == "sqlite":
@@ -63,20 +57,9 @@ def db_engine(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathF
         yield engine
         engine.dispose()
         return
-    server_url = _postgres_server_url()
-    name = f"tixi_test_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(server_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    engine = make_engine(server_url.rsplit("/", 1)[0] + f"/{name}")
-    try:
+    with scratch_postgres_database("tixi_test") as engine:
         upgrade_to_head(engine)
         yield engine
-    finally:
-        engine.dispose()
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 @pytest.fixture(scope="session")

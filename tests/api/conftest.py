@@ -14,6 +14,20 @@ from engine.clock import FrozenClock
 Login = Callable[[str], dict[str, str]]
 
 
+ROLES = ("outlet", "rcc_agent", "rcc_visitor", "rcc_director", "rcc_settlement", "tech_section", "csd_head",
+         "training", "quality")
+
+
+def events_of(history: list[dict[str, Any]], event_type: str) -> list[dict[str, Any]]:
+    return [e for e in history if e["event_type"] == event_type]
+
+
+def chosen_by(history: list[dict[str, Any]], gateway: str) -> list[list[str]]:
+    """The targets a gateway chose, once per time it was passed."""
+    return [[c["target"] for c in e["data"]["chosen"]]
+            for e in events_of(history, "gateway_decision") if e["data"]["element"] == gateway]
+
+
 class Desk:
     """Drives one instance through the API as the demo users, asserting each step succeeds."""
 
@@ -56,6 +70,11 @@ class Desk:
         response = self.client.get(f"/api/instances/{instance_id}/history", headers=self.login(username))
         assert response.status_code == 200, response.text
         return list(response.json())
+
+    def queues(self) -> dict[str, list[str]]:
+        """Every role's open queue, as element ids (only roles that have something)."""
+        shown = {role: sorted(t["element_id"] for t in self.queue(role)) for role in ROLES}
+        return {role: tasks for role, tasks in shown.items() if tasks}
 
     def waiting(self, instance_id: str) -> list[str]:
         return sorted(t["element_id"] for t in self.instance(instance_id)["waiting_tasks"])

@@ -12,10 +12,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from engine.clock import FrozenClock
 from engine.timers import fire_due_timers
-from tests.api.conftest import Desk
-
-ROLES = ("outlet", "rcc_agent", "rcc_visitor", "rcc_director", "rcc_settlement", "tech_section", "csd_head",
-         "training", "quality")
+from tests.api.conftest import Desk, chosen_by, events_of
 
 CUSTOMER_INTAKE: dict[str, Any] = {
     "complaint_channel": "hotline_800",
@@ -70,28 +67,15 @@ def _at(text: str) -> datetime:
     return datetime.fromisoformat(text)
 
 
-def _queues(desk: Desk) -> dict[str, list[str]]:
-    """Every role's open queue, as element ids (only roles that have something)."""
-    shown = {role: sorted(t["element_id"] for t in desk.queue(role)) for role in ROLES}
-    return {role: tasks for role, tasks in shown.items() if tasks}
 
-
-def _events(history: list[dict[str, Any]], event_type: str) -> list[dict[str, Any]]:
-    return [e for e in history if e["event_type"] == event_type]
-
-
-def _chosen(history: list[dict[str, Any]], gateway: str) -> list[list[str]]:
-    """The targets a gateway chose, once per time it was passed."""
-    return [[c["target"] for c in e["data"]["chosen"]]
-            for e in _events(history, "gateway_decision") if e["data"]["element"] == gateway]
 
 
 def _completed(history: list[dict[str, Any]]) -> list[str]:
-    return [e["data"]["element"] for e in _events(history, "task_completed")]
+    return [e["data"]["element"] for e in events_of(history, "task_completed")]
 
 
 def _feedback_rounds(history: list[dict[str, Any]]) -> int:
-    return len([e for e in _events(history, "element_completed") if e["data"]["element"] == "feedback_recorded"])
+    return len([e for e in events_of(history, "element_completed") if e["data"]["element"] == "feedback_recorded"])
 
 
 def _complain(desk: Desk, user: str = "rcc_agent", business_key: str = "TS-2026-0001", **changes: Any) -> str:
@@ -125,7 +109,7 @@ def _assert_closed(desk: Desk, instance_id: str) -> list[dict[str, Any]]:
     detail = desk.instance(instance_id)
     assert detail["status"] == "completed"
     assert detail["waiting_tasks"] == [] and detail["pending_timers"] == []
-    assert _queues(desk) == {}
+    assert desk.queues() == {}
     history = desk.history(instance_id)
     assert history[-1]["event_type"] == "ended"
     assert history[-1]["data"]["end_event"] == "complaint_closed"
@@ -134,7 +118,7 @@ def _assert_closed(desk: Desk, instance_id: str) -> list[dict[str, Any]]:
 
 def _assert_return_visit_in_history(history: list[dict[str, Any]], rounds: int = 1) -> None:
     """The called process's steps are recorded in the caller's history, tagged with their process."""
-    visit_created = [e for e in _events(history, "task_created") if e["data"]["element"] == "conduct_return_visit"]
+    visit_created = [e for e in events_of(history, "task_created") if e["data"]["element"] == "conduct_return_visit"]
     assert len(visit_created) >= rounds
     assert {e["data"]["process"] for e in visit_created} == {"return_visit"}
     assert all(e["data"]["candidate_groups"] == ["rcc_visitor"] for e in visit_created)
@@ -143,7 +127,7 @@ def _assert_return_visit_in_history(history: list[dict[str, Any]], rounds: int =
                     and e["data"].get("process") == "return_visit"]
     assert callee_steps.count("return_visit_started") == rounds
     assert callee_steps.count("return_visit_done") == rounds
-    calls = [e for e in _events(history, "call_activity_completed") if e["data"]["element"] == "return_visit_call"]
+    calls = [e for e in events_of(history, "call_activity_completed") if e["data"]["element"] == "return_visit_call"]
     assert len(calls) == rounds
     assert all(e["data"]["process"] == "complaint_handling" for e in calls)
 
@@ -152,7 +136,7 @@ def test_quality_problem_repaired_on_site_in_time(desk: Desk, factory: sessionma
                                                   clock: FrozenClock) -> None:
     instance_id = _complain(desk)
     # The outlet alone sees the on-site repair, due in 24 hours, filterable by the case fields.
-    assert _queues(desk) == {"outlet": ["onsite_repair"]}
+    assert desk.queues() == {"outlet": ["onsite_repair"]}
     task = desk.task_of("outlet", instance_id, "onsite_repair")
     assert task["candidate_groups"] == ["outlet"] and task["form_key"] == "onsite_repair_report"
     assert _at(task["due_at"]) - _at(task["created_at"]) == timedelta(hours=24)
@@ -165,7 +149,7 @@ def test_quality_problem_repaired_on_site_in_time(desk: Desk, factory: sessionma
     assert _tick(factory, clock, timedelta(hours=23)) == 0
     desk.work("outlet", instance_id, "onsite_repair", REPAIRED)
     assert desk.instance(instance_id)["pending_timers"] == []
-    assert _queues(desk) == {"rcc_visitor": ["conduct_return_visit"], "tech_section": ["quality_feedback"]}
+    assert desk.queues() == {"rcc_visitor": ["conduct_return_visit"], "tech_section": ["quality_feedback"]}
     visit = desk.task_of("rcc_visitor", instance_id, "conduct_return_visit")
     assert (visit["definition_key"], visit["process_key"]) == ("complaint_handling", "return_visit")
     # A timer that can no longer fire stays silent when its time passes.
@@ -174,19 +158,19 @@ def test_quality_problem_repaired_on_site_in_time(desk: Desk, factory: sessionma
     _visit_and_feedback(desk, instance_id)
     history = _assert_closed(desk, instance_id)
     assert _completed(history) == ["onsite_repair", "conduct_return_visit", "quality_feedback"]
-    assert _events(history, "timer_fired") == [] and _events(history, "task_cancelled") == []
-    assert _chosen(history, "severity_decision") == [["category_decision"]]
-    assert _chosen(history, "onsite_resolved_decision") == [["resolution_merge"]]
-    assert _chosen(history, "feedback_decision") == [["quality_feedback"]]
-    assert _chosen(history, "satisfaction_decision") == [["complaint_closed"]]
+    assert events_of(history, "timer_fired") == [] and events_of(history, "task_cancelled") == []
+    assert chosen_by(history, "severity_decision") == [["category_decision"]]
+    assert chosen_by(history, "onsite_resolved_decision") == [["resolution_merge"]]
+    assert chosen_by(history, "feedback_decision") == [["quality_feedback"]]
+    assert chosen_by(history, "satisfaction_decision") == [["complaint_closed"]]
     _assert_return_visit_in_history(history)
-    submitted = [e["data"]["submitted"] for e in _events(history, "task_completed")]
+    submitted = [e["data"]["submitted"] for e in events_of(history, "task_completed")]
     assert submitted == [REPAIRED, SATISFIED, FEEDBACK]
     final = history[-1]["data"]["variables"]
     assert final["customer_satisfied"] is True and final["defect_category"] == "component"
     assert "reopened" not in final
     # The dispatch to the outlet is recorded like every other gateway decision.
-    assert _chosen(history, "category_decision") == [["onsite_repair"]]
+    assert chosen_by(history, "category_decision") == [["onsite_repair"]]
 
 
 def test_repair_overdue_at_24_hours_escalates_to_rcc_director(desk: Desk, factory: sessionmaker[Session],
@@ -199,7 +183,7 @@ def test_repair_overdue_at_24_hours_escalates_to_rcc_director(desk: Desk, factor
     assert _tick(factory, clock, timedelta(minutes=2)) == 1  # 24 h + 1 min
     assert _tick(factory, clock, timedelta(0)) == 0  # exactly once
     # The outlet's task is withdrawn; the RCC director has the escalation with its own 48-hour deadline.
-    assert _queues(desk) == {"rcc_director": ["rcc_director_escalation"]}
+    assert desk.queues() == {"rcc_director": ["rcc_director_escalation"]}
     refused = client.post(f"/api/tasks/{outlet_task['task_id']}/claim", headers=desk.login("outlet"))
     assert refused.status_code == 409, refused.text
     escalation = desk.task_of("rcc_director", instance_id, "rcc_director_escalation")
@@ -208,9 +192,9 @@ def test_repair_overdue_at_24_hours_escalates_to_rcc_director(desk: Desk, factor
     assert [t["element_id"] for t in timers] == ["escalation_deadline"]
 
     history = desk.history(instance_id)
-    fired = _events(history, "timer_fired")
+    fired = events_of(history, "timer_fired")
     assert [(e["actor"], e["data"]["element"]) for e in fired] == [("scheduler", "repair_deadline")]
-    cancelled = _events(history, "task_cancelled")
+    cancelled = events_of(history, "task_cancelled")
     assert [(e["data"]["element"], e["task_id"]) for e in cancelled] == [("onsite_repair", outlet_task["task_id"])]
     types = [e["event_type"] for e in history]
     assert types.index("timer_fired") < types.index("task_cancelled")
@@ -223,15 +207,15 @@ def test_repair_overdue_at_24_hours_escalates_to_rcc_director(desk: Desk, factor
     _visit_and_feedback(desk, instance_id)
     history = _assert_closed(desk, instance_id)
     assert _completed(history) == ["rcc_director_escalation", "conduct_return_visit", "quality_feedback"]
-    assert [e["data"]["element"] for e in _events(history, "timer_fired")] == ["repair_deadline"]
-    assert "csd_head_escalation" not in [e["data"]["element"] for e in _events(history, "task_created")]
+    assert [e["data"]["element"] for e in events_of(history, "timer_fired")] == ["repair_deadline"]
+    assert "csd_head_escalation" not in [e["data"]["element"] for e in events_of(history, "task_created")]
 
 
 def test_second_deadline_escalates_to_csd_head(desk: Desk, factory: sessionmaker[Session],
                                                clock: FrozenClock) -> None:
     instance_id = _complain(desk)
     assert _tick(factory, clock, timedelta(hours=24, minutes=1)) == 1
-    assert _queues(desk) == {"rcc_director": ["rcc_director_escalation"]}
+    assert desk.queues() == {"rcc_director": ["rcc_director_escalation"]}
     director_task = desk.task_of("rcc_director", instance_id, "rcc_director_escalation")
     # The director claims it but does not finish within 48 hours.
     claimed = desk.client.post(f"/api/tasks/{director_task['task_id']}/claim", headers=desk.login("rcc_director"))
@@ -239,14 +223,14 @@ def test_second_deadline_escalates_to_csd_head(desk: Desk, factory: sessionmaker
     assert _tick(factory, clock, timedelta(hours=47, minutes=59)) == 0
     assert _tick(factory, clock, timedelta(minutes=2)) == 1
 
-    assert _queues(desk) == {"csd_head": ["csd_head_escalation"]}
+    assert desk.queues() == {"csd_head": ["csd_head_escalation"]}
     assert desk.instance(instance_id)["pending_timers"] == []  # the CSD head is the last resort
     history = desk.history(instance_id)
-    assert [e["data"]["element"] for e in _events(history, "timer_fired")] == ["repair_deadline",
+    assert [e["data"]["element"] for e in events_of(history, "timer_fired")] == ["repair_deadline",
                                                                               "escalation_deadline"]
-    assert [e["data"]["element"] for e in _events(history, "task_cancelled")] == ["onsite_repair",
+    assert [e["data"]["element"] for e in events_of(history, "task_cancelled")] == ["onsite_repair",
                                                                                  "rcc_director_escalation"]
-    created = [(e["data"]["element"], e["data"]["candidate_groups"]) for e in _events(history, "task_created")]
+    created = [(e["data"]["element"], e["data"]["candidate_groups"]) for e in events_of(history, "task_created")]
     assert created == [("onsite_repair", ["outlet"]), ("rcc_director_escalation", ["rcc_director"]),
                        ("csd_head_escalation", ["csd_head"])]
 
@@ -254,31 +238,31 @@ def test_second_deadline_escalates_to_csd_head(desk: Desk, factory: sessionmaker
     _visit_and_feedback(desk, instance_id)
     history = _assert_closed(desk, instance_id)
     assert _completed(history) == ["csd_head_escalation", "conduct_return_visit", "quality_feedback"]
-    assert [e["actor"] for e in _events(history, "task_completed")] == ["csd_head", "rcc_visitor", "tech_section"]
+    assert [e["actor"] for e in events_of(history, "task_completed")] == ["csd_head", "rcc_visitor", "tech_section"]
 
 
 def test_outlet_cannot_repair_escalates_to_rcc_director(desk: Desk, factory: sessionmaker[Session],
                                                         clock: FrozenClock) -> None:
     instance_id = _complain(desk)
     desk.work("outlet", instance_id, "onsite_repair", NOT_REPAIRED)
-    assert _queues(desk) == {"rcc_director": ["rcc_director_escalation"]}
+    assert desk.queues() == {"rcc_director": ["rcc_director_escalation"]}
     # Escalated by the outlet's own report, not by the timer, which is gone.
     assert [t["element_id"] for t in desk.instance(instance_id)["pending_timers"]] == ["escalation_deadline"]
     assert _tick(factory, clock, timedelta(hours=25)) == 0
     desk.work("rcc_director", instance_id, "rcc_director_escalation", ESCALATION)
     _visit_and_feedback(desk, instance_id)
     history = _assert_closed(desk, instance_id)
-    assert _events(history, "timer_fired") == []
+    assert events_of(history, "timer_fired") == []
     assert _completed(history) == ["onsite_repair", "rcc_director_escalation", "conduct_return_visit",
                                    "quality_feedback"]
-    assert _chosen(history, "onsite_resolved_decision") == [["rcc_director_escalation"]]
+    assert chosen_by(history, "onsite_resolved_decision") == [["rcc_director_escalation"]]
 
 
 @pytest.mark.parametrize("severity", ["major", "public"])
 def test_major_or_public_case_goes_straight_to_crisis_handling(desk: Desk, factory: sessionmaker[Session],
                                                                clock: FrozenClock, severity: str) -> None:
     instance_id = _complain(desk, complaint_severity=severity, complaint_channel="visit")
-    assert _queues(desk) == {"csd_head": ["crisis_handling"]}
+    assert desk.queues() == {"csd_head": ["crisis_handling"]}
     crisis = desk.task_of("csd_head", instance_id, "crisis_handling")
     assert _at(crisis["due_at"]) - _at(crisis["created_at"]) == timedelta(
         hours=24)
@@ -288,43 +272,43 @@ def test_major_or_public_case_goes_straight_to_crisis_handling(desk: Desk, facto
     # Still a product-quality case: the technical lead gets the feedback.
     _visit_and_feedback(desk, instance_id)
     history = _assert_closed(desk, instance_id)
-    assert _chosen(history, "severity_decision") == [["crisis_handling"]]
-    assert _chosen(history, "category_decision") == []  # never reached
+    assert chosen_by(history, "severity_decision") == [["crisis_handling"]]
+    assert chosen_by(history, "category_decision") == []  # never reached
     assert _completed(history) == ["crisis_handling", "conduct_return_visit", "quality_feedback"]
     assert history[-1]["data"]["variables"]["public_statement_issued"] is True
 
 
 def test_non_quality_complaint_is_handled_by_the_rcc(desk: Desk) -> None:
     instance_id = _complain(desk, complaint_category="service_attitude", product_model=None, serial_number=None)
-    assert _queues(desk) == {"rcc_agent": ["rcc_handling"]}
+    assert desk.queues() == {"rcc_agent": ["rcc_handling"]}
     desk.work("rcc_agent", instance_id, "rcc_handling", RESOLUTION)
     # No quality feedback: only the return visit is open.
-    assert _queues(desk) == {"rcc_visitor": ["conduct_return_visit"]}
+    assert desk.queues() == {"rcc_visitor": ["conduct_return_visit"]}
     assert desk.waiting(instance_id) == ["conduct_return_visit"]
     desk.work("rcc_visitor", instance_id, "conduct_return_visit", SATISFIED)
     history = _assert_closed(desk, instance_id)
-    assert _chosen(history, "category_decision") == [["rcc_handling"]]
-    assert _chosen(history, "feedback_decision") == [["feedback_merge"]]
+    assert chosen_by(history, "category_decision") == [["rcc_handling"]]
+    assert chosen_by(history, "feedback_decision") == [["feedback_merge"]]
     assert _completed(history) == ["rcc_handling", "conduct_return_visit"]
-    assert "quality_feedback" not in [e["data"]["element"] for e in _events(history, "task_created")]
+    assert "quality_feedback" not in [e["data"]["element"] for e in events_of(history, "task_created")]
     _assert_return_visit_in_history(history)
 
 
 def test_outlet_complaint_about_late_parts_is_handled_by_the_rcc_director(desk: Desk) -> None:
     instance_id = desk.start("outlet", "complaint_handling", OUTLET_INTAKE, business_key="TS-2026-0002")
-    assert _queues(desk) == {"rcc_director": ["company_issue_handling"]}
+    assert desk.queues() == {"rcc_director": ["company_issue_handling"]}
     task = desk.task_of("rcc_director", instance_id, "company_issue_handling")
     assert (task["outlet_code"], task["customer_name"]) == ("HD-001", None)
     assert _at(task["due_at"]) - _at(task["created_at"]) == timedelta(days=7)
     desk.work("rcc_director", instance_id, "company_issue_handling",
               {"handling_actions": "催促配件中心发货", "responsible_party": "logistics",
                "resolution_summary": "配件已到 / parts delivered"})
-    assert _queues(desk) == {"rcc_visitor": ["conduct_return_visit"]}
+    assert desk.queues() == {"rcc_visitor": ["conduct_return_visit"]}
     desk.work("rcc_visitor", instance_id, "conduct_return_visit", SATISFIED)
     history = _assert_closed(desk, instance_id)
     assert history[0]["actor"] == "outlet"
-    assert _chosen(history, "category_decision") == [["company_issue_handling"]]
-    assert _chosen(history, "feedback_decision") == [["feedback_merge"]]
+    assert chosen_by(history, "category_decision") == [["company_issue_handling"]]
+    assert chosen_by(history, "feedback_decision") == [["feedback_merge"]]
     assert _completed(history) == ["company_issue_handling", "conduct_return_visit"]
 
 
@@ -341,7 +325,7 @@ def test_unsatisfied_customer_reopens_the_case_until_satisfied(desk: Desk, facto
     desk.work("rcc_visitor", instance_id, "conduct_return_visit", UNSATISFIED)
 
     # Reopened: back to dispatch, the outlet repairs again with a fresh 24-hour deadline.
-    assert _queues(desk) == {"outlet": ["onsite_repair"]}
+    assert desk.queues() == {"outlet": ["onsite_repair"]}
     second_repair = desk.task_of("outlet", instance_id, "onsite_repair")
     assert second_repair["task_id"] != first_repair["task_id"]
     assert _at(second_repair["created_at"]) == clock.now()
@@ -360,14 +344,14 @@ def test_unsatisfied_customer_reopens_the_case_until_satisfied(desk: Desk, facto
     assert _completed(history) == ["onsite_repair", "conduct_return_visit", "quality_feedback",
                                    "conduct_return_visit", "onsite_repair", "quality_feedback",
                                    "conduct_return_visit"]
-    assert _chosen(history, "satisfaction_decision") == [["mark_reopened"], ["complaint_closed"]]
-    assert _chosen(history, "reached_decision") == [["conduct_return_visit"], ["return_visit_done"],
+    assert chosen_by(history, "satisfaction_decision") == [["mark_reopened"], ["complaint_closed"]]
+    assert chosen_by(history, "reached_decision") == [["conduct_return_visit"], ["return_visit_done"],
                                                     ["return_visit_done"]]
-    assert _chosen(history, "dispatch_merge") == [["severity_decision"], ["severity_decision"]]
-    assert [e["data"]["element"] for e in _events(history, "element_completed")
+    assert chosen_by(history, "dispatch_merge") == [["severity_decision"], ["severity_decision"]]
+    assert [e["data"]["element"] for e in events_of(history, "element_completed")
             if e["data"]["element"] == "mark_reopened"] == ["mark_reopened"]
     _assert_return_visit_in_history(history, rounds=2)
-    assert _events(history, "timer_fired") == []
+    assert events_of(history, "timer_fired") == []
     final = history[-1]["data"]["variables"]
     assert final["reopened"] is True and final["customer_satisfied"] is True
 
@@ -382,11 +366,11 @@ def test_reopened_quality_case_gets_feedback_every_round(desk: Desk) -> None:
     instance_id = _complain(desk)
     desk.work("outlet", instance_id, "onsite_repair", REPAIRED)
     _visit_and_feedback(desk, instance_id, UNSATISFIED, feedback_first=True)
-    assert _queues(desk) == {"outlet": ["onsite_repair"]}
+    assert desk.queues() == {"outlet": ["onsite_repair"]}
     desk.work("outlet", instance_id, "onsite_repair", REPAIRED)
     _visit_and_feedback(desk, instance_id, SATISFIED)
     history = _assert_closed(desk, instance_id)
-    assert _chosen(history, "satisfaction_decision") == [["mark_reopened"], ["complaint_closed"]]
+    assert chosen_by(history, "satisfaction_decision") == [["mark_reopened"], ["complaint_closed"]]
     assert _feedback_rounds(history) == 2
     assert history[-1]["data"]["end_events"].count("feedback_recorded") == 2
 
@@ -395,12 +379,12 @@ def test_reopened_non_quality_case_returns_to_the_rcc(desk: Desk) -> None:
     instance_id = _complain(desk, complaint_category="repair_delay")
     desk.work("rcc_agent", instance_id, "rcc_handling", RESOLUTION)
     desk.work("rcc_visitor", instance_id, "conduct_return_visit", UNSATISFIED)
-    assert _queues(desk) == {"rcc_agent": ["rcc_handling"]}
+    assert desk.queues() == {"rcc_agent": ["rcc_handling"]}
     desk.work("rcc_agent", instance_id, "rcc_handling", {**RESOLUTION, "compensation_amount": 200})
-    assert _queues(desk) == {"rcc_visitor": ["conduct_return_visit"]}
+    assert desk.queues() == {"rcc_visitor": ["conduct_return_visit"]}
     desk.work("rcc_visitor", instance_id, "conduct_return_visit", SATISFIED)
     history = _assert_closed(desk, instance_id)
     assert _completed(history) == ["rcc_handling", "conduct_return_visit", "rcc_handling", "conduct_return_visit"]
-    assert _chosen(history, "category_decision") == [["rcc_handling"], ["rcc_handling"]]
-    assert _chosen(history, "satisfaction_decision") == [["mark_reopened"], ["complaint_closed"]]
+    assert chosen_by(history, "category_decision") == [["rcc_handling"], ["rcc_handling"]]
+    assert chosen_by(history, "satisfaction_decision") == [["mark_reopened"], ["complaint_closed"]]
     _assert_return_visit_in_history(history, rounds=2)

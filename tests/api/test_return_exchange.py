@@ -12,11 +12,8 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.api.conftest import Desk
+from tests.api.conftest import Desk, chosen_by, events_of
 from tests.conftest import ROOT
-
-ROLES = ("outlet", "rcc_agent", "rcc_visitor", "rcc_director", "rcc_settlement", "tech_section", "csd_head",
-         "training", "quality")
 
 REQUEST: dict[str, Any] = {
     "customer_name": "李四",
@@ -55,23 +52,12 @@ VISITED = {"visit_channel": "phone", "customer_reached": True, **RATINGS, "custo
 
 
 
-def _queues(desk: Desk) -> dict[str, list[str]]:
-    shown = {role: sorted(t["element_id"] for t in desk.queue(role)) for role in ROLES}
-    return {role: tasks for role, tasks in shown.items() if tasks}
 
-
-def _events(history: list[dict[str, Any]], event_type: str) -> list[dict[str, Any]]:
-    return [e for e in history if e["event_type"] == event_type]
-
-
-def _chosen(history: list[dict[str, Any]], gateway: str) -> list[list[str]]:
-    return [[c["target"] for c in e["data"]["chosen"]]
-            for e in _events(history, "gateway_decision") if e["data"]["element"] == gateway]
 
 
 def _completed(history: list[dict[str, Any]]) -> list[tuple[str, str]]:
     """(actor, element) of every completed user task, in order."""
-    return [(e["actor"], e["data"]["element"]) for e in _events(history, "task_completed")]
+    return [(e["actor"], e["data"]["element"]) for e in events_of(history, "task_completed")]
 
 
 def _inspection(days: int, quality: bool, significant: bool, disputed: bool = False) -> dict[str, Any]:
@@ -81,45 +67,45 @@ def _inspection(days: int, quality: bool, significant: bool, disputed: bool = Fa
 
 def _request(desk: Desk, business_key: str = "TH-2026-0001", user: str = "outlet", **changes: Any) -> str:
     instance_id = desk.start(user, "return_exchange", {**REQUEST, **changes}, business_key=business_key)
-    assert _queues(desk) == {"outlet": ["inspect_product"]}
+    assert desk.queues() == {"outlet": ["inspect_product"]}
     return instance_id
 
 
 def _decision(history: list[dict[str, Any]]) -> dict[str, Any]:
-    decided = _events(history, "decision_evaluated")
+    decided = events_of(history, "decision_evaluated")
     assert len(decided) == 1, decided
     return dict(decided[0]["data"])
 
 
 def _settle_fees(desk: Desk, instance_id: str, *, reject_first: bool = False) -> None:
     """The fee settlement audit (call activity): the outlet claims, rcc_settlement audits and pays."""
-    assert _queues(desk) == {"outlet": ["submit_fee_claim"]}
+    assert desk.queues() == {"outlet": ["submit_fee_claim"]}
     claim = desk.task_of("outlet", instance_id, "submit_fee_claim")
     assert (claim["definition_key"], claim["process_key"]) == ("return_exchange", "fee_settlement_audit")
     desk.work("outlet", instance_id, "submit_fee_claim", FEE_CLAIM)
-    assert _queues(desk) == {"rcc_settlement": ["audit_fee_claim"]}
+    assert desk.queues() == {"rcc_settlement": ["audit_fee_claim"]}
     if reject_first:
         desk.work("rcc_settlement", instance_id, "audit_fee_claim", FEE_REJECTED)
-        assert _queues(desk) == {"outlet": ["submit_fee_claim"]}
+        assert desk.queues() == {"outlet": ["submit_fee_claim"]}
         variables = desk.instance(instance_id)["variables"]
         assert variables["fee_rejection_reason"] == FEE_REJECTED["fee_rejection_reason"]
         desk.work("outlet", instance_id, "submit_fee_claim", {**FEE_CLAIM, "claim_notes": "已补工单照片"})
     desk.work("rcc_settlement", instance_id, "audit_fee_claim", FEE_APPROVED)
-    assert _queues(desk) == {"rcc_settlement": ["settle_payment"]}
+    assert desk.queues() == {"rcc_settlement": ["settle_payment"]}
     desk.work("rcc_settlement", instance_id, "settle_payment", FEE_PAID)
 
 
 def _visit_and_close(desk: Desk, instance_id: str) -> list[dict[str, Any]]:
-    assert _queues(desk) == {"rcc_visitor": ["conduct_return_visit"]}
+    assert desk.queues() == {"rcc_visitor": ["conduct_return_visit"]}
     visit = desk.task_of("rcc_visitor", instance_id, "conduct_return_visit")
     assert (visit["definition_key"], visit["process_key"]) == ("return_exchange", "return_visit")
     desk.work("rcc_visitor", instance_id, "conduct_return_visit", VISITED)
     detail = desk.instance(instance_id)
     assert detail["status"] == "completed" and detail["waiting_tasks"] == []
-    assert _queues(desk) == {}
+    assert desk.queues() == {}
     history = desk.history(instance_id)
     assert history[-1]["event_type"] == "ended" and history[-1]["data"]["end_event"] == "case_closed"
-    calls = [e["data"]["element"] for e in _events(history, "call_activity_completed")]
+    calls = [e["data"]["element"] for e in events_of(history, "call_activity_completed")]
     assert calls[-1] == "return_visit_call"
     return history
 
@@ -153,7 +139,7 @@ def test_return_policy_row(desk: Desk, days: int, quality: bool, significant: bo
                            role: str) -> None:
     instance_id = _request(desk)
     desk.work("outlet", instance_id, "inspect_product", _inspection(days, quality, significant))
-    assert _queues(desk) == {role: [next_task]}
+    assert desk.queues() == {role: [next_task]}
     assert desk.waiting(instance_id) == [next_task]
     history = desk.history(instance_id)
     decision = _decision(history)
@@ -163,8 +149,8 @@ def test_return_policy_row(desk: Desk, days: int, quality: bool, significant: bo
                                   "significant_problem": significant}
     assert decision["outputs"] == {"policy_outcome": outcome}
     assert desk.instance(instance_id)["variables"]["policy_outcome"] == outcome
-    assert _chosen(history, "dispute_decision") == [["ruling_merge"]]
-    assert _chosen(history, "policy_decision") == [[next_task if next_task != "rcc_director_approval"
+    assert chosen_by(history, "dispute_decision") == [["ruling_merge"]]
+    assert chosen_by(history, "policy_decision") == [[next_task if next_task != "rcc_director_approval"
                                                     else "approval_merge"]]
     types = [e["event_type"] for e in history]
     assert types.index("decision_evaluated") < max(i for i, t in enumerate(types) if t == "gateway_decision")
@@ -177,12 +163,12 @@ def test_return_chosen_approved_back_to_factory_fees_settled_and_visit_closes(de
     assert (choice["customer_name"], choice["serial_number"], choice["outlet_code"], choice["region"]) == (
         "李四", "SN-2025-009876", "HB-002", "华北")
     desk.work("outlet", instance_id, "customer_choice", {"customer_choice": "return", "choice_notes": "要求退款"})
-    assert _queues(desk) == {"rcc_director": ["rcc_director_approval"]}
+    assert desk.queues() == {"rcc_director": ["rcc_director_approval"]}
     desk.work("rcc_director", instance_id, "rcc_director_approval", APPROVED)
-    assert _queues(desk) == {"outlet": ["carry_out_return"]}
+    assert desk.queues() == {"outlet": ["carry_out_return"]}
     desk.work("outlet", instance_id, "carry_out_return", RETURNED)
     # The returned machine goes back to the factory (CSD).
-    assert _queues(desk) == {"csd_head": ["return_to_factory"]}
+    assert desk.queues() == {"csd_head": ["return_to_factory"]}
     desk.work("csd_head", instance_id, "return_to_factory", AT_FACTORY)
     _settle_fees(desk, instance_id, reject_first=True)
     history = _visit_and_close(desk, instance_id)
@@ -192,9 +178,9 @@ def test_return_chosen_approved_back_to_factory_fees_settled_and_visit_closes(de
         ("outlet", "carry_out_return"), ("csd_head", "return_to_factory"), ("outlet", "submit_fee_claim"),
         ("rcc_settlement", "audit_fee_claim"), ("outlet", "submit_fee_claim"), ("rcc_settlement", "audit_fee_claim"),
         ("rcc_settlement", "settle_payment"), ("rcc_visitor", "conduct_return_visit")]
-    assert _chosen(history, "approval_decision") == [["carry_out_return"]]
-    assert _chosen(history, "audit_decision") == [["submit_fee_claim"], ["settle_payment"]]
-    assert [e["data"]["element"] for e in _events(history, "call_activity_completed")] == [
+    assert chosen_by(history, "approval_decision") == [["carry_out_return"]]
+    assert chosen_by(history, "audit_decision") == [["submit_fee_claim"], ["settle_payment"]]
+    assert [e["data"]["element"] for e in events_of(history, "call_activity_completed")] == [
         "fee_settlement_call", "return_visit_call"]
     fee_steps = _called_steps(history, "fee_settlement_audit")
     assert fee_steps[0] == "fee_claim_started" and fee_steps[-1] == "fee_settled"
@@ -209,14 +195,14 @@ def test_exchange_approved_and_carried_out(desk: Desk) -> None:
     instance_id = _request(desk, customer_request="exchange")
     desk.work("outlet", instance_id, "inspect_product", _inspection(25, True, False))
     # No choice for the customer inside 30 days without a significant problem: straight to approval.
-    assert _queues(desk) == {"rcc_director": ["rcc_director_approval"]}
+    assert desk.queues() == {"rcc_director": ["rcc_director_approval"]}
     desk.work("rcc_director", instance_id, "rcc_director_approval", APPROVED)
     desk.work("outlet", instance_id, "carry_out_return", EXCHANGED)
     desk.work("csd_head", instance_id, "return_to_factory", AT_FACTORY)
     _settle_fees(desk, instance_id)
     history = _visit_and_close(desk, instance_id)
-    assert _chosen(history, "policy_decision") == [["approval_merge"]]
-    assert "customer_choice" not in [e["data"]["element"] for e in _events(history, "task_created")]
+    assert chosen_by(history, "policy_decision") == [["approval_merge"]]
+    assert "customer_choice" not in [e["data"]["element"] for e in events_of(history, "task_created")]
     assert history[-1]["data"]["variables"]["replacement_serial_number"] == "SN-2026-000001"
 
 
@@ -224,7 +210,7 @@ def test_exchange_not_approved_becomes_warranty_repair(desk: Desk) -> None:
     instance_id = _request(desk)
     desk.work("outlet", instance_id, "inspect_product", _inspection(20, True, True))
     desk.work("rcc_director", instance_id, "rcc_director_approval", NOT_APPROVED)
-    assert _queues(desk) == {"outlet": ["warranty_repair"]}
+    assert desk.queues() == {"outlet": ["warranty_repair"]}
     # The outlet sees why the director said no.
     task = desk.client.get(f"/api/tasks/{desk.task_of('outlet', instance_id, 'warranty_repair')['task_id']}",
                            headers=desk.login("outlet"))
@@ -233,22 +219,22 @@ def test_exchange_not_approved_becomes_warranty_repair(desk: Desk) -> None:
     # No old parts: nothing goes to the factory, straight to the fee settlement.
     _settle_fees(desk, instance_id)
     history = _visit_and_close(desk, instance_id)
-    assert _chosen(history, "approval_decision") == [["warranty_repair"]]
-    assert _chosen(history, "parts_decision") == [["settlement_merge"]]
-    assert "return_to_factory" not in [e["data"]["element"] for e in _events(history, "task_created")]
+    assert chosen_by(history, "approval_decision") == [["warranty_repair"]]
+    assert chosen_by(history, "parts_decision") == [["settlement_merge"]]
+    assert "return_to_factory" not in [e["data"]["element"] for e in events_of(history, "task_created")]
 
 
 def test_free_repair_sends_old_parts_to_the_factory(desk: Desk) -> None:
     instance_id = _request(desk, customer_request="repair", purchase_date="2025-01-10")
     desk.work("outlet", instance_id, "inspect_product", _inspection(360, True, False))
-    assert _queues(desk) == {"outlet": ["warranty_repair"]}
+    assert desk.queues() == {"outlet": ["warranty_repair"]}
     desk.work("outlet", instance_id, "warranty_repair", REPAIRED_WITH_PARTS)
-    assert _queues(desk) == {"csd_head": ["return_to_factory"]}
+    assert desk.queues() == {"csd_head": ["return_to_factory"]}
     desk.work("csd_head", instance_id, "return_to_factory", {**AT_FACTORY, "machine_returned": False,
                                                               "parts_returned": "电机 M-70"})
     _settle_fees(desk, instance_id)
     history = _visit_and_close(desk, instance_id)
-    assert _chosen(history, "parts_decision") == [["factory_merge"]]
+    assert chosen_by(history, "parts_decision") == [["factory_merge"]]
     assert [a for a, _ in _completed(history)] == ["outlet", "outlet", "csd_head", "outlet", "rcc_settlement",
                                                    "rcc_settlement", "rcc_visitor"]
 
@@ -258,13 +244,13 @@ def test_no_quality_problem_paid_repair_accepted_then_visited(desk: Desk) -> Non
     desk.work("outlet", instance_id, "inspect_product", _inspection(40, False, False))
     desk.work("outlet", instance_id, "paid_repair_or_rejection",
               {"customer_accepts_paid_repair": True, "quote_amount": 260.0})
-    assert _queues(desk) == {"outlet": ["paid_repair"]}
+    assert desk.queues() == {"outlet": ["paid_repair"]}
     desk.work("outlet", instance_id, "paid_repair", {"repair_date": "2026-01-06", "repair_actions": "清洗排水泵",
                                                       "amount_charged": 260.0, "receipt_no": "SJ-001"})
     # A paid repair is the customer's bill: no fee settlement, straight to the return visit.
     history = _visit_and_close(desk, instance_id)
-    assert _chosen(history, "paid_decision") == [["paid_repair"]]
-    assert [e["data"]["element"] for e in _events(history, "call_activity_completed")] == ["return_visit_call"]
+    assert chosen_by(history, "paid_decision") == [["paid_repair"]]
+    assert [e["data"]["element"] for e in events_of(history, "call_activity_completed")] == ["return_visit_call"]
     assert _called_steps(history, "fee_settlement_audit") == []
 
 
@@ -275,11 +261,11 @@ def test_out_of_warranty_paid_repair_declined_closes_the_request(desk: Desk) -> 
               {"customer_accepts_paid_repair": False, "decline_explanation": "超过保修期，顾客不修 / out of warranty"})
     detail = desk.instance(instance_id)
     assert detail["status"] == "completed"
-    assert _queues(desk) == {}
+    assert desk.queues() == {}
     history = desk.history(instance_id)
     assert history[-1]["data"]["end_event"] == "request_declined"
-    assert _chosen(history, "paid_decision") == [["request_declined"]]
-    assert _events(history, "call_activity_completed") == []
+    assert chosen_by(history, "paid_decision") == [["request_declined"]]
+    assert events_of(history, "call_activity_completed") == []
 
 
 def test_disputed_inspection_technical_ruling_overrides_the_outlet(desk: Desk) -> None:
@@ -287,18 +273,18 @@ def test_disputed_inspection_technical_ruling_overrides_the_outlet(desk: Desk) -
     # The outlet finds no quality problem; the customer disputes it.
     outlet_finding = _inspection(12, False, False, disputed=True)
     desk.work("outlet", instance_id, "inspect_product", outlet_finding)
-    assert _queues(desk) == {"tech_section": ["technical_ruling"]}
+    assert desk.queues() == {"tech_section": ["technical_ruling"]}
     ruling = {"quality_problem": True, "significant_problem": True, "ruling_notes": "主板批次缺陷 / board defect"}
     desk.work("tech_section", instance_id, "technical_ruling", ruling)
     # The ruling, not the outlet's finding, feeds the policy: return or exchange.
-    assert _queues(desk) == {"outlet": ["customer_choice"]}
+    assert desk.queues() == {"outlet": ["customer_choice"]}
     history = desk.history(instance_id)
     decision = _decision(history)
     assert decision["inputs"] == {"days_since_purchase": 12, "quality_problem": True, "significant_problem": True}
     assert decision["outputs"] == {"policy_outcome": "return_or_exchange"}
-    assert _chosen(history, "dispute_decision") == [["technical_ruling"]]
+    assert chosen_by(history, "dispute_decision") == [["technical_ruling"]]
     # The outlet's finding stays in the history of its own task.
-    submitted = {e["data"]["element"]: e["data"]["submitted"] for e in _events(history, "task_completed")}
+    submitted = {e["data"]["element"]: e["data"]["submitted"] for e in events_of(history, "task_completed")}
     assert submitted == {"inspect_product": outlet_finding, "technical_ruling": ruling}
     types = [e["event_type"] for e in history]
     assert types.index("decision_evaluated") > [e["data"].get("element") for e in history].index("technical_ruling")
@@ -316,7 +302,7 @@ def test_disputed_inspection_ruled_no_quality_problem(desk: Desk) -> None:
     desk.work("outlet", instance_id, "inspect_product", _inspection(5, True, True, disputed=True))
     desk.work("tech_section", instance_id, "technical_ruling",
               {"quality_problem": False, "significant_problem": False, "ruling_notes": "人为损坏 / misuse"})
-    assert _queues(desk) == {"outlet": ["paid_repair_or_rejection"]}
+    assert desk.queues() == {"outlet": ["paid_repair_or_rejection"]}
     decision = _decision(desk.history(instance_id))
     assert decision["inputs"] == {"days_since_purchase": 5, "quality_problem": False, "significant_problem": False}
     assert decision["outputs"] == {"policy_outcome": "paid_repair_or_reject"}
@@ -374,15 +360,15 @@ def test_missing_dmn_input_is_an_incident_the_admin_retries(desk: Desk, client: 
     detail = desk.instance(instance_id)
     assert detail["status"] == "failed"
     assert "days_since_purchase" in detail["status_reason"]
-    assert detail["waiting_tasks"] == [] and _queues(desk) == {}
+    assert detail["waiting_tasks"] == [] and desk.queues() == {}
     history = desk.history(instance_id)
-    incident = _events(history, "incident")
+    incident = events_of(history, "incident")
     assert len(incident) == 1
     assert incident[0]["data"]["element"] == "decide_policy"
     assert "days_since_purchase" in incident[0]["data"]["error"]
     # The completed task is kept; no decision was recorded.
     assert _completed(history) == [("tech_section", "record_finding")]
-    assert _events(history, "decision_evaluated") == []
+    assert events_of(history, "decision_evaluated") == []
     # The admin sees it among the failed instances.
     failed = client.get("/api/instances", headers=desk.login("admin"), params={"status": "failed"})
     assert [i["instance_id"] for i in failed.json()["items"]] == [instance_id]
@@ -400,9 +386,9 @@ def test_missing_dmn_input_is_an_incident_the_admin_retries(desk: Desk, client: 
     assert fixed.status_code == 200, fixed.text
     assert fixed.json()["status"] == "running"
     assert [t["element_id"] for t in fixed.json()["waiting_tasks"]] == ["confirm_outcome"]
-    assert _queues(desk) == {"outlet": ["confirm_outcome"]}
+    assert desk.queues() == {"outlet": ["confirm_outcome"]}
     history = desk.history(instance_id)
-    resolved = _events(history, "incident_resolved")
+    resolved = events_of(history, "incident_resolved")
     assert [(e["actor"], e["data"]["variables"]) for e in resolved] == [("admin", {"days_since_purchase": 9})]
     decision = _decision(history)
     assert decision["inputs"] == {"days_since_purchase": 9, "quality_problem": True, "significant_problem": True}

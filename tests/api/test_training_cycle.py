@@ -13,10 +13,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from engine.clock import FrozenClock
 from engine.start_timers import fire_start_timers
 from engine.timers import fire_due_timers
-from tests.api.conftest import Desk, Login
+from tests.api.conftest import Desk, Login, events_of
 
-ROLES = ("outlet", "rcc_agent", "rcc_visitor", "rcc_director", "rcc_settlement", "tech_section", "csd_head",
-         "training", "quality")
 # R/2027-01-04T09:00:00+08:00/P1Y: 01:00 UTC on 4 January of every year from 2027.
 FIRST_ROUND = datetime(2027, 1, 4, 1, 0, tzinfo=UTC)
 
@@ -38,13 +36,6 @@ REGIONAL_REQUEST = {"training_scope": "regional", "training_trigger": "regional_
                     "training_reason": "西南新增网点多 / many new outlets in the south-west"}
 
 
-def _queues(desk: Desk) -> dict[str, list[str]]:
-    shown = {role: sorted(t["element_id"] for t in desk.queue(role)) for role in ROLES}
-    return {role: tasks for role, tasks in shown.items() if tasks}
-
-
-def _events(history: list[dict[str, Any]], event_type: str) -> list[dict[str, Any]]:
-    return [e for e in history if e["event_type"] == event_type]
 
 
 def _training_instances(desk: Desk) -> list[dict[str, Any]]:
@@ -72,7 +63,7 @@ def _run_to_evaluation(desk: Desk, instance_id: str, analyst: str = "training") 
     """Steps 1 to 7 of the eight: analysis, survey, trainees, objectives, plan, resources, delivery."""
     desk.work(analyst, instance_id, "performance_analysis", ANALYSIS)
     # Done by one group, gone from the other's queue too.
-    assert _queues(desk) == {"training": ["training_survey"]}
+    assert desk.queues() == {"training": ["training_survey"]}
     desk.work("training", instance_id, "training_survey", SURVEY)
     desk.work("training", instance_id, "select_trainees", TRAINEES)
     desk.work("training", instance_id, "set_objectives", OBJECTIVES)
@@ -80,21 +71,21 @@ def _run_to_evaluation(desk: Desk, instance_id: str, analyst: str = "training") 
 
 
 def _plan_to_evaluation(desk: Desk, instance_id: str, plan: dict[str, Any] = PLAN) -> None:
-    assert _queues(desk) == {"training": ["draft_plan"]}
+    assert desk.queues() == {"training": ["draft_plan"]}
     desk.work("training", instance_id, "draft_plan", plan)
     # The technical lead prepares the material.
-    assert _queues(desk) == {"tech_section": ["prepare_resources"]}
+    assert desk.queues() == {"tech_section": ["prepare_resources"]}
     desk.work("tech_section", instance_id, "prepare_resources", RESOURCES)
-    assert _queues(desk) == {"training": ["deliver_training"]}
+    assert desk.queues() == {"training": ["deliver_training"]}
     desk.work("training", instance_id, "deliver_training", DELIVERY)
-    assert _queues(desk) == {"training": ["evaluate_training"]}
+    assert desk.queues() == {"training": ["evaluate_training"]}
 
 
 def _evaluate_on_target(desk: Desk, instance_id: str) -> list[dict[str, Any]]:
     desk.work("training", instance_id, "evaluate_training", ON_TARGET)
     detail = desk.instance(instance_id)
     assert detail["status"] == "completed" and detail["waiting_tasks"] == []
-    assert _queues(desk) == {}
+    assert desk.queues() == {}
     history = desk.history(instance_id)
     assert history[-1]["event_type"] == "ended"
     assert history[-1]["data"]["end_event"] == "training_completed"
@@ -125,9 +116,9 @@ def test_annual_cycle_starts_once_per_round_on_its_timer(desk: Desk, factory: se
     assert started["event_type"] == "started" and started["actor"] == "scheduler"
     assert started["data"]["timer"] == "annual_start"
     assert datetime.fromisoformat(started["data"]["due_at"]) == FIRST_ROUND
-    assert [(e["actor"], e["data"]["element"]) for e in _events(history, "timer_fired")] == [
+    assert [(e["actor"], e["data"]["element"]) for e in events_of(history, "timer_fired")] == [
         ("scheduler", "annual_start")]
-    steps = [e["data"]["element"] for e in _events(history, "element_completed")]
+    steps = [e["data"]["element"] for e in events_of(history, "element_completed")]
     assert steps[0] == "set_annual_scope"
     assert not {"mass_failure_start", "new_product_start", "complaint_alarm_start", "training_requested"} & set(steps)
     assert desk.instance(first)["pending_timers"] == []
@@ -155,12 +146,12 @@ def test_annual_cycle_runs_all_eight_steps(desk: Desk, factory: sessionmaker[Ses
     # The quality specialist does the analysis this time.
     _run_to_evaluation(desk, instance_id, analyst="quality")
     history = _evaluate_on_target(desk, instance_id)
-    done = [(e["actor"], e["data"]["element"]) for e in _events(history, "task_completed")]
+    done = [(e["actor"], e["data"]["element"]) for e in events_of(history, "task_completed")]
     assert done == [("quality", "performance_analysis"), ("training", "training_survey"),
                     ("training", "select_trainees"), ("training", "set_objectives"), ("training", "draft_plan"),
                     ("tech_section", "prepare_resources"), ("training", "deliver_training"),
                     ("training", "evaluate_training")]
-    decisions = [[c["target"] for c in e["data"]["chosen"]] for e in _events(history, "gateway_decision")
+    decisions = [[c["target"] for c in e["data"]["chosen"]] for e in events_of(history, "gateway_decision")
                  if e["data"]["element"] == "evaluation_decision"]
     assert decisions == [["training_completed"]]
 
@@ -187,7 +178,7 @@ def test_special_cycle_starts_from_a_message(desk: Desk, message: str, sender: s
     history = desk.history(instance_id)
     assert history[0]["event_type"] == "started" and history[0]["actor"] == sender
     assert history[0]["data"]["message"] == message
-    steps = [e["data"]["element"] for e in _events(history, "element_completed")]
+    steps = [e["data"]["element"] for e in events_of(history, "element_completed")]
     assert start_event in steps
     # Only the message's own start event ran: no other start or scope script.
     assert not {"annual_start", "set_annual_scope", "training_requested"} & set(steps)
@@ -203,7 +194,7 @@ def test_message_start_is_refused_to_non_starters_and_changes_nothing(desk: Desk
     denied = _send(desk, "outlet", name="mass_product_failure")
     assert denied.status_code == 403, denied.text
     assert _training_instances(desk) == []
-    assert _queues(desk) == {}
+    assert desk.queues() == {}
 
 
 def test_special_cycle_off_target_loops_back_to_the_plan(desk: Desk) -> None:
@@ -222,10 +213,10 @@ def test_special_cycle_off_target_loops_back_to_the_plan(desk: Desk) -> None:
     _plan_to_evaluation(desk, instance_id, revised)
     history = _evaluate_on_target(desk, instance_id)
 
-    done = [e["data"]["element"] for e in _events(history, "task_completed")]
+    done = [e["data"]["element"] for e in events_of(history, "task_completed")]
     assert done == ["performance_analysis", "training_survey", "select_trainees", "set_objectives",
                     *(["draft_plan", "prepare_resources", "deliver_training", "evaluate_training"] * 3)]
-    decisions = [[c["target"] for c in e["data"]["chosen"]] for e in _events(history, "gateway_decision")
+    decisions = [[c["target"] for c in e["data"]["chosen"]] for e in events_of(history, "gateway_decision")
                  if e["data"]["element"] == "evaluation_decision"]
     assert decisions == [["draft_plan"], ["draft_plan"], ["training_completed"]]
     final = history[-1]["data"]["variables"]
@@ -250,7 +241,7 @@ def test_regional_cycle_started_by_hand_by_the_rcc_director(desk: Desk, client: 
     history = desk.history(instance_id)
     assert history[0]["actor"] == "rcc_director"
     assert history[0]["data"]["variables"] == REGIONAL_REQUEST
-    steps = [e["data"]["element"] for e in _events(history, "element_completed")]
+    steps = [e["data"]["element"] for e in events_of(history, "element_completed")]
     assert "training_requested" in steps
     assert not {"annual_start", "mass_failure_start", "new_product_start", "complaint_alarm_start"} & set(steps)
     task = desk.task_of("training", instance_id, "performance_analysis")

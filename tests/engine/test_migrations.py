@@ -6,7 +6,6 @@ an SQLite file, or a PostgreSQL database created and dropped on the test server.
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,16 +13,16 @@ import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, create_engine, func, inspect, select, text
+from sqlalchemy import Engine, func, inspect, select
 
 from engine import definitions, instances
 from engine.catalog import DEFAULT_FORMS_DIR, FormCatalog
 from engine.clock import FrozenClock
-from engine.db import make_engine, make_session_factory, transaction
+from engine.db import make_engine, make_session_factory, scratch_postgres_database, transaction
 from engine.identity import Actor, sync_demo_users
 from engine.migrations import alembic_config, downgrade_to, upgrade_to_head
 from engine.tables import AuditEvent, Base, Group, Instance
-from tests.conftest import DATABASES, DESIGNER, STANDARD_GROUPS, TEST_PROCESSES, _postgres_server_url
+from tests.conftest import DATABASES, DESIGNER, STANDARD_GROUPS, TEST_PROCESSES
 
 APP_TABLES = set(Base.metadata.tables)
 
@@ -36,19 +35,8 @@ def blank_engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Eng
         yield engine
         engine.dispose()
         return
-    server_url = _postgres_server_url()
-    name = f"tixi_migrations_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(server_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    engine = make_engine(server_url.rsplit("/", 1)[0] + f"/{name}")
-    try:
+    with scratch_postgres_database("tixi_migrations") as engine:
         yield engine
-    finally:
-        engine.dispose()
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 def _tables(engine: Engine) -> set[str]:
