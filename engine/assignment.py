@@ -12,7 +12,7 @@ from engine.clock import Clock
 from engine.errors import PermissionDeniedError, ValidationError
 from engine.execution import flush
 from engine.identity import Actor, find_actor
-from engine.tasks import TaskSummary, _groups_of, _require_open, _summary, _visible_task
+from engine.tasks import TaskSummary, candidate_groups_of, require_open, summarize, visible_task
 
 
 def assign_task(session: Session, clock: Clock, *, actor: Actor, task_id: uuid.UUID, assignee: str) -> TaskSummary:
@@ -33,8 +33,8 @@ def update_task(
     follow_up_at: datetime | None = None, clear_follow_up: bool = False,
 ) -> TaskSummary:
     """Set priority (0-100) or follow-up date: the assignee, or an admin."""
-    task, record, definition = _visible_task(session, actor, task_id)
-    _require_open(task, record)
+    task, record, definition = visible_task(session, actor, task_id)
+    require_open(task, record)
     if task.assignee != actor.username and not actor.is_admin:
         raise PermissionDeniedError("only the assignee may change priority or follow-up date; claim it first")
     changes: dict[str, object] = {}
@@ -48,15 +48,15 @@ def update_task(
     record_event(session, clock, actor=actor.username, event_type="task_updated", instance_id=record.instance_id,
                  task_id=task_id, definition_key=record.definition_key, data={"element": task.element_id, **changes})
     flush(session)
-    return _summary(task, record, definition, _groups_of(session, [task_id]).get(task_id, ()))
+    return summarize(task, record, definition, candidate_groups_of(session, [task_id]).get(task_id, ()))
 
 
 def _reassign(
     session: Session, clock: Clock, actor: Actor, task_id: uuid.UUID, assignee: str, *, delegate: bool
 ) -> TaskSummary:
-    task, record, definition = _visible_task(session, actor, task_id)
-    _require_open(task, record)
-    groups = _groups_of(session, [task_id]).get(task_id, ())
+    task, record, definition = visible_task(session, actor, task_id)
+    require_open(task, record)
+    groups = candidate_groups_of(session, [task_id]).get(task_id, ())
     if task.assignee != actor.username and not actor.is_admin:
         raise PermissionDeniedError("only the assignee (or an admin) may hand this task on")
     target = find_actor(session, assignee)
@@ -73,4 +73,4 @@ def _reassign(
                  data={"element": task.element_id, "assignee": assignee, "previous_assignee": previous,
                        "owner": task.owner})
     flush(session)
-    return _summary(task, record, definition, groups)
+    return summarize(task, record, definition, groups)

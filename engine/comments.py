@@ -14,7 +14,7 @@ from engine.clock import Clock
 from engine.errors import ValidationError
 from engine.identity import Actor
 from engine.tables import TaskComment
-from engine.tasks import _visible_task
+from engine.tasks import visible_task
 
 MAX_COMMENT = 4000
 
@@ -30,7 +30,7 @@ class CommentInfo:
 
 def add_comment(session: Session, clock: Clock, *, actor: Actor, task_id: uuid.UUID, text: str) -> CommentInfo:
     """Raises: NotFoundError, ValidationError."""
-    task, record, _ = _visible_task(session, actor, task_id)
+    task, record, _ = visible_task(session, actor, task_id)
     if not text.strip() or len(text) > MAX_COMMENT:
         raise ValidationError(f"a comment has 1 to {MAX_COMMENT} characters", field="text")
     row = TaskComment(task_id=task_id, instance_id=record.instance_id, author=actor.username, text=text,
@@ -43,6 +43,6 @@ def add_comment(session: Session, clock: Clock, *, actor: Actor, task_id: uuid.U
 
 
 def list_comments(session: Session, *, actor: Actor, task_id: uuid.UUID) -> list[CommentInfo]:
-    _visible_task(session, actor, task_id)
+    visible_task(session, actor, task_id)
     rows = session.scalars(select(TaskComment).where(TaskComment.task_id == task_id).order_by(TaskComment.created_at))
     return [CommentInfo(r.comment_id, r.task_id, r.author, r.text, r.created_at) for r in rows]

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
 from engine.audit import record_event
-from engine.bpmn.runtime import Step, WorkflowError, WorkflowRun
+from engine.bpmn.runtime import ReadyUserTask, Step, WaitingMessage, WaitingTimer, WorkflowError, WorkflowRun
 from engine.bpmn.serialization import SERIALIZER_VERSION
 from engine.clock import Clock
 from engine.deadlines import close_case_deadline, close_deadline, open_deadline, pause_or_resume
@@ -138,13 +138,18 @@ def save_run(
 ) -> None:
     """Write the workflow's new state and everything derived from it; the caller commits."""
     now = clock.now()
+    # Each of these walks the whole task tree: take them once and hand them to every sync below.
+    ready, timers, messages = run.ready_user_tasks(), run.waiting_timers(), run.waiting_messages()
     _record_steps(session, clock, actor=actor, record=record, bundle=bundle, steps=steps)
-    _sync_tasks(session, clock, actor=actor, record=record, bundle=bundle, run=run)
-    _sync_timers(session, record=record, run=run, bundle=bundle, fired=fired_timer_ids, now=now)
-    _sync_messages(session, record=record, run=run, now=now)
+    _sync_tasks(session, clock, actor=actor, record=record, bundle=bundle, run=run, ready_tasks=ready)
+    _sync_timers(session, record=record, waiting_timers=timers, bundle=bundle, fired=fired_timer_ids, now=now)
+    _sync_messages(session, record=record, waiting_messages=messages, now=now)
     variables = run.variables()
     _promote_case_fields(record, variables)
-    pause_or_resume(session, instance_id=record.instance_id, paused=_waits_on_customer(bundle, run), now=now)
+    waiting_at = [(t.process_key, t.element_id) for t in ready]
+    waiting_at += [(t.process_key, t.element_id) for t in timers]
+    waiting_at += [(m.process_key, m.element_id) for m in messages]
+    pause_or_resume(session, instance_id=record.instance_id, paused=_waits_on_customer(bundle, waiting_at), now=now)
     record.state = run.dump()
     record.serializer_version = SERIALIZER_VERSION
     record.updated_at = now
@@ -244,14 +249,15 @@ def _record_steps(
 
 
 def _sync_tasks(
-    session: Session, clock: Clock, *, actor: str, record: Instance, bundle: Bundle, run: WorkflowRun
+    session: Session, clock: Clock, *, actor: str, record: Instance, bundle: Bundle, run: WorkflowRun,
+    ready_tasks: list[ReadyUserTask],
 ) -> None:
     now = clock.now()
     open_rows = {
         row.task_id: row
         for row in session.scalars(select(Task).where(Task.instance_id == record.instance_id, Task.status == "open"))
     }
-    ready = {t.task_id: t for t in run.ready_user_tasks()}
+    ready = {t.task_id: t for t in ready_tasks}
     for task_id, row in open_rows.items():
         if task_id not in ready:
             row.status, row.completed_at = "cancelled", now
@@ -297,11 +303,8 @@ def _promote_case_fields(record: Instance, variables: dict[str, Any]) -> None:
             setattr(record, name, str(value)[:200])
 
 
-def _waits_on_customer(bundle: Bundle, run: WorkflowRun) -> bool:
-    waiting = [(t.process_key, t.element_id) for t in run.ready_user_tasks()]
-    waiting += [(m.process_key, m.element_id) for m in run.waiting_messages()]
-    waiting += [(t.process_key, t.element_id) for t in run.waiting_timers()]
-    return any(element in bundle.elements(key).get("sla_pause", []) for key, element in waiting)
+def _waits_on_customer(bundle: Bundle, waiting_at: list[tuple[str, str]]) -> bool:
+    return any(element in bundle.elements(key).get("sla_pause", []) for key, element in waiting_at)
 
 
 def _assignee(run: WorkflowRun, task_id: uuid.UUID, meta: dict[str, Any]) -> str | None:
@@ -317,14 +320,15 @@ def _assignee(run: WorkflowRun, task_id: uuid.UUID, meta: dict[str, Any]) -> str
 
 
 def _sync_timers(
-    session: Session, *, record: Instance, run: WorkflowRun, bundle: Bundle, fired: frozenset[uuid.UUID], now: Any
+    session: Session, *, record: Instance, waiting_timers: list[WaitingTimer], bundle: Bundle,
+    fired: frozenset[uuid.UUID], now: Any,
 ) -> None:
     pending = {
         row.timer_id: row
         for row in session.scalars(select(Timer).where(Timer.instance_id == record.instance_id,
                                                        Timer.status == "pending"))
     }
-    waiting = {t.timer_id: t for t in run.waiting_timers()}
+    waiting = {t.timer_id: t for t in waiting_timers}
     for timer_id, row in pending.items():
         if timer_id not in waiting:
             row.status = "fired" if timer_id in fired else "cancelled"
@@ -339,12 +343,14 @@ def _sync_timers(
             known.due_at, known.status = timer.due_at, "pending"
 
 
-def _sync_messages(session: Session, *, record: Instance, run: WorkflowRun, now: Any) -> None:
+def _sync_messages(
+    session: Session, *, record: Instance, waiting_messages: list[WaitingMessage], now: Any
+) -> None:
     existing = {
         row.task_id: row
         for row in session.scalars(select(MessageSubscription).where(MessageSubscription.instance_id == record.instance_id))
     }
-    waiting = {m.task_id: m for m in run.waiting_messages()}
+    waiting = {m.task_id: m for m in waiting_messages}
     for task_id, row in existing.items():
         if task_id not in waiting:
             session.delete(row)

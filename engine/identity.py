@@ -162,10 +162,6 @@ def update_user(
     return _info(session, user)
 
 
-def get_user(session: Session, username: str) -> UserInfo:
-    return _info(session, _get_user(session, username))
-
-
 def list_users(session: Session) -> list[UserInfo]:
     return [_info(session, u) for u in session.scalars(select(User).order_by(User.username))]
 

@@ -114,8 +114,8 @@ def list_tasks(
         query = query.where(Task.assignee.is_not(None))
     total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
     rows = session.execute(query.order_by(*SORTS[sort], Task.task_id).limit(limit).offset(offset)).all()
-    groups = _groups_of(session, [task.task_id for task, _, _ in rows])
-    items = [_summary(task, instance, definition, groups.get(task.task_id, ())) for task, instance, definition in rows]
+    groups = candidate_groups_of(session, [task.task_id for task, _, _ in rows])
+    items = [summarize(task, instance, definition, groups.get(task.task_id, ())) for task, instance, definition in rows]
     return Page(items, total, limit, offset)
 
 
@@ -124,12 +124,12 @@ def get_task(session: Session, catalog: FormCatalog, *, actor: Actor, task_id: u
 
     Raises: NotFoundError (also when the task is not the actor's to see).
     """
-    task, record, definition = _visible_task(session, actor, task_id)
-    groups = _groups_of(session, [task.task_id]).get(task.task_id, ())
+    task, record, definition = visible_task(session, actor, task_id)
+    groups = candidate_groups_of(session, [task.task_id]).get(task.task_id, ())
     run = load_run(record, bundle_of(session, record))
     variables = run.task_variables(task_id) if task.status == "open" else run.variables()
     schema = catalog.schema(task.form_key) if task.form_key and catalog.exists(task.form_key) else None
-    return TaskDetail(_summary(task, record, definition, groups), schema, variables)
+    return TaskDetail(summarize(task, record, definition, groups), schema, variables)
 
 
 def claim_task(session: Session, clock: Clock, *, actor: Actor, task_id: uuid.UUID) -> TaskSummary:
@@ -137,27 +137,27 @@ def claim_task(session: Session, clock: Clock, *, actor: Actor, task_id: uuid.UU
 
     Raises: NotFoundError, PermissionDeniedError, TaskStateError, InstanceStateError, ConcurrentUpdateError.
     """
-    task, record, definition = _visible_task(session, actor, task_id)
-    groups = _groups_of(session, [task_id]).get(task_id, ())
-    _require_open(task, record)
+    task, record, definition = visible_task(session, actor, task_id)
+    groups = candidate_groups_of(session, [task_id]).get(task_id, ())
+    require_open(task, record)
     if not actor.in_any(groups) and task.assignee != actor.username:
         raise PermissionDeniedError(f"only members of {', '.join(groups) or 'its candidate groups'} may claim this task")
     if task.assignee == actor.username:
-        return _summary(task, record, definition, groups)
+        return summarize(task, record, definition, groups)
     if task.assignee is not None:
         raise TaskStateError(f"task is already claimed by {task.assignee}", assignee=task.assignee)
     task.assignee = actor.username
     record_event(session, clock, actor=actor.username, event_type="task_claimed", instance_id=record.instance_id,
                  task_id=task_id, definition_key=record.definition_key, data={"element": task.element_id})
     flush(session)
-    return _summary(task, record, definition, groups)
+    return summarize(task, record, definition, groups)
 
 
 def unclaim_task(session: Session, clock: Clock, *, actor: Actor, task_id: uuid.UUID) -> TaskSummary:
     """Give a claimed task back to its groups' queue (the assignee, or an admin)."""
-    task, record, definition = _visible_task(session, actor, task_id)
-    groups = _groups_of(session, [task_id]).get(task_id, ())
-    _require_open(task, record)
+    task, record, definition = visible_task(session, actor, task_id)
+    groups = candidate_groups_of(session, [task_id]).get(task_id, ())
+    require_open(task, record)
     if task.assignee is None:
         raise TaskStateError("task is not claimed")
     if task.assignee != actor.username and not actor.is_admin:
@@ -169,7 +169,7 @@ def unclaim_task(session: Session, clock: Clock, *, actor: Actor, task_id: uuid.
                  task_id=task_id, definition_key=record.definition_key,
                  data={"element": task.element_id, "previous_assignee": previous, "assignee": task.assignee})
     flush(session)
-    return _summary(task, record, definition, groups)
+    return summarize(task, record, definition, groups)
 
 
 def complete_task(
@@ -180,9 +180,9 @@ def complete_task(
     Raises: NotFoundError, PermissionDeniedError, TaskStateError, FormDataError, ProcessError,
     ConcurrentUpdateError.
     """
-    task, record, definition = _visible_task(session, actor, task_id)
-    groups = _groups_of(session, [task_id]).get(task_id, ())
-    _require_open(task, record)
+    task, record, definition = visible_task(session, actor, task_id)
+    groups = candidate_groups_of(session, [task_id]).get(task_id, ())
+    require_open(task, record)
     if task.assignee != actor.username:
         raise PermissionDeniedError(
             "claim the task before completing it" if task.assignee is None
@@ -206,17 +206,17 @@ def complete_task(
     # incident: the approver's work is kept, an admin retries the failing step.
     advance_or_incident(session, clock, actor=actor.username, record=record, bundle=bundle, run=run,
                         action=lambda: run.complete_user_task(task_id, dict(data), now))
-    return _summary(task, record, definition, groups)
+    return summarize(task, record, definition, groups)
 
 
-def _require_open(task: Task, record: Instance) -> None:
+def require_open(task: Task, record: Instance) -> None:
     if task.status != "open":
         raise TaskStateError(f"task is {task.status}", task_status=task.status)
     if record.status != "running":
         raise InstanceStateError(f"the instance is {record.status}", instance_status=record.status)
 
 
-def _visible_task(session: Session, actor: Actor, task_id: uuid.UUID) -> tuple[Task, Instance, Definition]:
+def visible_task(session: Session, actor: Actor, task_id: uuid.UUID) -> tuple[Task, Instance, Definition]:
     query = (
         select(Task, Instance, Definition)
         .join(Instance, Instance.instance_id == Task.instance_id)
@@ -231,7 +231,7 @@ def _visible_task(session: Session, actor: Actor, task_id: uuid.UUID) -> tuple[T
     return row[0], row[1], row[2]
 
 
-def _groups_of(session: Session, task_ids: list[uuid.UUID]) -> dict[uuid.UUID, tuple[str, ...]]:
+def candidate_groups_of(session: Session, task_ids: list[uuid.UUID]) -> dict[uuid.UUID, tuple[str, ...]]:
     if not task_ids:
         return {}
     found: dict[uuid.UUID, list[str]] = {}
@@ -241,7 +241,7 @@ def _groups_of(session: Session, task_ids: list[uuid.UUID]) -> dict[uuid.UUID, t
     return {task_id: tuple(sorted(groups)) for task_id, groups in found.items()}
 
 
-def _summary(task: Task, record: Instance, definition: Definition, groups: tuple[str, ...]) -> TaskSummary:
+def summarize(task: Task, record: Instance, definition: Definition, groups: tuple[str, ...]) -> TaskSummary:
     return TaskSummary(
         task.task_id, task.instance_id, record.definition_key, definition.name, record.business_key,
         task.element_id, task.name, task.form_key, task.status, task.assignee, groups, task.created_at,

@@ -254,11 +254,7 @@ def _elements(process: etree._Element) -> dict[str, Any]:
         }
         for flow in process.iter(f"{{{BPMN_NS}}}sequenceFlow")
     }
-    start_forms = [
-        _camunda(event, "formKey")
-        for event in process.findall("bpmn:startEvent", _NS)
-        if _camunda(event, "formKey")
-    ]
+    start_events = _start_events(process, messages)
     return {
         "names": names,
         "user_tasks": user_tasks,
@@ -272,7 +268,7 @@ def _elements(process: etree._Element) -> dict[str, Any]:
             node.getparent().get("id", ""): messages.get(node.get("messageRef", ""), node.get("messageRef", ""))
             for node in process.iter(f"{{{BPMN_NS}}}messageEventDefinition")
         },
-        "start_events": _start_events(process, messages),
+        "start_events": start_events,
         "side_end_events": sorted(
             node.get("id", "") for node in process.iter(f"{{{BPMN_NS}}}endEvent")
             if _properties(node).get("side_branch") == "true"
@@ -284,7 +280,7 @@ def _elements(process: etree._Element) -> dict[str, Any]:
         "timer_events": sorted(
             {node.getparent().get("id", "") for node in process.iter(f"{{{BPMN_NS}}}timerEventDefinition")}
         ),
-        "start_form": start_forms[0] if start_forms else None,
+        "start_form": next((e["form_key"] for e in start_events if e["form_key"]), None),
         "starter_groups": _split_list(_camunda(process, "candidateStarterGroups")),
         "case_sla": _case_sla(process),
     }

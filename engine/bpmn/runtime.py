@@ -176,9 +176,6 @@ class WorkflowRun:
                 if t.workflow is self._workflow and type(t.task_spec).__name__ == "EndEvent"]
         return [t.task_spec.bpmn_id for t in sorted(ends, key=lambda t: t.last_state_change)]
 
-    def failed_elements(self) -> list[str]:
-        return [t.task_spec.bpmn_id for t in self._tasks(TaskState.ERROR)]
-
     def ready_user_tasks(self) -> list[ReadyUserTask]:
         return [
             ReadyUserTask(t.id, _process_key(t), t.task_spec.bpmn_id)
