@@ -5,7 +5,12 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export TIXI_DATABASE_URL ?= sqlite:///var/tixi.db
 
-.PHONY: run test lint install lock clean
+NODE_STAMP := node_modules/.installed
+VENDOR_STAMP := api/web/static/vendor/.built
+CHROMIUM ?= /usr/bin/chromium
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: run test lint install lock clean web browser
 
 $(STAMP): pyproject.toml requirements.lock
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
@@ -16,13 +21,30 @@ $(STAMP): pyproject.toml requirements.lock
 
 install: $(STAMP)
 
-run: $(STAMP)
+# The web app's front-end packages (bpmn-js, dmn-js, JSON Editor) come from npm through
+# package-lock.json; their browser builds are copied into api/web/static/vendor and served by Tixi.
+$(NODE_STAMP): package.json package-lock.json
+	npm ci --no-audit --no-fund
+	touch $(NODE_STAMP)
+
+$(VENDOR_STAMP): $(NODE_STAMP) api/web/copy_vendor.mjs
+	npm run --silent vendor
+	touch $(VENDOR_STAMP)
+
+web: $(VENDOR_STAMP)
+
+# The browser tests drive Debian's Chromium (Playwright never downloads a browser here).
+browser:
+	@test -x $(CHROMIUM) || { echo "installing Debian's chromium for the browser tests"; \
+	  $(SUDO) apt-get update -q && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q chromium; }
+
+run: $(STAMP) web
 	$(BIN)/tixi db upgrade
 	$(BIN)/tixi deploy processes
 	$(BIN)/tixi calendar load calendars/cn-2026.json
 	TIXI_DEMO_USERS=true $(BIN)/tixi serve --host 127.0.0.1 --port 8000
 
-test: $(STAMP) lint
+test: $(STAMP) lint web browser
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 # Style and types: ruff, and mypy --strict over engine/ and api/ (settings in pyproject.toml).
@@ -37,7 +59,7 @@ lock:
 	$(BIN)/uv pip compile pyproject.toml --extra dev --python-version 3.11 -o requirements.lock
 
 clean:
-	rm -rf $(VENV) var *.egg-info
+	rm -rf $(VENV) var *.egg-info node_modules api/web/static/vendor
 
 # Benchmarks (bench/, issue 6): `bench` runs the full sizes, `bench-quick` a small run (< 2 min).
 # Both need PostgreSQL as `make test` does (TIXI_TEST_POSTGRES_URL); no test asserts a time.

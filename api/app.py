@@ -5,19 +5,24 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
 from sqlalchemy.orm import Session, sessionmaker
 
 from api import problems
 from api.routes import admin, auth, definitions, health, instances, messages, reports, tasks
 from api.settings import Settings
+from api.web import design, inbox, login, monitor
+from api.web.pages import install_error_pages
 from engine.catalog import FormCatalog
 from engine.clock import Clock, SystemClock
 from engine.db import make_engine, make_session_factory
 from engine.worker import start_background_worker
 
 log = logging.getLogger(__name__)
+WEB_STATIC = Path(__file__).parent / "web" / "static"
 
 
 def create_app(
@@ -53,4 +58,9 @@ def create_app(
     problems.install(app)
     for module in (health, auth, definitions, instances, tasks, messages, reports, admin):
         app.include_router(module.router)
+    # The web app (issue 5): pages at /, their scripts and the npm packages' builds at /static.
+    for page_module in (login, inbox, design, monitor):
+        app.include_router(page_module.router)
+    install_error_pages(app)
+    app.mount("/static", StaticFiles(directory=WEB_STATIC, check_dir=False), name="static")
     return app

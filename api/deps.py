@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from api.auth import username_from_token
 from api.settings import Settings
+from api.web.session import web_session_token
 from engine.catalog import FormCatalog
 from engine.clock import Clock
 from engine.errors import AuthenticationError, PermissionDeniedError
@@ -46,9 +47,15 @@ SettingsDep = Annotated[Settings, Depends(get_settings)]
 
 
 def get_actor(
-    session: SessionDep, clock: ClockDep, settings: SettingsDep, token: Annotated[str | None, Depends(_bearer)]
+    request: Request, session: SessionDep, clock: ClockDep, settings: SettingsDep,
+    token: Annotated[str | None, Depends(_bearer)],
 ) -> Actor:
-    """The person behind the bearer token, with their groups as they are now (a disabled user is out at once)."""
+    """The person behind the bearer token, with their groups as they are now (a disabled user is out at once).
+
+    The web app's pages call the same API with the session cookie instead of a bearer header.
+    """
+    if not token:
+        token = web_session_token(request)
     if not token:
         raise AuthenticationError("log in first: send 'Authorization: Bearer <token>' from POST /api/auth/token")
     username = username_from_token(token, secret=settings.secret_key, now=clock.now())

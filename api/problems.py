@@ -47,10 +47,16 @@ def problem(status: int, code: str, title: str, detail: str, instance: str,
     return JSONResponse(body, status_code=status, media_type="application/problem+json", headers=headers)
 
 
+async def service_error(request: Request, error: errors.ServiceError) -> JSONResponse:
+    return problem(status_of(error), error.code, error.title, error.detail, request.url.path, error.extras())
+
+
+async def http_error(request: Request, error: StarletteHTTPException) -> JSONResponse:
+    return problem(error.status_code, "http-error", str(error.detail), str(error.detail), request.url.path)
+
+
 def install(app: FastAPI) -> None:
-    @app.exception_handler(errors.ServiceError)
-    async def _service_error(request: Request, error: errors.ServiceError) -> JSONResponse:
-        return problem(status_of(error), error.code, error.title, error.detail, request.url.path, error.extras())
+    app.add_exception_handler(errors.ServiceError, service_error)  # type: ignore[arg-type]
 
     @app.exception_handler(RequestValidationError)
     async def _invalid_request(request: Request, error: RequestValidationError) -> JSONResponse:
@@ -64,9 +70,7 @@ def install(app: FastAPI) -> None:
         return problem(422, "invalid-request", "Invalid request", f"{len(fields)} field(s) are invalid",
                        request.url.path, {"errors": fields})
 
-    @app.exception_handler(StarletteHTTPException)
-    async def _http_error(request: Request, error: StarletteHTTPException) -> JSONResponse:
-        return problem(error.status_code, "http-error", str(error.detail), str(error.detail), request.url.path)
+    app.add_exception_handler(StarletteHTTPException, http_error)  # type: ignore[arg-type]
 
     @app.exception_handler(StaleDataError)
     async def _lost_race(request: Request, error: StaleDataError) -> JSONResponse:

@@ -61,6 +61,7 @@ class DefinitionOut(Out):
 
 class DeploymentOut(BaseModel):
     definitions: list[DefinitionOut]
+    dry_run: bool = Field(default=False, description="true: checked only, nothing stored")
 
 
 class InstanceStartIn(BaseModel):

@@ -77,13 +77,15 @@ def list_tasks(
     serial_number: str | None = None,
     region: str | None = None,
     outlet_code: str | None = None,
+    search: str | None = None,
     sort: str = "created",
     limit: int = 50,
     offset: int = 0,
 ) -> Page:
     """Tasks of the actor's groups and tasks assigned to them, oldest first (or by due date or priority).
 
-    Case-field filters use the instance's promoted, indexed columns.
+    Case-field filters use the instance's promoted, indexed columns; `search` finds a fragment of the
+    business key, customer name, serial number, outlet code or step name.
     """
     if sort not in SORTS:
         raise ValidationError(f"sort must be one of {', '.join(SORTS)}", field="sort")
@@ -108,6 +110,10 @@ def list_tasks(
                           (Instance.region, region), (Instance.outlet_code, outlet_code)):
         if value:
             query = query.where(column == value)
+    if search and search.strip():
+        term = search.strip()
+        query = query.where(or_(*(column.icontains(term, autoescape=True) for column in (
+            Instance.business_key, Instance.customer_name, Instance.serial_number, Instance.outlet_code, Task.name))))
     if unassigned is True:
         query = query.where(Task.assignee.is_(None))
     elif unassigned is False:

@@ -1,6 +1,8 @@
 from __future__ import annotations
 
-from fastapi import APIRouter, Response, UploadFile
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Response, UploadFile
 
 from api.deps import ActorDep, CatalogDep, ClockDep, SessionDep, SettingsDep, require_group
 from api.problems import PayloadTooLargeError
@@ -13,16 +15,20 @@ router = APIRouter(prefix="/api/definitions", tags=["definitions"])
 
 @router.post("", status_code=201, summary="Deploy a .bpmn, .dmn or .zip bundle as new versions")
 def deploy(file: UploadFile, session: SessionDep, clock: ClockDep, catalog: CatalogDep, actor: ActorDep,
-           settings: SettingsDep) -> DeploymentOut:
+           settings: SettingsDep,
+           dry_run: Annotated[bool, Query(description="run every deploy-time check, store nothing")] = False,
+           ) -> DeploymentOut:
     require_group(actor, DESIGNER_GROUP)
     content = file.file.read(settings.max_upload_bytes + 1)
     if len(content) > settings.max_upload_bytes:
         raise PayloadTooLargeError(f"upload is larger than {settings.max_upload_bytes} bytes",
                                    limit=settings.max_upload_bytes)
-    with session.begin():
+    with session.begin() as transaction:
         deployed = definitions.deploy(session, clock, catalog, actor=actor, filename=file.filename or "upload.bpmn",
                                       content=content)
-    return DeploymentOut(definitions=[DefinitionOut.of(d) for d in deployed])
+        if dry_run:
+            transaction.rollback()  # the checks ran on the real catalogue and database; keep none of it
+    return DeploymentOut(definitions=[DefinitionOut.of(d) for d in deployed], dry_run=dry_run)
 
 
 @router.get("", summary="The latest version of every process and decision")

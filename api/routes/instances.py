@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Query
@@ -26,11 +27,17 @@ def start(body: InstanceStartIn, session: SessionDep, clock: ClockDep, catalog: 
 def list_instances(
     session: SessionDep, actor: ActorDep,
     definition_key: str | None = None, status: str | None = None, business_key: str | None = None,
+    participant: Annotated[str | None, Query(max_length=64, description="a user who acted in the instance")] = None,
+    started_from: Annotated[date | None, Query(description="started on or after this day (UTC)")] = None,
+    started_to: Annotated[date | None, Query(description="started on or before this day (UTC)")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50, offset: Annotated[int, Query(ge=0)] = 0,
 ) -> PageOut[InstanceOut]:
     with session.begin():
-        page = instances.list_instances(session, actor=actor, definition_key=definition_key, status=status,
-                                        business_key=business_key, limit=limit, offset=offset)
+        page = instances.list_instances(
+            session, actor=actor, definition_key=definition_key, status=status, business_key=business_key,
+            participant=participant, started_from=day_start(started_from),
+            started_before=day_start(started_to + timedelta(days=1)) if started_to else None,
+            limit=limit, offset=offset)
     return PageOut[InstanceOut].of(page, InstanceOut.of)
 
 
@@ -73,3 +80,7 @@ def retry(instance_id: uuid.UUID, body: RetryIn, session: SessionDep, clock: Clo
     with session.begin():
         return InstanceDetailOut.of_detail(instances.retry_instance(session, clock, actor=actor, instance_id=instance_id,
                                                                     variables=body.variables, reason=body.reason))
+
+
+def day_start(day: date | None) -> datetime | None:
+    return datetime.combine(day, time(), UTC) if day else None

@@ -18,14 +18,17 @@ def list_tasks(
     status: str = "open", definition_key: str | None = None, business_key: str | None = None,
     candidate_group: str | None = None, assignee: str | None = None, unassigned: bool | None = None,
     customer_name: str | None = None, serial_number: str | None = None, region: str | None = None,
-    outlet_code: str | None = None, sort: str = "created",
+    outlet_code: str | None = None,
+    search: Annotated[str | None, Query(max_length=200, description="a fragment of business key, customer, "
+                                        "serial number, outlet code or step name")] = None,
+    sort: str = "created",
     limit: Annotated[int, Query(ge=1, le=500)] = 50, offset: Annotated[int, Query(ge=0)] = 0,
 ) -> PageOut[TaskOut]:
     with session.begin():
         page = tasks.list_tasks(session, actor=actor, status=status, definition_key=definition_key,
                                 business_key=business_key, candidate_group=candidate_group, assignee=assignee,
                                 unassigned=unassigned, customer_name=customer_name, serial_number=serial_number,
-                                region=region, outlet_code=outlet_code, sort=sort, limit=limit, offset=offset)
+                                region=region, outlet_code=outlet_code, search=search, sort=sort, limit=limit, offset=offset)
     return PageOut[TaskOut].of(page, TaskOut.of)
 
 

@@ -1,0 +1,1 @@
+"""The web app: server-rendered pages for approvers, process designers and admins (issue 5)."""

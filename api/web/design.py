@@ -1,0 +1,58 @@
+"""The process designers' pages: deployed processes and decision tables, their diagrams, the modeler."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import HTMLResponse
+
+from api.deps import CatalogDep, SessionDep
+from api.web.pages import PageActor, render
+from engine import definitions, identity
+from engine.errors import NotFoundError, PermissionDeniedError
+from engine.identity import ADMIN_GROUP, DESIGNER_GROUP, Actor
+
+router = APIRouter(include_in_schema=False)
+
+
+def _require_designer(actor: Actor) -> None:
+    if not actor.in_any([DESIGNER_GROUP, ADMIN_GROUP]):
+        raise PermissionDeniedError(f"this needs membership of the '{DESIGNER_GROUP}' group",
+                                    required_group=DESIGNER_GROUP)
+
+
+@router.get("/processes")
+def process_list(request: Request, session: SessionDep, actor: PageActor) -> HTMLResponse:
+    _require_designer(actor)
+    with session.begin():
+        latest = definitions.list_definitions(session)
+    return render(request, "processes.html", actor=actor, section="processes", definitions=latest)
+
+
+@router.get("/processes/{key}")
+def process_page(key: str, request: Request, session: SessionDep, actor: PageActor,
+                 version: Annotated[int | None, Query(ge=1)] = None) -> HTMLResponse:
+    _require_designer(actor)
+    with session.begin():
+        versions = definitions.list_versions(session, key)
+    shown = next((d for d in versions if version is None or d.version == version), None)
+    if shown is None:
+        raise NotFoundError(f"'{key}' version {version} is not deployed", key=key, version=version)
+    return render(request, "process.html", actor=actor, section="processes", versions=versions, shown=shown)
+
+
+@router.get("/modeler")
+def modeler_page(request: Request, session: SessionDep, catalog: CatalogDep, actor: PageActor,
+                 key: str = "", version: Annotated[int | None, Query(ge=1)] = None) -> HTMLResponse:
+    """Edit a deployed version (or a new process) with bpmn-js; deploying makes a new version."""
+    _require_designer(actor)
+    with session.begin():
+        groups = identity.list_groups(session)
+        if key:
+            versions = definitions.list_versions(session, key)
+            if not versions or versions[0].kind != "process":
+                raise NotFoundError(f"process '{key}' is not deployed", key=key)
+            version = version or versions[0].version
+    return render(request, "modeler.html", actor=actor, section="processes", key=key, version=version,
+                  groups=groups, forms=catalog.keys())

@@ -1,0 +1,235 @@
+"""Chinese and English for the web app.
+
+Labels that come from BPMN, DMN, forms and group names are written "中文 / English"; `label` picks
+one side. The app's own words are in MESSAGES, one entry per phrase with both languages side by side.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+LANGUAGES = ("zh", "en")
+DEFAULT_LANGUAGE = "zh"
+LANGUAGE_COOKIE = "tixi_lang"
+
+MESSAGES: dict[str, tuple[str, str]] = {
+    # chrome
+    "app": ("体系 · 售后服务流程", "Tixi · after-sales service"),
+    "skip": ("跳到正文", "Skip to content"),
+    "nav.tasks": ("待办任务", "Task inbox"),
+    "nav.processes": ("流程与决策表", "Processes and decisions"),
+    "nav.instances": ("流程实例", "Instances"),
+    "nav.sla": ("服务时限报表", "SLA report"),
+    "nav.users": ("用户与组", "Users and groups"),
+    "nav.menu": ("主菜单", "Main menu"),
+    "logout": ("退出", "Log out"),
+    "language": ("语言", "Language"),
+    "signed_in_as": ("当前用户", "Signed in as"),
+    # login
+    "login.title": ("登录", "Log in"),
+    "login.username": ("用户名", "Username"),
+    "login.password": ("密码", "Password"),
+    "login.submit": ("登录", "Log in"),
+    "login.failed": ("用户名或密码不正确，或用户已停用。", "Wrong username or password, or the user is disabled."),
+    "login.demo": ("演示用户：每个组一个，用户名即组名，密码 demo。",
+                   "Demo users: one per group, named after it, password demo."),
+    # inbox
+    "tasks.title": ("待办任务", "Task inbox"),
+    "tasks.search": ("搜索（业务编号、顾客、序列号、网点）", "Search (business key, customer, serial number, outlet)"),
+    "tasks.process": ("流程", "Process"),
+    "tasks.all_processes": ("全部流程", "All processes"),
+    "tasks.show": ("显示", "Show"),
+    "tasks.show.all": ("我的组和我的", "My groups and mine"),
+    "tasks.show.mine": ("分配给我的", "Assigned to me"),
+    "tasks.show.unassigned": ("未认领的", "Unclaimed"),
+    "tasks.sort": ("排序", "Sort"),
+    "tasks.sort.created": ("等待最久", "Waiting longest"),
+    "tasks.sort.due": ("到期时间", "Due date"),
+    "tasks.sort.priority": ("优先级", "Priority"),
+    "tasks.filter": ("筛选", "Filter"),
+    "tasks.step": ("步骤", "Step"),
+    "tasks.business_key": ("业务编号", "Business key"),
+    "tasks.waiting_since": ("等待自", "Waiting since"),
+    "tasks.due": ("到期", "Due"),
+    "tasks.assignee": ("处理人", "Assignee"),
+    "tasks.groups": ("候选组", "Candidate groups"),
+    "tasks.none": ("没有待办任务。", "No tasks here."),
+    "tasks.count": ("共 {n} 项", "{n} tasks"),
+    "tasks.claim": ("认领", "Claim"),
+    "tasks.unclaim": ("退回队列", "Unclaim"),
+    "tasks.open": ("打开", "Open"),
+    "due.overdue": ("已超期", "Overdue"),
+    "due.soon": ("即将到期", "Due soon"),
+    "due.none": ("无时限", "No deadline"),
+    "page.previous": ("上一页", "Previous"),
+    "page.next": ("下一页", "Next"),
+    "nav.start": ("发起流程", "Start a case"),
+    "start.title": ("发起流程", "Start a case"),
+    "start.none": ("您没有可发起的流程。", "There is no process you may start."),
+    "start.heading": ("发起：{name}", "Start: {name}"),
+    "start.business_key_hint": ("例如投诉单号、网点编号（可不填）", "e.g. a complaint number or outlet code (optional)"),
+    "start.submit": ("发起", "Start"),
+    "start.not_allowed": ("只有以下组的成员可以发起此流程：{groups}", "Only members of {groups} may start this process."),
+    # task page
+    "task.form": ("表单", "Form"),
+    "task.complete": ("提交并完成", "Submit and complete"),
+    "task.completed": ("任务已完成。", "Task completed."),
+    "task.case_data": ("案件数据", "Case data"),
+    "task.history": ("历史", "History"),
+    "task.claim_first": ("先认领此任务，才能填写并提交表单。", "Claim this task to fill in and submit its form."),
+    "task.not_yours": ("此任务已由 {user} 认领。", "This task is claimed by {user}."),
+    "task.no_form": ("此任务没有表单。", "This task has no form."),
+    "task.invalid": ("表单有错误，请按字段提示修改。", "The form has errors; see the fields marked."),
+    "task.closed": ("此任务已{status}。", "This task is {status}."),
+    "task.instance": ("流程实例", "Process instance"),
+    # instances
+    "instances.participant": ("参与人（用户名）", "Took part (username)"),
+    "instances.started": ("发起时间", "Started"),
+    "instances.started_by": ("发起人", "Started by"),
+    "instances.updated": ("最近更新", "Last change"),
+    "instances.count": ("共 {n} 个实例", "{n} instances"),
+    "instances.none": ("没有符合条件的实例。", "No instances match."),
+    "instances.suspend": ("挂起", "Suspend"),
+    "instances.resume": ("恢复", "Resume"),
+    "instances.retry": ("重试故障步骤", "Retry the failed step"),
+    "instances.terminate": ("终止", "Terminate"),
+    "instances.diagram": ("流程图", "Diagram"),
+    "instances.waiting": ("当前等待", "Waiting now"),
+    "instances.variables": ("变量", "Variables"),
+    "marks.finished": ("已完成", "Finished"),
+    "marks.active": ("进行中", "Active"),
+    "marks.failed": ("故障", "Failed"),
+    # SLA report
+    "sla.chart": ("各流程时限达成情况", "Deadlines per process"),
+    "sla.table": ("按流程、地区、网点", "Per process, region and outlet"),
+    "sla.met": ("按时", "Met"),
+    "sla.breached": ("超时", "Breached"),
+    "sla.open": ("进行中", "Open"),
+    "sla.total": ("合计", "Total"),
+    "sla.region": ("地区", "Region"),
+    "sla.outlet": ("网点", "Outlet"),
+    "sla.empty": ("此期间没有时限记录。", "No deadlines in this period."),
+    # users
+    "users.create": ("新建用户", "Create user"),
+    "users.display_name": ("显示名", "Display name"),
+    "users.outlet": ("所属网点编号（网点人员）", "Outlet code (outlet staff)"),
+    "users.groups": ("组", "Groups"),
+    "users.members": ("{n} 人", "{n} members"),
+    "users.group_id": ("组标识", "Group id"),
+    "users.create_group": ("新建组", "Create group"),
+    "users.list": ("用户", "Users"),
+    "users.save_groups": ("保存组", "Save groups"),
+    "users.active": ("启用", "active"),
+    "users.disabled": ("已停用", "disabled"),
+    "users.disable": ("停用", "Disable"),
+    "users.enable": ("启用", "Enable"),
+    "users.new_password": ("新密码", "New password"),
+    "users.reset_password": ("重置密码", "Reset password"),
+    # designers
+    "design.deployed": ("已部署", "Deployed"),
+    "design.latest": ("最新版本", "Latest version"),
+    "design.new": ("新流程或新版本", "New process or version"),
+    "design.new_in_modeler": ("在建模器中新建流程", "Draw a new process in the modeler"),
+    "design.upload": ("上传其他建模工具制作的 .bpmn、.dmn 或 .zip 文件", "Upload a .bpmn, .dmn or .zip made in another modeller"),
+    "design.check": ("检查", "Check"),
+    "design.deploy": ("部署为新版本", "Deploy as a new version"),
+    "design.checked": ("检查通过：", "Check passed:"),
+    "design.deployed_ok": ("已部署：", "Deployed:"),
+    "design.designers_only": ("只有流程设计员可以部署。", "Only process designers may deploy."),
+    "design.edit": ("在建模器中编辑", "Edit in the modeler"),
+    "design.start_test": ("用此版本发起测试实例", "Start a test instance of this version"),
+    "design.download": ("下载 XML", "Download XML"),
+    "design.modeler": ("流程建模器", "Process modeler"),
+    "design.based_on": ("基于", "based on"),
+    "design.properties": ("属性", "Properties"),
+    "design.element": ("元素", "Element"),
+    "design.id": ("标识（id）", "Id"),
+    "design.form_key": ("表单", "Form"),
+    "design.due": ("处理时限", "Due within"),
+    "design.starters": ("可发起的组", "Groups that may start it"),
+    "design.canvas": ("流程图编辑区", "Diagram editor"),
+    "design.problems": ("不能部署", "Cannot deploy"),
+    "design.process_props": ("流程", "Process"),
+    "design.pick": ("选中元素", "Select element"),
+    # common
+    "field": ("字段", "Field"),
+    "value": ("值", "Value"),
+    "when": ("时间", "When"),
+    "who": ("操作人", "Who"),
+    "what": ("事件", "What"),
+    "data": ("数据", "Data"),
+    "status": ("状态", "Status"),
+    "version": ("版本", "Version"),
+    "versions": ("版本", "Versions"),
+    "deployed_by": ("部署人", "Deployed by"),
+    "deployed_at": ("部署时间", "Deployed at"),
+    "kind": ("类型", "Kind"),
+    "kind.process": ("流程", "Process"),
+    "kind.decision": ("决策表", "Decision table"),
+    "key": ("标识", "Key"),
+    "name": ("名称", "Name"),
+    "actions": ("操作", "Actions"),
+    "none": ("无", "None"),
+    "error": ("出错了", "Something went wrong"),
+    "saved": ("已保存。", "Saved."),
+    "reason": ("原因", "Reason"),
+    "from": ("从", "From"),
+    "to": ("至", "To"),
+    "apply": ("应用", "Apply"),
+    "status.running": ("运行中", "running"),
+    "status.suspended": ("已挂起", "suspended"),
+    "status.completed": ("已完成", "completed"),
+    "status.terminated": ("已终止", "terminated"),
+    "status.failed": ("故障", "failed"),
+    "status.open": ("待办", "open"),
+    "status.cancelled": ("已取消", "cancelled"),
+    "any": ("全部", "Any"),
+}
+
+
+def language_of(value: str | None) -> str:
+    return value if value in LANGUAGES else DEFAULT_LANGUAGE
+
+
+def translate(key: str, lang: str, **values: Any) -> str:
+    zh, en = MESSAGES[key]
+    text = zh if lang == "zh" else en
+    return text.format(**values) if values else text
+
+
+def label(text: str | None, lang: str) -> str:
+    """One language of a "中文 / English" label; a label in one language only is shown as it is."""
+    if not text:
+        return ""
+    zh, separator, en = text.partition(" / ")
+    if not separator:
+        return text
+    return zh.strip() if lang == "zh" else en.strip()
+
+
+def localized_schema(schema: dict[str, Any], lang: str) -> dict[str, Any]:
+    """A form's JSON Schema for the form renderer: titles, descriptions and enum titles in one language.
+
+    Booleans become checkboxes and `x-enum-titles` become the renderer's enum titles; the validation
+    keywords are untouched, so the page checks what the server checks.
+    """
+    result = copy.deepcopy(schema)
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            for key in ("title", "description"):
+                if isinstance(node.get(key), str):
+                    node[key] = label(node[key], lang)
+            if isinstance(node.get("x-enum-titles"), list):
+                node.setdefault("options", {})["enum_titles"] = [label(t, lang) for t in node.pop("x-enum-titles")]
+            if node.get("type") == "boolean":
+                node.setdefault("format", "checkbox")
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    walk(result)
+    return result

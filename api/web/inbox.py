@@ -1,0 +1,82 @@
+"""The approvers' pages: the task inbox, a task with its form, case data and history, and starting a case."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import HTMLResponse, RedirectResponse
+
+from api.deps import CatalogDep, SessionDep
+from api.web.i18n import localized_schema
+from api.web.pages import PageActor, language, render
+from engine import definitions, instances, tasks
+from engine.definitions import DefinitionInfo
+from engine.errors import NotFoundError
+from engine.identity import DESIGNER_GROUP, Actor
+
+router = APIRouter(include_in_schema=False)
+PAGE_SIZE = 25
+SHOW = ("all", "mine", "unassigned")
+
+
+@router.get("/")
+def home() -> RedirectResponse:
+    return RedirectResponse("/tasks", status_code=303)
+
+
+@router.get("/tasks")
+def inbox(request: Request, session: SessionDep, actor: PageActor,
+          q: Annotated[str, Query(max_length=200)] = "", process: str = "", show: str = "all",
+          sort: str = "created", offset: Annotated[int, Query(ge=0)] = 0) -> HTMLResponse:
+    show = show if show in SHOW else "all"
+    sort = sort if sort in tasks.SORTS else "created"
+    with session.begin():
+        page = tasks.list_tasks(session, actor=actor, definition_key=process or None, search=q or None,
+                                assignee=actor.username if show == "mine" else None,
+                                unassigned=True if show == "unassigned" else None,
+                                sort=sort, limit=PAGE_SIZE, offset=offset)
+        processes = [d for d in definitions.list_definitions(session) if d.kind == "process"]
+    return render(request, "tasks.html", actor=actor, section="tasks", page=page, processes=processes,
+                  filters={"q": q, "process": process, "show": show, "sort": sort}, page_size=PAGE_SIZE)
+
+
+@router.get("/tasks/{task_id}")
+def task_page(task_id: uuid.UUID, request: Request, session: SessionDep, catalog: CatalogDep,
+              actor: PageActor) -> HTMLResponse:
+    with session.begin():
+        detail = tasks.get_task(session, catalog, actor=actor, task_id=task_id)
+        try:
+            history = instances.instance_history(session, actor=actor, instance_id=detail.summary.instance_id)
+        except NotFoundError:  # a finished task of a case this person no longer sees
+            history = []
+    schema = localized_schema(detail.form_schema, language(request)) if detail.form_schema else None
+    fields = set((detail.form_schema or {}).get("properties", {}))
+    prefill = {name: value for name, value in detail.variables.items() if name in fields}
+    return render(request, "task.html", actor=actor, section="tasks", task=detail.summary, schema=schema,
+                  prefill=prefill, variables=detail.variables, history=history)
+
+
+def _may_start(actor: Actor, definition: DefinitionInfo) -> bool:
+    return not definition.starter_groups or actor.in_any([*definition.starter_groups, DESIGNER_GROUP])
+
+
+@router.get("/start")
+def start_list(request: Request, session: SessionDep, actor: PageActor) -> HTMLResponse:
+    with session.begin():
+        startable = [d for d in definitions.list_definitions(session) if d.kind == "process" and _may_start(actor, d)]
+    return render(request, "start_list.html", actor=actor, section="start", definitions=startable)
+
+
+@router.get("/start/{key}")
+def start_page(key: str, request: Request, session: SessionDep, catalog: CatalogDep, actor: PageActor,
+               version: Annotated[int | None, Query(ge=1)] = None) -> HTMLResponse:
+    with session.begin():
+        versions = definitions.list_versions(session, key)
+    chosen = next((d for d in versions if version is None or d.version == version), None)
+    if chosen is None or chosen.kind != "process":
+        raise NotFoundError(f"process '{key}' version {version} is not deployed", key=key, version=version)
+    schema = catalog.schema(chosen.start_form) if chosen.start_form else {"type": "object", "properties": {}}
+    return render(request, "start.html", actor=actor, section="start", definition=chosen,
+                  allowed=_may_start(actor, chosen), schema=localized_schema(schema, language(request)))

@@ -1,0 +1,119 @@
+"""The admins' pages: instances with their diagram and history, the SLA report, users and groups."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import HTMLResponse
+
+from api.deps import ClockDep, SessionDep
+from api.web.pages import PageActor, render
+from engine import definitions, identity, instances, reports
+from engine.errors import PermissionDeniedError, ValidationError
+from engine.identity import ADMIN_GROUP
+from engine.instances import STATUSES, InstanceDetail
+from engine.tables import AuditEvent
+
+router = APIRouter(include_in_schema=False)
+PAGE_SIZE = 25
+# History events that say an element of the diagram has run to its end.
+_FINISHING_EVENTS = {"element_completed", "gateway_decision", "decision_evaluated", "call_activity_completed",
+                     "timer_fired", "task_completed", "message_received"}
+
+
+@router.get("/instances")
+def instance_list(
+    request: Request, session: SessionDep, actor: PageActor,
+    process: str = "", status: str = "", business_key: Annotated[str, Query(max_length=200)] = "",
+    participant: Annotated[str, Query(max_length=64)] = "", started_from: date | None = None,
+    started_to: date | None = None, offset: Annotated[int, Query(ge=0)] = 0,
+) -> HTMLResponse:
+    status = status if status in STATUSES else ""
+    with session.begin():
+        page = instances.list_instances(
+            session, actor=actor, definition_key=process or None, status=status or None,
+            business_key=business_key or None, participant=participant or None,
+            started_from=_day(started_from), started_before=_day(started_to + timedelta(days=1) if started_to else None),
+            limit=PAGE_SIZE, offset=offset)
+        processes = [d for d in definitions.list_definitions(session) if d.kind == "process"]
+    filters = {"process": process, "status": status, "business_key": business_key, "participant": participant,
+               "started_from": started_from.isoformat() if started_from else "",
+               "started_to": started_to.isoformat() if started_to else ""}
+    return render(request, "instances.html", actor=actor, section="instances", page=page, processes=processes,
+                  statuses=STATUSES, filters=filters, page_size=PAGE_SIZE)
+
+
+@router.get("/instances/{instance_id}")
+def instance_page(instance_id: uuid.UUID, request: Request, session: SessionDep, actor: PageActor) -> HTMLResponse:
+    with session.begin():
+        detail = instances.get_instance(session, actor=actor, instance_id=instance_id)
+        history = instances.instance_history(session, actor=actor, instance_id=instance_id)
+    return render(request, "instance.html", actor=actor, section="instances", instance=detail.summary,
+                  detail=detail, history=history, marks=diagram_marks(detail, history))
+
+
+def diagram_marks(detail: InstanceDetail, history: list[AuditEvent]) -> dict[str, list[str]]:
+    """Which elements of the instance's own process have finished, wait now, or failed, for the diagram."""
+    key = detail.summary.definition_key
+    finished = {str(e.data["element"]) for e in history
+                if e.event_type in _FINISHING_EVENTS and e.data.get("element") and e.data.get("process", key) == key}
+    active = {t.element_id for t in detail.waiting_tasks} | {str(t["element_id"]) for t in detail.pending_timers}
+    failed: set[str] = set()
+    if detail.summary.status == "failed":
+        incidents = [e for e in history if e.event_type == "incident" and e.data.get("element")]
+        if incidents:
+            failed.add(str(incidents[-1].data["element"]))
+    if detail.summary.status in ("running", "suspended", "failed"):
+        finished -= active  # a loop back: the element has run before and waits again now
+    return {"finished": sorted(finished - failed), "active": sorted(active - failed), "failed": sorted(failed)}
+
+
+@router.get("/reports/sla")
+def sla_page(request: Request, session: SessionDep, clock: ClockDep, actor: PageActor,
+             start: date | None = None, end: date | None = None, process: str = "") -> HTMLResponse:
+    today = clock.now().astimezone(UTC).date()
+    end = end or today
+    start = start or end - timedelta(days=30)
+    error = None
+    rows: list[reports.SlaRow] = []
+    try:
+        with session.begin():
+            rows = reports.sla_report(session, clock, actor=actor, start=_day(start) or clock.now(),
+                                      end=_day(end + timedelta(days=1)) or clock.now(), process_key=process or None)
+    except ValidationError as problem:
+        error = problem.detail
+    with session.begin():
+        processes = [d for d in definitions.list_definitions(session) if d.kind == "process"]
+    return render(request, "sla.html", actor=actor, section="sla", rows=rows, totals=_totals(rows), error=error,
+                  processes=processes, filters={"start": start.isoformat(), "end": end.isoformat(), "process": process})
+
+
+def _totals(rows: list[reports.SlaRow]) -> list[dict[str, Any]]:
+    """Met, breached and open per process, for the chart."""
+    per_process: dict[str, dict[str, Any]] = {}
+    for row in rows:
+        entry = per_process.setdefault(row.process_key, {"process_key": row.process_key, "met": 0, "breached": 0,
+                                                          "open": 0})
+        entry["met"] += row.met
+        entry["breached"] += row.breached
+        entry["open"] += row.open
+    for entry in per_process.values():
+        entry["total"] = entry["met"] + entry["breached"] + entry["open"]
+    return sorted(per_process.values(), key=lambda e: e["process_key"])
+
+
+@router.get("/admin/users")
+def users_page(request: Request, session: SessionDep, actor: PageActor) -> HTMLResponse:
+    if ADMIN_GROUP not in actor.groups:
+        raise PermissionDeniedError(f"this needs membership of the '{ADMIN_GROUP}' group", required_group=ADMIN_GROUP)
+    with session.begin():
+        users = identity.list_users(session)
+        groups = identity.list_groups(session)
+    return render(request, "users.html", actor=actor, section="users", users=users, groups=groups)
+
+
+def _day(day: date | None) -> datetime | None:
+    return datetime.combine(day, time(), UTC) if day else None

@@ -1,0 +1,134 @@
+"""What every page needs: the logged-in person, the language, and a template renderer."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Annotated, Any, cast
+from urllib.parse import quote
+
+from fastapi import Depends, FastAPI, Request, Response
+from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.templating import Jinja2Templates
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from api import problems
+from api.auth import username_from_token
+from api.deps import ClockDep, SessionDep, SettingsDep
+from api.web import i18n
+from api.web.session import CSRF_COOKIE, SESSION_COOKIE
+from engine.business_calendar import LOCAL
+from engine.errors import AuthenticationError, ServiceError
+from engine.identity import ADMIN_GROUP, DESIGNER_GROUP, Actor, find_actor
+from engine.reports import REPORT_GROUPS
+
+TEMPLATES = Jinja2Templates(directory=Path(__file__).parent / "templates")
+NEAR_DUE = timedelta(hours=8)
+
+
+class LoginRequired(Exception):
+    """Raised by a page when nobody (or a disabled user) is logged in; answered with a redirect to /login."""
+
+    def __init__(self, next_url: str) -> None:
+        super().__init__(next_url)
+        self.next_url = next_url
+
+
+async def redirect_to_login(request: Request, error: Exception) -> Response:
+    assert isinstance(error, LoginRequired)
+    return RedirectResponse(f"/login?next={quote(error.next_url, safe='/')}", status_code=303)
+
+
+def page_actor(request: Request, session: SessionDep, clock: ClockDep, settings: SettingsDep) -> Actor:
+    token = request.cookies.get(SESSION_COOKIE)
+    next_url = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    if not token:
+        raise LoginRequired(next_url)
+    try:
+        username = username_from_token(token, secret=settings.secret_key, now=clock.now())
+    except AuthenticationError:
+        raise LoginRequired(next_url) from None
+    with session.begin():
+        actor = find_actor(session, username)
+    if actor is None:
+        raise LoginRequired(next_url)
+    return actor
+
+
+PageActor = Annotated[Actor, Depends(page_actor)]
+
+
+def language(request: Request) -> str:
+    return i18n.language_of(request.cookies.get(i18n.LANGUAGE_COOKIE))
+
+
+def render(request: Request, template: str, *, actor: Actor | None, status_code: int = 200,
+           **context: Any) -> HTMLResponse:
+    lang = language(request)
+    clock = request.app.state.clock
+    return TEMPLATES.TemplateResponse(request, template, status_code=status_code, context={
+        "actor": actor,
+        "lang": lang,
+        "now": clock.now(),
+        "csrf": request.cookies.get(CSRF_COOKIE, ""),
+        "t": lambda key, **values: i18n.translate(key, lang, **values),
+        "label": lambda text: i18n.label(text, lang),
+        "can": _abilities(actor),
+        "due_mark": lambda due_at: due_mark(due_at, clock.now()),
+        "at": format_time,
+        **context,
+    })
+
+
+def _abilities(actor: Actor | None) -> dict[str, bool]:
+    groups = actor.groups if actor else frozenset()
+    return {
+        "design": DESIGNER_GROUP in groups or ADMIN_GROUP in groups,
+        "deploy": DESIGNER_GROUP in groups,
+        "admin": ADMIN_GROUP in groups,
+        "report": not groups.isdisjoint(REPORT_GROUPS),
+    }
+
+
+def due_mark(due_at: datetime | None, now: datetime) -> str:
+    """'overdue', 'soon' (within eight hours) or '' for the inbox's due-date column."""
+    if due_at is None:
+        return ""
+    if due_at <= now:
+        return "overdue"
+    return "soon" if due_at - now <= NEAR_DUE else ""
+
+
+def format_time(value: datetime | None) -> str:
+    """Times are shown in the business calendar's zone (Asia/Shanghai), where the service runs."""
+    if value is None:
+        return ""
+    return value.astimezone(LOCAL).strftime("%Y-%m-%d %H:%M")
+
+
+def install_error_pages(app: FastAPI) -> None:
+    """Errors on a page are shown as a page; the API's paths keep their problem+json bodies."""
+
+    async def service_error(request: Request, error: Exception) -> Response:
+        if _is_api(request):
+            return await problems.service_error(request, cast(ServiceError, error))
+        service = cast(ServiceError, error)
+        return _error_page(request, problems.status_of(service), service.detail)
+
+    async def http_error(request: Request, error: Exception) -> Response:
+        if _is_api(request):
+            return await problems.http_error(request, cast(StarletteHTTPException, error))
+        http = cast(StarletteHTTPException, error)
+        return _error_page(request, http.status_code, str(http.detail))
+
+    app.add_exception_handler(ServiceError, service_error)
+    app.add_exception_handler(StarletteHTTPException, http_error)
+    app.add_exception_handler(LoginRequired, redirect_to_login)
+
+
+def _is_api(request: Request) -> bool:
+    return request.url.path.startswith(("/api/", "/static/", "/docs", "/openapi", "/redoc"))
+
+
+def _error_page(request: Request, status: int, detail: str) -> HTMLResponse:
+    return render(request, "error.html", actor=None, status_code=status, status=status, detail=detail)

@@ -1,0 +1,106 @@
+// Tixi's pages read on the server; they write through the JSON API with the session cookie and the
+// CSRF token. A button or form marked data-api="METHOD /api/..." sends the request; data-then says
+// where to go afterwards ("reload" or a path). Problems from the API are shown in the #flash region.
+"use strict";
+
+const tixi = (() => {
+  function csrfToken() {
+    const match = document.cookie.match(/(?:^|;\s*)tixi_csrf=([^;]+)/);
+    return match ? decodeURIComponent(match[1]) : "";
+  }
+
+  async function api(method, url, body) {
+    const init = { method, headers: { "X-CSRF-Token": csrfToken(), Accept: "application/json" }, credentials: "same-origin" };
+    if (body instanceof FormData) {
+      init.body = body;
+    } else if (body !== undefined) {
+      init.headers["Content-Type"] = "application/json";
+      init.body = JSON.stringify(body);
+    }
+    const response = await fetch(url, init);
+    const text = await response.text();
+    let data = null;
+    try { data = text ? JSON.parse(text) : null; } catch (_) { data = text; }
+    return { ok: response.ok, status: response.status, data };
+  }
+
+  function flash(message, kind = "error") {
+    const region = document.getElementById("flash");
+    region.textContent = message;
+    region.className = `flash ${kind}`;
+    region.hidden = false;
+    region.focus?.();
+  }
+
+  function problemText(result) {
+    const problem = result.data || {};
+    const lines = [`${result.status} ${problem.title || ""}: ${problem.detail || ""}`];
+    for (const error of problem.errors || []) {
+      const where = error.field || error.element || error.file || "";
+      lines.push(`• ${where ? where + ": " : ""}${error.message || error.problem || ""}`);
+    }
+    return lines.join("\n");
+  }
+
+  function then(target) {
+    if (!target || target === "reload") window.location.reload();
+    else window.location.assign(target);
+  }
+
+  // Form fields → JSON: checkboxes are booleans, data-type="int" numbers, multiple selects arrays,
+  // and empty optional fields are left out.
+  function formBody(form) {
+    const body = {};
+    for (const field of form.elements) {
+      if (!field.name || field.disabled || field.type === "submit") continue;
+      if (field.type === "checkbox" && !field.dataset.value) body[field.name] = field.checked;
+      else if (field.type === "checkbox") { (body[field.name] ||= []); if (field.checked) body[field.name].push(field.dataset.value); }
+      else if (field.multiple) body[field.name] = [...field.selectedOptions].map((o) => o.value);
+      else if (field.value === "" && !field.required && !field.dataset.keepEmpty) continue;
+      else if (field.dataset.type === "int") body[field.name] = Number(field.value);
+      else body[field.name] = field.value;
+    }
+    return body;
+  }
+
+  async function run(element, body, endpoint = element.dataset.api, after = element.dataset.then) {
+    const [method, url] = endpoint.split(" ");
+    if (element.dataset.confirm && !window.confirm(element.dataset.confirm)) return;
+    element.setAttribute("aria-busy", "true");
+    const result = await api(method, url, body);
+    element.removeAttribute("aria-busy");
+    if (result.ok) then(after);
+    else flash(problemText(result));
+  }
+
+  document.addEventListener("click", (event) => {
+    const button = event.target.closest("button[data-api]");
+    if (button) {
+      event.preventDefault();
+      run(button, button.dataset.body ? JSON.parse(button.dataset.body) : undefined);
+    }
+    // A button that sends its form's fields to its own endpoint (one reason, several actions).
+    const formButton = event.target.closest("button[data-api-form]");
+    if (formButton) {
+      event.preventDefault();
+      const form = formButton.form;
+      if (form.reportValidity()) run(formButton, formBody(form), formButton.dataset.apiForm, form.dataset.then);
+    }
+  });
+  document.addEventListener("submit", (event) => {
+    const form = event.target.closest("form[data-api]");
+    if (form) {
+      event.preventDefault();
+      run(form, formBody(form));
+    }
+  });
+
+  // Deploy (or, with check=true, only check) a BPMN/DMN file; the server stores nothing on a check.
+  function deploy(blob, filename, check) {
+    const body = new FormData();
+    body.append("file", blob, filename);
+    return api("POST", `/api/definitions${check ? "?dry_run=true" : ""}`, body);
+  }
+
+  return { api, deploy, flash, problemText, then };
+})();

@@ -1,0 +1,105 @@
+// Renders a form from its JSON Schema with JSON Editor, checks it in the page, submits it through the
+// API (completing a task, or starting a process with its start form) and marks the fields the
+// server's 422 names.
+"use strict";
+
+(() => {
+  const form = document.getElementById("schema-form");
+  const read = (id) => JSON.parse(document.getElementById(id).textContent);
+  const schema = read("form-schema");
+  const messages = read("form-messages");
+  const lang = document.documentElement.lang.startsWith("zh") ? "zh" : "en";
+
+  JSONEditor.defaults.languages.zh = {
+    error_notset: "必填",
+    error_notempty: "必填",
+    error_enum: "请选择列表中的值",
+    error_const: "必须确认此项",
+    error_type: "类型不正确",
+    error_minLength: "至少 {{0}} 个字符",
+    error_maxLength: "最多 {{0}} 个字符",
+    error_pattern: "格式不正确",
+    error_minimum_incl: "不能小于 {{0}}",
+    error_maximum_incl: "不能大于 {{0}}",
+    error_minItems: "至少选择 {{0}} 项",
+    error_maxItems: "最多选择 {{0}} 项",
+    error_uniqueItems: "不能重复",
+  };
+  JSONEditor.defaults.language = lang;
+
+  const editor = new JSONEditor(document.getElementById("form-editor"), {
+    schema,
+    startval: undefined,
+    theme: "html",
+    iconlib: null,
+    disable_collapse: true,
+    disable_edit_json: true,
+    disable_properties: true,
+    disable_array_delete_all_rows: true,
+    disable_array_delete_last_row: true,
+    remove_empty_properties: true,
+    show_errors: "interaction",
+    prompt_before_delete: false,
+  });
+
+  editor.on("ready", () => {
+    const prefill = read("form-prefill");
+    for (const [name, value] of Object.entries(prefill)) {
+      editor.getEditor(`root.${name}`)?.setValue(value);
+    }
+  });
+
+  function clearServerErrors() {
+    form.querySelectorAll(".server-error").forEach((node) => node.remove());
+    form.querySelectorAll("[aria-invalid]").forEach((node) => node.removeAttribute("aria-invalid"));
+  }
+
+  function markField(field, message) {
+    const path = `root${field ? "." + field : ""}`;
+    const container = form.querySelector(`[data-schemapath="${CSS.escape(path)}"]`) || form;
+    const note = document.createElement("p");
+    note.className = "server-error";
+    note.setAttribute("role", "alert");
+    note.textContent = message;
+    container.appendChild(note);
+    container.querySelector("input, select, textarea")?.setAttribute("aria-invalid", "true");
+    return container;
+  }
+
+  function submit(value) {
+    if (form.dataset.mode === "start") {
+      const businessKey = form.elements.business_key.value.trim();
+      return tixi.api("POST", "/api/instances", {
+        definition_key: form.dataset.definitionKey,
+        version: Number(form.dataset.version),
+        business_key: businessKey || null,
+        variables: value,
+      });
+    }
+    return tixi.api("POST", `/api/tasks/${form.dataset.taskId}/complete`, { data: value });
+  }
+
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    clearServerErrors();
+    const errors = editor.validate();
+    if (errors.length) {
+      editor.setOption("show_errors", "always");
+      tixi.flash(messages.invalid);
+      form.querySelector(".je-form-input-label ~ .errmsg, [data-schemapath] .invalid-feedback, .errmsg")
+        ?.closest("[data-schemapath]")?.querySelector("input, select, textarea")?.focus();
+      return;
+    }
+    const result = await submit(editor.getValue());
+    if (result.ok) {
+      window.location.assign(form.dataset.mode === "start" ? `/instances/${result.data.instance_id}` : "/tasks");
+      return;
+    }
+    tixi.flash(tixi.problemText(result));
+    const fieldErrors = ((result.data && result.data.errors) || []).map((e) =>
+      // start requests name form fields as variables.<field>
+      ({ ...e, field: (e.field || "").replace(/^(data|variables)\./, "") }));
+    const first = fieldErrors.map((e) => markField(e.field, e.message))[0];
+    first?.querySelector("input, select, textarea")?.focus();
+  });
+})();

@@ -1,0 +1,158 @@
+"""Browser tests: the real server (uvicorn in a thread) on an SQLite file, driven by Playwright in
+Debian's Chromium (/usr/bin/chromium, installed by `make test` when missing).
+
+One server and one browser serve the whole session; each test gets a fresh browser context (its own
+cookies) and works on its own cases (own business keys), so tests do not depend on each other.
+Screenshots of the main pages are written to docs/screenshots/ for the README.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import uvicorn
+from playwright.sync_api import Browser, BrowserContext, Page, Playwright, expect, sync_playwright
+
+from api.app import create_app
+from api.settings import Settings
+from engine.catalog import DEFAULT_FORMS_DIR, FormCatalog
+from engine.clock import SystemClock
+from engine.db import make_engine, make_session_factory, transaction
+from engine.definitions import deploy_files
+from engine.identity import Actor, sync_demo_users
+from engine.migrations import upgrade_to_head
+
+ROOT = Path(__file__).resolve().parents[2]
+CHROMIUM = os.environ.get("TIXI_CHROMIUM", "/usr/bin/chromium")
+SCREENSHOTS = ROOT / "docs" / "screenshots"
+DESKTOP = {"width": 1280, "height": 800}
+PHONE = {"width": 390, "height": 844}
+OPERATOR = Actor("designer", frozenset({"designer"}))
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+def base_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    database = tmp_path_factory.mktemp("web") / "tixi.db"
+    engine = make_engine(f"sqlite:///{database}")
+    upgrade_to_head(engine)
+    factory = make_session_factory(engine)
+    files = sorted((p for p in (ROOT / "processes").iterdir() if p.suffix in {".bpmn", ".dmn"}),
+                   key=lambda p: (p.suffix != ".dmn", p.name))  # decisions first, as `tixi deploy` does
+    with transaction(factory) as session:
+        sync_demo_users(session, SystemClock(), enabled=True)
+        deploy_files(session, SystemClock(), FormCatalog(DEFAULT_FORMS_DIR), actor=OPERATOR,
+                     files=[(f.name, f.read_bytes()) for f in files])
+    settings = Settings(database_url=f"sqlite:///{database}", secret_key="browser-test-secret-key-of-32-bytes-or-more", demo_users=True)
+    app = create_app(settings, session_factory=factory, run_scheduler=False)
+    port = _free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError("the test server did not start")
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(timeout=10)
+    engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def playwright() -> Iterator[Playwright]:
+    with sync_playwright() as driver:
+        yield driver
+
+
+@pytest.fixture(scope="session")
+def browser(playwright: Playwright) -> Iterator[Browser]:
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} is missing: run `make test` (it installs Debian's chromium) or set TIXI_CHROMIUM")
+    browser = playwright.chromium.launch(
+        executable_path=CHROMIUM, headless=True,
+        # No network but loopback: keep Chromium from calling home (the machine refuses it anyway).
+        args=["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+              "--disable-component-update", "--disable-sync"],
+    )
+    yield browser
+    browser.close()
+
+
+@pytest.fixture
+def new_context(browser: Browser, base_url: str) -> Iterator[Callable[..., BrowserContext]]:
+    contexts: list[BrowserContext] = []
+
+    def _new(viewport: dict[str, int] = DESKTOP, **options: Any) -> BrowserContext:
+        context = browser.new_context(base_url=base_url, viewport=viewport, locale="zh-CN", **options)
+        context.set_default_timeout(15_000)
+        contexts.append(context)
+        return context
+
+    yield _new
+    for context in contexts:
+        context.close()
+
+
+@pytest.fixture
+def page(new_context: Callable[..., BrowserContext]) -> Page:
+    return new_context().new_page()
+
+
+@pytest.fixture
+def as_user(new_context: Callable[..., BrowserContext]) -> Callable[..., Page]:
+    """A page logged in as a demo user (through the login page), in English unless told otherwise."""
+
+    def _as(username: str, *, lang: str = "en", viewport: dict[str, int] = DESKTOP) -> Page:
+        page = new_context(viewport=viewport).new_page()
+        log_in(page, username, lang=lang)
+        return page
+
+    return _as
+
+
+def log_in(page: Page, username: str, *, password: str = "demo", lang: str = "en") -> None:
+    page.goto(f"/lang/{lang}?next=/login")
+    page.get_by_label(re.compile("Username|用户名")).fill(username)
+    page.get_by_label(re.compile("Password|密码")).fill(password)
+    page.get_by_role("button", name=re.compile("Log in|登录")).click()
+    expect(page.get_by_test_id("username")).to_have_text(username)
+
+
+def screenshot(page: Page, name: str) -> None:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=False)
+
+
+def fill_form(page: Page, data: dict[str, Any]) -> None:
+    """Fill a form rendered by JSON Editor the way a person does: pick, tick and type per field."""
+    for name, value in data.items():
+        field = page.locator(f'[data-schemapath="root.{name}"]')
+        if isinstance(value, bool):
+            box = field.locator("input[type=checkbox]")
+            box.set_checked(value)
+        elif field.locator("select").count():
+            field.locator("select").select_option(str(value))
+        elif field.locator("textarea").count():
+            field.locator("textarea").fill(str(value))
+        else:
+            field.locator("input").first.fill(str(value))
+            field.locator("input").first.dispatch_event("change")
+
+
+def no_horizontal_scroll(page: Page) -> bool:
+    return bool(page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1"))

@@ -1,0 +1,64 @@
+"""Every demo role logs in through the page and sees the menu its groups allow."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from tests.web.conftest import log_in, screenshot
+
+ROLE_MENUS = {
+    "outlet": {"Task inbox", "Start a case", "Instances"},
+    "rcc_agent": {"Task inbox", "Start a case", "Instances"},
+    "rcc_visitor": {"Task inbox", "Start a case", "Instances"},
+    "rcc_director": {"Task inbox", "Start a case", "Instances"},
+    "rcc_settlement": {"Task inbox", "Start a case", "Instances"},
+    "tech_section": {"Task inbox", "Start a case", "Instances"},
+    "training": {"Task inbox", "Start a case", "Instances"},
+    "csd_head": {"Task inbox", "Start a case", "Instances", "SLA report"},
+    "quality": {"Task inbox", "Start a case", "Instances", "SLA report"},
+    "designer": {"Task inbox", "Start a case", "Processes and decisions", "Instances"},
+    "admin": {"Task inbox", "Start a case", "Processes and decisions", "Instances", "SLA report",
+              "Users and groups"},
+}
+
+
+@pytest.mark.parametrize("role", sorted(ROLE_MENUS))
+def test_each_demo_role_logs_in_and_sees_its_menu(as_user: Callable[..., Page], role: str) -> None:
+    page = as_user(role)
+    expect(page).to_have_url(re.compile(r"/tasks$"))
+    expect(page.get_by_role("heading", level=1)).to_have_text("Task inbox")
+    menu = page.get_by_role("navigation", name="Main menu").get_by_role("link")
+    assert set(menu.all_inner_texts()) == ROLE_MENUS[role]
+
+
+def test_wrong_password_is_refused_on_the_page(page: Page) -> None:
+    page.goto("/lang/en?next=/login")
+    page.get_by_label("Username").fill("admin")
+    page.get_by_label("Password").fill("not-the-password")
+    page.get_by_role("button", name="Log in").click()
+    expect(page.get_by_role("alert").filter(has_text="Wrong username or password")).to_be_visible()
+    page.goto("/tasks")
+    expect(page).to_have_url(re.compile(r"/login\?next=/tasks$"))
+
+
+def test_language_switch_shows_chinese_labels_from_bpmn_and_the_app(page: Page) -> None:
+    log_in(page, "designer", lang="zh")
+    expect(page.get_by_role("heading", level=1)).to_have_text("待办任务")
+    page.get_by_role("link", name="流程与决策表").click()
+    expect(page.get_by_role("link", name="投诉处理")).to_be_visible()
+    screenshot(page, "processes-zh")
+    page.get_by_role("link", name="English").click()
+    expect(page.get_by_role("link", name="Complaint handling")).to_be_visible()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Processes and decisions")
+
+
+def test_logout_ends_the_session(as_user: Callable[..., Page]) -> None:
+    page = as_user("rcc_agent")
+    page.get_by_role("button", name="Log out").click()
+    expect(page).to_have_url(re.compile(r"/login$"))
+    page.goto("/tasks")
+    expect(page).to_have_url(re.compile(r"/login\?next="))
