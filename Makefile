@@ -33,10 +33,11 @@ $(VENDOR_STAMP): $(NODE_STAMP) api/web/copy_vendor.mjs
 
 web: $(VENDOR_STAMP)
 
-# The browser tests drive Debian's Chromium (Playwright never downloads a browser here).
+# The browser tests drive Debian's Chromium (Playwright never downloads a browser here), with a
+# CJK font so Chinese labels render in the pages and screenshots.
 browser:
-	@test -x $(CHROMIUM) || { echo "installing Debian's chromium for the browser tests"; \
-	  $(SUDO) apt-get update -q && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q chromium; }
+	@test -x $(CHROMIUM) -a -d /usr/share/fonts/opentype/noto || { echo "installing Debian's chromium and CJK fonts"; \
+	  $(SUDO) apt-get update -q && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q chromium fonts-noto-cjk; }
 
 run: $(STAMP) web
 	$(BIN)/tixi db upgrade

@@ -208,16 +208,22 @@ def label(text: str | None, lang: str) -> str:
     return zh.strip() if lang == "zh" else en.strip()
 
 
+CROSS_FIELD_KEYWORDS = ("allOf", "anyOf", "oneOf", "if", "then", "else", "dependentRequired", "dependentSchemas")
+
+
 def localized_schema(schema: dict[str, Any], lang: str) -> dict[str, Any]:
     """A form's JSON Schema for the form renderer: titles, descriptions and enum titles in one language.
 
-    Booleans become checkboxes and `x-enum-titles` become the renderer's enum titles; the validation
-    keywords are untouched, so the page checks what the server checks.
+    Booleans become checkboxes and `x-enum-titles` become the renderer's enum titles. Rules between
+    fields (`if`/`then`, `allOf`) are left to the server, whose 422 the page shows on each field:
+    JSON Editor draws a second, incomplete copy of a form that has them.
     """
     result = copy.deepcopy(schema)
 
     def walk(node: Any) -> None:
         if isinstance(node, dict):
+            for keyword in CROSS_FIELD_KEYWORDS:
+                node.pop(keyword, None)
             for key in ("title", "description"):
                 if isinstance(node.get(key), str):
                     node[key] = label(node[key], lang)

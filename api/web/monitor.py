@@ -28,20 +28,20 @@ _FINISHING_EVENTS = {"element_completed", "gateway_decision", "decision_evaluate
 def instance_list(
     request: Request, session: SessionDep, actor: PageActor,
     process: str = "", status: str = "", business_key: Annotated[str, Query(max_length=200)] = "",
-    participant: Annotated[str, Query(max_length=64)] = "", started_from: date | None = None,
-    started_to: date | None = None, offset: Annotated[int, Query(ge=0)] = 0,
+    participant: Annotated[str, Query(max_length=64)] = "", started_from: str = "", started_to: str = "",
+    offset: Annotated[int, Query(ge=0)] = 0,
 ) -> HTMLResponse:
     status = status if status in STATUSES else ""
+    first_day, last_day = day_field(started_from, "started_from"), day_field(started_to, "started_to")
     with session.begin():
         page = instances.list_instances(
             session, actor=actor, definition_key=process or None, status=status or None,
             business_key=business_key or None, participant=participant or None,
-            started_from=_day(started_from), started_before=_day(started_to + timedelta(days=1) if started_to else None),
+            started_from=_day(first_day), started_before=_day(last_day + timedelta(days=1) if last_day else None),
             limit=PAGE_SIZE, offset=offset)
         processes = [d for d in definitions.list_definitions(session) if d.kind == "process"]
     filters = {"process": process, "status": status, "business_key": business_key, "participant": participant,
-               "started_from": started_from.isoformat() if started_from else "",
-               "started_to": started_to.isoformat() if started_to else ""}
+               "started_from": started_from, "started_to": started_to}
     return render(request, "instances.html", actor=actor, section="instances", page=page, processes=processes,
                   statuses=STATUSES, filters=filters, page_size=PAGE_SIZE)
 
@@ -73,22 +73,24 @@ def diagram_marks(detail: InstanceDetail, history: list[AuditEvent]) -> dict[str
 
 @router.get("/reports/sla")
 def sla_page(request: Request, session: SessionDep, clock: ClockDep, actor: PageActor,
-             start: date | None = None, end: date | None = None, process: str = "") -> HTMLResponse:
+             start: str = "", end: str = "", process: str = "") -> HTMLResponse:
     today = clock.now().astimezone(UTC).date()
-    end = end or today
-    start = start or end - timedelta(days=30)
+    last_day = day_field(end, "end") or today
+    first_day = day_field(start, "start") or last_day - timedelta(days=30)
     error = None
     rows: list[reports.SlaRow] = []
     try:
         with session.begin():
-            rows = reports.sla_report(session, clock, actor=actor, start=_day(start) or clock.now(),
-                                      end=_day(end + timedelta(days=1)) or clock.now(), process_key=process or None)
+            rows = reports.sla_report(session, clock, actor=actor, start=_day(first_day) or clock.now(),
+                                      end=_day(last_day + timedelta(days=1)) or clock.now(),
+                                      process_key=process or None)
     except ValidationError as problem:
         error = problem.detail
     with session.begin():
         processes = [d for d in definitions.list_definitions(session) if d.kind == "process"]
     return render(request, "sla.html", actor=actor, section="sla", rows=rows, totals=_totals(rows), error=error,
-                  processes=processes, filters={"start": start.isoformat(), "end": end.isoformat(), "process": process})
+                  processes=processes,
+                  filters={"start": first_day.isoformat(), "end": last_day.isoformat(), "process": process})
 
 
 def _totals(rows: list[reports.SlaRow]) -> list[dict[str, Any]]:
@@ -113,6 +115,16 @@ def users_page(request: Request, session: SessionDep, actor: PageActor) -> HTMLR
         users = identity.list_users(session)
         groups = identity.list_groups(session)
     return render(request, "users.html", actor=actor, section="users", users=users, groups=groups)
+
+
+def day_field(text: str, field: str) -> date | None:
+    """A day from a page's date field; a blank field means no limit."""
+    if not text.strip():
+        return None
+    try:
+        return date.fromisoformat(text.strip())
+    except ValueError:
+        raise ValidationError(f"{field} must be a day like 2026-11-25", field=field) from None
 
 
 def _day(day: date | None) -> datetime | None:

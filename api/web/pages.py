@@ -99,10 +99,12 @@ def due_mark(due_at: datetime | None, now: datetime) -> str:
     return "soon" if due_at - now <= NEAR_DUE else ""
 
 
-def format_time(value: datetime | None) -> str:
+def format_time(value: datetime | str | None) -> str:
     """Times are shown in the business calendar's zone (Asia/Shanghai), where the service runs."""
     if value is None:
         return ""
+    if isinstance(value, str):  # timers carry their due time as ISO text
+        value = datetime.fromisoformat(value)
     return value.astimezone(LOCAL).strftime("%Y-%m-%d %H:%M")
 
 

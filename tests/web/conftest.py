@@ -141,17 +141,17 @@ def screenshot(page: Page, name: str) -> None:
 def fill_form(page: Page, data: dict[str, Any]) -> None:
     """Fill a form rendered by JSON Editor the way a person does: pick, tick and type per field."""
     for name, value in data.items():
-        field = page.locator(f'[data-schemapath="root.{name}"]')
+        # JSON Editor keeps hidden copies of fields for if/then branches; a person sees the visible one.
+        field = page.locator(f'[data-schemapath="root.{name}"]:visible').last
+        control = field.locator("input, select, textarea").first
+        control.wait_for(state="visible")
         if isinstance(value, bool):
-            box = field.locator("input[type=checkbox]")
-            box.set_checked(value)
-        elif field.locator("select").count():
-            field.locator("select").select_option(str(value))
-        elif field.locator("textarea").count():
-            field.locator("textarea").fill(str(value))
+            field.locator("input[type=checkbox]").first.set_checked(value)
+        elif control.evaluate("node => node.tagName") == "SELECT":
+            control.select_option(str(value))
         else:
-            field.locator("input").first.fill(str(value))
-            field.locator("input").first.dispatch_event("change")
+            control.fill(str(value))
+            control.dispatch_event("change")
 
 
 def no_horizontal_scroll(page: Page) -> bool:

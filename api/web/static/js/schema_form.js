@@ -12,6 +12,7 @@
 
   JSONEditor.defaults.languages.zh = {
     error_notset: "必填",
+    error_required: "缺少必填项：{{0}}",
     error_notempty: "必填",
     error_enum: "请选择列表中的值",
     error_const: "必须确认此项",
@@ -29,7 +30,6 @@
 
   const editor = new JSONEditor(document.getElementById("form-editor"), {
     schema,
-    startval: undefined,
     theme: "html",
     iconlib: null,
     disable_collapse: true,
@@ -37,8 +37,8 @@
     disable_properties: true,
     disable_array_delete_all_rows: true,
     disable_array_delete_last_row: true,
-    remove_empty_properties: true,
-    show_errors: "interaction",
+    display_required_only: false,
+    show_errors: "never", // errors are shown by markField below, the page's and the server's alike
     prompt_before_delete: false,
   });
 
@@ -49,6 +49,16 @@
     }
   });
 
+  // JSON Editor's own check, less the complaints about optional fields left empty (they are not sent).
+  function pageErrors() {
+    const value = editor.getValue();
+    const required = new Set(schema.required || []);
+    return editor.validate().filter((e) => {
+      const field = e.path.replace(/^root\.?/, "").split(".")[0];
+      return !(field && !required.has(field) && (value[field] === "" || value[field] === undefined));
+    });
+  }
+
   function clearServerErrors() {
     form.querySelectorAll(".server-error").forEach((node) => node.remove());
     form.querySelectorAll("[aria-invalid]").forEach((node) => node.removeAttribute("aria-invalid"));
@@ -56,7 +66,9 @@
 
   function markField(field, message) {
     const path = `root${field ? "." + field : ""}`;
-    const container = form.querySelector(`[data-schemapath="${CSS.escape(path)}"]`) || form;
+    // JSON Editor keeps hidden copies of fields for if/then branches: mark the one on screen.
+    const candidates = [...form.querySelectorAll(`[data-schemapath="${CSS.escape(path)}"]`)];
+    const container = candidates.reverse().find((node) => node.offsetParent !== null) || form;
     const note = document.createElement("p");
     note.className = "server-error";
     note.setAttribute("role", "alert");
@@ -64,6 +76,11 @@
     container.appendChild(note);
     container.querySelector("input, select, textarea")?.setAttribute("aria-invalid", "true");
     return container;
+  }
+
+  // A field left empty is not sent at all (an empty string would fail a minLength of 1 on an optional field).
+  function withoutBlanks(value) {
+    return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== "" && v !== null && v !== undefined));
   }
 
   function submit(value) {
@@ -82,15 +99,14 @@
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
     clearServerErrors();
-    const errors = editor.validate();
+    const errors = pageErrors();
     if (errors.length) {
-      editor.setOption("show_errors", "always");
       tixi.flash(messages.invalid);
-      form.querySelector(".je-form-input-label ~ .errmsg, [data-schemapath] .invalid-feedback, .errmsg")
-        ?.closest("[data-schemapath]")?.querySelector("input, select, textarea")?.focus();
+      const marked = errors.map((e) => markField(e.path.replace(/^root\.?/, ""), e.message));
+      marked[0]?.querySelector("input, select, textarea")?.focus();
       return;
     }
-    const result = await submit(editor.getValue());
+    const result = await submit(withoutBlanks(editor.getValue()));
     if (result.ok) {
       window.location.assign(form.dataset.mode === "start" ? `/instances/${result.data.instance_id}` : "/tasks");
       return;
