@@ -58,9 +58,19 @@ const tixi = (() => {
       else if (field.multiple) body[field.name] = [...field.selectedOptions].map((o) => o.value);
       else if (field.value === "" && !field.required && !field.dataset.keepEmpty) continue;
       else if (field.dataset.type === "int") body[field.name] = Number(field.value);
+      else if (field.dataset.type === "json") body[field.name] = parseJson(field);
       else body[field.name] = field.value;
     }
     return body;
+  }
+
+  function parseJson(field) {
+    try {
+      return JSON.parse(field.value);
+    } catch (error) {
+      field.setAttribute("aria-invalid", "true");
+      throw new Error(`${field.labels[0]?.textContent || field.name}: ${error.message}`);
+    }
   }
 
   async function run(element, body, endpoint = element.dataset.api, after = element.dataset.then) {
@@ -84,14 +94,23 @@ const tixi = (() => {
     if (formButton) {
       event.preventDefault();
       const form = formButton.form;
-      if (form.reportValidity()) run(formButton, formBody(form), formButton.dataset.apiForm, form.dataset.then);
+      if (!form.reportValidity()) return;
+      try {
+        run(formButton, formBody(form), formButton.dataset.apiForm, form.dataset.then);
+      } catch (error) {
+        flash(error.message);
+      }
     }
   });
   document.addEventListener("submit", (event) => {
     const form = event.target.closest("form[data-api]");
     if (form) {
       event.preventDefault();
-      run(form, formBody(form));
+      try {
+        run(form, formBody(form));
+      } catch (error) {
+        flash(error.message);
+      }
     }
   });
 

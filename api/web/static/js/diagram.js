@@ -15,6 +15,12 @@
       continue;
     }
     const viewer = new BpmnJS({ container });
+    if (!xml.includes("BPMNDiagram")) {
+      // A file written by hand or by a tool that keeps no layout (BPMN DI): nothing to draw.
+      container.textContent = container.dataset.noLayout || "no diagram layout (BPMN DI) in this file";
+      container.dataset.rendered = "no-layout";
+      continue;
+    }
     await viewer.importXML(xml);
     const canvas = viewer.get("canvas");
     const registry = viewer.get("elementRegistry");
