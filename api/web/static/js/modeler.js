@@ -103,17 +103,16 @@
   function showProblems(problem) {
     const list = document.getElementById("deploy-problems");
     const errors = problem.errors && problem.errors.length ? problem.errors : [{ element: problem.element, problem: problem.detail }];
+    const notes = new Map(); // one overlay per element, listing all of its problems
     for (const error of errors) {
+      const text = error.problem || error.message || problem.detail;
       const item = document.createElement("li");
-      item.textContent = `${error.element ? error.element + ": " : ""}${error.problem || error.message || problem.detail}`;
+      item.textContent = `${error.element ? error.element + ": " : ""}${text}`;
       const element = error.element && registry.get(error.element);
       if (element) {
         item.dataset.element = error.element;
-        canvas.addMarker(element, "mark-error");
-        const note = document.createElement("div");
-        note.className = "diagram-error";
-        note.textContent = error.problem || problem.detail;
-        overlays.add(element, "deploy-error", { position: { bottom: 6, left: 0 }, html: note });
+        if (!notes.has(element)) notes.set(element, []);
+        notes.get(element).push(text);
         const go = document.createElement("button");
         go.type = "button";
         go.textContent = "→";
@@ -122,6 +121,13 @@
         item.appendChild(go);
       }
       list.appendChild(item);
+    }
+    for (const [element, texts] of notes) {
+      canvas.addMarker(element, "mark-error");
+      const note = document.createElement("div");
+      note.className = "diagram-error";
+      note.textContent = texts.join(" · ");
+      overlays.add(element, "deploy-error", { position: { bottom: 6, left: 0 }, html: note });
     }
   }
 
