@@ -73,9 +73,10 @@ def test_admin_retries_an_incident_with_corrected_variables(as_user: Callable[..
     expect(admin).to_have_url(re.compile(instance_path))
     expect(admin.get_by_test_id("instance-status")).to_have_text("failed")
     expect(admin.get_by_test_id("marks-failed")).to_have_text("check")
-    # caller_case.bpmn was written without a layout: the page says so instead of drawing nothing.
-    expect(admin.locator("#diagram")).to_have_attribute("data-rendered", "no-layout")
-    expect(admin.locator("#diagram")).to_contain_text("no diagram layout")
+    diagram = admin.locator("#diagram")
+    expect(diagram.locator('g.djs-element.mark-failed[data-element-id="check"]')).to_have_count(1)
+    for finished in ("handle", "visit_call"):
+        expect(diagram.locator(f'g.djs-element.mark-finished[data-element-id="{finished}"]')).to_have_count(1)
     screenshot(admin, "instance-incident")
 
     act(admin, "Retry the failed step", "再试 / try again")  # still missing: refused, nothing changes

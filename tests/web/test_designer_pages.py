@@ -124,7 +124,10 @@ def test_upload_from_another_modeller_checks_and_reports_the_element(as_user: Ca
     page.get_by_role("button", name="Deploy as a new version").click()
     expect(page.locator("#upload-result")).to_contain_text("Deployed: uploaded_good v1")
     page.reload()
-    expect(page.get_by_test_id("definition-list")).to_contain_text("uploaded_good")
+    page.get_by_test_id("definition-list").get_by_role("link", name="uploaded_good").click()
+    # Written without a layout (BPMN DI): the page says so instead of drawing an empty box.
+    expect(page.locator("#diagram")).to_have_attribute("data-rendered", "no-layout")
+    expect(page.locator("#diagram")).to_contain_text("no diagram layout")
 
 
 def test_approvers_cannot_open_designer_pages(as_user: Callable[..., Page]) -> None:
