@@ -191,6 +191,38 @@ MESSAGES: dict[str, tuple[str, str]] = {
 }
 
 
+# History event types, as the timeline names them.
+EVENTS: dict[str, tuple[str, str]] = {
+    "started": ("发起", "started"),
+    "task_created": ("生成任务", "task created"),
+    "task_claimed": ("认领", "task claimed"),
+    "task_unclaimed": ("退回队列", "task unclaimed"),
+    "task_assigned": ("指派", "task assigned"),
+    "task_delegated": ("委托", "task delegated"),
+    "task_updated": ("修改任务", "task updated"),
+    "task_completed": ("完成任务", "task completed"),
+    "task_cancelled": ("任务取消", "task cancelled"),
+    "comment_added": ("评论", "comment added"),
+    "element_completed": ("步骤完成", "step completed"),
+    "gateway_decision": ("网关决策", "gateway decision"),
+    "decision_evaluated": ("决策表求值", "decision evaluated"),
+    "call_activity_completed": ("子流程完成", "call activity completed"),
+    "timer_fired": ("定时器触发", "timer fired"),
+    "message_received": ("收到消息", "message received"),
+    "incident": ("故障", "incident"),
+    "incident_resolved": ("故障已解决", "incident resolved"),
+    "suspended": ("挂起", "suspended"),
+    "resumed": ("恢复", "resumed"),
+    "terminated": ("终止", "terminated"),
+    "ended": ("结束", "ended"),
+}
+
+
+def event_label(event_type: str, lang: str) -> str:
+    zh, en = EVENTS.get(event_type, (event_type, event_type.replace("_", " ")))
+    return zh if lang == "zh" else en
+
+
 def language_of(value: str | None) -> str:
     return value if value in LANGUAGES else DEFAULT_LANGUAGE
 

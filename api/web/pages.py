@@ -73,6 +73,7 @@ def render(request: Request, template: str, *, actor: Actor | None, status_code:
         "csrf": request.cookies.get(CSRF_COOKIE, ""),
         "t": lambda key, **values: i18n.translate(key, lang, **values),
         "label": lambda text: i18n.label(text, lang),
+        "event_label": lambda event_type: i18n.event_label(event_type, lang),
         "can": _abilities(actor),
         "due_mark": lambda due_at: due_mark(due_at, clock.now()),
         "at": format_time,

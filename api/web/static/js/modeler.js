@@ -153,7 +153,7 @@
       status.appendChild(link);
     }
   }
-  document.getElementById("check").addEventListener("click", () => send(true));
-  document.getElementById("deploy").addEventListener("click", () => send(false));
+  document.getElementById("check")?.addEventListener("click", () => send(true));
+  document.getElementById("deploy")?.addEventListener("click", () => send(false));
   root.dataset.ready = "true";
 })().catch((error) => tixi.flash(String(error)));
