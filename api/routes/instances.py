@@ -5,11 +5,21 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from api.deps import ActorDep, CatalogDep, ClockDep, SessionDep
-from api.schemas import HistoryEventOut, InstanceDetailOut, InstanceOut, InstanceStartIn, PageOut, ReasonIn, RetryIn
+from api.deps import CHECKED_INPUT, ActorDep, CatalogDep, ClockDep, SessionDep
+from api.problems import API_ERRORS
+from api.schemas import (
+    MAX_INT,
+    HistoryEventOut,
+    InstanceDetailOut,
+    InstanceOut,
+    InstanceStartIn,
+    PageOut,
+    ReasonIn,
+    RetryIn,
+)
 from engine import instances
 
-router = APIRouter(prefix="/api/instances", tags=["instances"])
+router = APIRouter(prefix="/api/instances", tags=["instances"], responses=API_ERRORS, dependencies=CHECKED_INPUT)
 
 
 @router.post("", status_code=201, summary="Start the latest version of a process and run it until it waits")
@@ -26,7 +36,7 @@ def start(body: InstanceStartIn, session: SessionDep, clock: ClockDep, catalog: 
 def list_instances(
     session: SessionDep, actor: ActorDep,
     definition_key: str | None = None, status: str | None = None, business_key: str | None = None,
-    limit: Annotated[int, Query(ge=1, le=500)] = 50, offset: Annotated[int, Query(ge=0)] = 0,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50, offset: Annotated[int, Query(ge=0, le=MAX_INT)] = 0,
 ) -> PageOut[InstanceOut]:
     with session.begin():
         page = instances.list_instances(session, actor=actor, definition_key=definition_key, status=status,

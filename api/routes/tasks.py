@@ -5,11 +5,22 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from api.deps import ActorDep, CatalogDep, ClockDep, SessionDep
-from api.schemas import AssignIn, CommentIn, CommentOut, PageOut, TaskCompleteIn, TaskDetailOut, TaskOut, TaskUpdateIn
+from api.deps import CHECKED_INPUT, ActorDep, CatalogDep, ClockDep, SessionDep
+from api.problems import API_ERRORS
+from api.schemas import (
+    MAX_INT,
+    AssignIn,
+    CommentIn,
+    CommentOut,
+    PageOut,
+    TaskCompleteIn,
+    TaskDetailOut,
+    TaskOut,
+    TaskUpdateIn,
+)
 from engine import assignment, comments, tasks
 
-router = APIRouter(prefix="/api/tasks", tags=["tasks"])
+router = APIRouter(prefix="/api/tasks", tags=["tasks"], responses=API_ERRORS, dependencies=CHECKED_INPUT)
 
 
 @router.get("", summary="The caller's queue: tasks of their groups and assigned to them, oldest first")
@@ -19,7 +30,7 @@ def list_tasks(
     candidate_group: str | None = None, assignee: str | None = None, unassigned: bool | None = None,
     customer_name: str | None = None, serial_number: str | None = None, region: str | None = None,
     outlet_code: str | None = None, sort: str = "created",
-    limit: Annotated[int, Query(ge=1, le=500)] = 50, offset: Annotated[int, Query(ge=0)] = 0,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50, offset: Annotated[int, Query(ge=0, le=MAX_INT)] = 0,
 ) -> PageOut[TaskOut]:
     with session.begin():
         page = tasks.list_tasks(session, actor=actor, status=status, definition_key=definition_key,
