@@ -13,10 +13,10 @@ from typing import Any
 
 import pytest
 import schemathesis
-from schemathesis import GenerationMode
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, Phase, given, settings
+from schemathesis import GenerationMode
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,
     response_schema_conformance,
@@ -69,8 +69,8 @@ def test_fuzz_every_operation(client: TestClient, factory: sessionmaker[Session]
         @given(case=operation.as_strategy(GenerationMode.POSITIVE) | operation.as_strategy(GenerationMode.NEGATIVE))
         @settings(max_examples=MAX_EXAMPLES, deadline=timedelta(seconds=30), derandomize=True, database=None,
                   phases=[Phase.explicit, Phase.generate], suppress_health_check=list(HealthCheck))
-        def run(case: Any) -> None:
-            cases[operation.label] = cases.get(operation.label, 0) + 1
+        def run(case: Any, label: str = operation.label) -> None:
+            cases[label] = cases.get(label, 0) + 1
             response = case.call(headers=headers)
             case.validate_response(response, checks=[not_a_server_error, *CHECKS], headers=headers)
 
