@@ -10,6 +10,7 @@ from fastapi import FastAPI
 from sqlalchemy.orm import Session, sessionmaker
 
 from api import problems
+from api.limits import BodySizeLimit
 from api.routes import admin, auth, definitions, health, instances, messages, reports, tasks
 from api.settings import Settings
 from engine.catalog import FormCatalog
@@ -51,6 +52,7 @@ def create_app(
     app.state.settings, app.state.clock, app.state.session_factory = settings, clock, factory
     app.state.catalog = FormCatalog(settings.forms_dir)
     problems.install(app)
+    app.add_middleware(BodySizeLimit, max_upload_bytes=settings.max_upload_bytes)
     for module in (health, auth, definitions, instances, tasks, messages, reports, admin):
         app.include_router(module.router)
     return app

@@ -72,7 +72,8 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def _invalid_request(request: Request, error: RequestValidationError) -> JSONResponse:
         fields = [
-            {"field": (e.get("ctx") or {}).get("field") or
+            # A body that is not JSON at all: its loc is a character offset, which names no field.
+            {"field": "body" if e["type"] == "json_invalid" else (e.get("ctx") or {}).get("field") or
                       ".".join(str(p) for p in e["loc"] if p not in ("body", "query", "path", "form")) or
                       ".".join(str(p) for p in e["loc"]),
              "in": str(e["loc"][0]) if e["loc"] else "",
