@@ -52,6 +52,20 @@ def _seed(factory: sessionmaker[Session], clock: FrozenClock, catalog: FormCatal
                                      definition_key="two_step_review", variables={"days": days})
 
 
+def _fuzzer(operation: Any, headers: dict[str, str], cases: dict[str, int]) -> Any:
+    """A hypothesis test for one operation: valid requests and requests that break the schema (must be 4xx)."""
+
+    @given(case=operation.as_strategy(GenerationMode.POSITIVE) | operation.as_strategy(GenerationMode.NEGATIVE))
+    @settings(max_examples=MAX_EXAMPLES, deadline=timedelta(seconds=30), derandomize=True, database=None,
+              phases=[Phase.explicit, Phase.generate], suppress_health_check=list(HealthCheck))
+    def run(case: Any) -> None:
+        cases[operation.label] = cases.get(operation.label, 0) + 1
+        response = case.call(headers=headers)
+        case.validate_response(response, checks=[not_a_server_error, *CHECKS], headers=headers)
+
+    return run
+
+
 @pytest.mark.parametrize("username", ["admin", "rcc_director"])
 def test_fuzz_every_operation(client: TestClient, factory: sessionmaker[Session], clock: FrozenClock,
                               catalog: FormCatalog, app_settings: Settings, username: str) -> None:
@@ -64,18 +78,8 @@ def test_fuzz_every_operation(client: TestClient, factory: sessionmaker[Session]
     failures: list[str] = []
     for result in schema.get_all_operations():
         operation = result.ok()
-
-        # Valid requests (positive) and requests that break the schema (negative, which must be refused with 4xx).
-        @given(case=operation.as_strategy(GenerationMode.POSITIVE) | operation.as_strategy(GenerationMode.NEGATIVE))
-        @settings(max_examples=MAX_EXAMPLES, deadline=timedelta(seconds=30), derandomize=True, database=None,
-                  phases=[Phase.explicit, Phase.generate], suppress_health_check=list(HealthCheck))
-        def run(case: Any, label: str = operation.label) -> None:
-            cases[label] = cases.get(label, 0) + 1
-            response = case.call(headers=headers)
-            case.validate_response(response, checks=[not_a_server_error, *CHECKS], headers=headers)
-
         try:
-            run()
+            _fuzzer(operation, headers, cases)()
         except (Exception, BaseExceptionGroup) as error:  # collect every operation's failure, then report them together
             failures.append(f"{operation.label}: {str(error)[:1500]}")
     print(f"\n{username}: {sum(cases.values())} cases over {len(cases)} operations")
