@@ -12,6 +12,7 @@ from fastapi.staticfiles import StaticFiles
 from sqlalchemy.orm import Session, sessionmaker
 
 from api import problems
+from api.limits import BodySizeLimit
 from api.routes import admin, auth, definitions, health, instances, messages, reports, tasks
 from api.settings import Settings
 from api.web import design, inbox, login, monitor
@@ -56,6 +57,7 @@ def create_app(
     app.state.settings, app.state.clock, app.state.session_factory = settings, clock, factory
     app.state.catalog = FormCatalog(settings.forms_dir)
     problems.install(app)
+    app.add_middleware(BodySizeLimit, max_upload_bytes=settings.max_upload_bytes)
     for module in (health, auth, definitions, instances, tasks, messages, reports, admin):
         app.include_router(module.router)
     # The web app (issue 5): pages at /, their scripts and the npm packages' builds at /static.

@@ -141,6 +141,24 @@ def audit_verify() -> None:
     typer.echo(f"{checked} rows checked; every chain is intact")
 
 
+@audit_app.command("check")
+def audit_check() -> None:
+    """Verify the chains, then check every instance's history, rows and workflow state agree (after a crash)."""
+    from engine.invariants import check_invariants
+
+    settings = Settings()
+    factory = make_session_factory(make_engine(settings.database_url))
+    typer.echo("checking the audit history against the instances and tasks ...")
+    with _database_ready(), transaction(factory) as session:
+        report = check_invariants(session)
+    for violation in report.violations[:50]:
+        where = f"instance {violation.instance_id}" + (f" task {violation.task_id}" if violation.task_id else "")
+        typer.secho(f"{where}: {violation.problem}", fg=typer.colors.RED, err=True)
+    if report.violations:
+        raise _fail(f"{len(report.violations)} violation(s) among {report.instances} instances; the first are above")
+    typer.echo(f"{report.rows} rows, {report.instances} instances, {report.tasks} tasks checked; all consistent")
+
+
 @calendar_app.command("load")
 def calendar_load(path: Annotated[Path, typer.Argument(help='JSON: {"days": [{"day", "kind", "name"}]}')]) -> None:
     """Load holidays and make-up working days (replacing what those days held)."""

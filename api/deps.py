@@ -10,11 +10,12 @@ from fastapi.security import OAuth2PasswordBearer
 from sqlalchemy.orm import Session
 
 from api.auth import username_from_token
+from api.schemas import unstorable_text
 from api.settings import Settings
 from api.web.session import web_session_token
 from engine.catalog import FormCatalog
 from engine.clock import Clock
-from engine.errors import AuthenticationError, PermissionDeniedError
+from engine.errors import AuthenticationError, PermissionDeniedError, ValidationError
 from engine.identity import Actor, find_actor
 
 _bearer = OAuth2PasswordBearer(tokenUrl="/api/auth/token", auto_error=False)
@@ -72,3 +73,15 @@ ActorDep = Annotated[Actor, Depends(get_actor)]
 def require_group(actor: Actor, group: str) -> None:
     if group not in actor.groups:
         raise PermissionDeniedError(f"this needs membership of the '{group}' group", required_group=group)
+
+
+def storable_parameters(request: Request) -> None:
+    """Refuse path and query values no database can store (NUL, lone surrogates) before any query sees them."""
+    for params in (request.path_params, request.query_params):
+        for name, value in params.items():
+            found = unstorable_text(value, name)
+            if found:
+                raise ValidationError(f"{found[0]} {found[1]}", field=found[0])
+
+
+CHECKED_INPUT = [Depends(storable_parameters)]

@@ -11,6 +11,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.orm.exc import StaleDataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from api.schemas import ProblemOut
 from engine import errors
 
 log = logging.getLogger(__name__)
@@ -30,6 +31,22 @@ class PayloadTooLargeError(errors.ServiceError):
 
 
 STATUS_BY_ERROR[PayloadTooLargeError] = 413
+
+
+_MEANING = {400: "Malformed body (not JSON, broken multipart)", 401: "Not logged in, or the token is expired or forged", 403: "Not allowed for the caller's groups",
+            404: "Not found, or not the caller's to see", 409: "Conflict with the current state or a concurrent change",
+            413: "Upload too large", 422: "Invalid request or input"}
+
+
+def responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI declarations of the problem+json responses a router's routes may give."""
+    # Inline rather than `model=`: FastAPI would file a model under application/json only.
+    schema = ProblemOut.model_json_schema()
+    return {status: {"description": _MEANING[status], "content": {"application/problem+json": {"schema": schema}}}
+            for status in statuses}
+
+
+API_ERRORS = responses(400, 401, 403, 404, 409, 422)
 
 
 def status_of(error: errors.ServiceError) -> int:
@@ -61,7 +78,9 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def _invalid_request(request: Request, error: RequestValidationError) -> JSONResponse:
         fields = [
-            {"field": ".".join(str(p) for p in e["loc"] if p not in ("body", "query", "path", "form")) or
+            # A body that is not JSON at all: its loc is a character offset, which names no field.
+            {"field": "body" if e["type"] == "json_invalid" else (e.get("ctx") or {}).get("field") or
+                      ".".join(str(p) for p in e["loc"] if p not in ("body", "query", "path", "form")) or
                       ".".join(str(p) for p in e["loc"]),
              "in": str(e["loc"][0]) if e["loc"] else "",
              "message": e["msg"]}

@@ -6,7 +6,8 @@ import uuid
 from datetime import date, datetime
 from typing import Any, Generic, Self, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+from pydantic_core import PydanticCustomError
 
 from engine.definitions import DefinitionInfo
 from engine.identity import GroupInfo, UserInfo
@@ -15,6 +16,45 @@ from engine.tables import AuditEvent
 from engine.tasks import TaskDetail, TaskSummary
 
 T = TypeVar("T")
+# Integers from the wire fit a 32-bit column on both dialects; a larger one is a 422, not an overflow.
+MAX_INT = 2**31 - 1
+
+
+def unstorable_text(value: Any, path: str = "") -> tuple[str, str] | None:
+    """The first string or key in `value` that a database cannot store, with its dotted path and why.
+
+    PostgreSQL text holds no NUL character and UTF-8 has no lone surrogate (JSON's "\\ud800"), so
+    either would fail deep in a write; RTL marks, emoji and other 4-byte characters are fine.
+    """
+    if isinstance(value, str):
+        if "\x00" in value:
+            return path, "contains a NUL character"
+        if any("\ud800" <= c <= "\udfff" for c in value):
+            return path, "contains a lone UTF-16 surrogate (not valid Unicode text)"
+        return None
+    if isinstance(value, dict):
+        for key, item in value.items():
+            found = unstorable_text(key, path) or unstorable_text(item, f"{path}.{key}" if path else str(key))
+            if found:
+                return found
+    elif isinstance(value, list | tuple):
+        for index, item in enumerate(value):
+            found = unstorable_text(item, f"{path}.{index}" if path else str(index))
+            if found:
+                return found
+    return None
+
+
+class In(BaseModel):
+    """A request body: every string in it, however deeply nested, must be storable text."""
+
+    @model_validator(mode="after")
+    def _storable_text(self) -> Self:
+        found = unstorable_text(self.model_dump())
+        if found:
+            field, problem = found
+            raise PydanticCustomError("unstorable_text", "{field} {problem}", {"field": field, "problem": problem})
+        return self
 
 
 class Out(BaseModel):
@@ -30,6 +70,17 @@ class PageOut(Out, Generic[T]):
     @classmethod
     def of(cls, page: Page, convert: Any) -> Self:
         return cls(items=[convert(i) for i in page.items], total=page.total, limit=page.limit, offset=page.offset)
+
+
+class ProblemOut(BaseModel):
+    """An RFC 9457 problem: every error response, with extras such as `errors` (fields at fault) beside."""
+
+    model_config = ConfigDict(extra="allow")
+    type: str = Field(description="a stable URI, urn:tixi:problem:<slug>")
+    title: str
+    status: int
+    detail: str = Field(description="what went wrong and what to do")
+    instance: str = Field(description="the request path")
 
 
 class TokenOut(BaseModel):
@@ -64,14 +115,14 @@ class DeploymentOut(BaseModel):
     dry_run: bool = Field(default=False, description="true: checked only, nothing stored")
 
 
-class InstanceStartIn(BaseModel):
+class InstanceStartIn(In):
     definition_key: str = Field(min_length=1, max_length=200)
     business_key: str | None = Field(default=None, max_length=200)
     variables: dict[str, Any] = Field(default_factory=dict)
-    version: int | None = Field(default=None, ge=1, description="a specific version; the latest when omitted")
+    version: int | None = Field(default=None, ge=1, le=MAX_INT, description="a specific version; the latest when omitted")
 
 
-class MessageIn(BaseModel):
+class MessageIn(In):
     name: str = Field(min_length=1, max_length=200, description="the BPMN message name, e.g. mass_product_failure")
     business_key: str | None = Field(default=None, max_length=200)
     correlation_keys: dict[str, Any] = Field(default_factory=dict,
@@ -87,12 +138,12 @@ class MessageOut(BaseModel):
     incident: str | None = None
 
 
-class RetryIn(BaseModel):
+class RetryIn(In):
     reason: str = Field(min_length=1, max_length=2000)
     variables: dict[str, Any] = Field(default_factory=dict, description="corrected or missing variables")
 
 
-class ReasonIn(BaseModel):
+class ReasonIn(In):
     reason: str = Field(min_length=1, max_length=2000)
 
 
@@ -199,7 +250,7 @@ class TaskDetailOut(TaskOut):
                    variables=detail.variables)
 
 
-class TaskCompleteIn(BaseModel):
+class TaskCompleteIn(In):
     data: dict[str, Any] = Field(default_factory=dict, description="the form's fields")
 
 
@@ -217,7 +268,7 @@ class UserOut(Out):
         return cls(**{**info.__dict__, "groups": list(info.groups)})
 
 
-class UserCreateIn(BaseModel):
+class UserCreateIn(In):
     username: str = Field(min_length=2, max_length=64)
     password: str = Field(min_length=8, max_length=200)
     display_name: str | None = Field(default=None, max_length=200)
@@ -225,7 +276,7 @@ class UserCreateIn(BaseModel):
     outlet_code: str | None = Field(default=None, max_length=200, description="outlet staff see only this outlet's cases")
 
 
-class UserUpdateIn(BaseModel):
+class UserUpdateIn(In):
     display_name: str | None = Field(default=None, max_length=200)
     is_active: bool | None = None
     password: str | None = Field(default=None, min_length=8, max_length=200)
@@ -243,22 +294,22 @@ class GroupOut(Out):
         return cls(**info.__dict__)
 
 
-class GroupCreateIn(BaseModel):
+class GroupCreateIn(In):
     group_id: str = Field(min_length=2, max_length=64)
     name: str = Field(min_length=1, max_length=200)
 
 
-class AssignIn(BaseModel):
+class AssignIn(In):
     assignee: str = Field(min_length=1, max_length=64)
 
 
-class TaskUpdateIn(BaseModel):
+class TaskUpdateIn(In):
     priority: int | None = Field(default=None, ge=0, le=100)
-    follow_up_at: datetime | None = None
+    follow_up_at: AwareDatetime | None = Field(default=None, description="with a time zone, e.g. 2026-12-01T09:00:00+08:00")
     clear_follow_up: bool = False
 
 
-class CommentIn(BaseModel):
+class CommentIn(In):
     text: str = Field(min_length=1, max_length=4000)
 
 
@@ -280,7 +331,7 @@ class SlaRowOut(Out):
     total: int
 
 
-class CalendarDayIn(BaseModel):
+class CalendarDayIn(In):
     kind: str = Field(description="holiday (a weekday off) or workday (a make-up working day, 调休)")
     name: str = Field(min_length=1, max_length=200)
 

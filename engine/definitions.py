@@ -78,6 +78,8 @@ def deploy_files(
 
     Raises: DeploymentError; nothing is stored then.
     """
+    for name, _ in files:
+        _check_filename(name)
     documents = [_parse_document(name, data) for name, data in files]
     decisions = [d for d in documents if is_dmn(d.root)]
     known_decisions = _latest_decision_roots(session, exclude={d.filename for d in decisions})
@@ -159,7 +161,15 @@ def get_source(session: Session, key: str, version: int) -> tuple[str, str]:
     return deployment.filename, deployment.source
 
 
+def _check_filename(filename: str) -> None:
+    """A file name the deployments table can hold (255 characters, no NUL, valid Unicode)."""
+    if len(filename) > 255 or "\x00" in filename or any("\ud800" <= c <= "\udfff" for c in filename):
+        shown = filename[:80].encode("utf-8", "backslashreplace").decode("utf-8").replace("\x00", "\\x00")
+        raise DeploymentError(f"{shown}: a file name has at most 255 characters, none of them NUL", file=shown)
+
+
 def _files_of(filename: str, content: bytes) -> list[tuple[str, bytes]]:
+    _check_filename(filename)
     lower = filename.lower()
     if lower.endswith((".bpmn", ".bpmn20.xml", ".dmn", ".xml")):
         return [(filename, content)]

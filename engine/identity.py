@@ -63,7 +63,8 @@ class GroupInfo:
 
 def authenticate(session: Session, username: str, password: str) -> Actor:
     """Raises: AuthenticationError (same message for unknown user and wrong password)."""
-    user = session.scalar(select(User).where(User.username == username))
+    # A name no user can have (e.g. holding a NUL, which PostgreSQL refuses in a query) is simply unknown.
+    user = session.scalar(select(User).where(User.username == username)) if _USERNAME.match(username) else None
     try:
         _hasher.verify(user.password_hash if user else _DUMMY_HASH, password)
     except (VerificationError, InvalidHashError):

@@ -68,7 +68,8 @@ def fire_due_timers(factory: sessionmaker[Session], clock: Clock, *, limit: int 
     for instance_id in instance_ids:
         try:
             with factory() as session, session.begin():
-                fired += fire_instance_timers(session, clock, instance_id=instance_id)
+                count = fire_instance_timers(session, clock, instance_id=instance_id)
+            fired += count  # only once committed: a commit that loses a race fired nothing
         except Exception:  # the one catch-all: log it and let the other instances go on
             log.exception("firing timers of instance %s failed", instance_id)
     return fired

@@ -4,12 +4,13 @@ from typing import Any
 
 from fastapi import APIRouter
 
-from api.deps import ActorDep, CatalogDep, ClockDep, SessionDep, require_group
+from api.deps import CHECKED_INPUT, ActorDep, CatalogDep, ClockDep, SessionDep, require_group
+from api.problems import API_ERRORS
 from api.schemas import GroupCreateIn, GroupOut, UserCreateIn, UserOut, UserUpdateIn
 from engine import identity
 from engine.identity import ADMIN_GROUP
 
-router = APIRouter(prefix="/api", tags=["users and groups"])
+router = APIRouter(prefix="/api", tags=["users and groups"], responses=API_ERRORS, dependencies=CHECKED_INPUT)
 
 
 @router.get("/users", summary="All users (admins)")

@@ -6,11 +6,12 @@ from fastapi import APIRouter, Depends
 from fastapi.security import OAuth2PasswordRequestForm
 
 from api.auth import issue_token
-from api.deps import ActorDep, ClockDep, SessionDep, SettingsDep
+from api.deps import CHECKED_INPUT, ActorDep, ClockDep, SessionDep, SettingsDep
+from api.problems import responses
 from api.schemas import MeOut, TokenOut
 from engine.identity import authenticate
 
-router = APIRouter(prefix="/api/auth", tags=["auth"])
+router = APIRouter(prefix="/api/auth", tags=["auth"], responses=responses(400, 401, 422), dependencies=CHECKED_INPUT)
 
 
 @router.post("/token", summary="Log in (OAuth2 password flow)")

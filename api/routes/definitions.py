@@ -2,15 +2,16 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Response, UploadFile
+from fastapi import APIRouter, Path, Query, Response, UploadFile
 
-from api.deps import ActorDep, CatalogDep, ClockDep, SessionDep, SettingsDep, require_group
-from api.problems import PayloadTooLargeError
-from api.schemas import DefinitionOut, DeploymentOut
+from api.deps import CHECKED_INPUT, ActorDep, CatalogDep, ClockDep, SessionDep, SettingsDep, require_group
+from api.problems import API_ERRORS, PayloadTooLargeError, responses
+from api.schemas import MAX_INT, DefinitionOut, DeploymentOut
 from engine import definitions
 from engine.identity import DESIGNER_GROUP
 
-router = APIRouter(prefix="/api/definitions", tags=["definitions"])
+router = APIRouter(prefix="/api/definitions", tags=["definitions"], responses={**API_ERRORS, **responses(413)},
+                   dependencies=CHECKED_INPUT)
 
 
 @router.post("", status_code=201, summary="Deploy a .bpmn, .dmn or .zip bundle as new versions")
@@ -45,7 +46,7 @@ def list_versions(key: str, session: SessionDep, actor: ActorDep) -> list[Defini
 
 @router.get("/{key}/versions/{version}/xml", summary="The deployed XML of one version",
             response_class=Response, responses={200: {"content": {"application/xml": {}}}})
-def definition_xml(key: str, version: int, session: SessionDep, actor: ActorDep) -> Response:
+def definition_xml(key: str, version: Annotated[int, Path(ge=1, le=MAX_INT)], session: SessionDep, actor: ActorDep) -> Response:
     with session.begin():
         filename, source = definitions.get_source(session, key, version)
     return Response(source, media_type="application/xml",

@@ -6,11 +6,21 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from api.deps import ActorDep, CatalogDep, ClockDep, SessionDep
-from api.schemas import HistoryEventOut, InstanceDetailOut, InstanceOut, InstanceStartIn, PageOut, ReasonIn, RetryIn
+from api.deps import CHECKED_INPUT, ActorDep, CatalogDep, ClockDep, SessionDep
+from api.problems import API_ERRORS
+from api.schemas import (
+    MAX_INT,
+    HistoryEventOut,
+    InstanceDetailOut,
+    InstanceOut,
+    InstanceStartIn,
+    PageOut,
+    ReasonIn,
+    RetryIn,
+)
 from engine import instances
 
-router = APIRouter(prefix="/api/instances", tags=["instances"])
+router = APIRouter(prefix="/api/instances", tags=["instances"], responses=API_ERRORS, dependencies=CHECKED_INPUT)
 
 
 @router.post("", status_code=201, summary="Start the latest version of a process and run it until it waits")
@@ -30,7 +40,7 @@ def list_instances(
     participant: Annotated[str | None, Query(max_length=64, description="a user who acted in the instance")] = None,
     started_from: Annotated[date | None, Query(description="started on or after this day (UTC)")] = None,
     started_to: Annotated[date | None, Query(description="started on or before this day (UTC)")] = None,
-    limit: Annotated[int, Query(ge=1, le=500)] = 50, offset: Annotated[int, Query(ge=0)] = 0,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50, offset: Annotated[int, Query(ge=0, le=MAX_INT)] = 0,
 ) -> PageOut[InstanceOut]:
     with session.begin():
         page = instances.list_instances(

@@ -1,15 +1,17 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, time, timedelta
+from typing import Annotated
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Query
 
-from api.deps import ActorDep, ClockDep, SessionDep, require_group
+from api.deps import CHECKED_INPUT, ActorDep, ClockDep, SessionDep, require_group
+from api.problems import API_ERRORS
 from api.schemas import CalendarDayIn, CalendarDayOut, SlaRowOut
 from engine import business_calendar, reports
 from engine.identity import ADMIN_GROUP
 
-router = APIRouter(prefix="/api", tags=["service levels"])
+router = APIRouter(prefix="/api", tags=["service levels"], responses=API_ERRORS, dependencies=CHECKED_INPUT)
 
 
 @router.get("/reports/sla", summary="Deadlines met, breached and open per process, region and outlet")
@@ -17,14 +19,16 @@ def sla_report(session: SessionDep, clock: ClockDep, actor: ActorDep, start: dat
                process_key: str | None = None) -> list[SlaRowOut]:
     """Deadlines that started from `start` up to and including `end` (UTC days)."""
     with session.begin():
-        rows = reports.sla_report(session, clock, actor=actor, start=datetime.combine(start, time(), UTC),
-                                  end=datetime.combine(end + timedelta(days=1), time(), UTC),
+        # The day after `end`, except at the end of the calendar (9999-12-31), where it would overflow.
+        until = datetime.combine(end, time(), UTC) + timedelta(days=1) if end < date.max else datetime.max.replace(tzinfo=UTC)
+        rows = reports.sla_report(session, clock, actor=actor, start=datetime.combine(start, time(), UTC), end=until,
                                   process_key=process_key)
     return [SlaRowOut(**row.__dict__, total=row.total) for row in rows]
 
 
 @router.get("/calendar", summary="Holidays and make-up working days of the business calendar")
-def list_days(session: SessionDep, actor: ActorDep, year: int | None = None) -> list[CalendarDayOut]:
+def list_days(session: SessionDep, actor: ActorDep,
+              year: Annotated[int | None, Query(ge=1, le=9999)] = None) -> list[CalendarDayOut]:
     with session.begin():
         return [CalendarDayOut(**d.__dict__) for d in business_calendar.list_days(session, year)]
 

@@ -5,11 +5,22 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from api.deps import ActorDep, CatalogDep, ClockDep, SessionDep
-from api.schemas import AssignIn, CommentIn, CommentOut, PageOut, TaskCompleteIn, TaskDetailOut, TaskOut, TaskUpdateIn
+from api.deps import CHECKED_INPUT, ActorDep, CatalogDep, ClockDep, SessionDep
+from api.problems import API_ERRORS
+from api.schemas import (
+    MAX_INT,
+    AssignIn,
+    CommentIn,
+    CommentOut,
+    PageOut,
+    TaskCompleteIn,
+    TaskDetailOut,
+    TaskOut,
+    TaskUpdateIn,
+)
 from engine import assignment, comments, tasks
 
-router = APIRouter(prefix="/api/tasks", tags=["tasks"])
+router = APIRouter(prefix="/api/tasks", tags=["tasks"], responses=API_ERRORS, dependencies=CHECKED_INPUT)
 
 
 @router.get("", summary="The caller's queue: tasks of their groups and assigned to them, oldest first")
@@ -22,7 +33,7 @@ def list_tasks(
     search: Annotated[str | None, Query(max_length=200, description="a fragment of business key, customer, "
                                         "serial number, outlet code or step name")] = None,
     sort: str = "created",
-    limit: Annotated[int, Query(ge=1, le=500)] = 50, offset: Annotated[int, Query(ge=0)] = 0,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50, offset: Annotated[int, Query(ge=0, le=MAX_INT)] = 0,
 ) -> PageOut[TaskOut]:
     with session.begin():
         page = tasks.list_tasks(session, actor=actor, status=status, definition_key=definition_key,

@@ -1,0 +1,240 @@
+"""Every route under /api × every demo user, plus no, expired and forged tokens: the status each gets.
+
+The routes come from the app itself (`app.routes`): a new route fails
+`test_every_api_route_is_in_the_matrix` until its row is added to MATRIX, so none ships unchecked.
+Each row names the state its target must be in; a row whose allowed call changes that state gets
+a fresh target per caller. Approvers outside the task's groups get 404 for its task and instance
+ids (guessing an id tells them nothing); a route that is for another group gives 403. A refused
+call changes nothing in the database.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from typing import Any
+
+import jwt
+import pytest
+from fastapi.routing import iter_route_contexts
+from fastapi.testclient import TestClient
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from api.auth import issue_token
+from api.settings import Settings
+from engine import business_calendar, definitions, instances, tasks
+from engine.catalog import FormCatalog
+from engine.clock import FrozenClock
+from engine.db import transaction
+from engine.identity import Actor
+from engine.tables import AuditEvent, CalendarDay, Group, Instance, Task, User
+from tests.api.conftest import ROLES
+from tests.conftest import DESIGNER, TEST_PROCESSES
+
+USERS = (*ROLES, "designer", "admin")
+ANONYMOUS = ("no token", "expired token", "forged token", "unsigned token")
+OUTLET = Actor("outlet", frozenset({"outlet"}))
+DIRECTOR = Actor("rcc_director", frozenset({"rcc_director"}))
+AGENT = Actor("rcc_agent", frozenset({"rcc_agent"}))
+ADMIN = Actor("admin", frozenset({"admin"}))
+HOLIDAY = "2026-10-08"
+WORKERS = {"rcc_director": 200, "admin": 200}  # the task's group and admins; everyone else: 404
+
+
+@dataclass(frozen=True)
+class Row:
+    """What one route is called with, and the status each user gets (`default` for the rest)."""
+
+    target: str = "none"  # the state of the instance/task the path points at (see _prepare)
+    body: dict[str, Any] | None = None
+    params: dict[str, Any] | None = None
+    allowed: dict[str, int] = field(default_factory=dict)
+    default: int = 200
+    mutates: bool = False  # the allowed call changes the target: a fresh one per caller
+    public: bool = False
+
+
+def only(status: int, *users: str) -> dict[str, int]:
+    return dict.fromkeys(users, status)
+
+
+MATRIX: dict[tuple[str, str], Row] = {
+    ("GET", "/api/health"): Row(public=True),
+    ("POST", "/api/auth/token"): Row(public=True),
+    ("GET", "/api/auth/me"): Row(),
+    ("GET", "/api/definitions"): Row(),
+    ("POST", "/api/definitions"): Row(allowed=only(201, "designer"), default=403),
+    ("GET", "/api/definitions/{key}"): Row(),
+    ("GET", "/api/definitions/{key}/versions/{version}/xml"): Row(),
+    ("GET", "/api/instances"): Row(),
+    ("POST", "/api/instances"): Row(body={"definition_key": "two_step_review", "variables": {"days": 3}},
+                                    allowed=only(201, "outlet", "designer"), default=403),
+    ("GET", "/api/instances/{instance_id}"): Row("open", allowed=only(200, "outlet", "rcc_director", "admin"),
+                                                 default=404),
+    ("GET", "/api/instances/{instance_id}/history"): Row("open", allowed=only(200, "outlet", "rcc_director", "admin"),
+                                                         default=404),
+    ("POST", "/api/instances/{instance_id}/suspend"): Row("open", {"reason": "audit"}, allowed=only(200, "admin"),
+                                                          default=403, mutates=True),
+    ("POST", "/api/instances/{instance_id}/resume"): Row("suspended", {"reason": "audit done"},
+                                                         allowed=only(200, "admin"), default=403, mutates=True),
+    ("POST", "/api/instances/{instance_id}/terminate"): Row("open", {"reason": "withdrawn"},
+                                                            allowed=only(200, "admin"), default=403, mutates=True),
+    ("POST", "/api/instances/{instance_id}/retry"): Row("failed", {"reason": "days added", "variables": {"days": 3}},
+                                                        allowed=only(200, "admin"), default=403, mutates=True),
+    ("POST", "/api/messages"): Row("parts", allowed=only(200, "rcc_agent", "admin"), default=403, mutates=True),
+    ("GET", "/api/tasks"): Row(),
+    ("GET", "/api/tasks/{task_id}"): Row("open", allowed=WORKERS, default=404),
+    # An admin sees every task but claims only as a member of its groups.
+    ("POST", "/api/tasks/{task_id}/claim"): Row("open", allowed={"rcc_director": 200, "admin": 403}, default=404,
+                                                mutates=True),
+    ("POST", "/api/tasks/{task_id}/unclaim"): Row("claimed", allowed=WORKERS, default=404, mutates=True),
+    ("POST", "/api/tasks/{task_id}/complete"): Row("claimed", {"data": {"rcc_approved": True}},
+                                                   allowed={"rcc_director": 200, "admin": 403}, default=404,
+                                                   mutates=True),
+    ("POST", "/api/tasks/{task_id}/assign"): Row("claimed", {"assignee": "rcc_director"}, allowed=WORKERS,
+                                                 default=404, mutates=True),
+    ("POST", "/api/tasks/{task_id}/delegate"): Row("claimed", {"assignee": "rcc_director"}, allowed=WORKERS,
+                                                   default=404, mutates=True),
+    ("PATCH", "/api/tasks/{task_id}"): Row("claimed", {"priority": 80}, allowed=WORKERS, default=404, mutates=True),
+    ("GET", "/api/tasks/{task_id}/comments"): Row("open", allowed=WORKERS, default=404),
+    ("POST", "/api/tasks/{task_id}/comments"): Row("open", {"text": "请尽快 / please hurry"},
+                                                   allowed=only(201, "rcc_director", "admin"), default=404,
+                                                   mutates=True),
+    ("GET", "/api/reports/sla"): Row(params={"start": "2026-01-01", "end": "2026-12-31"},
+                                     allowed=only(200, "quality", "csd_head", "admin"), default=403),
+    ("GET", "/api/calendar"): Row(),
+    ("PUT", "/api/calendar/{day}"): Row(body={"kind": "holiday", "name": "国庆 / National Day"},
+                                        allowed=only(200, "admin"), default=403, mutates=True),
+    ("DELETE", "/api/calendar/{day}"): Row("holiday", allowed=only(204, "admin"), default=403, mutates=True),
+    ("GET", "/api/users"): Row(allowed=only(200, "admin"), default=403),
+    ("POST", "/api/users"): Row(body={"username": "matrix.user", "password": "long-enough-pw", "groups": ["quality"]},
+                                allowed=only(201, "admin"), default=403, mutates=True),
+    ("PATCH", "/api/users/{username}"): Row(body={"is_active": True}, allowed=only(200, "admin"), default=403),
+    ("GET", "/api/groups"): Row(),
+    ("POST", "/api/groups"): Row(body={"group_id": "matrix_group", "name": "矩阵 / Matrix"},
+                                 allowed=only(201, "admin"), default=403, mutates=True),
+    ("GET", "/api/forms/{form_key}"): Row(),
+}
+
+
+def api_routes(client: TestClient) -> set[tuple[str, str]]:
+    """Every (method, path) the app serves under /api, included routers flattened as FastAPI does for OpenAPI."""
+    contexts = iter_route_contexts(client.app.routes)  # type: ignore[attr-defined]
+    return {(method, str(route.path)) for route in contexts
+            if route.path and route.path.startswith("/api") for method in (route.methods or set()) - {"HEAD"}}
+
+
+def test_every_api_route_is_in_the_matrix(client: TestClient) -> None:
+    assert api_routes(client) == set(MATRIX)
+
+
+@dataclass
+class Target:
+    instance_id: str = ""
+    task_id: str = ""
+    business_key: str = ""
+
+
+def _start_review(session: Session, clock: FrozenClock, catalog: FormCatalog, variables: dict[str, Any]) -> Target:
+    detail = instances.start_instance(session, clock, catalog, actor=OUTLET, definition_key="two_step_review",
+                                      variables=variables)
+    return Target(str(detail.summary.instance_id), str(detail.waiting_tasks[0].task_id))
+
+
+def _prepare(factory: sessionmaker[Session], clock: FrozenClock, catalog: FormCatalog, state: str) -> Target:
+    """A target in the state a row names, written through the engine as the users would."""
+    if state == "none":
+        return Target()
+    if state == "holiday":
+        with transaction(factory) as session:
+            business_calendar.set_day(session, clock, actor="admin", day=date.fromisoformat(HOLIDAY), kind="holiday",
+                                      name="国庆 / National Day")
+        return Target()
+    if state == "parts":
+        key = f"PARTS-{uuid.uuid4().hex[:8]}"
+        with transaction(factory) as session:
+            detail = instances.start_instance(session, clock, catalog, actor=AGENT, definition_key="parts_wait",
+                                              business_key=key)
+        return Target(str(detail.summary.instance_id), business_key=key)
+    with transaction(factory) as session:
+        # Without `days` the gateway after the review fails: the "failed" target is an incident.
+        target = _start_review(session, clock, catalog, {} if state == "failed" else {"days": 3})
+    if state in ("claimed", "failed"):
+        with transaction(factory) as session:
+            tasks.claim_task(session, clock, actor=DIRECTOR, task_id=uuid.UUID(target.task_id))
+    if state == "failed":
+        with transaction(factory) as session:
+            tasks.complete_task(session, clock, catalog, actor=DIRECTOR, task_id=uuid.UUID(target.task_id),
+                                data={"rcc_approved": True})
+    if state == "suspended":
+        with transaction(factory) as session:
+            instances.suspend_instance(session, clock, actor=ADMIN, instance_id=uuid.UUID(target.instance_id),
+                                       reason="audit")
+    with factory() as session:
+        status = session.scalar(select(Instance.status).where(Instance.instance_id == uuid.UUID(target.instance_id)))
+    assert status == {"failed": "failed", "suspended": "suspended"}.get(state, "running")
+    return target
+
+
+def _fingerprint(factory: sessionmaker[Session]) -> tuple[Any, ...]:
+    """Enough of the database to see that a refused call changed nothing."""
+    with factory() as session:
+        counts = tuple(session.scalar(select(func.count()).select_from(t)) for t in
+                       (AuditEvent, Instance, Task, User, Group, CalendarDay))
+        task_rows = sorted(session.execute(select(Task.task_id, Task.status, Task.assignee, Task.priority)).all())
+        instance_rows = sorted(session.execute(select(Instance.instance_id, Instance.status)).all())
+    return counts, task_rows, instance_rows
+
+
+def _headers(caller: str, settings: Settings, clock: FrozenClock) -> dict[str, str]:
+    if caller == "no token":
+        return {}
+    if caller == "expired token":
+        token = issue_token("admin", secret=settings.secret_key, now=clock.now() - timedelta(hours=9), minutes=480)
+    elif caller == "forged token":
+        token = issue_token("admin", secret="a-guessed-secret-of-the-full-recommended-length", now=clock.now(), minutes=480)
+    elif caller == "unsigned token":
+        token = jwt.encode({"sub": "admin", "iss": "tixi", "iat": 0, "exp": 4102444800}, "", algorithm="none")
+    else:  # a demo user; signing directly skips eleven argon2 logins per row
+        token = issue_token(caller, secret=settings.secret_key, now=clock.now(), minutes=480)
+    return {"Authorization": f"Bearer {token}"}
+
+
+def _call(client: TestClient, method: str, path: str, row: Row, target: Target, headers: dict[str, str]) -> Any:
+    url = (path.replace("{instance_id}", target.instance_id).replace("{task_id}", target.task_id)
+           .replace("{key}", "two_step_review").replace("{version}", "1").replace("{username}", "quality")
+           .replace("{form_key}", "rcc_site_review").replace("{day}", HOLIDAY))
+    if path == "/api/definitions" and method == "POST":
+        review = TEST_PROCESSES / "two_step_review.bpmn"
+        return client.post(url, headers=headers, files={"file": (review.name, review.read_bytes(), "text/xml")})
+    if path == "/api/auth/token":
+        return client.post(url, headers=headers, data={"username": "outlet", "password": "demo"})
+    body = row.body
+    if path == "/api/messages":
+        body = {"name": "parts_arrived", "business_key": target.business_key}
+    return client.request(method, url, headers=headers, params=row.params, json=body)
+
+
+@pytest.mark.parametrize(("method", "path"), sorted(MATRIX), ids=[f"{m} {p}" for m, p in sorted(MATRIX)])
+def test_route_status_for_every_caller(client: TestClient, factory: sessionmaker[Session], clock: FrozenClock,
+                                       catalog: FormCatalog, app_settings: Settings, method: str, path: str) -> None:
+    row = MATRIX[(method, path)]
+    with transaction(factory) as session:
+        for name in ("two_step_review.bpmn", "parts_wait.bpmn"):
+            definitions.deploy(session, clock, catalog, actor=DESIGNER, filename=name,
+                               content=(TEST_PROCESSES / name).read_bytes())
+    shared = _prepare(factory, clock, catalog, row.target)
+    got: dict[str, int] = {}
+    for caller in (*USERS, *ANONYMOUS):
+        target = _prepare(factory, clock, catalog, row.target) if row.mutates and caller in row.allowed else shared
+        before = _fingerprint(factory)
+        response = _call(client, method, path, row, target, _headers(caller, settings=app_settings, clock=clock))
+        got[caller] = response.status_code
+        if response.status_code >= 400:
+            assert response.headers["content-type"] == "application/problem+json", response.text
+            assert _fingerprint(factory) == before, f"{caller}: a refused {method} {path} changed the database"
+    expected = {caller: row.allowed.get(caller, row.default) for caller in USERS}
+    expected.update(dict.fromkeys(ANONYMOUS, 200 if row.public else 401))
+    assert got == expected
