@@ -7,13 +7,13 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse
 
-from api.deps import CatalogDep, SessionDep
+from api.deps import CHECKED_INPUT, CatalogDep, SessionDep
 from api.web.pages import PageActor, render
 from engine import definitions, identity
 from engine.errors import NotFoundError, PermissionDeniedError
 from engine.identity import ADMIN_GROUP, DESIGNER_GROUP, Actor
 
-router = APIRouter(include_in_schema=False)
+router = APIRouter(include_in_schema=False, dependencies=CHECKED_INPUT)
 
 
 def _require_designer(actor: Actor) -> None:

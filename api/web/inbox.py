@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 
-from api.deps import CatalogDep, SessionDep
+from api.deps import CHECKED_INPUT, CatalogDep, SessionDep
 from api.web.i18n import localized_schema
 from api.web.pages import PageActor, language, render
 from engine import definitions, instances, tasks
@@ -16,7 +16,7 @@ from engine.definitions import DefinitionInfo
 from engine.errors import NotFoundError
 from engine.identity import DESIGNER_GROUP, Actor
 
-router = APIRouter(include_in_schema=False)
+router = APIRouter(include_in_schema=False, dependencies=CHECKED_INPUT)
 PAGE_SIZE = 25
 SHOW = ("all", "mine", "unassigned")
 

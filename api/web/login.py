@@ -8,14 +8,14 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 
 from api.auth import issue_token
-from api.deps import ClockDep, SessionDep, SettingsDep
+from api.deps import CHECKED_INPUT, ClockDep, SessionDep, SettingsDep
 from api.web import i18n
 from api.web.pages import render
 from api.web.session import close_session, csrf_matches, open_session
 from engine.errors import AuthenticationError
 from engine.identity import authenticate
 
-router = APIRouter(include_in_schema=False)
+router = APIRouter(include_in_schema=False, dependencies=CHECKED_INPUT)
 
 
 def _local(url: str | None) -> str:

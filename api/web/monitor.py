@@ -9,7 +9,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse
 
-from api.deps import ClockDep, SessionDep
+from api.deps import CHECKED_INPUT, ClockDep, SessionDep
 from api.web.pages import PageActor, render
 from engine import definitions, identity, instances, reports
 from engine.errors import PermissionDeniedError, ValidationError
@@ -17,7 +17,7 @@ from engine.identity import ADMIN_GROUP
 from engine.instances import STATUSES, InstanceDetail
 from engine.tables import AuditEvent
 
-router = APIRouter(include_in_schema=False)
+router = APIRouter(include_in_schema=False, dependencies=CHECKED_INPUT)
 PAGE_SIZE = 25
 # History events that say an element of the diagram has run to its end.
 _FINISHING_EVENTS = {"element_completed", "gateway_decision", "decision_evaluated", "call_activity_completed",

@@ -112,3 +112,16 @@ def test_deploy_dry_run_checks_and_stores_nothing(client: TestClient, login: Cal
                            files={"file": ("two_step_review.bpmn", content, "application/xml")})
     assert deployed.status_code == 201 and deployed.json()["dry_run"] is False
     assert [d["version"] for d in client.get("/api/definitions/two_step_review", headers=designer).json()] == [1]
+
+
+def test_pages_refuse_unstorable_text_before_any_query(client: TestClient) -> None:
+    web_login(client, "admin")
+    for path in ("/tasks?q=a%00b", "/instances?business_key=%00", "/processes/a%00b", "/start/x%00"):
+        response = client.get(path)
+        assert response.status_code == 422, path
+        assert response.headers["content-type"].startswith("text/html")
+
+
+def test_login_page_refuses_unstorable_text(client: TestClient) -> None:
+    refused = client.post("/login", data={"username": "adm\x00in", "password": "demo"}, follow_redirects=False)
+    assert refused.status_code in (401, 422) and SESSION_COOKIE not in refused.cookies
