@@ -4,9 +4,11 @@ Also the API additions the pages use: task search, instance filters, deploy dry 
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable
 from typing import Any
 
+from fastapi.routing import iter_route_contexts
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -47,9 +49,18 @@ def test_a_write_with_the_cookie_needs_the_csrf_header(desk: Desk, client: TestC
     assert claimed.status_code == 200 and claimed.json()["assignee"] == "outlet"
 
 
+PUBLIC_PAGES = {"/login", "/logout", "/lang/{code}", "/"}
+
+
 def test_pages_send_the_logged_out_to_login_and_never_off_site(client: TestClient) -> None:
-    for path in ("/tasks", "/instances", "/processes", "/admin/users", "/reports/sla", "/start", "/modeler"):
-        response = client.get(path, follow_redirects=False)
+    # Every page of the app, read from its routes, so a new page cannot ship without the login check.
+    pages = [str(route.path) for route in iter_route_contexts(client.app.routes)  # type: ignore[attr-defined]
+             if route.path and not route.path.startswith(("/api/", "/docs", "/redoc", "/openapi", "/static"))
+             and "GET" in (route.methods or set()) and route.path not in PUBLIC_PAGES]
+    assert len(pages) >= 10
+    for path in pages:
+        concrete = path.replace("{task_id}", str(uuid.uuid4())).replace("{instance_id}", str(uuid.uuid4()))
+        response = client.get(concrete.replace("{key}", "complaint_handling"), follow_redirects=False)
         assert response.status_code == 303 and response.headers["location"].startswith("/login?next="), path
     for target in ("//evil.example/x", "https://evil.example/", "/\\evil.example"):
         assert web_login(client, next_url=target).headers["location"] == "/tasks"
