@@ -73,6 +73,7 @@ class Page:
     total: int
     limit: int
     offset: int
+    total_capped: bool = False  # counting stopped at `total`: there are more
 
 
 def start_instance(

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import exists, func, or_, select
+from sqlalchemy import exists, func, or_, select, union
 from sqlalchemy.orm import Session
 
 from engine.audit import record_event
@@ -19,12 +19,13 @@ from engine.execution import advance_or_incident, bundle_of, flush, load_run
 from engine.identity import Actor
 from engine.instances import Page
 from engine.tables import Definition, Instance, Task, TaskCandidateGroup
-from engine.visibility import workable_by
+from engine.visibility import own_outlet, queue_routes, workable_by
 
 TASK_STATUSES = ("open", "completed", "cancelled")
+QUEUE_COUNT_CAP = 1000
 SORTS: dict[str, tuple[Any, ...]] = {
     "created": (Task.created_at,),
-    "due": (Task.due_at.is_(None), Task.due_at, Task.created_at),
+    "due": (Task.due_at.asc().nulls_last(), Task.created_at),  # walks ix_tasks_status_due_at_created_at
     "priority": (Task.priority.desc(), Task.created_at),
 }
 
@@ -83,40 +84,58 @@ def list_tasks(
 ) -> Page:
     """Tasks of the actor's groups and tasks assigned to them, oldest first (or by due date or priority).
 
-    Case-field filters use the instance's promoted, indexed columns.
+    Case-field filters use the instance's promoted, indexed columns. `total` counts up to
+    QUEUE_COUNT_CAP; past it the page says `total_capped`.
     """
     if sort not in SORTS:
         raise ValidationError(f"sort must be one of {', '.join(SORTS)}", field="sort")
     if status not in TASK_STATUSES:
         raise ValidationError(f"status must be one of {', '.join(TASK_STATUSES)}", field="status")
+    task_conditions: list[Any] = [Task.status == status]
+    if candidate_group:
+        task_conditions.append(exists().where(TaskCandidateGroup.task_id == Task.task_id,
+                                              TaskCandidateGroup.group_id == candidate_group))
+    if assignee:
+        task_conditions.append(Task.assignee == assignee)
+    if unassigned is True:
+        task_conditions.append(Task.assignee.is_(None))
+    elif unassigned is False:
+        task_conditions.append(Task.assignee.is_not(None))
+    case_conditions: list[Any] = [column == value for column, value in (
+        (Instance.definition_key, definition_key), (Instance.business_key, business_key),
+        (Instance.customer_name, customer_name), (Instance.serial_number, serial_number),
+        (Instance.region, region), (Instance.outlet_code, outlet_code)) if value]
+    if actor.outlet_code is not None:
+        case_conditions.append(own_outlet(actor))
+
+    def routes(cap: int, ordered: bool) -> Any:
+        """Ids of the queue's tasks, each route (group, assignee, owner) a branch of its own of at most `cap`."""
+        branches = []
+        for route in queue_routes(actor):
+            branch = select(Task.task_id).where(*task_conditions, route)
+            if case_conditions:
+                branch = branch.join(Instance, Instance.instance_id == Task.instance_id).where(*case_conditions)
+            if ordered:
+                branch = branch.order_by(*SORTS[sort], Task.task_id)
+            ids = branch.limit(cap).subquery()
+            branches.append(select(ids.c.task_id))
+        return union(*branches).subquery()
+
+    # Counting stops past QUEUE_COUNT_CAP: an exact count of a queue of 100,000 reads all of it.
+    counted = session.scalar(select(func.count()).select_from(routes(QUEUE_COUNT_CAP + 1, ordered=False))) or 0
+    total, capped = (QUEUE_COUNT_CAP, True) if counted > QUEUE_COUNT_CAP else (counted, False)
+    page = routes(offset + limit, ordered=True)
     query = (
         select(Task, Instance, Definition)
         .join(Instance, Instance.instance_id == Task.instance_id)
         .join(Definition, Definition.definition_id == Instance.definition_id)
-        .where(Task.status == status, workable_by(actor))
+        .where(Task.task_id.in_(select(page.c.task_id)))
+        .order_by(*SORTS[sort], Task.task_id).limit(limit).offset(offset)
     )
-    if definition_key:
-        query = query.where(Instance.definition_key == definition_key)
-    if business_key:
-        query = query.where(Instance.business_key == business_key)
-    if candidate_group:
-        query = query.where(exists().where(TaskCandidateGroup.task_id == Task.task_id,
-                                           TaskCandidateGroup.group_id == candidate_group))
-    if assignee:
-        query = query.where(Task.assignee == assignee)
-    for column, value in ((Instance.customer_name, customer_name), (Instance.serial_number, serial_number),
-                          (Instance.region, region), (Instance.outlet_code, outlet_code)):
-        if value:
-            query = query.where(column == value)
-    if unassigned is True:
-        query = query.where(Task.assignee.is_(None))
-    elif unassigned is False:
-        query = query.where(Task.assignee.is_not(None))
-    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
-    rows = session.execute(query.order_by(*SORTS[sort], Task.task_id).limit(limit).offset(offset)).all()
+    rows = session.execute(query).all()
     groups = candidate_groups_of(session, [task.task_id for task, _, _ in rows])
     items = [summarize(task, instance, definition, groups.get(task.task_id, ())) for task, instance, definition in rows]
-    return Page(items, total, limit, offset)
+    return Page(items, total, limit, offset, total_capped=capped)
 
 
 def get_task(session: Session, catalog: FormCatalog, *, actor: Actor, task_id: uuid.UUID) -> TaskDetail:
