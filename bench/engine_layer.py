@@ -69,7 +69,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="fewer instances")
     parser.add_argument("--databases", default="sqlite,postgresql")
     args = parser.parse_args()
-    count = 100 if args.quick else 500
+    count = 60 if args.quick else 500
     floor, _ = instances_per_second(200 if args.quick else 1000, serialize=True)
     results = {kind: measure(kind, count) for kind in args.databases.split(",")}
     rows = []

@@ -81,11 +81,12 @@ def start_cohort(engine: Engine, clock: FrozenClock, count: int, tag: str) -> fl
     return time.perf_counter() - began
 
 
-def _worker(url: str, now: datetime, go: Event, fired: Any) -> None:
+def _worker(url: str, now: datetime, go: Event, ready: Any, fired: Any) -> None:
     """One `tixi worker`: ticks until a tick fires nothing and no due timer is left (the other worker may hold some)."""
     factory, clock = make_session_factory(make_engine(url)), FrozenClock(now)
     with factory() as session:
         session.execute(select(1))  # connected before the clock starts
+    ready.put(True)
     go.wait()
     total = 0
     while True:
@@ -102,11 +103,13 @@ def _worker(url: str, now: datetime, go: Event, fired: Any) -> None:
 
 def fire_with(engine: Engine, workers: int, now: datetime) -> tuple[float, list[int]]:
     context = multiprocessing.get_context("spawn")
-    go, fired = context.Event(), context.Queue()
-    processes = [context.Process(target=_worker, args=(database_url(engine), now, go, fired)) for _ in range(workers)]
+    go, ready, fired = context.Event(), context.Queue(), context.Queue()
+    processes = [context.Process(target=_worker, args=(database_url(engine), now, go, ready, fired))
+                 for _ in range(workers)]
     for process in processes:
         process.start()
-    time.sleep(5)  # let them import and connect: spawn start-up is not what is measured
+    for _ in processes:
+        ready.get()  # imported and connected: spawn start-up is not what is measured
     began = time.perf_counter()
     go.set()
     per_worker = [fired.get() for _ in processes]
