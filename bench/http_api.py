@@ -127,12 +127,12 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="fewer instances, the two-task process only")
     parser.add_argument("--databases", default="sqlite,postgresql")
     args = parser.parse_args()
-    batches = [(1, 10), (8, 24)] if args.quick else [(1, 100), (8, 500)]
+    batches = [(1, 10), (8, 24)] if args.quick else [(1, 50), (8, 200)]
     floor, _ = instances_per_second(200 if args.quick else 1000, serialize=True)
     runs = {f"{kind}/minimal_two_tasks": measure(kind, "minimal_two_tasks", batches)
             for kind in args.databases.split(",")}
     if not args.quick and "postgresql" in args.databases:
-        runs["postgresql/complaint_handling"] = measure("postgresql", "complaint_handling", [(8, 100)])
+        runs["postgresql/complaint_handling"] = measure("postgresql", "complaint_handling", [(8, 50)])
     throughput, latency, memory = [], [], []
     for name, run in runs.items():
         for batch in run["batches"].values():
