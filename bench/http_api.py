@@ -142,7 +142,8 @@ def main() -> None:
                                batch["server_cpu_s_per_instance"] * 1000, batch["server_cpu_busy"]])
             for kind, figures in batch["latency"].items():
                 latency.append([name, batch["clients"], kind, figures["p50_ms"], figures["p95_ms"], figures["p99_ms"]])
-        memory.append([name, *(f"{r['rss_kib'] / 1024:.0f} MiB @ {r['instances']}" for r in run["rss"])])
+        after = [f"{r['rss_kib'] / 1024:.0f} MiB @ {r['instances']}" for r in run["rss"]]
+        memory.append([name, *after, *["-"] * (len(batches) + 1 - len(after))])  # the complaint run has one batch
     print_table(f"HTTP through tixi serve (floor with serialization in this run: {floor:,.0f} instances/s)",
                 ["database/process", "clients", "instances", "instances/s", "÷ floor", "requests/inst",
                  "server CPU ms/inst", "server CPUs busy"], throughput)
