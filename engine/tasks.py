@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import exists, func, or_, select, union
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from engine.audit import record_event
 from engine.catalog import FormCatalog
@@ -143,8 +143,7 @@ def get_task(session: Session, catalog: FormCatalog, *, actor: Actor, task_id: u
 
     Raises: NotFoundError (also when the task is not the actor's to see).
     """
-    task, record, definition = visible_task(session, actor, task_id)
-    groups = candidate_groups_of(session, [task.task_id]).get(task.task_id, ())
+    task, record, definition, groups = visible_task_with_groups(session, actor, task_id)
     run = load_run(record, bundle_of(session, record))
     variables = run.task_variables(task_id) if task.status == "open" else run.variables()
     schema = catalog.schema(task.form_key) if task.form_key and catalog.exists(task.form_key) else None
@@ -156,8 +155,7 @@ def claim_task(session: Session, clock: Clock, *, actor: Actor, task_id: uuid.UU
 
     Raises: NotFoundError, PermissionDeniedError, TaskStateError, InstanceStateError, ConcurrentUpdateError.
     """
-    task, record, definition = visible_task(session, actor, task_id)
-    groups = candidate_groups_of(session, [task_id]).get(task_id, ())
+    task, record, definition, groups = visible_task_with_groups(session, actor, task_id)
     require_open(task, record)
     if not actor.in_any(groups) and task.assignee != actor.username:
         raise PermissionDeniedError(f"only members of {', '.join(groups) or 'its candidate groups'} may claim this task")
@@ -174,8 +172,7 @@ def claim_task(session: Session, clock: Clock, *, actor: Actor, task_id: uuid.UU
 
 def unclaim_task(session: Session, clock: Clock, *, actor: Actor, task_id: uuid.UUID) -> TaskSummary:
     """Give a claimed task back to its groups' queue (the assignee, or an admin)."""
-    task, record, definition = visible_task(session, actor, task_id)
-    groups = candidate_groups_of(session, [task_id]).get(task_id, ())
+    task, record, definition, groups = visible_task_with_groups(session, actor, task_id)
     require_open(task, record)
     if task.assignee is None:
         raise TaskStateError("task is not claimed")
@@ -199,8 +196,7 @@ def complete_task(
     Raises: NotFoundError, PermissionDeniedError, TaskStateError, FormDataError, ProcessError,
     ConcurrentUpdateError.
     """
-    task, record, definition = visible_task(session, actor, task_id)
-    groups = candidate_groups_of(session, [task_id]).get(task_id, ())
+    task, record, definition, groups = visible_task_with_groups(session, actor, task_id)
     require_open(task, record)
     if task.assignee != actor.username:
         raise PermissionDeniedError(
@@ -236,18 +232,32 @@ def require_open(task: Task, record: Instance) -> None:
 
 
 def visible_task(session: Session, actor: Actor, task_id: uuid.UUID) -> tuple[Task, Instance, Definition]:
+    task, record, definition, _ = visible_task_with_groups(session, actor, task_id)
+    return task, record, definition
+
+
+def visible_task_with_groups(
+    session: Session, actor: Actor, task_id: uuid.UUID
+) -> tuple[Task, Instance, Definition, tuple[str, ...]]:
+    """The task with its instance, definition and candidate groups, in one query (a row per group).
+
+    Raises: NotFoundError (also when the task is not the actor's to see).
+    """
+    link = aliased(TaskCandidateGroup)  # apart from the one the visibility EXISTS correlates
     query = (
-        select(Task, Instance, Definition)
+        select(Task, Instance, Definition, link.group_id)
         .join(Instance, Instance.instance_id == Task.instance_id)
         .join(Definition, Definition.definition_id == Instance.definition_id)
+        .outerjoin(link, link.task_id == Task.task_id)
         .where(Task.task_id == task_id)
     )
     if not actor.is_admin:
         query = query.where(or_(workable_by(actor), Task.completed_by == actor.username))
-    row = session.execute(query).first()
-    if row is None:
+    rows = session.execute(query).all()
+    if not rows:
         raise NotFoundError(f"no task {task_id}")
-    return row[0], row[1], row[2]
+    groups = tuple(sorted(row[3] for row in rows if row[3] is not None))
+    return rows[0][0], rows[0][1], rows[0][2], groups
 
 
 def candidate_groups_of(session: Session, task_ids: list[uuid.UUID]) -> dict[uuid.UUID, tuple[str, ...]]:
