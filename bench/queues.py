@@ -102,7 +102,7 @@ def plan(engine: Engine) -> str:
         list_tasks(session, actor=DIRECTOR)
         event.remove(conn, "before_cursor_execute", keep)
         lines = []
-        for statement, parameters in statements[:2]:
+        for statement, parameters in statements[:3]:  # count, candidates, their rows
             raw = conn.connection.driver_connection
             assert raw is not None
             with raw.cursor() as cursor:

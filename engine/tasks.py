@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import exists, func, or_, select, union
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy.orm import Session, aliased, defer
 
 from engine.audit import record_event
 from engine.catalog import FormCatalog
@@ -124,12 +124,17 @@ def list_tasks(
     # Counting stops past QUEUE_COUNT_CAP: an exact count of a queue of 100,000 reads all of it.
     counted = session.scalar(select(func.count()).select_from(routes(QUEUE_COUNT_CAP + 1, ordered=False))) or 0
     total, capped = (QUEUE_COUNT_CAP, True) if counted > QUEUE_COUNT_CAP else (counted, False)
-    page = routes(offset + limit, ordered=True)
+    # The candidates' ids first, then their rows by primary key: given the sub-select instead,
+    # PostgreSQL hash-joined it against a scan of all of `tasks` on small tables (15 ms at 10 k).
+    candidates = list(session.scalars(select(routes(offset + limit, ordered=True).c.task_id)))
     query = (
         select(Task, Instance, Definition)
         .join(Instance, Instance.instance_id == Task.instance_id)
         .join(Definition, Definition.definition_id == Instance.definition_id)
-        .where(Task.task_id.in_(select(page.c.task_id)))
+        .where(Task.task_id.in_(candidates))
+        # A page shows case fields, not the workflow state or the process spec (kilobytes of JSON each).
+        .options(defer(Instance.state), defer(Instance.called_definitions), defer(Definition.spec),
+                 defer(Definition.elements))
         .order_by(*SORTS[sort], Task.task_id).limit(limit).offset(offset)
     )
     rows = session.execute(query).all()
