@@ -66,10 +66,13 @@ class PageOut(Out, Generic[T]):
     total: int
     limit: int
     offset: int
+    total_capped: bool = Field(False, description="counting stopped at `total` (a task queue counts up to 1,000): "
+                                                  "there are more")
 
     @classmethod
     def of(cls, page: Page, convert: Any) -> Self:
-        return cls(items=[convert(i) for i in page.items], total=page.total, limit=page.limit, offset=page.offset)
+        return cls(items=[convert(i) for i in page.items], total=page.total, limit=page.limit, offset=page.offset,
+                   total_capped=page.total_capped)
 
 
 class ProblemOut(BaseModel):

@@ -20,6 +20,7 @@ from engine.identity import Actor
 from engine.migrations import upgrade_to_head
 
 PROCESSES = Path(__file__).resolve().parent / "processes"
+SERVICE_PROCESSES = Path(__file__).resolve().parent.parent / "processes"
 DESIGNER = Actor("designer", frozenset({"designer"}))
 
 
@@ -44,6 +45,14 @@ def deploy_bench_process(engine: Engine, clock: FrozenClock, catalog: FormCatalo
     path = PROCESSES / filename
     with transaction(make_session_factory(engine)) as session:
         return deploy_files(session, clock, catalog, actor=DESIGNER, files=[(path.name, path.read_bytes())])[0]
+
+
+def deploy_files_together(engine: Engine, clock: FrozenClock, catalog: FormCatalog,
+                          filenames: tuple[str, ...]) -> list[DefinitionInfo]:
+    """Deploy benchmark or service processes (bench/processes/ first, then processes/) as one deployment."""
+    paths = [PROCESSES / name if (PROCESSES / name).exists() else SERVICE_PROCESSES / name for name in filenames]
+    with transaction(make_session_factory(engine)) as session:
+        return deploy_files(session, clock, catalog, actor=DESIGNER, files=[(p.name, p.read_bytes()) for p in paths])
 
 
 def form_catalog() -> FormCatalog:

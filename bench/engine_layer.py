@@ -2,7 +2,9 @@
 
 Per instance: start, claim + complete the review, look up the outlet's queue, claim + complete the
 confirmation; every step its own transaction. Compared with the floor-with-serialization measured
-in the same run.
+in the same run. Then the service process shapes (cases.SHAPES): complaint handling (7 user steps
+with a call activity and a parallel split) and outlet onboarding (7 tasks and a 3-month probation
+timer fired by the engine), each task found through the worker's queue.
 """
 
 from __future__ import annotations
@@ -11,8 +13,8 @@ import argparse
 import time
 from typing import Any
 
-from cases import StepTimer, run_two_task_case
-from databases import deploy_bench_process, form_catalog, scratch_database
+from cases import SHAPES, StepTimer, run_shape_case, run_two_task_case
+from databases import deploy_bench_process, deploy_files_together, form_catalog, scratch_database
 from floor import instances_per_second
 from report import emit, latency_ms, print_table
 
@@ -21,6 +23,7 @@ from engine.db import make_session_factory
 
 WARM_UP = 10
 STEP_KINDS = ("start", "claim", "complete", "list")
+SERVICE_SHAPES = ("complaint_handling", "outlet_onboarding")
 
 
 def measure(kind: str, count: int) -> dict[str, Any]:
@@ -43,12 +46,30 @@ def measure(kind: str, count: int) -> dict[str, Any]:
     }
 
 
+def measure_shape(kind: str, count: int, key: str) -> dict[str, Any]:
+    """`count` instances of a service process shape, each from start to end."""
+    catalog, clock, shape = form_catalog(), FrozenClock(), SHAPES[key]
+    with scratch_database(kind) as engine:
+        deploy_files_together(engine, clock, catalog, shape.files)
+        timer = StepTimer(make_session_factory(engine), clock)
+        run_shape_case(timer, catalog, shape)  # warm up
+        timer.samples.clear()
+        began = time.perf_counter()
+        for _ in range(count):
+            run_shape_case(timer, catalog, shape)
+        elapsed = time.perf_counter() - began
+    every_step = [s for samples in timer.samples.values() for s in samples]
+    return {"instances": count, "instances_per_s": round(count / elapsed, 1),
+            "steps_per_instance": round(len(every_step) / count, 1),
+            "steps": {k: latency_ms(v) for k, v in timer.samples.items()} | {"all": latency_ms(every_step)}}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="fewer instances")
     parser.add_argument("--databases", default="sqlite,postgresql")
     args = parser.parse_args()
-    count = 100 if args.quick else 500
+    count = 60 if args.quick else 500
     floor, _ = instances_per_second(200 if args.quick else 1000, serialize=True)
     results = {kind: measure(kind, count) for kind in args.databases.split(",")}
     rows = []
@@ -62,7 +83,15 @@ def main() -> None:
                 ["database", "instances/s", "floor+ser instances/s", "ratio", "target"],
                 [[k, r["instances_per_s"], floor, r["ratio_to_floor_serialized"],
                   "≥ 0.7" if k == "postgresql" else ""] for k, r in results.items()])
-    emit({"floor_serialized_instances_per_s": round(floor, 1), "engine": results})
+    shapes = {key: {kind: measure_shape(kind, 10 if args.quick else 100, key) for kind in args.databases.split(",")}
+              for key in SERVICE_SHAPES}
+    rows = [[key, kind, r["instances_per_s"], r["steps_per_instance"],
+             *(r["steps"][k]["p50_ms"] if k in r["steps"] else "-" for k in (*STEP_KINDS, "timer")),
+             r["steps"]["all"]["p95_ms"]]
+            for key, by_kind in shapes.items() for kind, r in by_kind.items()]
+    print_table("Engine layer, service process shapes: instances/s and step p50 ms (p95 of all steps)",
+                ["process", "database", "instances/s", "steps", *STEP_KINDS, "timer", "all p95"], rows)
+    emit({"floor_serialized_instances_per_s": round(floor, 1), "engine": results, "shapes": shapes})
 
 
 if __name__ == "__main__":

@@ -20,7 +20,7 @@ from report import emit, print_table
 from engine.clock import SystemClock
 
 HERE = Path(__file__).resolve().parent
-SCRIPTS = ("floor.py", "engine_layer.py", "long_case.py", "footprint.py")
+SCRIPTS = ("floor.py", "engine_layer.py", "long_case.py", "footprint.py", "http_api.py", "queues.py", "timers.py")
 
 
 def machine() -> dict[str, Any]:
@@ -75,6 +75,57 @@ def summary_rows(results: dict[str, dict[str, Any]]) -> list[list[Any]]:
     if "bytes_per_instance" in footprint:
         rows.append(["footprint, bytes per finished instance (PostgreSQL)", footprint["bytes_per_instance"],
                      "≤ 8,192", _met(footprint["bytes_per_instance"] <= 8192)])
+    for key, by_kind in engine_shapes(results).items():
+        for kind, figures in by_kind.items():
+            rows.append([f"engine layer {key} {kind} (instances/s; steps p95 ms)",
+                         f"{figures['instances_per_s']}; {figures['steps']['all']['p95_ms']}", "", ""])
+    return rows + http_rows(results) + queue_rows(results) + timer_rows(results)
+
+
+def engine_shapes(results: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    shapes: dict[str, Any] = results["engine_layer.py"].get("shapes", {})
+    return shapes
+
+
+def http_rows(results: dict[str, dict[str, Any]]) -> list[list[Any]]:
+    rows: list[list[Any]] = []
+    for name, run in results["http_api.py"].get("http", {}).items():
+        for batch in run["batches"].values():
+            worst = max(batch["latency"].items(), key=lambda item: item[1]["p95_ms"] if item[0] != "login" else 0)
+            rows.append([f"HTTP {name}, {batch['clients']} client(s): instances/s (÷ floor with serialization)",
+                         f"{batch['instances_per_s']} ({batch['ratio_to_floor_serialized']})", "", ""])
+            rows.append([f"HTTP {name}, {batch['clients']} client(s): server CPU ms per instance; slowest p95",
+                         f"{batch['server_cpu_s_per_instance'] * 1000:.0f}; {worst[0]} {worst[1]['p95_ms']} ms", "", ""])
+        last = run["rss"][-1]
+        rows.append([f"HTTP {name}: server RSS after {last['instances']:,} instances (MiB)",
+                     round(last["rss_kib"] / 1024), "", ""])
+    return rows
+
+
+def queue_rows(results: dict[str, dict[str, Any]]) -> list[list[Any]]:
+    rows: list[list[Any]] = []
+    queues = results["queues.py"].get("queues", {})
+    for size, figures in queues.items():
+        p95 = figures["http_oldest_first"]["p95_ms"]
+        at_target = int(size) == 1_000_000
+        rows.append([f"queue GET /api/tasks at {int(size):,} open tasks, p50/p95 ms (by due p95)",
+                     f"{figures['http_oldest_first']['p50_ms']}/{p95} ({figures['http_by_due']['p95_ms']})",
+                     "p95 ≤ 20 at 1 M" if at_target else "", _met(p95 <= 20) if at_target else ""])
+    if queues:
+        largest = queues[max(queues, key=int)]
+        rows.append([f"server RSS with {int(max(queues, key=int)):,} open tasks (MiB)",
+                     round(largest["server_rss_kib"] / 1024), "", ""])
+    return rows
+
+
+def timer_rows(results: dict[str, dict[str, Any]]) -> list[list[Any]]:
+    rows: list[list[Any]] = []
+    for figures in results["timers.py"].get("timers", {}).values():
+        two = figures["workers"] == 2
+        rows.append([f"timers, {figures['timers']:,} due, {figures['workers']} worker(s): timers/s",
+                     figures["timers_per_s"], "≥ 500 with 2" if two else "", _met(figures["timers_per_s"] >= 500) if two else ""])
+        rows.append([f"timers, {figures['workers']} worker(s): each fired exactly once, none missed",
+                     "yes" if figures["each_fired_exactly_once"] else "NO", "all", _met(figures["each_fired_exactly_once"])])
     return rows
 
 

@@ -12,7 +12,14 @@ from engine.clock import Clock
 from engine.errors import PermissionDeniedError, ValidationError
 from engine.execution import flush
 from engine.identity import Actor, find_actor
-from engine.tasks import TaskSummary, candidate_groups_of, require_open, summarize, visible_task
+from engine.tasks import (
+    TaskSummary,
+    candidate_groups_of,
+    require_open,
+    summarize,
+    visible_task,
+    visible_task_with_groups,
+)
 
 
 def assign_task(session: Session, clock: Clock, *, actor: Actor, task_id: uuid.UUID, assignee: str) -> TaskSummary:
@@ -54,9 +61,8 @@ def update_task(
 def _reassign(
     session: Session, clock: Clock, actor: Actor, task_id: uuid.UUID, assignee: str, *, delegate: bool
 ) -> TaskSummary:
-    task, record, definition = visible_task(session, actor, task_id)
+    task, record, definition, groups = visible_task_with_groups(session, actor, task_id)
     require_open(task, record)
-    groups = candidate_groups_of(session, [task_id]).get(task_id, ())
     if task.assignee != actor.username and not actor.is_admin:
         raise PermissionDeniedError("only the assignee (or an admin) may hand this task on")
     target = find_actor(session, assignee)

@@ -16,7 +16,7 @@ from typing import Any
 
 from sqlalchemy import event as orm_event
 from sqlalchemy import select, text
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, SessionTransaction
 
 from engine.clock import Clock
 from engine.tables import AuditEvent
@@ -114,7 +114,16 @@ def _jsonable(data: dict[str, Any]) -> dict[str, Any]:
     return result
 
 
+def begin_chain(session: Session, instance_id: uuid.UUID) -> None:
+    """A new instance's chain starts empty: no other transaction can append to it before this one commits."""
+    session.info.setdefault(_TAILS, {})[instance_id] = ""
+
+
 @orm_event.listens_for(Session, "after_transaction_end")
-def _forget_tails(session: Session, _transaction: object) -> None:
-    # Cached chain tails are only valid inside the transaction that wrote them (a rollback drops the rows).
+def _forget_tails(session: Session, transaction: SessionTransaction) -> None:
+    # Cached chain tails are only valid inside the transaction that wrote them (a rollback drops the
+    # rows). The inner transaction every flush opens is not such an end: forgetting there made each
+    # event after a flush lock and query its chain again.
+    if transaction.parent is not None and not transaction.nested:
+        return
     session.info.pop(_TAILS, None)

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -253,11 +253,11 @@ def _sync_tasks(
     ready_tasks: list[ReadyUserTask],
 ) -> None:
     now = clock.now()
-    open_rows = {
-        row.task_id: row
-        for row in session.scalars(select(Task).where(Task.instance_id == record.instance_id, Task.status == "open"))
-    }
     ready = {t.task_id: t for t in ready_tasks}
+    # One query for the open rows and for any row the ready tasks already have (one per task ever readied).
+    known = {row.task_id: row for row in session.scalars(select(Task).where(
+        Task.instance_id == record.instance_id, or_(Task.status == "open", Task.task_id.in_(list(ready)))))}
+    open_rows = {task_id: row for task_id, row in known.items() if row.status == "open"}
     for task_id, row in open_rows.items():
         if task_id not in ready:
             row.status, row.completed_at = "cancelled", now
@@ -266,7 +266,7 @@ def _sync_tasks(
                          task_id=task_id, definition_key=record.definition_key,
                          data={"element": row.element_id, "name": row.name})
     for task_id, ready_task in ready.items():
-        if task_id in open_rows or session.get(Task, task_id) is not None:
+        if task_id in known:
             continue
         meta = bundle.elements(ready_task.process_key).get("user_tasks", {}).get(ready_task.element_id, {})
         assignee = _assignee(run, task_id, meta)
@@ -276,9 +276,9 @@ def _sync_tasks(
             form_key=meta.get("form_key"), status="open", assignee=assignee, created_at=now,
             priority=_priority(meta), owner=None,
         )
-        session.add(task)
-        session.flush()
+        # Due time before the insert: set after it, it cost an UPDATE of the new row.
         due_at = task.due_at = open_deadline(session, record=record, task=task, meta=meta, now=now)
+        session.add(task)
         groups = meta.get("candidate_groups", [])
         session.add_all(TaskCandidateGroup(task_id=task_id, group_id=g) for g in groups)
         record_event(session, clock, actor=actor, event_type="task_created", instance_id=record.instance_id,

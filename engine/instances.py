@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import exists, func, select
 from sqlalchemy.orm import Session
 
-from engine.audit import events_of_instance, record_event
+from engine.audit import begin_chain, events_of_instance, record_event
 from engine.bpmn.runtime import WorkflowError, WorkflowRun
 from engine.bpmn.serialization import SERIALIZER_VERSION
 from engine.catalog import FormCatalog
@@ -73,6 +73,7 @@ class Page:
     total: int
     limit: int
     offset: int
+    total_capped: bool = False  # counting stopped at `total`: there are more
 
 
 def start_instance(
@@ -133,6 +134,7 @@ def launch_instance(
     )
     session.add(record)
     session.flush()
+    begin_chain(session, record.instance_id)
     open_case_deadline(session, record=record, name=definition.name, sla=definition.elements.get("case_sla"), now=now)
     record_event(session, clock, actor=actor.username, event_type="started", instance_id=record.instance_id,
                  definition_key=definition.key,

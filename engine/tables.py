@@ -153,7 +153,9 @@ class Task(Base):
     __tablename__ = "tasks"
     __table_args__ = (
         Index(None, "status", "created_at"),
+        Index(None, "status", "due_at", "created_at"),  # the queue sorted by due date
         Index(None, "assignee", "status"),
+        Index(None, "owner", "status"),  # the delegated-by-me route into a queue
         Index(None, "instance_id"),
     )
     task_id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)  # SpiffWorkflow's task id

@@ -22,17 +22,23 @@ def own_outlet(actor: Actor) -> Any:
     return or_(Instance.outlet_code.is_(None), Instance.outlet_code == actor.outlet_code)
 
 
+def queue_routes(actor: Actor) -> list[Any]:
+    """The ways a task reaches the actor's queue, one condition each (without the outlet rule).
+
+    A queue query may run them as separate branches: each can then walk an index in queue order
+    and stop after a page, where the OR of all three makes PostgreSQL read every candidate-group
+    row of the actor's groups first.
+    """
+    return [
+        exists().where(TaskCandidateGroup.task_id == Task.task_id, TaskCandidateGroup.group_id.in_(sorted(actor.groups))),
+        Task.assignee == actor.username,
+        Task.owner == actor.username,
+    ]
+
+
 def workable_by(actor: Actor) -> Any:
     """Tasks in the actor's queue (needs `Instance` joined to `Task` in the query)."""
-    return and_(
-        or_(
-            Task.assignee == actor.username,
-            Task.owner == actor.username,
-            exists().where(TaskCandidateGroup.task_id == Task.task_id,
-                           TaskCandidateGroup.group_id.in_(sorted(actor.groups))),
-        ),
-        own_outlet(actor),
-    )
+    return and_(or_(*queue_routes(actor)), own_outlet(actor))
 
 
 def instance_visible_to(actor: Actor) -> Any:

@@ -54,6 +54,19 @@ def test_queue_lists_tasks_with_filters_and_paging(desk: Desk, clock: FrozenCloc
     assert bad.status_code == 422 and bad.json()["field"] == "status"
 
 
+def test_queue_count_stops_at_the_cap(desk: Desk, clock: FrozenClock, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A huge queue is not counted to its end on every page: past the cap the page says so."""
+    monkeypatch.setattr("engine.tasks.QUEUE_COUNT_CAP", 2)
+    for n in range(3):
+        desk.start("outlet", "outlet_onboarding", REGISTRATION, business_key=f"HD-{n}")
+        clock.advance(timedelta(minutes=5))
+    page = desk.client.get("/api/tasks", headers=desk.login("rcc_director"), params={"limit": 1, "offset": 2}).json()
+    assert (page["total"], page["total_capped"]) == (2, True)
+    assert [t["business_key"] for t in page["items"]] == ["HD-2"]  # paging goes on past the count
+    exact = desk.client.get("/api/tasks", headers=desk.login("rcc_director"), params={"business_key": "HD-1"}).json()
+    assert (exact["total"], exact["total_capped"]) == (1, False)
+
+
 def test_claim_requires_candidate_group(desk: Desk, review: tuple[str, str], factory: sessionmaker[Session]) -> None:
     _, task_id = review
     before = _snapshot(factory)
