@@ -8,6 +8,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm.exc import StaleDataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -15,6 +16,7 @@ from api.schemas import ProblemOut
 from engine import errors
 
 log = logging.getLogger(__name__)
+RETRYABLE_SQLSTATES = {"40P01", "40001"}  # deadlock detected, serialization failure
 
 STATUS_BY_ERROR: dict[type[errors.ServiceError], int] = {
     errors.NotFoundError: 404,
@@ -96,6 +98,16 @@ def install(app: FastAPI) -> None:
         # Optimistic locking noticed a concurrent change at commit time.
         return problem(409, errors.ConcurrentUpdateError.code, errors.ConcurrentUpdateError.title,
                        "someone else changed this at the same moment; reload and retry", request.url.path)
+
+    @app.exception_handler(OperationalError)
+    async def _database_conflict(request: Request, error: OperationalError) -> JSONResponse:
+        # PostgreSQL broke a deadlock or a serialization conflict by rolling this transaction back:
+        # nothing of it was stored, and trying again is the right answer.
+        if getattr(error.orig, "sqlstate", None) in RETRYABLE_SQLSTATES:
+            return problem(409, errors.ConcurrentUpdateError.code, errors.ConcurrentUpdateError.title,
+                           "someone else changed this at the same moment; nothing was stored, retry",
+                           request.url.path)
+        return await _unexpected(request, error)
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, error: Exception) -> JSONResponse:

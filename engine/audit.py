@@ -93,13 +93,18 @@ def _chain_tail(session: Session, instance_id: uuid.UUID | None) -> str:
     tails: dict[uuid.UUID | None, str] = session.info.setdefault(_TAILS, {})
     if instance_id in tails:
         return tails[instance_id]
-    if session.get_bind().dialect.name == "postgresql":
-        # Two transactions appending to one chain (a comment and a claim on the same case) would
-        # both link to the same tail; the lock makes the second wait for the first to commit.
-        session.execute(text("SELECT pg_advisory_xact_lock(hashtext(:chain))"),
-                        {"chain": f"audit:{instance_id or 'global'}"})
-    condition = AuditEvent.instance_id.is_(None) if instance_id is None else AuditEvent.instance_id == instance_id
-    last = session.scalar(select(AuditEvent.row_hash).where(condition).order_by(AuditEvent.event_id.desc()).limit(1))
+    # No autoflush: the chain lock is taken before this transaction's pending change to the instance
+    # row is written. Taken after it, a suspend (row, then chain) and a completion (chain, then row)
+    # on the same case deadlocked.
+    with session.no_autoflush:
+        if session.get_bind().dialect.name == "postgresql":
+            # Two transactions appending to one chain (a comment and a claim on the same case) would
+            # both link to the same tail; the lock makes the second wait for the first to commit.
+            session.execute(text("SELECT pg_advisory_xact_lock(hashtext(:chain))"),
+                            {"chain": f"audit:{instance_id or 'global'}"})
+        condition = AuditEvent.instance_id.is_(None) if instance_id is None else AuditEvent.instance_id == instance_id
+        last = session.scalar(select(AuditEvent.row_hash).where(condition).order_by(AuditEvent.event_id.desc())
+                              .limit(1))
     return last or ""
 
 
