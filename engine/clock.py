@@ -7,8 +7,19 @@ without sleeping; SpiffWorkflow's timers are bound to the same clock by
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Protocol
+
+
+def start_of_day(day: date) -> datetime:
+    """Midnight UTC at the start of `day`: where a report's or a search's period begins."""
+    return datetime.combine(day, time(), UTC)
+
+
+def end_of_day(day: date) -> datetime:
+    """Midnight UTC after `day`, where a period that includes it ends; at 9999-12-31 the next day would
+    overflow, so the period runs to the end of the calendar."""
+    return start_of_day(day) + timedelta(days=1) if day < date.max else datetime.max.replace(tzinfo=UTC)
 
 
 class Clock(Protocol):

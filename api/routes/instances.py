@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date
 from typing import Annotated
 
 from fastapi import APIRouter, Query
@@ -19,6 +19,7 @@ from api.schemas import (
     RetryIn,
 )
 from engine import instances
+from engine.clock import end_of_day, start_of_day
 
 router = APIRouter(prefix="/api/instances", tags=["instances"], responses=API_ERRORS, dependencies=CHECKED_INPUT)
 
@@ -45,8 +46,8 @@ def list_instances(
     with session.begin():
         page = instances.list_instances(
             session, actor=actor, definition_key=definition_key, status=status, business_key=business_key,
-            participant=participant, started_from=day_start(started_from),
-            started_before=day_start(started_to + timedelta(days=1)) if started_to else None,
+            participant=participant, started_from=start_of_day(started_from) if started_from else None,
+            started_before=end_of_day(started_to) if started_to else None,
             limit=limit, offset=offset)
     return PageOut[InstanceOut].of(page, InstanceOut.of)
 
@@ -90,7 +91,3 @@ def retry(instance_id: uuid.UUID, body: RetryIn, session: SessionDep, clock: Clo
     with session.begin():
         return InstanceDetailOut.of_detail(instances.retry_instance(session, clock, actor=actor, instance_id=instance_id,
                                                                     variables=body.variables, reason=body.reason))
-
-
-def day_start(day: date | None) -> datetime | None:
-    return datetime.combine(day, time(), UTC) if day else None

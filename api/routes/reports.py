@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date
 from typing import Annotated
 
 from fastapi import APIRouter, Query
@@ -9,6 +9,7 @@ from api.deps import CHECKED_INPUT, ActorDep, ClockDep, SessionDep, require_grou
 from api.problems import API_ERRORS
 from api.schemas import CalendarDayIn, CalendarDayOut, SlaRowOut
 from engine import business_calendar, reports
+from engine.clock import end_of_day, start_of_day
 from engine.identity import ADMIN_GROUP
 
 router = APIRouter(prefix="/api", tags=["service levels"], responses=API_ERRORS, dependencies=CHECKED_INPUT)
@@ -19,9 +20,7 @@ def sla_report(session: SessionDep, clock: ClockDep, actor: ActorDep, start: dat
                process_key: str | None = None) -> list[SlaRowOut]:
     """Deadlines that started from `start` up to and including `end` (UTC days)."""
     with session.begin():
-        # The day after `end`, except at the end of the calendar (9999-12-31), where it would overflow.
-        until = datetime.combine(end, time(), UTC) + timedelta(days=1) if end < date.max else datetime.max.replace(tzinfo=UTC)
-        rows = reports.sla_report(session, clock, actor=actor, start=datetime.combine(start, time(), UTC), end=until,
+        rows = reports.sla_report(session, clock, actor=actor, start=start_of_day(start), end=end_of_day(end),
                                   process_key=process_key)
     return [SlaRowOut(**row.__dict__, total=row.total) for row in rows]
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
@@ -12,6 +12,7 @@ from fastapi.responses import HTMLResponse
 from api.deps import CHECKED_INPUT, ClockDep, SessionDep
 from api.web.pages import PageActor, render
 from engine import definitions, identity, instances, reports
+from engine.clock import end_of_day, start_of_day
 from engine.errors import PermissionDeniedError, ValidationError
 from engine.identity import ADMIN_GROUP
 from engine.instances import STATUSES, InstanceDetail
@@ -37,7 +38,8 @@ def instance_list(
         page = instances.list_instances(
             session, actor=actor, definition_key=process or None, status=status or None,
             business_key=business_key or None, participant=participant or None,
-            started_from=_day(first_day), started_before=_day(last_day + timedelta(days=1) if last_day else None),
+            started_from=start_of_day(first_day) if first_day else None,
+            started_before=end_of_day(last_day) if last_day else None,
             limit=PAGE_SIZE, offset=offset)
         processes = [d for d in definitions.list_definitions(session) if d.kind == "process"]
     filters = {"process": process, "status": status, "business_key": business_key, "participant": participant,
@@ -81,9 +83,8 @@ def sla_page(request: Request, session: SessionDep, clock: ClockDep, actor: Page
     rows: list[reports.SlaRow] = []
     try:
         with session.begin():
-            rows = reports.sla_report(session, clock, actor=actor, start=_day(first_day) or clock.now(),
-                                      end=_day(last_day + timedelta(days=1)) or clock.now(),
-                                      process_key=process or None)
+            rows = reports.sla_report(session, clock, actor=actor, start=start_of_day(first_day),
+                                      end=end_of_day(last_day), process_key=process or None)
     except ValidationError as problem:
         error = problem.detail
     with session.begin():
@@ -125,7 +126,3 @@ def day_field(text: str, field: str) -> date | None:
         return date.fromisoformat(text.strip())
     except ValueError:
         raise ValidationError(f"{field} must be a day like 2026-11-25", field=field) from None
-
-
-def _day(day: date | None) -> datetime | None:
-    return datetime.combine(day, time(), UTC) if day else None

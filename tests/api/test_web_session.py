@@ -108,6 +108,11 @@ def test_task_search_and_instance_filters(desk: Desk, client: TestClient,
     assert keys(participant="rcc_agent") == ["TS-FIND-1", "TS-FIND-2"]
     assert keys(started_from="2000-01-01", started_to="2000-12-31") == []
     assert keys(started_from="2000-01-01") == ["TS-FIND-1", "TS-FIND-2"]
+    assert keys(started_to="9999-12-31") == ["TS-FIND-1", "TS-FIND-2"]  # the calendar's last day, no overflow
+    web_login(client, "admin")
+    page = client.get("/instances", params={"started_to": "9999-12-31", "business_key": "TS-FIND-2"})
+    assert page.status_code == 200 and 'data-testid="instance-list"' in page.text
+    assert client.get("/reports/sla", params={"end": "9999-12-31"}).status_code == 200
 
 
 def test_deploy_dry_run_checks_and_stores_nothing(client: TestClient, login: Callable[[str], dict[str, str]],
