@@ -10,11 +10,9 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 
 from api.deps import CHECKED_INPUT, CatalogDep, SessionDep
 from api.web.i18n import localized_schema
-from api.web.pages import PageActor, language, render
+from api.web.pages import PageActor, deployed_processes, language, render
 from engine import definitions, instances, tasks
-from engine.definitions import DefinitionInfo
 from engine.errors import NotFoundError
-from engine.identity import DESIGNER_GROUP, Actor
 
 router = APIRouter(include_in_schema=False, dependencies=CHECKED_INPUT)
 PAGE_SIZE = 25
@@ -37,7 +35,7 @@ def inbox(request: Request, session: SessionDep, actor: PageActor,
                                 assignee=actor.username if show == "mine" else None,
                                 unassigned=True if show == "unassigned" else None,
                                 sort=sort, limit=PAGE_SIZE, offset=offset)
-        processes = [d for d in definitions.list_definitions(session) if d.kind == "process"]
+        processes = deployed_processes(session)
     return render(request, "tasks.html", actor=actor, section="tasks", page=page, processes=processes,
                   filters={"q": q, "process": process, "show": show, "sort": sort}, page_size=PAGE_SIZE)
 
@@ -58,14 +56,10 @@ def task_page(task_id: uuid.UUID, request: Request, session: SessionDep, catalog
                   prefill=prefill, variables=detail.variables, history=history)
 
 
-def _may_start(actor: Actor, definition: DefinitionInfo) -> bool:
-    return not definition.starter_groups or actor.in_any([*definition.starter_groups, DESIGNER_GROUP])
-
-
 @router.get("/start")
 def start_list(request: Request, session: SessionDep, actor: PageActor) -> HTMLResponse:
     with session.begin():
-        startable = [d for d in definitions.list_definitions(session) if d.kind == "process" and _may_start(actor, d)]
+        startable = [d for d in deployed_processes(session) if instances.may_start(actor, d.starter_groups)]
     return render(request, "start_list.html", actor=actor, section="start", definitions=startable)
 
 
@@ -79,4 +73,4 @@ def start_page(key: str, request: Request, session: SessionDep, catalog: Catalog
         raise NotFoundError(f"process '{key}' version {version} is not deployed", key=key, version=version)
     schema = catalog.schema(chosen.start_form) if chosen.start_form else {"type": "object", "properties": {}}
     return render(request, "start.html", actor=actor, section="start", definition=chosen,
-                  allowed=_may_start(actor, chosen), schema=localized_schema(schema, language(request)))
+                  allowed=instances.may_start(actor, chosen.starter_groups), schema=localized_schema(schema, language(request)))

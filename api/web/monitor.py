@@ -9,11 +9,11 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse
 
-from api.deps import CHECKED_INPUT, ClockDep, SessionDep
-from api.web.pages import PageActor, render
-from engine import definitions, identity, instances, reports
+from api.deps import CHECKED_INPUT, ClockDep, SessionDep, require_group
+from api.web.pages import PageActor, deployed_processes, render
+from engine import identity, instances, reports
 from engine.clock import end_of_day, start_of_day
-from engine.errors import PermissionDeniedError, ValidationError
+from engine.errors import ValidationError
 from engine.identity import ADMIN_GROUP
 from engine.instances import STATUSES, InstanceDetail
 from engine.tables import AuditEvent
@@ -41,7 +41,7 @@ def instance_list(
             started_from=start_of_day(first_day) if first_day else None,
             started_before=end_of_day(last_day) if last_day else None,
             limit=PAGE_SIZE, offset=offset)
-        processes = [d for d in definitions.list_definitions(session) if d.kind == "process"]
+        processes = deployed_processes(session)
     filters = {"process": process, "status": status, "business_key": business_key, "participant": participant,
                "started_from": started_from, "started_to": started_to}
     return render(request, "instances.html", actor=actor, section="instances", page=page, processes=processes,
@@ -81,14 +81,13 @@ def sla_page(request: Request, session: SessionDep, clock: ClockDep, actor: Page
     first_day = day_field(start, "start") or last_day - timedelta(days=30)
     error = None
     rows: list[reports.SlaRow] = []
-    try:
-        with session.begin():
+    with session.begin():
+        processes = deployed_processes(session)
+        try:  # a period that ends before it starts is shown on the page, beside the filter
             rows = reports.sla_report(session, clock, actor=actor, start=start_of_day(first_day),
                                       end=end_of_day(last_day), process_key=process or None)
-    except ValidationError as problem:
-        error = problem.detail
-    with session.begin():
-        processes = [d for d in definitions.list_definitions(session) if d.kind == "process"]
+        except ValidationError as problem:
+            error = problem.detail
     return render(request, "sla.html", actor=actor, section="sla", rows=rows, totals=_totals(rows), error=error,
                   processes=processes,
                   filters={"start": first_day.isoformat(), "end": last_day.isoformat(), "process": process})
@@ -110,8 +109,7 @@ def _totals(rows: list[reports.SlaRow]) -> list[dict[str, Any]]:
 
 @router.get("/admin/users")
 def users_page(request: Request, session: SessionDep, actor: PageActor) -> HTMLResponse:
-    if ADMIN_GROUP not in actor.groups:
-        raise PermissionDeniedError(f"this needs membership of the '{ADMIN_GROUP}' group", required_group=ADMIN_GROUP)
+    require_group(actor, ADMIN_GROUP)
     with session.begin():
         users = identity.list_users(session)
         groups = identity.list_groups(session)

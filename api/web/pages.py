@@ -10,6 +10,7 @@ from urllib.parse import quote
 from fastapi import Depends, FastAPI, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
+from sqlalchemy.orm import Session
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api import problems
@@ -17,7 +18,9 @@ from api.auth import username_from_token
 from api.deps import ClockDep, SessionDep, SettingsDep
 from api.web import i18n
 from api.web.session import CSRF_COOKIE, SESSION_COOKIE
+from engine import definitions
 from engine.business_calendar import LOCAL
+from engine.definitions import DefinitionInfo
 from engine.errors import AuthenticationError, ServiceError
 from engine.identity import ADMIN_GROUP, DESIGNER_GROUP, Actor, find_actor
 from engine.reports import REPORT_GROUPS
@@ -89,6 +92,11 @@ def _abilities(actor: Actor | None) -> dict[str, bool]:
         "admin": ADMIN_GROUP in groups,
         "report": not groups.isdisjoint(REPORT_GROUPS),
     }
+
+
+def deployed_processes(session: Session) -> list[DefinitionInfo]:
+    """The latest version of every process (not decision tables), for the pages' process filters."""
+    return [d for d in definitions.list_definitions(session) if d.kind == "process"]
 
 
 def due_mark(due_at: datetime | None, now: datetime) -> str:
