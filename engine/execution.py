@@ -7,26 +7,38 @@ and one history row per step, all in the caller's transaction.
 
 from __future__ import annotations
 
+import os
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, object_session
 from sqlalchemy.orm.exc import StaleDataError
 
+from engine import workflow_cache
 from engine.audit import record_event
 from engine.bpmn.runtime import ReadyUserTask, Step, WaitingMessage, WaitingTimer, WorkflowError, WorkflowRun
-from engine.bpmn.serialization import SERIALIZER_VERSION
+from engine.bpmn.serialization import CHUNKS_KEY, SERIALIZER_VERSION
 from engine.clock import Clock
 from engine.deadlines import close_case_deadline, close_deadline, open_deadline, pause_or_resume
 from engine.errors import ConcurrentUpdateError, ProcessError
-from engine.tables import Definition, Instance, MessageSubscription, Task, TaskCandidateGroup, Timer
+from engine.tables import (
+    Definition,
+    Instance,
+    InstanceStateChunk,
+    MessageSubscription,
+    Task,
+    TaskCandidateGroup,
+    Timer,
+)
 
 TIMER_STEP_TYPES = {"IntermediateCatchEvent", "BoundaryEvent", "StartEvent"}
 PROMOTED_FIELDS = ("region", "outlet_code", "customer_name", "serial_number")
 DECISION_PREFIX = "decision:"
+# Rebuild every saved workflow from what was written and compare (the test suite turns this on).
+VERIFY_STATE = os.environ.get("TIXI_VERIFY_STATE") == "1"
 
 
 @dataclass(frozen=True)
@@ -122,7 +134,18 @@ def bundle_of(session: Session, record: Instance) -> Bundle:
 
 
 def load_run(record: Instance, bundle: Bundle) -> WorkflowRun:
-    return WorkflowRun.load(bundle.cache_key, bundle.spec, record.state, record.serializer_version)
+    """The instance's workflow: this server's copy if it is current, else rebuilt from the database."""
+    session = object_session(record)
+    assert session is not None  # records come from the caller's session
+    run = workflow_cache.take(record.instance_id, record.state_revision, bundle.cache_key)
+    if run is None:
+        chunks = session.scalars(
+            select(InstanceStateChunk.tasks).where(InstanceStateChunk.instance_id == record.instance_id)
+            .order_by(InstanceStateChunk.seq)
+        ).all() if record.state.get(CHUNKS_KEY) else []
+        run = WorkflowRun.load(bundle.cache_key, bundle.spec, record.state, chunks, record.serializer_version)
+    workflow_cache.hold(session, record.instance_id, run, bundle.cache_key, record.state_revision, saved=False)
+    return run
 
 
 def save_run(
@@ -150,7 +173,10 @@ def save_run(
     waiting_at += [(t.process_key, t.element_id) for t in timers]
     waiting_at += [(m.process_key, m.element_id) for m in messages]
     pause_or_resume(session, instance_id=record.instance_id, paused=_waits_on_customer(bundle, waiting_at), now=now)
-    record.state = run.dump()
+    stored = run.dump()
+    if stored.chunk is not None:
+        session.add(InstanceStateChunk(instance_id=record.instance_id, seq=stored.chunk_seq, tasks=stored.chunk))
+    record.state, record.state_revision = stored.state, uuid.uuid4()
     record.serializer_version = SERIALIZER_VERSION
     record.updated_at = now
     if run.is_completed and record.status == "running":
@@ -166,6 +192,18 @@ def save_run(
                      data={"end_event": end, "end_event_name": bundle.name_of(record.definition_key, end or ""),
                            "end_events": ends, "variables": variables})
     flush(session)
+    workflow_cache.hold(session, record.instance_id, run, bundle.cache_key, record.state_revision, saved=True)
+    if VERIFY_STATE:
+        _verify_stored_state(session, record, bundle, run)
+
+
+def _verify_stored_state(session: Session, record: Instance, bundle: Bundle, run: WorkflowRun) -> None:
+    """Check that the state just written (row and chunks) rebuilds the same workflow (TIXI_VERIFY_STATE)."""
+    chunks = session.scalars(select(InstanceStateChunk.tasks).where(InstanceStateChunk.instance_id == record.instance_id)
+                             .order_by(InstanceStateChunk.seq)).all()
+    reloaded = WorkflowRun.load(bundle.cache_key, bundle.spec, record.state, chunks, record.serializer_version)
+    if not run.same_state_as(reloaded):
+        raise AssertionError(f"the stored state of instance {record.instance_id} does not rebuild its workflow")
 
 
 def advance_or_incident(

@@ -144,7 +144,20 @@ class Instance(Base):
     updated_at: Mapped[datetime]
     ended_at: Mapped[datetime | None]
     lock_version: Mapped[int] = mapped_column(Integer)
+    # A fresh value at every write of `state`: a server's in-memory copy of the workflow is current
+    # while it carries the same value (engine/workflow_cache.py).
+    state_revision: Mapped[uuid.UUID | None] = mapped_column(Uuid)
     __mapper_args__ = {"version_id_col": lock_version}
+
+
+class InstanceStateChunk(Base):
+    """Finished tasks spilled out of a long case's state, written once (engine/bpmn/serialization.py)."""
+
+    __tablename__ = "instance_state_chunks"
+    instance_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("instances.instance_id", ondelete="CASCADE"), primary_key=True)
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True)
+    tasks: Mapped[dict[str, Any]]
 
 
 class Task(Base):

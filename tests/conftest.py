@@ -12,6 +12,12 @@ import zipfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+# Every saved workflow is rebuilt from what was written and compared, and finished tasks are
+# spilled into chunks after only two gather, so the whole suite exercises long-case storage.
+# Set before the engine is imported (it reads them once); servers started by tests inherit them.
+os.environ.setdefault("TIXI_VERIFY_STATE", "1")
+os.environ.setdefault("TIXI_STATE_SPILL_AT", "2")
+
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, delete, text
@@ -32,6 +38,7 @@ from engine.tables import (
     Deployment,
     Group,
     Instance,
+    InstanceStateChunk,
     MessageSubscription,
     StartTimer,
     Task,
@@ -75,8 +82,8 @@ def factory(db_engine: Engine, _demo_users: None) -> Iterator[sessionmaker[Sessi
     made = make_session_factory(db_engine)
     yield made
     with transaction(made) as session:
-        for table in (AuditEvent, TaskComment, Deadline, MessageSubscription, TaskCandidateGroup, Timer, Task, Instance,
-                      StartTimer, CalendarDay, Definition, Deployment):
+        for table in (AuditEvent, TaskComment, Deadline, MessageSubscription, TaskCandidateGroup, Timer, Task,
+                      InstanceStateChunk, Instance, StartTimer, CalendarDay, Definition, Deployment):
             session.execute(delete(table))
         session.execute(delete(User).where(User.is_demo.is_(False)))
         session.execute(delete(Group).where(Group.group_id.not_in(STANDARD_GROUPS)))

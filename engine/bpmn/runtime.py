@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import ast
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -26,7 +26,7 @@ from SpiffWorkflow.util.task import TaskIterator, TaskState
 
 from engine.bpmn import timing
 from engine.bpmn.sandbox import SandboxError, attach_sandbox, make_script_engine
-from engine.bpmn.serialization import cached_specs, dump_state, load_state
+from engine.bpmn.serialization import SpillIndex, StoredState, cached_specs, dump_state, load_state, same_state
 
 
 class WorkflowError(Exception):
@@ -84,8 +84,10 @@ class Step:
 
 
 class WorkflowRun:
-    def __init__(self, workflow: BpmnWorkflow) -> None:
+    def __init__(self, workflow: BpmnWorkflow, index: SpillIndex | None = None) -> None:
         self._workflow = workflow
+        self._index = index or SpillIndex()
+        self.touched = False  # changed since loaded or last dumped (a held copy of it is then stale)
         attach_sandbox(workflow)  # the script engine is not serialized: re-attach on every load
 
     @classmethod
@@ -101,11 +103,17 @@ class WorkflowRun:
         return run
 
     @classmethod
-    def load(cls, cache_key: str, spec: dict[str, Any], state: dict[str, Any], version: str) -> WorkflowRun:
-        return cls(load_state(cache_key, spec, state, version))
+    def load(cls, cache_key: str, spec: dict[str, Any], state: dict[str, Any], chunks: Sequence[dict[str, Any]],
+             version: str) -> WorkflowRun:
+        return cls(*load_state(cache_key, spec, state, chunks, version))
 
-    def dump(self) -> dict[str, Any]:
-        return dump_state(self._workflow)
+    def dump(self) -> StoredState:
+        stored = dump_state(self._workflow, self._index)
+        self.touched = False
+        return stored
+
+    def same_state_as(self, other: WorkflowRun) -> bool:
+        return same_state(self._workflow, other._workflow)
 
     @property
     def is_completed(self) -> bool:
@@ -148,6 +156,7 @@ class WorkflowRun:
         library would wait for the timer again (a duration), or fire every missed round of a cycle
         and then wait for the next one inside this instance.
         """
+        self.touched = True
         for task in self._workflow.get_tasks():
             if task.task_spec.bpmn_id == element_id and task.workflow is self._workflow:
                 if isinstance(task.task_spec.event_definition, CycleTimerEventDefinition):
@@ -172,7 +181,7 @@ class WorkflowRun:
 
     def reached_end_events(self) -> list[str]:
         """End events of the top process this instance has reached, in the order it reached them."""
-        ends = [t for t in self._workflow.get_tasks(state=TaskState.COMPLETED)
+        ends = [t for t in self._tasks(TaskState.COMPLETED)
                 if t.workflow is self._workflow and type(t.task_spec).__name__ == "EndEvent"]
         return [t.task_spec.bpmn_id for t in sorted(ends, key=lambda t: t.last_state_change)]
 
@@ -227,6 +236,7 @@ class WorkflowRun:
             raise WorkflowError(f"{type(error).__name__}: {error}", None) from None
 
     def cancel(self) -> None:
+        self.touched = True
         self._workflow.cancel()
 
     def _only_start_event(self, element_id: str) -> None:
@@ -236,11 +246,19 @@ class WorkflowRun:
             if type(spec).__name__ == "StartEvent" and spec.bpmn_id != element_id and task.workflow is self._workflow:
                 task.cancel()
 
-    def _tasks(self, state: int) -> Iterator[SpiffTask]:
-        # The top workflow's iteration already descends into the subprocesses of call activities.
-        yield from self._workflow.get_tasks(state=state)
+    def _tasks(self, state: int) -> list[SpiffTask]:
+        """The tasks in `state`, of the workflow and the subprocesses of its call activities.
+
+        A scan of their task tables, not the library's walk of the task tree: a case that loops
+        makes the tree deep, and the walk costs several times more per task.
+        """
+        found = [t for t in self._workflow.tasks.values() if t.state & state]
+        for subprocess in self._workflow.subprocesses.values():
+            found.extend(t for t in subprocess.tasks.values() if t.state & state)
+        return found
 
     def _tracking(self, now: datetime, action: Callable[[], Any]) -> list[Step]:
+        self.touched = True
         done_before = {t.id for t in self._tasks(TaskState.COMPLETED)}
         try:
             with timing.at(now):
@@ -267,8 +285,9 @@ class WorkflowRun:
 
     def _steps_since(self, done_before: set[uuid.UUID]) -> list[Step]:
         steps = []
-        for task in self._tasks(TaskState.COMPLETED):
-            if task.id in done_before or task.task_spec.bpmn_id is None or type(task.task_spec).__name__ in _INTERNAL:
+        finished = [t for t in self._tasks(TaskState.COMPLETED) if t.id not in done_before]
+        for task in sorted(finished, key=lambda t: t.last_state_change):  # in the order they ran
+            if task.task_spec.bpmn_id is None or type(task.task_spec).__name__ in _INTERNAL:
                 continue
             done_before.add(task.id)
             chosen: tuple[str, ...] = ()

@@ -3,58 +3,161 @@
 The library's JSON embeds the whole process spec in every state; Tixi keeps the spec on the
 definition version and only the running state on the instance, and restores workflows from
 spec objects cached per definition version, so a load does not re-build the spec.
+
+The library also keeps every task a case ever ran, so a case that loops (a complaint reopened
+again and again) grows with each round, and writing all of it at every step made each step slower
+than the last. Finished tasks are therefore *spilled*: once `SPILL_AT` of them have gathered they
+are written once, as a chunk of their own, and left out of the state written at later steps. The
+state on the instance row stays about as small as a short case's; a load puts the chunks back.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import threading
+import uuid
 from collections import OrderedDict
+from collections.abc import Iterator, Sequence
+from contextvars import ContextVar
+from dataclasses import dataclass, field
 from typing import Any
 
 from SpiffWorkflow.bpmn.serializer import BpmnWorkflowSerializer
+from SpiffWorkflow.bpmn.serializer.default.workflow import BpmnSubWorkflowConverter, BpmnWorkflowConverter
+from SpiffWorkflow.bpmn.util.subworkflow import BpmnSubWorkflow
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.camunda.serializer.config import CAMUNDA_CONFIG
+from SpiffWorkflow.task import Task
+from SpiffWorkflow.util.task import TaskState
 
-SERIALIZER = BpmnWorkflowSerializer(BpmnWorkflowSerializer.configure(CAMUNDA_CONFIG))
+_spilled_ids: ContextVar[frozenset[uuid.UUID]] = ContextVar("tixi_spilled_ids", default=frozenset())
+
+
+class _LeavesOutSpilledTasks:
+    """Workflow converters that leave the tasks already stored in chunks out of the state."""
+
+    def mapping_to_dict(self, mapping: dict[Any, Any], **kwargs: Any) -> dict[str, Any]:
+        spilled = _spilled_ids.get()
+        if spilled:
+            mapping = {k: v for k, v in mapping.items() if not (k in spilled and isinstance(v, Task))}
+        converted: dict[str, Any] = super().mapping_to_dict(mapping, **kwargs)  # type: ignore[misc]
+        return converted
+
+
+class _TopConverter(_LeavesOutSpilledTasks, BpmnWorkflowConverter):  # type: ignore[misc]
+    pass
+
+
+class _SubprocessConverter(_LeavesOutSpilledTasks, BpmnSubWorkflowConverter):  # type: ignore[misc]
+    pass
+
+
+SERIALIZER = BpmnWorkflowSerializer(BpmnWorkflowSerializer.configure(
+    {**CAMUNDA_CONFIG, BpmnWorkflow: _TopConverter, BpmnSubWorkflow: _SubprocessConverter}))
 SERIALIZER_VERSION: str = SERIALIZER.VERSION
 _SPEC_KEYS = ("spec", "subprocess_specs")
 _VERSION_KEY = BpmnWorkflowSerializer.VERSION_KEY
+CHUNKS_KEY = "tixi_chunks"  # in the instance's state: how many chunks of finished tasks it has spilled
+SPILL_AT = int(os.environ.get("TIXI_STATE_SPILL_AT", "64"))
+_FROZEN = TaskState.COMPLETED | TaskState.CANCELLED
 
 _cache_lock = threading.Lock()
 _spec_cache: OrderedDict[str, tuple[Any, dict[str, Any]]] = OrderedDict()
 _SPEC_CACHE_SIZE = 256
 
+Fingerprint = tuple[int, float, tuple[uuid.UUID, ...]]
+
+
+@dataclass
+class SpillIndex:
+    """Which tasks of a workflow are stored in chunks, and what each looked like when it was written.
+
+    A finished task rarely changes, but it can: cancelling a branch drops the unfinished children
+    of finished tasks. A task whose fingerprint moved is written again in the next chunk.
+    """
+
+    chunks: int = 0
+    stored: dict[uuid.UUID, Fingerprint] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class StoredState:
+    """What a step writes: the state for the instance row, and maybe one new chunk (number `chunk_seq`)."""
+
+    state: dict[str, Any]
+    chunk: dict[str, Any] | None
+    chunk_seq: int
+
 
 def spec_to_dict(spec: Any, subprocess_specs: dict[str, Any]) -> dict[str, Any]:
     """The JSON form of a process spec and the specs of the processes it calls."""
-    state = _to_json_dict(BpmnWorkflow(spec, subprocess_specs))
+    state = _json_safe(SERIALIZER.to_dict(BpmnWorkflow(spec, subprocess_specs)))
     return {key: state[key] for key in _SPEC_KEYS}
 
 
-def dump_state(workflow: BpmnWorkflow) -> dict[str, Any]:
-    state = _to_json_dict(workflow)
-    for key in _SPEC_KEYS:
-        state.pop(key, None)
-    return state
+def dump_state(workflow: BpmnWorkflow, index: SpillIndex) -> StoredState:
+    """The workflow's state without its spec, spilling finished tasks once enough have gathered."""
+    fresh: list[tuple[str, Task]] = []
+    changed: list[tuple[str, Task]] = []
+    seen = 0
+    for key, task in _tasks_with_keys(workflow):
+        known = index.stored.get(task.id)
+        if known is not None:
+            seen += 1
+            if known != _fingerprint(task):
+                changed.append((key, task))
+        elif task.state & _FROZEN:
+            fresh.append((key, task))
+    dropped: list[uuid.UUID] = []
+    if seen < len(index.stored):  # tasks left the tree (a branch reset or dropped): the load must skip them
+        present = {task.id for _, task in _tasks_with_keys(workflow)}
+        dropped = [task_id for task_id in index.stored if task_id not in present]
+    chunk = None
+    if len(fresh) >= SPILL_AT or changed or dropped:
+        written = (fresh if len(fresh) >= SPILL_AT else []) + changed
+        chunk = _chunk(written, dropped)
+        for task_id in dropped:
+            del index.stored[task_id]
+        for _, task in written:
+            index.stored[task.id] = _fingerprint(task)
+        index.chunks += 1
+    state = _state_without_spilled(workflow, index)
+    state[CHUNKS_KEY] = index.chunks
+    return StoredState(state, chunk, index.chunks - 1)
 
 
-def load_state(cache_key: str, spec: dict[str, Any], state: dict[str, Any], version: str) -> BpmnWorkflow:
-    """Rebuild a workflow from its stored state and its definition's spec.
+def load_state(
+    cache_key: str, spec: dict[str, Any], state: dict[str, Any], chunks: Sequence[dict[str, Any]], version: str
+) -> tuple[BpmnWorkflow, SpillIndex]:
+    """Rebuild a workflow from its stored state, its spilled chunks (oldest first) and its definition's spec.
 
     The caller must re-attach the sandboxed script engine: it is not part of the state.
     """
-    if version != SERIALIZER_VERSION:
-        # Old state goes through the library's own migrations, with the spec in place as it expects.
-        dct = {**json.loads(json.dumps(state)), **json.loads(json.dumps(spec)), _VERSION_KEY: version}
-        SERIALIZER.migrate(dct)
-        return SERIALIZER.from_dict(dct)
-    process_spec, subprocess_specs = cached_specs(cache_key, spec)
     dct = json.loads(json.dumps(state))  # restoring consumes the dict
+    index = SpillIndex(chunks=dct.pop(CHUNKS_KEY, 0))
+    spilled = merge_chunks(dct, chunks)
+    if version != SERIALIZER_VERSION:
+        # Old state goes through the library's own migrations, with the spec in place as it expects;
+        # every task then lives in the state again until it is spilled anew.
+        dct = {**dct, **json.loads(json.dumps(spec)), _VERSION_KEY: version}
+        SERIALIZER.migrate(dct)
+        return SERIALIZER.from_dict(dct), index
+    process_spec, subprocess_specs = cached_specs(cache_key, spec)
     dct.pop(_VERSION_KEY, None)
     dct["spec"] = process_spec  # restore() hands back objects it does not recognise unchanged
     dct["subprocess_specs"] = dict(subprocess_specs)
-    return SERIALIZER.from_dict(dct)
+    workflow = SERIALIZER.from_dict(dct)
+    if spilled:
+        index.stored = {task.id: _fingerprint(task) for _, task in _tasks_with_keys(workflow) if task.id in spilled}
+    return workflow, index
+
+
+def same_state(workflow: BpmnWorkflow, other: BpmnWorkflow) -> bool:
+    """Whether two workflows serialize alike (the check that spilling lost nothing; used by the tests)."""
+    def full(w: BpmnWorkflow) -> dict[str, Any]:
+        return {k: v for k, v in json.loads(SERIALIZER.serialize_json(w)).items() if k not in _SPEC_KEYS}
+    return full(workflow) == full(other)
 
 
 def cached_specs(cache_key: str, spec: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
@@ -75,6 +178,102 @@ def cached_specs(cache_key: str, spec: dict[str, Any]) -> tuple[Any, dict[str, A
     return restored
 
 
-def _to_json_dict(workflow: BpmnWorkflow) -> dict[str, Any]:
-    state: dict[str, Any] = json.loads(SERIALIZER.serialize_json(workflow))
-    return state
+def _tasks_with_keys(workflow: BpmnWorkflow) -> Iterator[tuple[str, Task]]:
+    """Every task with the key of the (sub)workflow holding it: "" for the top, else the call activity's task id."""
+    for task in workflow.tasks.values():
+        yield "", task
+    for subprocess_id, subprocess in workflow.subprocesses.items():
+        key = str(subprocess_id)
+        for task in subprocess.tasks.values():
+            yield key, task
+
+
+def _fingerprint(task: Task) -> Fingerprint:
+    return task.state, task.last_state_change, tuple(task._children)
+
+
+def _chunk(written: list[tuple[str, Task]], dropped: list[uuid.UUID]) -> dict[str, Any]:
+    tasks: dict[str, dict[str, Any]] = {}
+    with _encoder_mode():
+        for key, task in written:
+            dct = SERIALIZER.registry.convert(task)
+            # The library stores a task's data as a change to its parent's; a parent written at
+            # another time may have held other data, so a spilled task keeps its data whole.
+            dct["data"], dct["delta"] = task.data, {}
+            tasks.setdefault(key, {})[dct["id"]] = dct
+        return _json_safe({"tasks": tasks, "dropped": [str(task_id) for task_id in dropped]})
+
+
+def _state_without_spilled(workflow: BpmnWorkflow, index: SpillIndex) -> dict[str, Any]:
+    token = _spilled_ids.set(frozenset(index.stored))
+    try:
+        with _encoder_mode():
+            state = SERIALIZER.to_dict(workflow)
+            for key in _SPEC_KEYS:
+                state.pop(key, None)
+            if index.stored:
+                for dct in _task_dicts(state):
+                    if dct["parent"] is not None and uuid.UUID(dct["parent"]) in index.stored:
+                        # Its parent's data is in a chunk, as it was then: keep this task's data whole.
+                        task = workflow.get_task_from_id(uuid.UUID(dct["id"]))
+                        dct["data"], dct["delta"] = task.data, {}
+            return _json_safe(state)
+    finally:
+        _spilled_ids.reset(token)
+
+
+def _task_dicts(state: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    yield from state["tasks"].values()
+    for subprocess in state.get("subprocesses", {}).values():
+        yield from subprocess["tasks"].values()
+
+
+def merge_chunks(state: dict[str, Any], chunks: Sequence[dict[str, Any]]) -> set[uuid.UUID]:
+    """Merge spilled tasks into `state` (the newest chunk wins; the state row wins over any chunk); their ids."""
+    if not chunks:
+        return set()
+    tables = {"": state, **state.get("subprocesses", {})}
+    dropped: set[str] = set()
+    merged: set[uuid.UUID] = set()
+    for chunk in reversed(chunks):
+        for key, tasks in chunk["tasks"].items():
+            table = tables.get(key)
+            if table is None:  # the subprocess was deleted since
+                continue
+            for task_id, dct in tasks.items():
+                if task_id not in dropped and task_id not in table["tasks"]:
+                    table["tasks"][task_id] = dct
+                    merged.add(uuid.UUID(task_id))
+        dropped.update(chunk.get("dropped", []))
+    for table in tables.values():
+        table["tasks"] = _in_tree_order(table["tasks"], table["root"])
+    return merged
+
+
+def _in_tree_order(tasks: dict[str, dict[str, Any]], root: str) -> dict[str, dict[str, Any]]:
+    """The tasks with every parent before its children, as the library restores them (data is kept as deltas)."""
+    ordered: dict[str, dict[str, Any]] = {}
+    stack = [root]
+    while stack:
+        task_id = stack.pop()
+        dct = tasks.get(task_id)
+        if dct is not None and task_id not in ordered:
+            ordered[task_id] = dct
+            stack.extend(reversed(dct["children"]))
+    ordered.update((task_id, dct) for task_id, dct in tasks.items() if task_id not in ordered)  # none expected
+    return ordered
+
+
+class _encoder_mode:
+    """The library's own setting while it writes JSON: its registry leaves plain values to the encoder."""
+
+    def __enter__(self) -> None:
+        SERIALIZER.registry._encoder_mode = True
+
+    def __exit__(self, *_: object) -> None:
+        SERIALIZER.registry._encoder_mode = False
+
+
+def _json_safe(value: dict[str, Any]) -> dict[str, Any]:
+    result: dict[str, Any] = json.loads(json.dumps(value, cls=SERIALIZER._encoder_cls))
+    return result

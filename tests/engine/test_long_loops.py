@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime, timezone
 
 from engine.bpmn.parsing import parse_processes
 from engine.bpmn.runtime import WorkflowRun
-from engine.bpmn.serialization import SERIALIZER_VERSION
+from engine.bpmn.serialization import SERIALIZER_VERSION, SPILL_AT
 from engine.bpmn.xml import parse_untrusted_xml
 from tests.conftest import TEST_PROCESSES
 
@@ -18,10 +19,18 @@ def test_a_loop_past_the_libraries_depth_limit_still_runs() -> None:
     [process] = parse_processes(root, "loop_task.bpmn", [])
     run = WorkflowRun.start("loop-test", process.spec, {"count": 0, "limit": 400})
     run.advance(NOW)
+    chunks = []
     for round_number in range(1, 401):
         [task] = run.ready_user_tasks()
         run.complete_user_task(task.task_id, {"rcc_approved": True}, NOW)
-        if round_number % 100 == 0:  # through the serializer now and then, as the engine does every step
-            run = WorkflowRun.load("loop-test", process.spec, run.dump(), SERIALIZER_VERSION)
+        stored = run.dump()  # as the engine does at every step: finished tasks are spilled now and then
+        if stored.chunk is not None:
+            chunks.append(stored.chunk)
+        if round_number % 100 == 0:  # rebuilt from the state and its chunks now and then
+            reloaded = WorkflowRun.load("loop-test", process.spec, stored.state, chunks, SERIALIZER_VERSION)
+            assert reloaded.same_state_as(run)
+            run = reloaded
         assert run.is_completed == (round_number == 400), f"round {round_number}"
     assert run.variables()["count"] == 400
+    assert len(chunks) >= 400 * 2 // SPILL_AT - 1  # the tasks of past rounds (2 or more each) went into chunks
+    assert len(json.dumps(stored.state)) < 40_000  # and the state itself stayed small
