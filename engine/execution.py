@@ -87,6 +87,13 @@ class Bundle:
         name: str | None = self.elements(process_key).get("names", {}).get(element_id)
         return name
 
+    def uses(self, kind: str) -> bool:
+        """Whether any process of the bundle has elements of `kind` ("timer_events", "message_events", "sla_pause").
+
+        Without them an instance has no rows of that kind, so a step need not look for any.
+        """
+        return any(d.elements.get(kind) for d in (self.definition, *self.called.values()))
+
     def called_ids(self) -> dict[str, str]:
         return {**{key: str(d.definition_id) for key, d in self.called.items()},
                 **{DECISION_PREFIX + key: str(d.definition_id) for key, d in self.decisions.items()}}
@@ -165,14 +172,18 @@ def save_run(
     ready, timers, messages = run.ready_user_tasks(), run.waiting_timers(), run.waiting_messages()
     _record_steps(session, clock, actor=actor, record=record, bundle=bundle, steps=steps)
     _sync_tasks(session, clock, actor=actor, record=record, bundle=bundle, run=run, ready_tasks=ready)
-    _sync_timers(session, record=record, waiting_timers=timers, bundle=bundle, fired=fired_timer_ids, now=now)
-    _sync_messages(session, record=record, waiting_messages=messages, now=now)
+    if timers or bundle.uses("timer_events"):
+        _sync_timers(session, record=record, waiting_timers=timers, bundle=bundle, fired=fired_timer_ids, now=now)
+    if messages or bundle.uses("message_events"):
+        _sync_messages(session, record=record, waiting_messages=messages, now=now)
     variables = run.variables()
     _promote_case_fields(record, variables)
     waiting_at = [(t.process_key, t.element_id) for t in ready]
     waiting_at += [(t.process_key, t.element_id) for t in timers]
     waiting_at += [(m.process_key, m.element_id) for m in messages]
-    pause_or_resume(session, instance_id=record.instance_id, paused=_waits_on_customer(bundle, waiting_at), now=now)
+    if bundle.uses("sla_pause"):
+        pause_or_resume(session, instance_id=record.instance_id, paused=_waits_on_customer(bundle, waiting_at),
+                        now=now)
     stored = run.dump()
     if stored.chunk is not None:
         session.add(InstanceStateChunk(instance_id=record.instance_id, seq=stored.chunk_seq, tasks=stored.chunk))
@@ -181,7 +192,8 @@ def save_run(
     record.updated_at = now
     if run.is_completed and record.status == "running":
         record.status, record.ended_at = "completed", now
-        close_case_deadline(session, instance_id=record.instance_id, completed=True, now=now)
+        if bundle.definition.elements.get("case_sla"):
+            close_case_deadline(session, instance_id=record.instance_id, completed=True, now=now)
         # A side branch (e.g. quality feedback) may finish last; the case's outcome is its main end.
         side = set(bundle.elements(record.definition_key).get("side_end_events", []))
         ends = run.reached_end_events()
@@ -299,7 +311,8 @@ def _sync_tasks(
     for task_id, row in open_rows.items():
         if task_id not in ready:
             row.status, row.completed_at = "cancelled", now
-            close_deadline(session, task_id=task_id, completed=False, now=now)
+            if row.due_at is not None:  # a task has a deadline exactly when it has a due time
+                close_deadline(session, task_id=task_id, completed=False, now=now)
             record_event(session, clock, actor=actor, event_type="task_cancelled", instance_id=record.instance_id,
                          task_id=task_id, definition_key=record.definition_key,
                          data={"element": row.element_id, "name": row.name})

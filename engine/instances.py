@@ -323,7 +323,7 @@ def _detail(session: Session, record: Instance, bundle: Bundle, run: WorkflowRun
         groups.setdefault(link.task_id, []).append(link.group_id)
     timers = session.scalars(
         select(Timer).where(Timer.instance_id == record.instance_id, Timer.status == "pending").order_by(Timer.due_at)
-    ).all()
+    ).all() if bundle.uses("timer_events") else []
     variables = run.variables()
     return InstanceDetail(
         _summary(record, bundle.definition),

@@ -223,7 +223,8 @@ def complete_task(
         raise TaskStateError("the task is no longer waiting in the workflow")
     task.status, task.completed_at, task.completed_by = "completed", now, actor.username
     flush(session)  # a concurrent completion loses here, before any further work
-    close_deadline(session, task_id=task_id, completed=True, now=now)
+    if task.due_at is not None:  # a task has a deadline exactly when it has a due time
+        close_deadline(session, task_id=task_id, completed=True, now=now)
     record_event(session, clock, actor=actor.username, event_type="task_completed", instance_id=record.instance_id,
                  task_id=task_id, definition_key=record.definition_key,
                  data={"process": task.process_key, "element": task.element_id, "name": task.name,
