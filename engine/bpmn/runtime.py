@@ -117,7 +117,8 @@ class WorkflowRun:
 
     @property
     def is_completed(self) -> bool:
-        return bool(self._workflow.is_completed())
+        """No task is left to finish (the library's own check walks the whole task tree to find that out)."""
+        return bool(self._workflow.completed) or not self._tasks(TaskState.NOT_FINISHED_MASK)
 
     def advance(self, now: datetime) -> list[Step]:
         """Fire due timers and run automatic steps until the workflow waits on people or time."""
@@ -218,7 +219,7 @@ class WorkflowRun:
 
     def variables(self) -> dict[str, Any]:
         """The case data: what the waiting tasks carry (merged), or the final data once finished."""
-        if self._workflow.is_completed():
+        if self.is_completed:
             last = self._workflow.last_task
             return {**self._workflow.data, **(last.data if last is not None else {})}
         merged: dict[str, Any] = dict(self._workflow.data)

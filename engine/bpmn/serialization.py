@@ -66,7 +66,7 @@ _cache_lock = threading.Lock()
 _spec_cache: OrderedDict[str, tuple[Any, dict[str, Any]]] = OrderedDict()
 _SPEC_CACHE_SIZE = 256
 
-Fingerprint = tuple[int, float, tuple[uuid.UUID, ...]]
+Fingerprint = tuple[int, float, list[uuid.UUID]]  # state, last state change, children
 
 
 @dataclass
@@ -105,7 +105,7 @@ def dump_state(workflow: BpmnWorkflow, index: SpillIndex) -> StoredState:
         known = index.stored.get(task.id)
         if known is not None:
             seen += 1
-            if known != _fingerprint(task):
+            if known[0] != task.state or known[1] != task.last_state_change or known[2] != task._children:
                 changed.append((key, task))
         elif task.state & _FROZEN:
             fresh.append((key, task))
@@ -189,7 +189,7 @@ def _tasks_with_keys(workflow: BpmnWorkflow) -> Iterator[tuple[str, Task]]:
 
 
 def _fingerprint(task: Task) -> Fingerprint:
-    return task.state, task.last_state_change, tuple(task._children)
+    return task.state, task.last_state_change, list(task._children)
 
 
 def _chunk(written: list[tuple[str, Task]], dropped: list[uuid.UUID]) -> dict[str, Any]:
