@@ -120,7 +120,10 @@ def list_tasks(
         """The queue's tasks, each route (group, assignee, owner) a branch of its own of at most `cap`."""
         branches = []
         for route in queue_routes(actor):
-            branch = select(Task.task_id, Task.created_at, Task.due_at, Task.priority).where(*task_conditions, route)
+            # Ordered, a branch also carries the sort's columns for the union's own ORDER BY; the
+            # count's branches read ids alone, which an index answers without the table.
+            columns = (Task.task_id, Task.created_at, Task.due_at, Task.priority) if ordered else (Task.task_id,)
+            branch = select(*columns).where(*task_conditions, route)
             if case_conditions:
                 branch = branch.join(Instance, Instance.instance_id == Task.instance_id).where(*case_conditions)
             if ordered:
