@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -135,17 +135,29 @@ def list_tasks(
     # Counting stops past QUEUE_COUNT_CAP: an exact count of a queue of 100,000 reads all of it.
     counted = select(func.count()).select_from(routes(QUEUE_COUNT_CAP + 1, ordered=False)).scalar_subquery()
     queue = routes(offset + limit, ordered=True)
-    # One round trip: the page's ids in queue order, each with the (uncorrelated, so once computed) count.
-    page = session.execute(select(queue.c.task_id, counted).order_by(*SORTS[sort](queue.c), queue.c.task_id)
-                           .limit(limit).offset(offset)).all()
-    if page:
-        counted_total = page[0][1]
+    # One round trip: the page's ids in queue order (at most `limit` rows, so PostgreSQL probes the
+    # tables by primary key), the capped count beside them (uncorrelated, so computed once), and
+    # their rows with a row per candidate group.
+    page = (select(queue.c.task_id, *queue.c[1:4], counted.label("total"))
+            .order_by(*SORTS[sort](queue.c), queue.c.task_id).limit(limit).offset(offset).subquery())
+    rows = session.execute(
+        select(*_SUMMARY_COLUMNS, page.c.total)
+        .select_from(page)
+        .join(Task, Task.task_id == page.c.task_id)
+        .join(Instance, Instance.instance_id == Task.instance_id)
+        .join(Definition, Definition.definition_id == Instance.definition_id)
+        .outerjoin(TaskCandidateGroup, TaskCandidateGroup.task_id == Task.task_id)
+        .order_by(*SORTS[sort](page.c), page.c.task_id)
+    ).all()
+    counted_total: int
+    if rows:
+        counted_total = rows[0].total
     elif offset:  # paged past the end: the count still says how far the queue goes
         counted_total = session.scalar(select(counted)) or 0
     else:  # the first offset + limit of an empty queue
         counted_total = 0
     total, capped = (QUEUE_COUNT_CAP, True) if counted_total > QUEUE_COUNT_CAP else (counted_total, False)
-    return Page(_summaries(session, [task_id for task_id, _ in page]), total, limit, offset, total_capped=capped)
+    return Page(_summaries(rows), total, limit, offset, total_capped=capped)
 
 
 # A queue page's columns: case fields, but not the workflow state or the process spec (kilobytes each).
@@ -157,37 +169,26 @@ _SUMMARY_COLUMNS = (
 )
 
 
-def _summaries(session: Session, task_ids: list[uuid.UUID]) -> list[TaskSummary]:
-    """The tasks' summaries in the order of `task_ids`, in one query (a row per candidate group).
+def _summaries(rows: Sequence[Sequence[Any]]) -> list[TaskSummary]:
+    """A summary per task of rows of `_SUMMARY_COLUMNS` in queue order, a row per candidate group.
 
     Plain columns, not ORM objects: a page of 50 would otherwise build 150 tracked objects to read
-    each once. By primary key, not by a sub-select: given the sub-select, PostgreSQL hash-joined it
-    against a scan of all of `tasks` on small tables (15 ms at 10 k).
+    each once.
     """
-    if not task_ids:
-        return []
-    rows = session.execute(
-        select(*_SUMMARY_COLUMNS)
-        .join(Instance, Instance.instance_id == Task.instance_id)
-        .join(Definition, Definition.definition_id == Instance.definition_id)
-        .outerjoin(TaskCandidateGroup, TaskCandidateGroup.task_id == Task.task_id)
-        .where(Task.task_id.in_(task_ids))
-    ).all()
-    fields: dict[uuid.UUID, tuple[Any, ...]] = {}
-    groups: dict[uuid.UUID, list[str]] = {}
-    for row in rows:
-        fields[row[0]] = tuple(row[:-1])
-        if row[-1] is not None:
-            groups.setdefault(row[0], []).append(row[-1])
-    summaries = []
-    for task_id in task_ids:
-        (_, instance_id, definition_key, definition_name, business_key, element_id, name, form_key, status, assignee,
-         created_at, due_at, completed_at, completed_by, owner, priority, follow_up_at, process_key, region,
-         outlet_code, customer_name, serial_number) = fields[task_id]
-        summaries.append(TaskSummary(
-            task_id, instance_id, definition_key, definition_name, business_key, element_id, name, form_key, status,
-            assignee, tuple(sorted(groups.get(task_id, ()))), created_at, due_at, completed_at, completed_by, owner,
-            priority, follow_up_at, process_key, region, outlet_code, customer_name, serial_number))
+    summaries: list[TaskSummary] = []
+    groups: list[str] = []
+    for index, row in enumerate(rows):
+        if row[-2] is not None:
+            groups.append(row[-2])
+        if index + 1 == len(rows) or rows[index + 1][0] != row[0]:  # the task's last row
+            (task_id, instance_id, definition_key, definition_name, business_key, element_id, name, form_key, status,
+             assignee, created_at, due_at, completed_at, completed_by, owner, priority, follow_up_at, process_key,
+             region, outlet_code, customer_name, serial_number) = row[:-2]
+            summaries.append(TaskSummary(
+                task_id, instance_id, definition_key, definition_name, business_key, element_id, name, form_key,
+                status, assignee, tuple(sorted(groups)), created_at, due_at, completed_at, completed_by, owner,
+                priority, follow_up_at, process_key, region, outlet_code, customer_name, serial_number))
+            groups = []
     return summaries
 
 
