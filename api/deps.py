@@ -9,6 +9,7 @@ from fastapi import Depends, Request
 from fastapi.security import OAuth2PasswordBearer
 from sqlalchemy.orm import Session, sessionmaker
 
+from api.actors import ActorCache
 from api.auth import username_from_token
 from api.schemas import unstorable_text
 from api.settings import Settings
@@ -60,23 +61,37 @@ def get_actor(
     request: Request, session: SessionDep, clock: ClockDep, settings: SettingsDep,
     token: Annotated[str | None, Depends(_bearer)],
 ) -> Actor:
-    """The person behind the bearer token, with their groups as they are now (a disabled user is out at once).
+    """The person behind the bearer token, with their groups as they are now.
 
-    The web app's pages call the same API with the session cookie instead of a bearer header.
+    The web app's pages call the same API with the session cookie instead of a bearer header. The
+    actor is kept for a few seconds (`api.actors`): a user disabled through this server is out at
+    once, one disabled by another process within TIXI_ACTOR_CACHE_SECONDS.
     """
     if not token:
         token = web_session_token(request)
     if not token:
         raise AuthenticationError("log in first: send 'Authorization: Bearer <token>' from POST /api/auth/token")
-    username = username_from_token(token, secret=settings.secret_key, now=clock.now())
-    with session.begin():
-        actor = find_actor(session, username)
+    now = clock.now()
+    username = username_from_token(token, secret=settings.secret_key, now=now)
+    actors: ActorCache = request.app.state.actor_cache
+    actor = actors.find(username, now)
     if actor is None:
-        raise AuthenticationError("the user of this token is unknown or disabled")
+        generation = actors.generation
+        with session.begin():
+            actor = find_actor(session, username)
+        if actor is None:
+            raise AuthenticationError("the user of this token is unknown or disabled")
+        actors.keep(actor, now, generation=generation)
     return actor
 
 
+async def get_actor_cache(request: Request) -> ActorCache:
+    actors: ActorCache = request.app.state.actor_cache
+    return actors
+
+
 ActorDep = Annotated[Actor, Depends(get_actor)]
+ActorCacheDep = Annotated[ActorCache, Depends(get_actor_cache)]
 
 
 def require_group(actor: Actor, group: str) -> None:
