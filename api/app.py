@@ -12,6 +12,7 @@ from fastapi.staticfiles import StaticFiles
 from sqlalchemy.orm import Session, sessionmaker
 
 from api import problems
+from api.actors import ActorCache
 from api.limits import BodySizeLimit
 from api.routes import admin, auth, definitions, health, instances, messages, reports, tasks
 from api.settings import Settings
@@ -56,6 +57,7 @@ def create_app(
     )
     app.state.settings, app.state.clock, app.state.session_factory = settings, clock, factory
     app.state.catalog = FormCatalog(settings.forms_dir)
+    app.state.actor_cache = ActorCache(settings.actor_cache_seconds)
     problems.install(app)
     app.add_middleware(BodySizeLimit, max_upload_bytes=settings.max_upload_bytes)
     for module in (health, auth, definitions, instances, tasks, messages, reports, admin):

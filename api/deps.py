@@ -7,8 +7,9 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 from fastapi.security import OAuth2PasswordBearer
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
+from api.actors import ActorCache
 from api.auth import username_from_token
 from api.schemas import unstorable_text
 from api.settings import Settings
@@ -22,21 +23,30 @@ _bearer = OAuth2PasswordBearer(tokenUrl="/api/auth/token", auto_error=False)
 
 
 def get_session(request: Request) -> Iterator[Session]:
-    with request.app.state.session_factory() as session:
+    """A session on one connection for the whole request.
+
+    A request runs two transactions or more (the actor's look-up, then the route's); bound to the
+    engine, the session would check a connection out of the pool for each, and pay the pool's
+    pre-ping (a round trip) every time.
+    """
+    factory: sessionmaker[Session] = request.app.state.session_factory
+    with factory.kw["bind"].connect() as connection, factory(bind=connection) as session:
         yield session
 
 
-def get_clock(request: Request) -> Clock:
+# The dependencies below do no I/O, so they are `async def`: FastAPI runs a plain `def` dependency
+# in its thread pool, a hand-over each way per dependency and request.
+async def get_clock(request: Request) -> Clock:
     clock: Clock = request.app.state.clock
     return clock
 
 
-def get_catalog(request: Request) -> FormCatalog:
+async def get_catalog(request: Request) -> FormCatalog:
     catalog: FormCatalog = request.app.state.catalog
     return catalog
 
 
-def get_settings(request: Request) -> Settings:
+async def get_settings(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
 
@@ -51,23 +61,37 @@ def get_actor(
     request: Request, session: SessionDep, clock: ClockDep, settings: SettingsDep,
     token: Annotated[str | None, Depends(_bearer)],
 ) -> Actor:
-    """The person behind the bearer token, with their groups as they are now (a disabled user is out at once).
+    """The person behind the bearer token, with their groups as they are now.
 
-    The web app's pages call the same API with the session cookie instead of a bearer header.
+    The web app's pages call the same API with the session cookie instead of a bearer header. The
+    actor is kept for a few seconds (`api.actors`): a user disabled through this server is out at
+    once, one disabled by another process within TIXI_ACTOR_CACHE_SECONDS.
     """
     if not token:
         token = web_session_token(request)
     if not token:
         raise AuthenticationError("log in first: send 'Authorization: Bearer <token>' from POST /api/auth/token")
-    username = username_from_token(token, secret=settings.secret_key, now=clock.now())
-    with session.begin():
-        actor = find_actor(session, username)
+    now = clock.now()
+    username = username_from_token(token, secret=settings.secret_key, now=now)
+    actors: ActorCache = request.app.state.actor_cache
+    actor = actors.find(username, now)
     if actor is None:
-        raise AuthenticationError("the user of this token is unknown or disabled")
+        generation = actors.generation
+        with session.begin():
+            actor = find_actor(session, username)
+        if actor is None:
+            raise AuthenticationError("the user of this token is unknown or disabled")
+        actors.keep(actor, now, generation=generation)
     return actor
 
 
+async def get_actor_cache(request: Request) -> ActorCache:
+    actors: ActorCache = request.app.state.actor_cache
+    return actors
+
+
 ActorDep = Annotated[Actor, Depends(get_actor)]
+ActorCacheDep = Annotated[ActorCache, Depends(get_actor_cache)]
 
 
 def require_group(actor: Actor, group: str) -> None:
@@ -75,7 +99,7 @@ def require_group(actor: Actor, group: str) -> None:
         raise PermissionDeniedError(f"this needs membership of the '{group}' group", required_group=group)
 
 
-def storable_parameters(request: Request) -> None:
+async def storable_parameters(request: Request) -> None:
     """Refuse path and query values no database can store (NUL, lone surrogates) before any query sees them."""
     for params in (request.path_params, request.query_params):
         for name, value in params.items():

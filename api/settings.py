@@ -39,4 +39,6 @@ class Settings:
     forms_dir: Path = field(default_factory=lambda: Path(os.environ.get("TIXI_FORMS_DIR", DEFAULT_FORMS_DIR)))
     scheduler_in_process: bool = field(default_factory=lambda: _flag("TIXI_SCHEDULER", True))
     scheduler_interval: float = field(default_factory=lambda: float(os.environ.get("TIXI_SCHEDULER_INTERVAL", "1")))
+    # How long a user's groups and active flag read for one request serve their next ones (api/actors.py).
+    actor_cache_seconds: float = field(default_factory=lambda: float(os.environ.get("TIXI_ACTOR_CACHE_SECONDS", "2")))
     max_upload_bytes: int = field(default_factory=lambda: int(os.environ.get("TIXI_MAX_UPLOAD_BYTES", str(10 * 1024 * 1024))))

@@ -169,6 +169,7 @@ class Task(Base):
         Index(None, "status", "due_at", "created_at"),  # the queue sorted by due date
         Index(None, "assignee", "status"),
         Index(None, "owner", "status"),  # the delegated-by-me route into a queue
+        Index(None, "status", "task_id"),  # the queue's capped count, index-only (migration 0008)
         Index(None, "instance_id"),
     )
     task_id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)  # SpiffWorkflow's task id

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import exists, func, or_, select, union
-from sqlalchemy.orm import Session, aliased, defer
+from sqlalchemy.orm import Session, aliased
 
 from engine.audit import record_event
 from engine.catalog import FormCatalog
@@ -23,10 +24,11 @@ from engine.visibility import own_outlet, queue_routes, workable_by
 
 TASK_STATUSES = ("open", "completed", "cancelled")
 QUEUE_COUNT_CAP = 1000
-SORTS: dict[str, tuple[Any, ...]] = {
-    "created": (Task.created_at,),
-    "due": (Task.due_at.asc().nulls_last(), Task.created_at),  # walks ix_tasks_status_due_at_created_at
-    "priority": (Task.priority.desc(), Task.created_at),
+# Each sort as a function of the columns it reads: the branches order `Task`, the page their union.
+SORTS: dict[str, Callable[[Any], tuple[Any, ...]]] = {
+    "created": lambda t: (t.created_at,),
+    "due": lambda t: (t.due_at.asc().nulls_last(), t.created_at),  # walks ix_tasks_status_due_at_created_at
+    "priority": lambda t: (t.priority.desc(), t.created_at),
 }
 
 
@@ -115,38 +117,79 @@ def list_tasks(
             Instance.business_key, Instance.customer_name, Instance.serial_number, Instance.outlet_code, Task.name))))
 
     def routes(cap: int, ordered: bool) -> Any:
-        """Ids of the queue's tasks, each route (group, assignee, owner) a branch of its own of at most `cap`."""
+        """The queue's tasks, each route (group, assignee, owner) a branch of its own of at most `cap`."""
         branches = []
         for route in queue_routes(actor):
-            branch = select(Task.task_id).where(*task_conditions, route)
+            # Ordered, a branch also carries the sort's columns for the union's own ORDER BY; the
+            # count's branches read ids alone, which an index answers without the table.
+            columns = (Task.task_id, Task.created_at, Task.due_at, Task.priority) if ordered else (Task.task_id,)
+            branch = select(*columns).where(*task_conditions, route)
             if case_conditions:
                 branch = branch.join(Instance, Instance.instance_id == Task.instance_id).where(*case_conditions)
             if ordered:
-                branch = branch.order_by(*SORTS[sort], Task.task_id)
+                branch = branch.order_by(*SORTS[sort](Task), Task.task_id)
             ids = branch.limit(cap).subquery()
-            branches.append(select(ids.c.task_id))
+            branches.append(select(ids))
         return union(*branches).subquery()
 
     # Counting stops past QUEUE_COUNT_CAP: an exact count of a queue of 100,000 reads all of it.
-    counted = session.scalar(select(func.count()).select_from(routes(QUEUE_COUNT_CAP + 1, ordered=False))) or 0
-    total, capped = (QUEUE_COUNT_CAP, True) if counted > QUEUE_COUNT_CAP else (counted, False)
-    # The candidates' ids first, then their rows by primary key: given the sub-select instead,
-    # PostgreSQL hash-joined it against a scan of all of `tasks` on small tables (15 ms at 10 k).
-    candidates = list(session.scalars(select(routes(offset + limit, ordered=True).c.task_id)))
-    query = (
-        select(Task, Instance, Definition)
+    counted = select(func.count()).select_from(routes(QUEUE_COUNT_CAP + 1, ordered=False)).scalar_subquery()
+    queue = routes(offset + limit, ordered=True)
+    # One round trip: the page's ids in queue order (at most `limit` rows, so PostgreSQL probes the
+    # tables by primary key), the capped count beside them (uncorrelated, so computed once), and
+    # their rows with a row per candidate group.
+    page = (select(queue.c.task_id, *queue.c[1:4], counted.label("total"))
+            .order_by(*SORTS[sort](queue.c), queue.c.task_id).limit(limit).offset(offset).subquery())
+    rows = session.execute(
+        select(*_SUMMARY_COLUMNS, page.c.total)
+        .select_from(page)
+        .join(Task, Task.task_id == page.c.task_id)
         .join(Instance, Instance.instance_id == Task.instance_id)
         .join(Definition, Definition.definition_id == Instance.definition_id)
-        .where(Task.task_id.in_(candidates))
-        # A page shows case fields, not the workflow state or the process spec (kilobytes of JSON each).
-        .options(defer(Instance.state), defer(Instance.called_definitions), defer(Definition.spec),
-                 defer(Definition.elements))
-        .order_by(*SORTS[sort], Task.task_id).limit(limit).offset(offset)
-    )
-    rows = session.execute(query).all()
-    groups = candidate_groups_of(session, [task.task_id for task, _, _ in rows])
-    items = [summarize(task, instance, definition, groups.get(task.task_id, ())) for task, instance, definition in rows]
-    return Page(items, total, limit, offset, total_capped=capped)
+        .outerjoin(TaskCandidateGroup, TaskCandidateGroup.task_id == Task.task_id)
+        .order_by(*SORTS[sort](page.c), page.c.task_id)
+    ).all()
+    counted_total: int
+    if rows:
+        counted_total = rows[0].total
+    elif offset:  # paged past the end: the count still says how far the queue goes
+        counted_total = session.scalar(select(counted)) or 0
+    else:  # the first offset + limit of an empty queue
+        counted_total = 0
+    total, capped = (QUEUE_COUNT_CAP, True) if counted_total > QUEUE_COUNT_CAP else (counted_total, False)
+    return Page(_summaries(rows), total, limit, offset, total_capped=capped)
+
+
+# A queue page's columns: case fields, but not the workflow state or the process spec (kilobytes each).
+_SUMMARY_COLUMNS = (
+    Task.task_id, Task.instance_id, Instance.definition_key, Definition.name, Instance.business_key, Task.element_id,
+    Task.name, Task.form_key, Task.status, Task.assignee, Task.created_at, Task.due_at, Task.completed_at,
+    Task.completed_by, Task.owner, Task.priority, Task.follow_up_at, Task.process_key, Instance.region,
+    Instance.outlet_code, Instance.customer_name, Instance.serial_number, TaskCandidateGroup.group_id,
+)
+
+
+def _summaries(rows: Sequence[Sequence[Any]]) -> list[TaskSummary]:
+    """A summary per task of rows of `_SUMMARY_COLUMNS` in queue order, a row per candidate group.
+
+    Plain columns, not ORM objects: a page of 50 would otherwise build 150 tracked objects to read
+    each once.
+    """
+    summaries: list[TaskSummary] = []
+    groups: list[str] = []
+    for index, row in enumerate(rows):
+        if row[-2] is not None:
+            groups.append(row[-2])
+        if index + 1 == len(rows) or rows[index + 1][0] != row[0]:  # the task's last row
+            (task_id, instance_id, definition_key, definition_name, business_key, element_id, name, form_key, status,
+             assignee, created_at, due_at, completed_at, completed_by, owner, priority, follow_up_at, process_key,
+             region, outlet_code, customer_name, serial_number) = row[:-2]
+            summaries.append(TaskSummary(
+                task_id, instance_id, definition_key, definition_name, business_key, element_id, name, form_key,
+                status, assignee, tuple(sorted(groups)), created_at, due_at, completed_at, completed_by, owner,
+                priority, follow_up_at, process_key, region, outlet_code, customer_name, serial_number))
+            groups = []
+    return summaries
 
 
 def get_task(session: Session, catalog: FormCatalog, *, actor: Actor, task_id: uuid.UUID) -> TaskDetail:

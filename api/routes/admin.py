@@ -4,7 +4,7 @@ from typing import Any
 
 from fastapi import APIRouter
 
-from api.deps import CHECKED_INPUT, ActorDep, CatalogDep, ClockDep, SessionDep, require_group
+from api.deps import CHECKED_INPUT, ActorCacheDep, ActorDep, CatalogDep, ClockDep, SessionDep, require_group
 from api.problems import API_ERRORS
 from api.schemas import GroupCreateIn, GroupOut, UserCreateIn, UserOut, UserUpdateIn
 from engine import identity
@@ -30,13 +30,15 @@ def create_user(body: UserCreateIn, session: SessionDep, clock: ClockDep, actor:
 
 
 @router.patch("/users/{username}", summary="Rename, disable, reset password, change groups (admins)")
-def update_user(username: str, body: UserUpdateIn, session: SessionDep, clock: ClockDep, actor: ActorDep) -> UserOut:
+def update_user(username: str, body: UserUpdateIn, session: SessionDep, clock: ClockDep, actor: ActorDep,
+                actors: ActorCacheDep) -> UserOut:
     require_group(actor, ADMIN_GROUP)
     with session.begin():
-        return UserOut.of(identity.update_user(session, clock, actor=actor, username=username,
-                                               display_name=body.display_name, is_active=body.is_active,
-                                               password=body.password, groups=body.groups,
-                                               outlet_code=body.outlet_code))
+        user = identity.update_user(session, clock, actor=actor, username=username,
+                                    display_name=body.display_name, is_active=body.is_active,
+                                    password=body.password, groups=body.groups, outlet_code=body.outlet_code)
+    actors.forget(username)  # after the commit: a request in between reads the change, not the kept actor
+    return UserOut.of(user)
 
 
 @router.get("/groups", summary="All groups with their member counts")

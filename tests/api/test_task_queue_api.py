@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import uuid
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
@@ -13,7 +14,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from engine.clock import FrozenClock
-from engine.tables import AuditEvent, Instance, Task
+from engine.tables import AuditEvent, Instance, Task, TaskCandidateGroup
 from tests.api.conftest import Desk
 from tests.api.test_outlet_onboarding import REGISTRATION
 
@@ -65,6 +66,38 @@ def test_queue_count_stops_at_the_cap(desk: Desk, clock: FrozenClock, monkeypatc
     assert [t["business_key"] for t in page["items"]] == ["HD-2"]  # paging goes on past the count
     exact = desk.client.get("/api/tasks", headers=desk.login("rcc_director"), params={"business_key": "HD-1"}).json()
     assert (exact["total"], exact["total_capped"]) == (1, False)
+
+
+def test_queue_page_carries_groups_order_and_count_in_one_read(desk: Desk, clock: FrozenClock,
+                                                               factory: sessionmaker[Session]) -> None:
+    """The page, its count and every task's candidate groups come from one statement: a task reached
+    by two routes (its group, and claimed) is listed once, with all its groups, in queue order."""
+    ids = []
+    for n in range(3):
+        ids.append(desk.start("outlet", "outlet_onboarding", REGISTRATION, business_key=f"HD-{n}"))
+        clock.advance(timedelta(minutes=5))
+    first, second, third = (desk.task_of("rcc_director", i, "rcc_review") for i in ids)
+    with factory() as session, session.begin():
+        session.add(TaskCandidateGroup(task_id=uuid.UUID(second["task_id"]), group_id="quality"))
+        session.get_one(Task, uuid.UUID(first["task_id"])).due_at = None
+        session.get_one(Task, uuid.UUID(third["task_id"])).due_at = clock.now() - timedelta(days=1)
+    claimed = desk.client.post(f"/api/tasks/{second['task_id']}/claim", headers=desk.login("rcc_director"))
+    assert claimed.status_code == 200, claimed.text
+
+    page = desk.client.get("/api/tasks", headers=desk.login("rcc_director")).json()
+    assert [t["business_key"] for t in page["items"]] == ["HD-0", "HD-1", "HD-2"]
+    assert (page["total"], page["total_capped"]) == (3, False)
+    assert [t["candidate_groups"] for t in page["items"]] == [["rcc_director"], ["quality", "rcc_director"],
+                                                             ["rcc_director"]]
+    assert page["items"][1]["assignee"] == "rcc_director"
+    by_due = desk.queue("rcc_director", sort="due")
+    assert [t["business_key"] for t in by_due] == ["HD-2", "HD-1", "HD-0"]  # no due date: last
+    assert [(t["business_key"], t["candidate_groups"]) for t in desk.queue("quality")] == [
+        ("HD-1", ["quality", "rcc_director"])]
+    past_the_end = desk.client.get("/api/tasks", headers=desk.login("rcc_director"), params={"offset": 5}).json()
+    assert (past_the_end["items"], past_the_end["total"]) == ([], 3)
+    empty = desk.client.get("/api/tasks", headers=desk.login("csd_head")).json()
+    assert (empty["items"], empty["total"], empty["total_capped"]) == ([], 0, False)
 
 
 def test_claim_requires_candidate_group(desk: Desk, review: tuple[str, str], factory: sessionmaker[Session]) -> None:
