@@ -1,7 +1,7 @@
 """queue count index: open tasks by id, so the capped count reads no table rows
 
 Revision ID: 0008
-Revises: 0007 (to be sequenced after 0007 when merged)
+Revises: 0007
 Create Date: 2026-11-25 19:00:00.000000
 
 A queue's count (capped at 1,001) merge-joins its groups' `task_candidate_groups` entries with the
