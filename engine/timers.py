@@ -90,6 +90,21 @@ def _fire_instance(session: Session, clock: Clock, *, record: Instance, due: lis
     return 0 if failure else len(fired)
 
 
+def fire_instance_timers(session: Session, clock: Clock, *, instance_id: uuid.UUID) -> int:
+    """Fire the due timers of one instance in the caller's transaction; returns how many fired.
+
+    The tick's work for a single instance, for callers that step one case at a time (bench/cases.py).
+    """
+    query = select(Instance).where(Instance.instance_id == instance_id, Instance.status == "running")
+    if session.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update(skip_locked=True)
+    record = session.scalars(query).first()
+    if record is None:
+        return 0
+    due = _due_timers(session, clock, [instance_id]).get(instance_id, [])
+    return _fire_instance(session, clock, record=record, due=due, bundles={})
+
+
 def fire_due_timers(factory: sessionmaker[Session], clock: Clock, *, limit: int = BATCH_SIZE) -> int:
     """One scheduler tick over at most `limit` due instances, committed together; returns timers fired.
 
