@@ -202,7 +202,7 @@ class Timer(Base):
     """A waiting BPMN timer with its due time, so the scheduler need not load workflows to find it."""
 
     __tablename__ = "timers"
-    __table_args__ = (Index(None, "status", "due_at"),)
+    __table_args__ = (Index(None, "status", "due_at"), Index(None, "instance_id"))
     timer_id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)  # SpiffWorkflow's task id
     instance_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("instances.instance_id", ondelete="CASCADE"))
     element_id: Mapped[str] = mapped_column(String(200))
