@@ -78,7 +78,7 @@ def _fire_instance(session: Session, clock: Clock, *, record: Instance, due: lis
     fired: frozenset[uuid.UUID] = frozenset()
 
     def find_fired() -> frozenset[uuid.UUID]:
-        nonlocal fired  # kept for the count below: each call walks the whole task tree
+        nonlocal fired  # kept for the count below rather than scanning the tasks again
         waiting = {w.timer_id for w in run.waiting_timers()}
         fired = frozenset(t.timer_id for t in due if t.timer_id not in waiting)
         return fired
