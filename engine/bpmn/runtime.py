@@ -12,6 +12,7 @@ import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from itertools import chain, islice
 from typing import Any
 
 from SpiffWorkflow.bpmn import BpmnEvent
@@ -89,6 +90,7 @@ class WorkflowRun:
         self._index = index or SpillIndex()
         self.touched = False  # changed since loaded or last dumped (a held copy of it is then stale)
         attach_sandbox(workflow)  # the script engine is not serialized: re-attach on every load
+        _look_up_before_walking(workflow)
 
     @classmethod
     def start(cls, cache_key: str, spec: dict[str, Any], variables: dict[str, Any],
@@ -253,9 +255,9 @@ class WorkflowRun:
         A scan of their task tables, not the library's walk of the task tree: a case that loops
         makes the tree deep, and the walk costs several times more per task.
         """
-        found = [t for t in self._workflow.tasks.values() if t.state & state]
+        found = [t for t in self._workflow.tasks.values() if t._state & state]  # `state` is the property's field
         for subprocess in self._workflow.subprocesses.values():
-            found.extend(t for t in subprocess.tasks.values() if t.state & state)
+            found.extend(t for t in subprocess.tasks.values() if t._state & state)
         return found
 
     def _tracking(self, now: datetime, action: Callable[[], Any]) -> list[Step]:
@@ -300,6 +302,39 @@ class WorkflowRun:
                 data = _decision_record(task)
             steps.append(Step(_process_key(task), task.task_spec.bpmn_id, type(task.task_spec).__name__, chosen, data))
         return steps
+
+
+def _look_up_before_walking(workflow: BpmnWorkflow) -> None:
+    """Answer the library's commonest task queries from its task tables when that gives the same answer.
+
+    After every task it completes the library walks the whole task tree for waiting tasks, and
+    between engine steps for ready ones. A case that loops makes that tree deep: at a thousand
+    rounds these walks were most of a step's time. The tables hold the same tasks (every task of
+    the tree and of its subprocesses), so when at most one task is in the state asked for, the
+    walk's answer is known without walking: nothing, or that task. With more, the order in which
+    the walk meets them matters, and the library walks as before.
+    """
+    walk = workflow.get_tasks
+
+    def get_tasks(first_task: SpiffTask | None = None, **kwargs: Any) -> list[SpiffTask]:
+        if first_task is None and kwargs.keys() == {"state"}:
+            state = kwargs["state"]
+            tables = chain([workflow.tasks], (sub.tasks for sub in workflow.subprocesses.values()))
+            found = list(islice((t for table in tables for t in table.values() if t._state & state), 2))
+            if len(found) <= 1:
+                return found
+        tasks: list[SpiffTask] = walk(first_task, **kwargs)
+        return tasks
+
+    refresh = workflow.update_waiting_tasks
+
+    def update_waiting_tasks() -> None:
+        # The library's own version walks only this workflow's tree (not its subprocesses').
+        if any(t._state == TaskState.WAITING for t in workflow.tasks.values()):
+            refresh()
+
+    workflow.get_tasks = get_tasks
+    workflow.update_waiting_tasks = update_waiting_tasks
 
 
 def _gateway_inputs(task: SpiffTask) -> dict[str, Any]:

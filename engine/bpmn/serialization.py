@@ -31,16 +31,17 @@ from SpiffWorkflow.camunda.serializer.config import CAMUNDA_CONFIG
 from SpiffWorkflow.task import Task
 from SpiffWorkflow.util.task import TaskState
 
-_spilled_ids: ContextVar[frozenset[uuid.UUID]] = ContextVar("tixi_spilled_ids", default=frozenset())
+# While a state is written: for each task table (by id()), the tasks the state keeps (not spilled).
+_kept_tasks: ContextVar[dict[int, list[uuid.UUID]] | None] = ContextVar("tixi_kept_tasks", default=None)
 
 
 class _LeavesOutSpilledTasks:
     """Workflow converters that leave the tasks already stored in chunks out of the state."""
 
     def mapping_to_dict(self, mapping: dict[Any, Any], **kwargs: Any) -> dict[str, Any]:
-        spilled = _spilled_ids.get()
-        if spilled:
-            mapping = {k: v for k, v in mapping.items() if not (k in spilled and isinstance(v, Task))}
+        kept = (_kept_tasks.get() or {}).get(id(mapping))
+        if kept is not None:
+            mapping = {task_id: mapping[task_id] for task_id in kept}
         converted: dict[str, Any] = super().mapping_to_dict(mapping, **kwargs)  # type: ignore[misc]
         return converted
 
@@ -66,19 +67,21 @@ _cache_lock = threading.Lock()
 _spec_cache: OrderedDict[str, tuple[Any, dict[str, Any]]] = OrderedDict()
 _SPEC_CACHE_SIZE = 256
 
-Fingerprint = tuple[int, float, list[uuid.UUID]]  # state, last state change, children
+# On a spilled task: its state and children when it was written. Kept on the task itself, so the
+# check at each step is an attribute read, not a look-up by id (a UUID hashes in Python code).
+_SPILLED_AS = "_tixi_spilled_as"
 
 
 @dataclass
 class SpillIndex:
-    """Which tasks of a workflow are stored in chunks, and what each looked like when it was written.
+    """Which tasks of a workflow are stored in chunks.
 
     A finished task rarely changes, but it can: cancelling a branch drops the unfinished children
-    of finished tasks. A task whose fingerprint moved is written again in the next chunk.
+    of finished tasks. A task whose state or children moved is written again in the next chunk.
     """
 
     chunks: int = 0
-    stored: dict[uuid.UUID, Fingerprint] = field(default_factory=dict)
+    stored: set[uuid.UUID] = field(default_factory=set)
 
 
 @dataclass(frozen=True)
@@ -100,29 +103,37 @@ def dump_state(workflow: BpmnWorkflow, index: SpillIndex) -> StoredState:
     """The workflow's state without its spec, spilling finished tasks once enough have gathered."""
     fresh: list[tuple[str, Task]] = []
     changed: list[tuple[str, Task]] = []
+    kept: dict[int, list[uuid.UUID]] = {}  # by id() of each task table: the tasks the state itself holds
     seen = 0
-    for key, task in _tasks_with_keys(workflow):
-        known = index.stored.get(task.id)
-        if known is not None:
-            seen += 1
-            if known[0] != task.state or known[1] != task.last_state_change or known[2] != task._children:
-                changed.append((key, task))
-        elif task.state & _FROZEN:
-            fresh.append((key, task))
+    for key, table in _task_tables(workflow):
+        in_state = kept[id(table)] = []
+        for task_id, task in table.items():
+            spilled_as = task.__dict__.get(_SPILLED_AS)
+            if spilled_as is None:
+                in_state.append(task_id)
+                if task._state & _FROZEN:
+                    fresh.append((key, task))
+            else:
+                seen += 1
+                if spilled_as[0] != task._state or spilled_as[1] != task._children:
+                    changed.append((key, task))
     dropped: list[uuid.UUID] = []
     if seen < len(index.stored):  # tasks left the tree (a branch reset or dropped): the load must skip them
-        present = {task.id for _, task in _tasks_with_keys(workflow)}
+        present = {task_id for _, table in _task_tables(workflow) for task_id in table}
         dropped = [task_id for task_id in index.stored if task_id not in present]
     chunk = None
     if len(fresh) >= SPILL_AT or changed or dropped:
         written = (fresh if len(fresh) >= SPILL_AT else []) + changed
         chunk = _chunk(written, dropped)
-        for task_id in dropped:
-            del index.stored[task_id]
+        index.stored.difference_update(dropped)
         for _, task in written:
-            index.stored[task.id] = _fingerprint(task)
+            _mark_spilled(task)
+            index.stored.add(task.id)
+        if len(fresh) >= SPILL_AT:
+            spilled_now = {task.id for _, task in fresh}
+            kept = {table: [i for i in ids if i not in spilled_now] for table, ids in kept.items()}
         index.chunks += 1
-    state = _state_without_spilled(workflow, index)
+    state = _state_of(workflow, kept)
     state[CHUNKS_KEY] = index.chunks
     return StoredState(state, chunk, index.chunks - 1)
 
@@ -148,8 +159,10 @@ def load_state(
     dct["spec"] = process_spec  # restore() hands back objects it does not recognise unchanged
     dct["subprocess_specs"] = dict(subprocess_specs)
     workflow = SERIALIZER.from_dict(dct)
-    if spilled:
-        index.stored = {task.id: _fingerprint(task) for _, task in _tasks_with_keys(workflow) if task.id in spilled}
+    for _, table in _task_tables(workflow) if spilled else ():
+        for task_id in spilled.intersection(table):
+            _mark_spilled(table[task_id])
+            index.stored.add(task_id)
     return workflow, index
 
 
@@ -178,18 +191,15 @@ def cached_specs(cache_key: str, spec: dict[str, Any]) -> tuple[Any, dict[str, A
     return restored
 
 
-def _tasks_with_keys(workflow: BpmnWorkflow) -> Iterator[tuple[str, Task]]:
-    """Every task with the key of the (sub)workflow holding it: "" for the top, else the call activity's task id."""
-    for task in workflow.tasks.values():
-        yield "", task
+def _task_tables(workflow: BpmnWorkflow) -> Iterator[tuple[str, dict[uuid.UUID, Task]]]:
+    """Each task table with its key: "" for the top workflow, else the id of the call activity's task."""
+    yield "", workflow.tasks
     for subprocess_id, subprocess in workflow.subprocesses.items():
-        key = str(subprocess_id)
-        for task in subprocess.tasks.values():
-            yield key, task
+        yield str(subprocess_id), subprocess.tasks
 
 
-def _fingerprint(task: Task) -> Fingerprint:
-    return task.state, task.last_state_change, list(task._children)
+def _mark_spilled(task: Task) -> None:
+    setattr(task, _SPILLED_AS, (task._state, list(task._children)))
 
 
 def _chunk(written: list[tuple[str, Task]], dropped: list[uuid.UUID]) -> dict[str, Any]:
@@ -204,22 +214,23 @@ def _chunk(written: list[tuple[str, Task]], dropped: list[uuid.UUID]) -> dict[st
         return _json_safe({"tasks": tasks, "dropped": [str(task_id) for task_id in dropped]})
 
 
-def _state_without_spilled(workflow: BpmnWorkflow, index: SpillIndex) -> dict[str, Any]:
-    token = _spilled_ids.set(frozenset(index.stored))
+def _state_of(workflow: BpmnWorkflow, kept: dict[int, list[uuid.UUID]]) -> dict[str, Any]:
+    token = _kept_tasks.set(kept)
     try:
         with _encoder_mode():
             state = SERIALIZER.to_dict(workflow)
             for key in _SPEC_KEYS:
                 state.pop(key, None)
-            if index.stored:
-                for dct in _task_dicts(state):
-                    if dct["parent"] is not None and uuid.UUID(dct["parent"]) in index.stored:
+            for key, table in _task_tables(workflow):
+                dicts = state["tasks"] if not key else state["subprocesses"][key]["tasks"]
+                for dct in dicts.values():
+                    parent = table.get(uuid.UUID(dct["parent"])) if dct["parent"] is not None else None
+                    if parent is not None and _SPILLED_AS in parent.__dict__:
                         # Its parent's data is in a chunk, as it was then: keep this task's data whole.
-                        task = workflow.get_task_from_id(uuid.UUID(dct["id"]))
-                        dct["data"], dct["delta"] = task.data, {}
+                        dct["data"], dct["delta"] = table[uuid.UUID(dct["id"])].data, {}
             return _json_safe(state)
     finally:
-        _spilled_ids.reset(token)
+        _kept_tasks.reset(token)
 
 
 def _task_dicts(state: dict[str, Any]) -> Iterator[dict[str, Any]]:
