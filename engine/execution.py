@@ -168,14 +168,18 @@ def save_run(
 ) -> None:
     """Write the workflow's new state and everything derived from it; the caller commits."""
     now = clock.now()
-    # Each of these walks the whole task tree: take them once and hand them to every sync below.
+    # Each of these scans every task: take them once and hand them to every sync below.
     ready, timers, messages = run.ready_user_tasks(), run.waiting_timers(), run.waiting_messages()
-    _record_steps(session, clock, actor=actor, record=record, bundle=bundle, steps=steps)
-    _sync_tasks(session, clock, actor=actor, record=record, bundle=bundle, run=run, ready_tasks=ready)
-    if timers or bundle.uses("timer_events"):
-        _sync_timers(session, record=record, waiting_timers=timers, bundle=bundle, fired=fired_timer_ids, now=now)
-    if messages or bundle.uses("message_events"):
-        _sync_messages(session, record=record, waiting_messages=messages, now=now)
+    # The syncs read rows this step cannot have written yet: without autoflush before each read,
+    # the step's changes go out in one flush (multi-row INSERTs) instead of one per read.
+    with session.no_autoflush:
+        _record_steps(session, clock, actor=actor, record=record, bundle=bundle, steps=steps)
+        _sync_tasks(session, clock, actor=actor, record=record, bundle=bundle, run=run, ready_tasks=ready)
+        if timers or bundle.uses("timer_events"):
+            _sync_timers(session, record=record, waiting_timers=timers, bundle=bundle, fired=fired_timer_ids,
+                         now=now)
+        if messages or bundle.uses("message_events"):
+            _sync_messages(session, record=record, waiting_messages=messages, now=now)
     variables = run.variables()
     _promote_case_fields(record, variables)
     waiting_at = [(t.process_key, t.element_id) for t in ready]
