@@ -59,6 +59,8 @@ def clear() -> None:
 
 @event.listens_for(Session, "after_commit")
 def _return_committed(session: Session) -> None:
+    if session.in_nested_transaction():
+        return  # a savepoint's release, which SQLAlchemy also reports here: the transaction goes on
     _give_back(session.info.pop(_HELD_KEY, {}))
 
 

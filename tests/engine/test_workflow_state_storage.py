@@ -117,3 +117,21 @@ class _no_error:
 
     def __exit__(self, *_: object) -> None:
         return None
+
+
+def test_a_savepoint_release_keeps_the_workflow_out_of_the_cache_until_the_commit(
+    factory: sessionmaker[Session], clock: FrozenClock, catalog: FormCatalog
+) -> None:
+    instance_id = _start_loop(factory, clock, catalog, limit=5)
+    task_id = _open_task(factory, instance_id)
+    with transaction(factory) as session:
+        with session.begin_nested():  # as the timer tick fires each case of a batch
+            tasks.claim_task(session, clock, actor=DIRECTOR, task_id=task_id)
+            tasks.complete_task(session, clock, catalog, actor=DIRECTOR, task_id=task_id,
+                                data={"rcc_approved": True})
+        record = session.get(Instance, instance_id)
+        assert record is not None
+        cache_key, revision = bundle_of(session, record).cache_key, record.state_revision
+        # Other transactions must not be handed a workflow whose state is not committed yet.
+        assert workflow_cache.take(instance_id, revision, cache_key) is None
+    assert workflow_cache.take(instance_id, revision, cache_key) is not None  # committed: now it is kept
