@@ -20,7 +20,8 @@ from report import emit, print_table
 from engine.clock import SystemClock
 
 HERE = Path(__file__).resolve().parent
-SCRIPTS = ("floor.py", "engine_layer.py", "long_case.py", "footprint.py", "http_api.py", "queues.py", "timers.py")
+SCRIPTS = ("floor.py", "engine_layer.py", "long_case.py", "footprint.py", "http_api.py", "queues.py", "timers.py",
+           "server_memory.py")
 
 
 def machine() -> dict[str, Any]:
@@ -79,7 +80,7 @@ def summary_rows(results: dict[str, dict[str, Any]]) -> list[list[Any]]:
         for kind, figures in by_kind.items():
             rows.append([f"engine layer {key} {kind} (instances/s; steps p95 ms)",
                          f"{figures['instances_per_s']}; {figures['steps']['all']['p95_ms']}", "", ""])
-    return rows + http_rows(results) + queue_rows(results) + timer_rows(results)
+    return rows + http_rows(results) + queue_rows(results) + timer_rows(results) + memory_rows(results)
 
 
 def engine_shapes(results: dict[str, dict[str, Any]]) -> dict[str, Any]:
@@ -127,6 +128,14 @@ def timer_rows(results: dict[str, dict[str, Any]]) -> list[list[Any]]:
         rows.append([f"timers, {figures['workers']} worker(s): each fired exactly once, none missed",
                      "yes" if figures["each_fired_exactly_once"] else "NO", "all", _met(figures["each_fired_exactly_once"])])
     return rows
+
+
+def memory_rows(results: dict[str, dict[str, Any]]) -> list[list[Any]]:
+    memory = results["server_memory.py"]
+    if "server_memory_rss_mib" not in memory:
+        return []
+    return [[f"server RSS after {memory['server_memory_instances']:,} instances started through HTTP (MiB; "
+             f"{memory['server_memory_warm_mib']} after warm-up)", memory["server_memory_rss_mib"], "after 100 k", ""]]
 
 
 def _met(ok: bool) -> str:
