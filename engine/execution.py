@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -146,13 +146,16 @@ def load_run(record: Instance, bundle: Bundle) -> WorkflowRun:
     assert session is not None  # records come from the caller's session
     run = workflow_cache.take(record.instance_id, record.state_revision, bundle.cache_key)
     if run is None:
-        chunks = session.scalars(
-            select(InstanceStateChunk.tasks).where(InstanceStateChunk.instance_id == record.instance_id)
-            .order_by(InstanceStateChunk.seq)
-        ).all() if record.state.get(CHUNKS_KEY) else []
+        chunks = _spilled_chunks(session, record.instance_id) if record.state.get(CHUNKS_KEY) else []
         run = WorkflowRun.load(bundle.cache_key, bundle.spec, record.state, chunks, record.serializer_version)
     workflow_cache.hold(session, record.instance_id, run, bundle.cache_key, record.state_revision, saved=False)
     return run
+
+
+def _spilled_chunks(session: Session, instance_id: uuid.UUID) -> Sequence[dict[str, Any]]:
+    """The instance's chunks of spilled finished tasks, oldest first."""
+    return session.scalars(select(InstanceStateChunk.tasks).where(InstanceStateChunk.instance_id == instance_id)
+                           .order_by(InstanceStateChunk.seq)).all()
 
 
 def save_run(
@@ -215,9 +218,8 @@ def save_run(
 
 def _verify_stored_state(session: Session, record: Instance, bundle: Bundle, run: WorkflowRun) -> None:
     """Check that the state just written (row and chunks) rebuilds the same workflow (TIXI_VERIFY_STATE)."""
-    chunks = session.scalars(select(InstanceStateChunk.tasks).where(InstanceStateChunk.instance_id == record.instance_id)
-                             .order_by(InstanceStateChunk.seq)).all()
-    reloaded = WorkflowRun.load(bundle.cache_key, bundle.spec, record.state, chunks, record.serializer_version)
+    reloaded = WorkflowRun.load(bundle.cache_key, bundle.spec, record.state,
+                                _spilled_chunks(session, record.instance_id), record.serializer_version)
     if not run.same_state_as(reloaded):
         raise AssertionError(f"the stored state of instance {record.instance_id} does not rebuild its workflow")
 

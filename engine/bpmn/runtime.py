@@ -12,7 +12,7 @@ import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from itertools import chain, islice
+from itertools import islice
 from typing import Any
 
 from SpiffWorkflow.bpmn import BpmnEvent
@@ -27,7 +27,15 @@ from SpiffWorkflow.util.task import TaskIterator, TaskState
 
 from engine.bpmn import timing
 from engine.bpmn.sandbox import SandboxError, attach_sandbox, make_script_engine
-from engine.bpmn.serialization import SpillIndex, StoredState, cached_specs, dump_state, load_state, same_state
+from engine.bpmn.serialization import (
+    SpillIndex,
+    StoredState,
+    cached_specs,
+    dump_state,
+    load_state,
+    same_state,
+    task_tables,
+)
 
 
 class WorkflowError(Exception):
@@ -255,10 +263,8 @@ class WorkflowRun:
         A scan of their task tables, not the library's walk of the task tree: a case that loops
         makes the tree deep, and the walk costs several times more per task.
         """
-        found = [t for t in self._workflow.tasks.values() if t._state & state]  # `state` is the property's field
-        for subprocess in self._workflow.subprocesses.values():
-            found.extend(t for t in subprocess.tasks.values() if t._state & state)
-        return found
+        # `_state` is the field behind the `state` property, read without the property's call.
+        return [t for _, table in task_tables(self._workflow) for t in table.values() if t._state & state]
 
     def _tracking(self, now: datetime, action: Callable[[], Any]) -> list[Step]:
         self.touched = True
@@ -319,8 +325,8 @@ def _look_up_before_walking(workflow: BpmnWorkflow) -> None:
     def get_tasks(first_task: SpiffTask | None = None, **kwargs: Any) -> list[SpiffTask]:
         if first_task is None and kwargs.keys() == {"state"}:
             state = kwargs["state"]
-            tables = chain([workflow.tasks], (sub.tasks for sub in workflow.subprocesses.values()))
-            found = list(islice((t for table in tables for t in table.values() if t._state & state), 2))
+            found = list(islice((t for _, table in task_tables(workflow) for t in table.values()
+                                 if t._state & state), 2))
             if len(found) <= 1:
                 return found
         tasks: list[SpiffTask] = walk(first_task, **kwargs)

@@ -105,7 +105,7 @@ def dump_state(workflow: BpmnWorkflow, index: SpillIndex) -> StoredState:
     changed: list[tuple[str, Task]] = []
     kept: dict[int, list[uuid.UUID]] = {}  # by id() of each task table: the tasks the state itself holds
     seen = 0
-    for key, table in _task_tables(workflow):
+    for key, table in task_tables(workflow):
         in_state = kept[id(table)] = []
         for task_id, task in table.items():
             spilled_as = task.__dict__.get(_SPILLED_AS)
@@ -119,7 +119,7 @@ def dump_state(workflow: BpmnWorkflow, index: SpillIndex) -> StoredState:
                     changed.append((key, task))
     dropped: list[uuid.UUID] = []
     if seen < len(index.stored):  # tasks left the tree (a branch reset or dropped): the load must skip them
-        present = {task_id for _, table in _task_tables(workflow) for task_id in table}
+        present = {task_id for _, table in task_tables(workflow) for task_id in table}
         dropped = [task_id for task_id in index.stored if task_id not in present]
     chunk = None
     if len(fresh) >= SPILL_AT or changed or dropped:
@@ -159,7 +159,7 @@ def load_state(
     dct["spec"] = process_spec  # restore() hands back objects it does not recognise unchanged
     dct["subprocess_specs"] = dict(subprocess_specs)
     workflow = SERIALIZER.from_dict(dct)
-    for _, table in _task_tables(workflow) if spilled else ():
+    for _, table in task_tables(workflow) if spilled else ():
         for task_id in spilled.intersection(table):
             _mark_spilled(table[task_id])
             index.stored.add(task_id)
@@ -191,7 +191,7 @@ def cached_specs(cache_key: str, spec: dict[str, Any]) -> tuple[Any, dict[str, A
     return restored
 
 
-def _task_tables(workflow: BpmnWorkflow) -> Iterator[tuple[str, dict[uuid.UUID, Task]]]:
+def task_tables(workflow: BpmnWorkflow) -> Iterator[tuple[str, dict[uuid.UUID, Task]]]:
     """Each task table with its key: "" for the top workflow, else the id of the call activity's task."""
     yield "", workflow.tasks
     for subprocess_id, subprocess in workflow.subprocesses.items():
@@ -221,7 +221,7 @@ def _state_of(workflow: BpmnWorkflow, kept: dict[int, list[uuid.UUID]]) -> dict[
             state = SERIALIZER.to_dict(workflow)
             for key in _SPEC_KEYS:
                 state.pop(key, None)
-            for key, table in _task_tables(workflow):
+            for key, table in task_tables(workflow):
                 dicts = state["tasks"] if not key else state["subprocesses"][key]["tasks"]
                 for dct in dicts.values():
                     parent = table.get(uuid.UUID(dct["parent"])) if dct["parent"] is not None else None
