@@ -48,10 +48,12 @@ run: $(STAMP) web
 test: $(STAMP) lint web browser
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-# Style and types: ruff, and mypy --strict over engine/ and api/ (settings in pyproject.toml).
+# Style, types and layers: ruff (with the wall-clock ban), mypy --strict over engine/ and api/, and
+# import-linter's contracts (docs/architecture.md); settings in pyproject.toml.
 lint: $(STAMP)
 	$(BIN)/ruff check api engine
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 # Re-pin every dependency (run after editing pyproject.toml; commit requirements.lock).
 lock:

@@ -20,8 +20,9 @@ from api.web import design, inbox, login, monitor
 from api.web.pages import install_error_pages
 from engine.catalog import FormCatalog
 from engine.clock import Clock, SystemClock
-from engine.db import make_engine, make_session_factory
+from engine.db import make_engine
 from engine.worker import start_background_worker
+from engine.workflow_store import session_factory as workflow_sessions
 
 log = logging.getLogger(__name__)
 WEB_STATIC = Path(__file__).parent / "web" / "static"
@@ -36,7 +37,8 @@ def create_app(
 ) -> FastAPI:
     settings = settings or Settings()
     clock = clock or SystemClock()
-    factory = session_factory or make_session_factory(make_engine(settings.database_url))
+    # The sessionmaker carries how workflows are loaded and saved, and this app's workflow cache.
+    factory = session_factory or workflow_sessions(make_engine(settings.database_url), settings)
     scheduler = settings.scheduler_in_process if run_scheduler is None else run_scheduler
 
     @asynccontextmanager

@@ -15,9 +15,10 @@ from sqlalchemy.exc import OperationalError, ProgrammingError
 from api.settings import Settings
 from engine.catalog import FormCatalog
 from engine.clock import SystemClock
-from engine.db import make_engine, make_session_factory, transaction
+from engine.db import make_engine, transaction
 from engine.errors import ServiceError
 from engine.identity import ADMIN_GROUP, Actor, add_user, sync_demo_users
+from engine.workflow_store import session_factory as workflow_sessions
 
 app = typer.Typer(help="Tixi (体系): BPMN workflow engine for after-sales customer service.", no_args_is_help=True)
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
@@ -73,7 +74,7 @@ def deploy(path: Annotated[Path, typer.Argument(help="a .bpmn/.dmn/.zip file or 
     settings = Settings()
     from engine.definitions import deploy_files
 
-    factory = make_session_factory(make_engine(settings.database_url))
+    factory = workflow_sessions(make_engine(settings.database_url), settings)
     catalog = FormCatalog(settings.forms_dir)
     typer.echo(f"checking {len(files)} file(s) as one deployment (processes may call each other)")
     for number, file in enumerate(files, start=1):
@@ -102,7 +103,7 @@ def users_add(
 ) -> None:
     """Create a user with a password and groups."""
     settings = Settings()
-    factory = make_session_factory(make_engine(settings.database_url))
+    factory = workflow_sessions(make_engine(settings.database_url), settings)
     try:
         with _database_ready(), transaction(factory) as session:
             user = add_user(session, SystemClock(), actor=OPERATOR, username=username, password=password,
@@ -116,7 +117,7 @@ def users_add(
 def users_demo(enable: Annotated[bool, typer.Option("--enable/--disable")] = True) -> None:
     """Create (or disable) the demo users: one per group, named after it, password 'demo'."""
     settings = Settings()
-    factory = make_session_factory(make_engine(settings.database_url))
+    factory = workflow_sessions(make_engine(settings.database_url), settings)
     with _database_ready(), transaction(factory) as session:
         names = sync_demo_users(session, SystemClock(), enabled=enable)
     typer.echo(f"demo users: {', '.join(names)}" if enable else "demo users disabled")
@@ -128,7 +129,7 @@ def audit_verify() -> None:
     from engine.audit import verify_chains
 
     settings = Settings()
-    factory = make_session_factory(make_engine(settings.database_url))
+    factory = workflow_sessions(make_engine(settings.database_url), settings)
     typer.echo("verifying the audit history ...")
     with _database_ready(), transaction(factory) as session:
         checked, breaks = verify_chains(session)
@@ -147,7 +148,7 @@ def audit_check() -> None:
     from engine.invariants import check_invariants
 
     settings = Settings()
-    factory = make_session_factory(make_engine(settings.database_url))
+    factory = workflow_sessions(make_engine(settings.database_url), settings)
     typer.echo("checking the audit history against the instances and tasks ...")
     with _database_ready(), transaction(factory) as session:
         report = check_invariants(session)
@@ -173,7 +174,7 @@ def calendar_load(path: Annotated[Path, typer.Argument(help='JSON: {"days": [{"d
     except (OSError, ValueError, KeyError, TypeError) as error:
         raise _fail(f"{path}: expected a JSON object with a 'days' list of day/kind/name ({error})") from None
     settings = Settings()
-    factory = make_session_factory(make_engine(settings.database_url))
+    factory = workflow_sessions(make_engine(settings.database_url), settings)
     try:
         with _database_ready(), transaction(factory) as session:
             for day, kind, name in parsed:
@@ -196,7 +197,7 @@ def serve(
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     settings = Settings()
-    factory = make_session_factory(make_engine(settings.database_url))
+    factory = workflow_sessions(make_engine(settings.database_url), settings)
     with _database_ready(), transaction(factory) as session:
         names = sync_demo_users(session, SystemClock(), enabled=settings.demo_users)
     if names:
@@ -211,7 +212,7 @@ def worker(interval: Annotated[float, typer.Option(help="seconds between ticks")
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     settings = Settings()
-    factory = make_session_factory(make_engine(settings.database_url))
+    factory = workflow_sessions(make_engine(settings.database_url), settings)
     stop = threading.Event()
     try:
         run_worker(factory, SystemClock(), stop, interval=interval)

@@ -16,7 +16,7 @@ from api.settings import Settings
 from api.web.session import web_session_token
 from engine.catalog import FormCatalog
 from engine.clock import Clock
-from engine.errors import AuthenticationError, PermissionDeniedError, ValidationError
+from engine.errors import AuthenticationError, ValidationError
 from engine.identity import Actor, find_actor
 
 _bearer = OAuth2PasswordBearer(tokenUrl="/api/auth/token", auto_error=False)
@@ -92,11 +92,6 @@ async def get_actor_cache(request: Request) -> ActorCache:
 
 ActorDep = Annotated[Actor, Depends(get_actor)]
 ActorCacheDep = Annotated[ActorCache, Depends(get_actor_cache)]
-
-
-def require_group(actor: Actor, group: str) -> None:
-    if group not in actor.groups:
-        raise PermissionDeniedError(f"this needs membership of the '{group}' group", required_group=group)
 
 
 async def storable_parameters(request: Request) -> None:

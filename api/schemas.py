@@ -9,10 +9,10 @@ from typing import Any, Generic, Self, TypeVar
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 from pydantic_core import PydanticCustomError
 
+from engine.audit import HistoryEvent
 from engine.definitions import DefinitionInfo
 from engine.identity import GroupInfo, UserInfo
 from engine.instances import InstanceDetail, InstanceSummary, Page
-from engine.tables import AuditEvent
 from engine.tasks import TaskDetail, TaskSummary
 
 T = TypeVar("T")
@@ -162,6 +162,7 @@ class InstanceOut(Out):
     started_at: datetime
     updated_at: datetime
     ended_at: datetime | None
+    allowed_actions: list[str] = []  # what the caller may do with it now: suspend, resume, terminate, retry
 
     @classmethod
     def of(cls, summary: InstanceSummary) -> InstanceOut:
@@ -209,7 +210,7 @@ class HistoryEventOut(Out):
     data: dict[str, Any]
 
     @classmethod
-    def of(cls, event: AuditEvent) -> HistoryEventOut:
+    def of(cls, event: HistoryEvent) -> HistoryEventOut:
         return cls.model_validate(event)
 
 
@@ -246,11 +247,12 @@ class TaskOut(Out):
 class TaskDetailOut(TaskOut):
     form_schema: dict[str, Any] | None
     variables: dict[str, Any]
+    allowed_actions: list[str]  # what the caller may do with it now: claim, unclaim, complete, hand_on, comment
 
     @classmethod
     def of_detail(cls, detail: TaskDetail) -> TaskDetailOut:
         return cls(**TaskOut.of(detail.summary).model_dump(), form_schema=detail.form_schema,
-                   variables=detail.variables)
+                   variables=detail.variables, allowed_actions=list(detail.allowed_actions))
 
 
 class TaskCompleteIn(In):

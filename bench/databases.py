@@ -14,10 +14,12 @@ from sqlalchemy import Engine, create_engine, text
 
 from engine.catalog import DEFAULT_FORMS_DIR, FormCatalog
 from engine.clock import FrozenClock
-from engine.db import make_engine, make_session_factory, postgres_server_url, scratch_postgres_database, transaction
+from engine.config import EngineConfig, postgres_server_url
+from engine.db import make_engine, scratch_postgres_database, transaction
 from engine.definitions import DefinitionInfo, deploy_files
 from engine.identity import Actor
 from engine.migrations import upgrade_to_head
+from engine.workflow_store import session_factory
 
 PROCESSES = Path(__file__).resolve().parent / "processes"
 SERVICE_PROCESSES = Path(__file__).resolve().parent.parent / "processes"
@@ -43,7 +45,7 @@ def scratch_database(kind: str) -> Iterator[Engine]:
 
 def deploy_bench_process(engine: Engine, clock: FrozenClock, catalog: FormCatalog, filename: str) -> DefinitionInfo:
     path = PROCESSES / filename
-    with transaction(make_session_factory(engine)) as session:
+    with transaction(session_factory(engine, EngineConfig())) as session:
         return deploy_files(session, clock, catalog, actor=DESIGNER, files=[(path.name, path.read_bytes())])[0]
 
 
@@ -51,7 +53,7 @@ def deploy_files_together(engine: Engine, clock: FrozenClock, catalog: FormCatal
                           filenames: tuple[str, ...]) -> list[DefinitionInfo]:
     """Deploy benchmark or service processes (bench/processes/ first, then processes/) as one deployment."""
     paths = [PROCESSES / name if (PROCESSES / name).exists() else SERVICE_PROCESSES / name for name in filenames]
-    with transaction(make_session_factory(engine)) as session:
+    with transaction(session_factory(engine, EngineConfig())) as session:
         return deploy_files(session, clock, catalog, actor=DESIGNER, files=[(p.name, p.read_bytes()) for p in paths])
 
 

@@ -19,7 +19,8 @@ from floor import instances_per_second
 from report import emit, latency_ms, print_table
 
 from engine.clock import FrozenClock
-from engine.db import make_session_factory
+from engine.config import EngineConfig
+from engine.workflow_store import session_factory
 
 WARM_UP = 10
 STEP_KINDS = ("start", "claim", "complete", "list")
@@ -30,7 +31,7 @@ def measure(kind: str, count: int) -> dict[str, Any]:
     catalog, clock = form_catalog(), FrozenClock()
     with scratch_database(kind) as engine:
         deploy_bench_process(engine, clock, catalog, "minimal_two_tasks.bpmn")
-        timer = StepTimer(make_session_factory(engine), clock)
+        timer = StepTimer(session_factory(engine, EngineConfig()), clock)
         for _ in range(WARM_UP):
             run_two_task_case(timer, catalog)
         timer.samples.clear()
@@ -51,7 +52,7 @@ def measure_shape(kind: str, count: int, key: str) -> dict[str, Any]:
     catalog, clock, shape = form_catalog(), FrozenClock(), SHAPES[key]
     with scratch_database(kind) as engine:
         deploy_files_together(engine, clock, catalog, shape.files)
-        timer = StepTimer(make_session_factory(engine), clock)
+        timer = StepTimer(session_factory(engine, EngineConfig()), clock)
         run_shape_case(timer, catalog, shape)  # warm up
         timer.samples.clear()
         began = time.perf_counter()

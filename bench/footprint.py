@@ -17,7 +17,8 @@ from report import emit, print_table
 from sqlalchemy import Engine, text
 
 from engine.clock import FrozenClock
-from engine.db import make_session_factory
+from engine.config import EngineConfig
+from engine.workflow_store import session_factory
 
 # What each table holds, for the state / tasks / history split of the issue.
 PART_OF = {"instances": "state", "tasks": "tasks", "task_candidate_groups": "tasks", "deadlines": "tasks",
@@ -44,7 +45,7 @@ def measure(count: int) -> dict[str, Any]:
     with scratch_database("postgresql") as engine:
         deploy_bench_process(engine, clock, catalog, "minimal_two_tasks.bpmn")
         before = table_sizes(engine)
-        timer = StepTimer(make_session_factory(engine), clock)
+        timer = StepTimer(session_factory(engine, EngineConfig()), clock)
         for _ in range(count):
             run_two_task_case(timer, catalog)
         after = table_sizes(engine)

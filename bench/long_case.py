@@ -20,10 +20,11 @@ from report import emit, print_table
 from sqlalchemy import func, select
 
 from engine.clock import FrozenClock
-from engine.db import make_session_factory
+from engine.config import EngineConfig
 from engine.instances import start_instance
 from engine.tables import Instance
 from engine.tasks import list_tasks
+from engine.workflow_store import session_factory
 
 WINDOW = 5
 
@@ -35,7 +36,7 @@ def run_loop(checkpoints: list[int]) -> tuple[dict[int, dict[str, Any]], dict[st
     limit = max(checkpoints)
     with scratch_database("sqlite") as engine:
         deploy_bench_process(engine, clock, catalog, "loop_task.bpmn")
-        timer = StepTimer(make_session_factory(engine), clock)
+        timer = StepTimer(session_factory(engine, EngineConfig()), clock)
         business_key = f"bench-{uuid.uuid4().hex[:12]}"
         started = timer.step("start", lambda s: start_instance(
             s, clock, catalog, actor=OUTLET, definition_key="loop_task", business_key=business_key,

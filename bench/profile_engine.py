@@ -18,9 +18,10 @@ from databases import deploy_bench_process, form_catalog, scratch_database
 from sqlalchemy import Engine, event
 
 from engine.clock import FrozenClock
-from engine.db import make_session_factory
+from engine.config import EngineConfig
 from engine.instances import start_instance
 from engine.tasks import list_tasks
+from engine.workflow_store import session_factory
 
 STATEMENTS: Counter[str] = Counter()
 
@@ -41,7 +42,7 @@ def profile_two_tasks(database: str, count: int, profiler: cProfile.Profile) -> 
     catalog, clock = form_catalog(), FrozenClock()
     with scratch_database(database) as engine:
         deploy_bench_process(engine, clock, catalog, "minimal_two_tasks.bpmn")
-        timer = StepTimer(make_session_factory(engine), clock)
+        timer = StepTimer(session_factory(engine, EngineConfig()), clock)
         run_two_task_case(timer, catalog)  # warm up
         count_statements(engine)
         profiler.enable()
@@ -54,7 +55,7 @@ def profile_loop(database: str, iterations: int, profiler: cProfile.Profile) -> 
     catalog, clock = form_catalog(), FrozenClock()
     with scratch_database(database) as engine:
         deploy_bench_process(engine, clock, catalog, "loop_task.bpmn")
-        timer = StepTimer(make_session_factory(engine), clock)
+        timer = StepTimer(session_factory(engine, EngineConfig()), clock)
         key = f"bench-{uuid.uuid4().hex[:12]}"
         timer.step("start", lambda s: start_instance(s, clock, catalog, actor=OUTLET, definition_key="loop_task",
                                                      business_key=key, variables={"count": 0, "limit": iterations}))

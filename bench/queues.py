@@ -28,9 +28,10 @@ from server import live_server
 from sqlalchemy import Engine, event, text
 
 from engine.clock import FrozenClock
-from engine.db import make_session_factory
+from engine.config import EngineConfig
 from engine.instances import start_instance
 from engine.tasks import list_tasks
+from engine.workflow_store import session_factory
 
 GROUPS = ("outlet", "rcc_agent", "rcc_visitor", "rcc_director", "rcc_settlement", "tech_section", "csd_head",
           "training", "quality")
@@ -80,7 +81,7 @@ def time_http(base_url: str, token: str, params: dict[str, str], requests: int) 
 
 
 def time_sql(engine: Engine, sort: str) -> dict[str, float]:
-    factory, samples = make_session_factory(engine), []
+    factory, samples = session_factory(engine, EngineConfig()), []
     for _ in range(SQL_REQUESTS):
         began = time.perf_counter()
         with factory() as session, session.begin():
@@ -92,7 +93,7 @@ def time_sql(engine: Engine, sort: str) -> dict[str, float]:
 def plan(engine: Engine) -> str:
     """EXPLAIN ANALYZE of the queue's SQL as list_tasks sends it (first page, oldest first)."""
     statements: list[tuple[str, Any]] = []
-    factory = make_session_factory(engine)
+    factory = session_factory(engine, EngineConfig())
     with factory() as session, session.begin():
         conn = session.connection()
         def keep(_conn: Any, _cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
@@ -123,7 +124,7 @@ def main() -> None:
     results: dict[str, Any] = {}
     with scratch_database("postgresql") as engine:
         deploy_bench_process(engine, clock, catalog, "minimal_two_tasks.bpmn")
-        timer = StepTimer(make_session_factory(engine), clock)
+        timer = StepTimer(session_factory(engine, EngineConfig()), clock)
         template = timer.step("start", lambda s: start_instance(s, clock, catalog, actor=OUTLET,
                                                                 definition_key="minimal_two_tasks")).summary.instance_id
         with live_server(engine) as server:

@@ -33,10 +33,12 @@ from server import database_url
 from sqlalchemy import Engine, func, insert, select, text
 
 from engine.clock import FrozenClock
-from engine.db import make_engine, make_session_factory, transaction
+from engine.config import EngineConfig
+from engine.db import make_engine, transaction
 from engine.instances import start_instance
 from engine.tables import AuditEvent, Instance, Task, Timer
 from engine.timers import fire_due_timers
+from engine.workflow_store import session_factory
 
 BATCH = 200
 COHORT_GAP = timedelta(hours=10)
@@ -47,7 +49,7 @@ UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}
 
 def start_cohort(engine: Engine, clock: FrozenClock, count: int, tag: str) -> float:
     """One instance through the engine, then `count` - 1 copies of its rows with fresh ids."""
-    factory = make_session_factory(engine)
+    factory = session_factory(engine, EngineConfig())
     began = time.perf_counter()
     with transaction(factory) as session:
         template = start_instance(session, clock, form_catalog(), actor=OUTLET, definition_key="timer_wait",
@@ -83,7 +85,7 @@ def start_cohort(engine: Engine, clock: FrozenClock, count: int, tag: str) -> fl
 
 def _worker(url: str, now: datetime, go: Event, ready: Any, fired: Any) -> None:
     """One `tixi worker`: ticks until a tick fires nothing and no due timer is left (the other worker may hold some)."""
-    factory, clock = make_session_factory(make_engine(url)), FrozenClock(now)
+    factory, clock = session_factory(make_engine(url), EngineConfig()), FrozenClock(now)
     with factory() as session:
         session.execute(select(1))  # connected before the clock starts
     ready.put(True)
@@ -121,7 +123,7 @@ def fire_with(engine: Engine, workers: int, now: datetime) -> tuple[float, list[
 
 def check(engine: Engine, tag: str) -> dict[str, int]:
     """Counts that must all equal the cohort's size (and none left pending) if each timer fired exactly once."""
-    with make_session_factory(engine)() as session:
+    with session_factory(engine, EngineConfig())() as session:
         cohort = select(Instance.instance_id).where(Instance.business_key.like(f"{tag}-%"))
         events = session.execute(
             select(AuditEvent.instance_id, func.count()).where(AuditEvent.event_type == "timer_fired",

@@ -9,9 +9,10 @@ from sqlalchemy.orm import Session
 
 from engine.audit import record_event
 from engine.clock import Clock
+from engine.db import flush
 from engine.errors import PermissionDeniedError, ValidationError
-from engine.execution import flush
 from engine.identity import Actor, find_actor
+from engine.permissions import Permission, has
 from engine.tasks import (
     TaskSummary,
     candidate_groups_of,
@@ -42,7 +43,7 @@ def update_task(
     """Set priority (0-100) or follow-up date: the assignee, or an admin."""
     task, record, definition = visible_task(session, actor, task_id)
     require_open(task, record)
-    if task.assignee != actor.username and not actor.is_admin:
+    if task.assignee != actor.username and not has(actor, Permission.ADMINISTER):
         raise PermissionDeniedError("only the assignee may change priority or follow-up date; claim it first")
     changes: dict[str, object] = {}
     if priority is not None:
@@ -63,7 +64,7 @@ def _reassign(
 ) -> TaskSummary:
     task, record, definition, groups = visible_task_with_groups(session, actor, task_id)
     require_open(task, record)
-    if task.assignee != actor.username and not actor.is_admin:
+    if task.assignee != actor.username and not has(actor, Permission.ADMINISTER):
         raise PermissionDeniedError("only the assignee (or an admin) may hand this task on")
     target = find_actor(session, assignee)
     if target is None:

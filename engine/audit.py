@@ -11,12 +11,11 @@ import hashlib
 import json
 import uuid
 from dataclasses import dataclass
-from datetime import UTC
+from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import event as orm_event
 from sqlalchemy import func, select, text
-from sqlalchemy.orm import Session, SessionTransaction
+from sqlalchemy.orm import Session
 
 from engine.clock import Clock
 from engine.tables import AuditEvent
@@ -45,7 +44,7 @@ def record_event(
     )
     event.prev_hash = _chain_tail(session, instance_id)
     event.row_hash = row_hash(event)
-    session.info.setdefault(_TAILS, {})[instance_id] = event.row_hash
+    _tails(session)[instance_id] = event.row_hash
     session.add(event)
 
 
@@ -89,8 +88,26 @@ def verify_chains(session: Session, *, batch: int = 5000) -> tuple[int, list[Cha
 _TAILS = "tixi_audit_tails"
 
 
+def _tails(session: Session) -> dict[uuid.UUID | None, str]:
+    """The chain tails this transaction (or savepoint) wrote or locked, by instance.
+
+    A tail is only valid inside the transaction that wrote it: a rollback drops the rows, and after
+    a savepoint ends its tails may be stale either way. So the tails belong to the innermost
+    transaction (the flush's own inner transactions are not such ends) and are forgotten with it,
+    without an event listener on every session.
+    """
+    current = session.get_nested_transaction() or session.get_transaction()
+    if current is None:
+        return {}
+    owner, tails = session.info.get(_TAILS, (None, {}))
+    if owner is not current:
+        tails = {}
+        session.info[_TAILS] = (current, tails)
+    return tails  # type: ignore[no-any-return]
+
+
 def _chain_tail(session: Session, instance_id: uuid.UUID | None) -> str:
-    tails: dict[uuid.UUID | None, str] = session.info.setdefault(_TAILS, {})
+    tails = _tails(session)
     if instance_id in tails:
         return tails[instance_id]
     # No autoflush: the chain lock is taken before this transaction's pending change to the instance
@@ -108,9 +125,23 @@ def _chain_tail(session: Session, instance_id: uuid.UUID | None) -> str:
     return last or ""
 
 
-def events_of_instance(session: Session, instance_id: uuid.UUID) -> list[AuditEvent]:
+@dataclass(frozen=True)
+class HistoryEvent:
+    """One row of a case's history, as read: who did what, when, with which data."""
+
+    event_id: int
+    event_type: str
+    actor: str
+    occurred_at: datetime
+    task_id: uuid.UUID | None
+    definition_key: str | None
+    data: dict[str, Any]
+
+
+def events_of_instance(session: Session, instance_id: uuid.UUID) -> list[HistoryEvent]:
     query = select(AuditEvent).where(AuditEvent.instance_id == instance_id).order_by(AuditEvent.event_id)
-    return list(session.scalars(query))
+    return [HistoryEvent(e.event_id, e.event_type, e.actor, e.occurred_at, e.task_id, e.definition_key, e.data)
+            for e in session.scalars(query)]
 
 
 def _jsonable(data: dict[str, Any]) -> dict[str, Any]:
@@ -149,19 +180,9 @@ def claim_chains(session: Session, instance_ids: list[uuid.UUID]) -> dict[uuid.U
 
 def resume_chain(session: Session, instance_id: uuid.UUID, tail: str) -> None:
     """Append to a chain claimed by `claim_chains`; call it again after each savepoint, whose end forgets tails."""
-    session.info.setdefault(_TAILS, {})[instance_id] = tail
+    _tails(session)[instance_id] = tail
 
 
 def begin_chain(session: Session, instance_id: uuid.UUID) -> None:
     """A new instance's chain starts empty: no other transaction can append to it before this one commits."""
-    session.info.setdefault(_TAILS, {})[instance_id] = ""
-
-
-@orm_event.listens_for(Session, "after_transaction_end")
-def _forget_tails(session: Session, transaction: SessionTransaction) -> None:
-    # Cached chain tails are only valid inside the transaction that wrote them (a rollback drops the
-    # rows). The inner transaction every flush opens is not such an end: forgetting there made each
-    # event after a flush lock and query its chain again.
-    if transaction.parent is not None and not transaction.nested:
-        return
-    session.info.pop(_TAILS, None)
+    _tails(session)[instance_id] = ""

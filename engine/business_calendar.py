@@ -15,7 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from engine.audit import record_event
-from engine.bpmn.timing import add_duration
+from engine.bpmn.timing import add_duration, parse_duration
 from engine.clock import Clock
 from engine.errors import NotFoundError, ValidationError
 from engine.tables import CalendarDay
@@ -45,12 +45,7 @@ def deadline(session: Session, calendar: str, start: datetime, iso_duration: str
 
 def working_length(iso_duration: str) -> timedelta:
     """P2D = two working days of eight hours; PT24H = 24 working hours; P1W = five working days."""
-    from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
-
-    try:
-        parts = TimerEventDefinition.parse_iso_duration(iso_duration.strip().strip('"'))
-    except Exception as error:  # the library raises a bare Exception
-        raise ValueError(f"'{iso_duration}' is not an ISO 8601 duration") from error
+    parts = parse_duration(iso_duration)
     if parts.get("years") or parts.get("months"):
         raise ValueError("working-time deadlines count days, hours and minutes, not months or years")
     days = parts.get("days", 0) + 5 * parts.get("weeks", 0)

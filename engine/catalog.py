@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -11,9 +10,8 @@ from typing import Any
 from jsonschema import Draft202012Validator, FormatChecker
 from jsonschema.exceptions import SchemaError
 
+from engine.config import DEFAULT_FORMS_DIR as DEFAULT_FORMS_DIR  # where the project's forms/ are
 from engine.errors import FormDataError, NotFoundError
-
-DEFAULT_FORMS_DIR = Path(__file__).resolve().parent.parent / "forms"
 
 
 @dataclass(frozen=True)
@@ -35,10 +33,6 @@ class FormCatalog:
                 raise ValueError(f"form {path.name} is not a valid JSON Schema: {error.message}") from None
             self._schemas[path.stem] = schema
             self._validators[path.stem] = Draft202012Validator(schema, format_checker=FormatChecker())
-
-    @classmethod
-    def from_environment(cls) -> FormCatalog:
-        return cls(Path(os.environ.get("TIXI_FORMS_DIR", DEFAULT_FORMS_DIR)))
 
     def keys(self) -> list[str]:
         return sorted(self._schemas)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -11,16 +10,13 @@ from typing import Any
 
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm.exc import StaleDataError
 
-DEFAULT_DATABASE_URL = "sqlite:///var/tixi.db"
-
-
-def database_url() -> str:
-    return os.environ.get("TIXI_DATABASE_URL", DEFAULT_DATABASE_URL)
+from engine.config import postgres_server_url
+from engine.errors import ConcurrentUpdateError
 
 
-def make_engine(url: str | None = None, **kwargs: Any) -> Engine:
-    url = url or database_url()
+def make_engine(url: str, **kwargs: Any) -> Engine:
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
     if url.startswith("sqlite"):
@@ -57,17 +53,19 @@ def make_session_factory(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(engine, expire_on_commit=False)
 
 
+def flush(session: Session) -> None:
+    """Flush, turning a lost optimistic-lock race into a conflict the caller can report."""
+    try:
+        session.flush()
+    except StaleDataError:
+        raise ConcurrentUpdateError("the instance was changed by someone else at the same moment; reload and retry") from None
+
+
 @contextmanager
 def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
     """One unit of work: commit on success, roll back on any error."""
     with factory() as session, session.begin():
         yield session
-
-
-def postgres_server_url() -> str:
-    """The PostgreSQL server that tests and benchmarks make throw-away databases on."""
-    url = os.environ.get("TIXI_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
-    return url.replace("postgresql://", "postgresql+psycopg://", 1)
 
 
 @contextmanager

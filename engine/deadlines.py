@@ -15,6 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from engine.business_calendar import deadline
+from engine.states import DeadlineStatus
 from engine.tables import Deadline, Instance, Task
 
 
@@ -31,7 +32,7 @@ def open_deadline(
     session.add(Deadline(
         instance_id=record.instance_id, task_id=task.task_id, process_key=task.process_key,
         element_id=task.element_id, name=task.name, calendar=calendar, duration=duration, started_at=now,
-        due_at=due_at, status="open",
+        due_at=due_at, status=DeadlineStatus.OPEN,
     ))
     return due_at
 
@@ -45,20 +46,20 @@ def open_case_deadline(session: Session, *, record: Instance, name: str, sla: di
     session.add(Deadline(
         instance_id=record.instance_id, task_id=None, process_key=record.definition_key,
         element_id=record.definition_key, name=name, calendar=calendar, duration=sla["due"], started_at=now,
-        due_at=deadline(session, calendar, now, sla["due"]), status="open",
+        due_at=deadline(session, calendar, now, sla["due"]), status=DeadlineStatus.OPEN,
     ))
 
 
 def close_case_deadline(session: Session, *, instance_id: uuid.UUID, completed: bool, now: datetime) -> None:
     rows = session.scalars(select(Deadline).where(Deadline.instance_id == instance_id, Deadline.task_id.is_(None),
-                                                  Deadline.status == "open"))
+                                                  Deadline.status == DeadlineStatus.OPEN))
     for row in rows:
         _close(row, completed, now)
 
 
 def close_deadline(session: Session, *, task_id: uuid.UUID, completed: bool, now: datetime) -> None:
     """A task finished: met if completed in time; a task cancelled at or after its due time (an escalation) breached it."""
-    row = session.scalars(select(Deadline).where(Deadline.task_id == task_id, Deadline.status == "open")).first()
+    row = session.scalars(select(Deadline).where(Deadline.task_id == task_id, Deadline.status == DeadlineStatus.OPEN)).first()
     if row is None:
         return
     _close(row, completed, now)
@@ -67,15 +68,15 @@ def close_deadline(session: Session, *, task_id: uuid.UUID, completed: bool, now
 def _close(row: Deadline, completed: bool, now: datetime) -> None:
     _resume(row, now)
     if completed:
-        row.status = "met" if now <= row.due_at else "breached"
+        row.status = DeadlineStatus.MET if now <= row.due_at else DeadlineStatus.BREACHED
     else:
-        row.status = "breached" if now >= row.due_at else "cancelled"
-    row.met_at = now if row.status == "met" else None
+        row.status = DeadlineStatus.BREACHED if now >= row.due_at else DeadlineStatus.CANCELLED
+    row.met_at = now if row.status == DeadlineStatus.MET else None
 
 
 def pause_or_resume(session: Session, *, instance_id: uuid.UUID, paused: bool, now: datetime) -> None:
     """Stop the instance's open clocks while it waits on the customer or on parts; restart them after."""
-    rows = session.scalars(select(Deadline).where(Deadline.instance_id == instance_id, Deadline.status == "open"))
+    rows = session.scalars(select(Deadline).where(Deadline.instance_id == instance_id, Deadline.status == DeadlineStatus.OPEN))
     for row in rows:
         if paused and row.paused_at is None:
             row.paused_at = now

@@ -16,19 +16,20 @@ from datetime import UTC, datetime
 from typing import Any
 
 from lxml import etree
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from engine.audit import record_event
 from engine.bpmn.parsing import DefinitionProblem, ParsedProcess, is_dmn, parse_decisions, parse_processes
 from engine.bpmn.sandbox import check_expression, check_script
+from engine.bpmn.timing import next_due
 from engine.bpmn.xml import MAX_XML_BYTES, XmlProblem, parse_untrusted_xml
 from engine.catalog import FormCatalog
 from engine.clock import Clock
 from engine.errors import DeploymentError, NotFoundError
 from engine.identity import Actor, existing_group_ids
-from engine.start_timers import next_due, schedule_start_timers
-from engine.tables import Definition, Deployment
+from engine.states import StartTimerStatus
+from engine.tables import Definition, Deployment, StartTimer
 
 MAX_BUNDLE_FILES = 200
 MAX_BUNDLE_BYTES = 20 * 1024 * 1024
@@ -300,7 +301,7 @@ def _store(
     session.add(row)
     session.flush()
     if kind == "process":
-        schedule_start_timers(session, clock, row)
+        _schedule_start_timers(session, clock, row)
     record_event(session, clock, actor=actor.username, event_type="deployed", definition_key=key,
                  data={"version": row.version, "kind": kind, "file": document.filename,
                        "definition_id": str(row.definition_id)})
@@ -343,3 +344,20 @@ def _latest_decision_roots(session: Session, exclude: set[str]) -> list[etree._E
         if deployment is not None and deployment.filename not in exclude:
             roots.append(parse_untrusted_xml(deployment.source.encode("utf-8")))
     return roots
+
+
+def _schedule_start_timers(session: Session, clock: Clock, definition: Definition) -> None:
+    """Replace the pending start timers of a key with those of its newly deployed version (`engine.timers` fires them)."""
+    session.execute(
+        update(StartTimer)
+        .where(StartTimer.definition_key == definition.key, StartTimer.status == StartTimerStatus.PENDING)
+        .values(status=StartTimerStatus.REPLACED)
+    )
+    for event in definition.elements.get("start_events", []):
+        if event["kind"] != "timer":
+            continue
+        due = next_due(event["expression"], clock.now())
+        if due is not None:
+            session.add(StartTimer(definition_key=definition.key, element_id=event["element_id"],
+                                   expression=event["expression"], due_at=due, status=StartTimerStatus.PENDING))
+    session.flush()

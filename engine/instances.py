@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -11,28 +10,30 @@ from typing import Any
 from sqlalchemy import exists, func, select
 from sqlalchemy.orm import Session
 
-from engine.audit import begin_chain, events_of_instance, record_event
-from engine.bpmn.runtime import WorkflowError, WorkflowRun
+from engine.audit import HistoryEvent, begin_chain, events_of_instance, record_event
 from engine.bpmn.serialization import SERIALIZER_VERSION
+from engine.bpmn.spiff_adapter import WorkflowError, WorkflowRun
+from engine.bundles import Bundle, bundle_of, resolve_bundle
 from engine.catalog import FormCatalog
 from engine.clock import Clock
+from engine.db import flush
 from engine.deadlines import close_case_deadline, open_case_deadline
 from engine.definitions import get_definition_row
 from engine.errors import InstanceStateError, NotFoundError, PermissionDeniedError, ValidationError
-from engine.execution import (
-    Bundle,
-    bundle_of,
-    flush,
-    load_run,
-    process_error,
-    resolve_bundle,
-    save_run,
+from engine.identity import Actor
+from engine.incidents import process_error
+from engine.permissions import Permission, has, may_start, require, sees_everything
+from engine.states import (
+    INSTANCE_TRANSITIONS,
+    InstanceAction,
+    InstanceStatus,
+    TaskStatus,
+    TimerStatus,
+    instance_actions,
 )
-from engine.identity import DESIGNER_GROUP, Actor
 from engine.tables import AuditEvent, Definition, Instance, Task, TaskCandidateGroup, Timer
 from engine.visibility import instance_visible_to
-
-STATUSES = ("running", "suspended", "completed", "terminated", "failed")
+from engine.workflow_store import load_run, save_run
 
 
 @dataclass(frozen=True)
@@ -48,6 +49,7 @@ class InstanceSummary:
     started_at: datetime
     updated_at: datetime
     ended_at: datetime | None
+    allowed_actions: tuple[InstanceAction, ...] = ()  # what the reader may do with it now
 
 
 @dataclass(frozen=True)
@@ -77,12 +79,6 @@ class Page:
     total_capped: bool = False  # counting stopped at `total`: there are more
 
 
-def may_start(actor: Actor, starter_groups: Iterable[str]) -> bool:
-    """Anyone may start a process without starter groups; otherwise their members, and designers (to test)."""
-    starters = list(starter_groups)
-    return not starters or actor.in_any([*starters, DESIGNER_GROUP])
-
-
 def start_instance(
     session: Session,
     clock: Clock,
@@ -98,6 +94,7 @@ def start_instance(
 
     Raises: NotFoundError, PermissionDeniedError, FormDataError (start form), ProcessError.
     """
+    require(actor, Permission.START)
     definition = get_definition_row(session, definition_key, version, kind="process")
     starters = definition.elements.get("starter_groups", [])
     if not may_start(actor, starters):
@@ -136,7 +133,7 @@ def launch_instance(
         run.prime_timer_start(trigger["timer"])
     record = Instance(
         instance_id=uuid.uuid4(), definition_id=definition.definition_id, definition_key=definition.key,
-        business_key=business_key, status="running", state={}, serializer_version=SERIALIZER_VERSION,
+        business_key=business_key, status=InstanceStatus.RUNNING, state={}, serializer_version=SERIALIZER_VERSION,
         called_definitions=bundle.called_ids(), started_by=actor.username, started_at=now, updated_at=now,
     )
     session.add(record)
@@ -156,7 +153,7 @@ def launch_instance(
     except WorkflowError as error:
         raise process_error(error, definition.key) from None
     save_run(session, clock, actor=actor.username, record=record, bundle=bundle, run=run, steps=steps)
-    return _detail(session, record, bundle, run)
+    return _detail(session, actor, record, bundle, run)
 
 
 def retry_instance(
@@ -167,12 +164,12 @@ def retry_instance(
     Raises: PermissionDeniedError, NotFoundError, InstanceStateError, ProcessError (still failing;
     nothing changes then).
     """
-    if not actor.is_admin:
+    if not has(actor, Permission.ADMINISTER):
         raise PermissionDeniedError("only admins may retry incidents")
     record = session.get(Instance, instance_id)
     if record is None:
         raise NotFoundError(f"no instance {instance_id}")
-    if record.status != "failed":
+    if InstanceAction.RETRY not in INSTANCE_TRANSITIONS[InstanceStatus(record.status)]:
         raise InstanceStateError(f"instance is {record.status}; only failed instances are retried",
                                  instance_status=record.status)
     bundle = bundle_of(session, record)
@@ -183,11 +180,11 @@ def retry_instance(
         raise InstanceStateError("the instance has no failed step to retry") from None
     except WorkflowError as error:
         raise process_error(error, record.definition_key) from None
-    record.status, record.status_reason = "running", None
+    record.status, record.status_reason = INSTANCE_TRANSITIONS[InstanceStatus.FAILED][InstanceAction.RETRY], None
     record_event(session, clock, actor=actor.username, event_type="incident_resolved", instance_id=instance_id,
                  definition_key=record.definition_key, data={"reason": reason, "variables": variables})
     save_run(session, clock, actor=actor.username, record=record, bundle=bundle, run=run, steps=steps)
-    return _detail(session, record, bundle, run)
+    return _detail(session, actor, record, bundle, run)
 
 
 def _manual_start_event(definition: Definition) -> str | None:
@@ -205,7 +202,7 @@ def get_instance(session: Session, *, actor: Actor, instance_id: uuid.UUID) -> I
     """Raises: NotFoundError (also when the actor may not see it: ids are not to be guessed)."""
     record = _visible_instance(session, actor, instance_id)
     bundle = bundle_of(session, record)
-    return _detail(session, record, bundle, load_run(record, bundle))
+    return _detail(session, actor, record, bundle, load_run(record, bundle))
 
 
 def list_instances(
@@ -222,8 +219,8 @@ def list_instances(
     offset: int = 0,
 ) -> Page:
     """Newest first. `participant` finds the instances a person acted in: any step of theirs in the history."""
-    if status is not None and status not in STATUSES:
-        raise ValidationError(f"status must be one of {', '.join(STATUSES)}", field="status")
+    if status is not None and status not in InstanceStatus.__members__.values():
+        raise ValidationError(f"status must be one of {', '.join(InstanceStatus)}", field="status")
     query = select(Instance, Definition).join(Definition, Definition.definition_id == Instance.definition_id)
     if definition_key:
         query = query.where(Instance.definition_key == definition_key)
@@ -238,14 +235,14 @@ def list_instances(
         query = query.where(Instance.started_at >= started_from)
     if started_before:
         query = query.where(Instance.started_at < started_before)
-    if not actor.is_admin:
+    if not sees_everything(actor):
         query = query.where(instance_visible_to(actor))
     total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
     rows = session.execute(query.order_by(Instance.started_at.desc(), Instance.instance_id).limit(limit).offset(offset))
-    return Page([_summary(record, definition) for record, definition in rows], total, limit, offset)
+    return Page([_summary(record, definition, actor) for record, definition in rows], total, limit, offset)
 
 
-def instance_history(session: Session, *, actor: Actor, instance_id: uuid.UUID) -> list[AuditEvent]:
+def instance_history(session: Session, *, actor: Actor, instance_id: uuid.UUID) -> list[HistoryEvent]:
     """Raises: NotFoundError."""
     _visible_instance(session, actor, instance_id)
     return events_of_instance(session, instance_id)
@@ -253,52 +250,54 @@ def instance_history(session: Session, *, actor: Actor, instance_id: uuid.UUID) 
 
 def suspend_instance(session: Session, clock: Clock, *, actor: Actor, instance_id: uuid.UUID, reason: str) -> InstanceSummary:
     """Stop timers and task work on an instance until resumed (admins only)."""
-    return _change_status(session, clock, actor, instance_id, reason, "suspended", allowed_from=("running",))
+    return _change_status(session, clock, actor, instance_id, reason, InstanceAction.SUSPEND)
 
 
 def resume_instance(session: Session, clock: Clock, *, actor: Actor, instance_id: uuid.UUID, reason: str) -> InstanceSummary:
-    return _change_status(session, clock, actor, instance_id, reason, "running", allowed_from=("suspended",))
+    return _change_status(session, clock, actor, instance_id, reason, InstanceAction.RESUME)
 
 
 def terminate_instance(session: Session, clock: Clock, *, actor: Actor, instance_id: uuid.UUID, reason: str) -> InstanceSummary:
     """End an instance for good: its open tasks and timers are cancelled."""
-    return _change_status(session, clock, actor, instance_id, reason, "terminated",
-                          allowed_from=("running", "suspended", "failed"))
+    return _change_status(session, clock, actor, instance_id, reason, InstanceAction.TERMINATE)
+
+
+_EVENT_OF = {InstanceAction.SUSPEND: "suspended", InstanceAction.RESUME: "resumed",
+             InstanceAction.TERMINATE: "terminated"}
 
 
 def _change_status(
-    session: Session, clock: Clock, actor: Actor, instance_id: uuid.UUID, reason: str, target: str,
-    *, allowed_from: tuple[str, ...],
+    session: Session, clock: Clock, actor: Actor, instance_id: uuid.UUID, reason: str, action: InstanceAction,
 ) -> InstanceSummary:
-    if not actor.is_admin:
+    if not has(actor, Permission.ADMINISTER):
         raise PermissionDeniedError("only admins may suspend, resume or terminate instances")
     if not reason or not reason.strip():
         raise ValidationError("a reason is required", field="reason")
     record = session.get(Instance, instance_id)
     if record is None:
         raise NotFoundError(f"no instance {instance_id}")
-    if record.status not in allowed_from:
-        raise InstanceStateError(f"instance is {record.status}; cannot change it to {target}", instance_status=record.status)
+    target = INSTANCE_TRANSITIONS[InstanceStatus(record.status)].get(action)
+    if target is None:
+        raise InstanceStateError(f"instance is {record.status}; cannot {action} it", instance_status=record.status)
     bundle = bundle_of(session, record)
     now = clock.now()
-    event = {"suspended": "suspended", "running": "resumed", "terminated": "terminated"}[target]
     previous = record.status
     record.status, record.status_reason, record.updated_at = target, reason, now
-    record_event(session, clock, actor=actor.username, event_type=event, instance_id=instance_id,
+    record_event(session, clock, actor=actor.username, event_type=_EVENT_OF[action], instance_id=instance_id,
                  definition_key=record.definition_key, data={"reason": reason, "previous_status": previous})
-    if target == "terminated":
+    if target == InstanceStatus.TERMINATED:
         record.ended_at = now
         close_case_deadline(session, instance_id=instance_id, completed=False, now=now)
         run = load_run(record, bundle)
         run.cancel()
         save_run(session, clock, actor=actor.username, record=record, bundle=bundle, run=run, steps=[])
     flush(session)
-    return _summary(record, bundle.definition)
+    return _summary(record, bundle.definition, actor)
 
 
 def _visible_instance(session: Session, actor: Actor, instance_id: uuid.UUID) -> Instance:
     query = select(Instance).where(Instance.instance_id == instance_id)
-    if not actor.is_admin:
+    if not sees_everything(actor):
         query = query.where(instance_visible_to(actor))
     record = session.scalars(query).first()
     if record is None:
@@ -306,27 +305,27 @@ def _visible_instance(session: Session, actor: Actor, instance_id: uuid.UUID) ->
     return record
 
 
-def _summary(record: Instance, definition: Definition) -> InstanceSummary:
+def _summary(record: Instance, definition: Definition, actor: Actor) -> InstanceSummary:
     return InstanceSummary(
         record.instance_id, record.definition_key, definition.version, definition.name, record.business_key,
         record.status, record.status_reason, record.started_by, record.started_at, record.updated_at,
-        record.ended_at,
+        record.ended_at, instance_actions(actor, record.status),
     )
 
 
-def _detail(session: Session, record: Instance, bundle: Bundle, run: WorkflowRun) -> InstanceDetail:
+def _detail(session: Session, actor: Actor, record: Instance, bundle: Bundle, run: WorkflowRun) -> InstanceDetail:
     tasks = session.scalars(
-        select(Task).where(Task.instance_id == record.instance_id, Task.status == "open").order_by(Task.created_at)
+        select(Task).where(Task.instance_id == record.instance_id, Task.status == TaskStatus.OPEN).order_by(Task.created_at)
     ).all()
     groups: dict[uuid.UUID, list[str]] = {}
     for link in session.scalars(select(TaskCandidateGroup).where(TaskCandidateGroup.task_id.in_([t.task_id for t in tasks]))):
         groups.setdefault(link.task_id, []).append(link.group_id)
     timers = session.scalars(
-        select(Timer).where(Timer.instance_id == record.instance_id, Timer.status == "pending").order_by(Timer.due_at)
+        select(Timer).where(Timer.instance_id == record.instance_id, Timer.status == TimerStatus.PENDING).order_by(Timer.due_at)
     ).all() if bundle.uses("timer_events") else []
     variables = run.variables()
     return InstanceDetail(
-        _summary(record, bundle.definition),
+        _summary(record, bundle.definition, actor),
         tuple(WaitingTaskRef(t.task_id, t.element_id, t.name, tuple(sorted(groups.get(t.task_id, []))), t.assignee,
                              t.due_at) for t in tasks),
         tuple({"timer_id": str(t.timer_id), "element_id": t.element_id, "name": t.name,

@@ -23,13 +23,17 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from engine.audit import verify_chains
-from engine.execution import bundle_of, load_run
+from engine.bundles import bundle_of
+from engine.states import InstanceStatus, TaskStatus, TimerStatus
 from engine.tables import AuditEvent, Instance, MessageSubscription, Task, Timer
+from engine.workflow_store import load_run
 
 # The instance status each status event leaves behind.
-STATUS_AFTER = {"started": "running", "suspended": "suspended", "resumed": "running", "terminated": "terminated",
-                "ended": "completed", "incident": "failed", "incident_resolved": "running"}
-ENDED = ("completed", "terminated")
+STATUS_AFTER = {"started": InstanceStatus.RUNNING, "suspended": InstanceStatus.SUSPENDED,
+                "resumed": InstanceStatus.RUNNING, "terminated": InstanceStatus.TERMINATED,
+                "ended": InstanceStatus.COMPLETED, "incident": InstanceStatus.FAILED,
+                "incident_resolved": InstanceStatus.RUNNING}
+ENDED = (InstanceStatus.COMPLETED, InstanceStatus.TERMINATED)
 TASK_CLOSED = ("task_completed", "task_cancelled")
 ALLOWED_AFTER_END = {"task_cancelled", "comment_added"}
 ALLOWED_ON_CLOSED_TASK = {"comment_added"}
@@ -119,9 +123,9 @@ def _check_rows(record: Instance, history: list[AuditEvent], task_rows: list[Tas
         if task.task_id not in created:
             found.append(Violation(record.instance_id, task.task_id, "task row without 'task_created' in the history"))
         done = completions.pop(task.task_id, 0)
-        if task.status == "completed" and done != 1:
+        if task.status == TaskStatus.COMPLETED and done != 1:
             found.append(Violation(record.instance_id, task.task_id, f"completed task has {done} completions"))
-        if task.status != "completed" and done:
+        if task.status != TaskStatus.COMPLETED and done:
             found.append(Violation(record.instance_id, task.task_id, f"task is {task.status} yet was completed"))
     for task_id in completions:
         found.append(Violation(record.instance_id, task_id, "'task_completed' for a task that has no row"))
@@ -130,9 +134,9 @@ def _check_rows(record: Instance, history: list[AuditEvent], task_rows: list[Tas
 
 def _check_state(session: Session, record: Instance, task_rows: list[Task]) -> list[Violation]:
     """The stored workflow and the queue, timer and subscription rows derived from it agree."""
-    open_tasks = {t.task_id for t in task_rows if t.status == "open"}
+    open_tasks = {t.task_id for t in task_rows if t.status == TaskStatus.OPEN}
     pending = set(session.scalars(select(Timer.timer_id).where(Timer.instance_id == record.instance_id,
-                                                                Timer.status == "pending")))
+                                                                Timer.status == TimerStatus.PENDING)))
     if record.status in ENDED:
         subscriptions = session.scalars(select(MessageSubscription.task_id)
                                         .where(MessageSubscription.instance_id == record.instance_id)).all()

@@ -15,14 +15,18 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from engine.audit import record_event
+from engine.bundles import bundle_of
 from engine.clock import Clock
 from engine.definitions import get_definition_row, list_definitions
 from engine.errors import ConflictError, NotFoundError, PermissionDeniedError, ValidationError
-from engine.execution import advance_or_incident, bundle_of, load_run
-from engine.identity import DESIGNER_GROUP, Actor
+from engine.identity import Actor
+from engine.incidents import advance_or_incident
 from engine.instances import launch_instance
+from engine.permissions import Permission, has, may_start
+from engine.states import InstanceStatus
 from engine.tables import Instance, MessageSubscription
 from engine.visibility import instance_visible_to
+from engine.workflow_store import load_run
 
 
 @dataclass(frozen=True)
@@ -65,7 +69,7 @@ def _waiting_matches(
     query = (
         select(Instance, MessageSubscription)
         .join(MessageSubscription, MessageSubscription.instance_id == Instance.instance_id)
-        .where(MessageSubscription.message_name == name, Instance.status == "running")
+        .where(MessageSubscription.message_name == name, Instance.status == InstanceStatus.RUNNING)
     )
     if business_key is not None:
         query = query.where(Instance.business_key == business_key)
@@ -94,7 +98,7 @@ def _resume(
     variables: dict[str, Any],
 ) -> MessageOutcome:
     record, subscription = match
-    if not actor.is_admin and not actor.in_any(_starter_groups(session, record)):
+    if not has(actor, Permission.ADMINISTER) and not actor.in_any(_starter_groups(session, record)):
         visible = session.scalar(select(Instance.instance_id).where(
             Instance.instance_id == record.instance_id, instance_visible_to(actor)))
         if visible is None:
@@ -132,7 +136,7 @@ def _start(
     key, element_id = starts[0]
     definition = get_definition_row(session, key, kind="process")
     starters = definition.elements.get("starter_groups", [])
-    if starters and not actor.is_admin and not actor.in_any([*starters, DESIGNER_GROUP]):
+    if not has(actor, Permission.ADMINISTER) and not may_start(actor, starters):
         raise PermissionDeniedError(f"only members of {', '.join(starters)} may start '{key}'")
     detail = launch_instance(session, clock, actor=actor, definition=definition, business_key=business_key,
                              variables=variables, start_element=element_id,

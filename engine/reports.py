@@ -9,11 +9,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from engine.clock import Clock
-from engine.errors import PermissionDeniedError, ValidationError
+from engine.errors import ValidationError
 from engine.identity import Actor
+from engine.permissions import Permission, require
+from engine.states import DeadlineStatus
 from engine.tables import Deadline, Instance
-
-REPORT_GROUPS = ("quality", "csd_head", "admin")
 
 
 @dataclass(frozen=True)
@@ -37,8 +37,7 @@ def sla_report(
 
     Raises: PermissionDeniedError, ValidationError.
     """
-    if not actor.in_any(REPORT_GROUPS):
-        raise PermissionDeniedError(f"the SLA report is for {', '.join(REPORT_GROUPS)}")
+    require(actor, Permission.REPORT)
     if end <= start:
         raise ValidationError("the period must end after it starts", field="end")
     now = clock.now()
@@ -46,16 +45,16 @@ def sla_report(
         select(Deadline.process_key, Instance.region, Instance.outlet_code, Deadline.status, Deadline.due_at,
                Deadline.paused_at)
         .join(Instance, Instance.instance_id == Deadline.instance_id)
-        .where(Deadline.started_at >= start, Deadline.started_at < end, Deadline.status != "cancelled")
+        .where(Deadline.started_at >= start, Deadline.started_at < end, Deadline.status != DeadlineStatus.CANCELLED)
     )
     if process_key:
         query = query.where(Deadline.process_key == process_key)
     counts: dict[tuple[str, str | None, str | None], list[int]] = {}
     for key, region, outlet, status, due_at, paused_at in session.execute(query):
         row = counts.setdefault((key, region, outlet), [0, 0, 0])
-        if status == "met":
+        if status == DeadlineStatus.MET:
             row[0] += 1
-        elif status == "breached" or (paused_at is None and due_at < now):
+        elif status == DeadlineStatus.BREACHED or (paused_at is None and due_at < now):
             row[1] += 1
         else:
             row[2] += 1

@@ -12,17 +12,21 @@ from sqlalchemy import exists, func, or_, select, union
 from sqlalchemy.orm import Session, aliased
 
 from engine.audit import record_event
+from engine.bundles import bundle_of
 from engine.catalog import FormCatalog
 from engine.clock import Clock
+from engine.db import flush
 from engine.deadlines import close_deadline
 from engine.errors import InstanceStateError, NotFoundError, PermissionDeniedError, TaskStateError, ValidationError
-from engine.execution import advance_or_incident, bundle_of, flush, load_run
 from engine.identity import Actor
+from engine.incidents import advance_or_incident
 from engine.instances import Page
+from engine.permissions import Permission, has, sees_everything
+from engine.states import InstanceStatus, TaskAction, TaskStatus, task_actions
 from engine.tables import Definition, Instance, Task, TaskCandidateGroup
 from engine.visibility import own_outlet, queue_routes, workable_by
+from engine.workflow_store import load_run
 
-TASK_STATUSES = ("open", "completed", "cancelled")
 QUEUE_COUNT_CAP = 1000
 # Each sort as a function of the columns it reads: the branches order `Task`, the page their union.
 SORTS: dict[str, Callable[[Any], tuple[Any, ...]]] = {
@@ -64,13 +68,14 @@ class TaskDetail:
     summary: TaskSummary
     form_schema: dict[str, Any] | None
     variables: dict[str, Any]
+    allowed_actions: tuple[TaskAction, ...] = ()  # what the reader may do with it now
 
 
 def list_tasks(
     session: Session,
     *,
     actor: Actor,
-    status: str = "open",
+    status: str = TaskStatus.OPEN,
     definition_key: str | None = None,
     business_key: str | None = None,
     candidate_group: str | None = None,
@@ -93,8 +98,8 @@ def list_tasks(
     """
     if sort not in SORTS:
         raise ValidationError(f"sort must be one of {', '.join(SORTS)}", field="sort")
-    if status not in TASK_STATUSES:
-        raise ValidationError(f"status must be one of {', '.join(TASK_STATUSES)}", field="status")
+    if status not in TaskStatus.__members__.values():
+        raise ValidationError(f"status must be one of {', '.join(TaskStatus)}", field="status")
     task_conditions: list[Any] = [Task.status == status]
     if candidate_group:
         task_conditions.append(exists().where(TaskCandidateGroup.task_id == Task.task_id,
@@ -199,9 +204,11 @@ def get_task(session: Session, catalog: FormCatalog, *, actor: Actor, task_id: u
     """
     task, record, definition, groups = visible_task_with_groups(session, actor, task_id)
     run = load_run(record, bundle_of(session, record))
-    variables = run.task_variables(task_id) if task.status == "open" else run.variables()
+    variables = run.task_variables(task_id) if task.status == TaskStatus.OPEN else run.variables()
     schema = catalog.schema(task.form_key) if task.form_key and catalog.exists(task.form_key) else None
-    return TaskDetail(summarize(task, record, definition, groups), schema, variables)
+    actions = task_actions(actor, status=task.status, instance_status=record.status, assignee=task.assignee,
+                           candidate_groups=groups)
+    return TaskDetail(summarize(task, record, definition, groups), schema, variables, actions)
 
 
 def claim_task(session: Session, clock: Clock, *, actor: Actor, task_id: uuid.UUID) -> TaskSummary:
@@ -230,7 +237,7 @@ def unclaim_task(session: Session, clock: Clock, *, actor: Actor, task_id: uuid.
     require_open(task, record)
     if task.assignee is None:
         raise TaskStateError("task is not claimed")
-    if task.assignee != actor.username and not actor.is_admin:
+    if task.assignee != actor.username and not has(actor, Permission.ADMINISTER):
         raise PermissionDeniedError("only the assignee may unclaim this task")
     # A delegated task goes back to the person who delegated it, not to the queue.
     previous, task.assignee = task.assignee, (task.owner if task.owner != task.assignee else None)
@@ -264,7 +271,7 @@ def complete_task(
     run = load_run(record, bundle)
     if task_id not in {t.task_id for t in run.ready_user_tasks()}:
         raise TaskStateError("the task is no longer waiting in the workflow")
-    task.status, task.completed_at, task.completed_by = "completed", now, actor.username
+    task.status, task.completed_at, task.completed_by = TaskStatus.COMPLETED, now, actor.username
     flush(session)  # a concurrent completion loses here, before any further work
     if task.due_at is not None:  # a task has a deadline exactly when it has a due time
         close_deadline(session, task_id=task_id, completed=True, now=now)
@@ -280,9 +287,9 @@ def complete_task(
 
 
 def require_open(task: Task, record: Instance) -> None:
-    if task.status != "open":
+    if task.status != TaskStatus.OPEN:
         raise TaskStateError(f"task is {task.status}", task_status=task.status)
-    if record.status != "running":
+    if record.status != InstanceStatus.RUNNING:
         raise InstanceStateError(f"the instance is {record.status}", instance_status=record.status)
 
 
@@ -306,7 +313,7 @@ def visible_task_with_groups(
         .outerjoin(link, link.task_id == Task.task_id)
         .where(Task.task_id == task_id)
     )
-    if not actor.is_admin:
+    if not sees_everything(actor):
         query = query.where(or_(workable_by(actor), Task.completed_by == actor.username))
     rows = session.execute(query).all()
     if not rows:

@@ -1,6 +1,7 @@
-"""Firing due timers: one scheduler tick, idempotent and safe to run in several workers.
+"""Firing due timers: the scheduler's ticks, idempotent and safe to run in several workers.
 
-A tick claims a batch of instances with due timers in one statement, fires each inside a savepoint
+`fire_due_timers` fires the timers cases wait on; `fire_start_timers` starts a new case at each
+due round of a process's timer start event. The timer tick claims a batch of instances with due timers in one statement, fires each inside a savepoint
 and commits the batch once: a commit (a WAL flush on PostgreSQL) and the loading of the process
 definitions are paid per batch, not per timer, while one failing instance still stops no other.
 """
@@ -16,10 +17,16 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
 from engine.audit import claim_chains, resume_chain
+from engine.bpmn.timing import next_due
+from engine.bundles import Bundle, bundle_of
 from engine.clock import Clock
-from engine.execution import Bundle, advance_or_incident, bundle_of, load_run
+from engine.definitions import get_definition_row
 from engine.identity import SCHEDULER
-from engine.tables import Instance, Timer
+from engine.incidents import advance_or_incident
+from engine.instances import launch_instance
+from engine.states import InstanceStatus, StartTimerStatus, TimerStatus
+from engine.tables import Instance, StartTimer, Timer
+from engine.workflow_store import load_run
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +43,7 @@ def claim_due_instances(session: Session, clock: Clock, *, limit: int) -> list[I
     query = (
         select(Instance)
         .join(Timer, Timer.instance_id == Instance.instance_id)
-        .where(Timer.status == "pending", Timer.due_at <= clock.now(), Instance.status == "running")
+        .where(Timer.status == TimerStatus.PENDING, Timer.due_at <= clock.now(), Instance.status == InstanceStatus.RUNNING)
         .order_by(Timer.due_at, Timer.timer_id)
         .limit(limit)
     )
@@ -52,7 +59,7 @@ def _due_timers(session: Session, clock: Clock, instance_ids: list[uuid.UUID]) -
     # Read again after the lock, in a statement of its own: the claim's snapshot may predate the
     # commit of a worker that fired one of these timers just before this one got the row.
     due: dict[uuid.UUID, list[Timer]] = defaultdict(list)
-    query = select(Timer).where(Timer.instance_id.in_(instance_ids), Timer.status == "pending",
+    query = select(Timer).where(Timer.instance_id.in_(instance_ids), Timer.status == TimerStatus.PENDING,
                                 Timer.due_at <= clock.now())
     for timer in session.scalars(query):
         due[timer.instance_id].append(timer)
@@ -95,7 +102,7 @@ def fire_instance_timers(session: Session, clock: Clock, *, instance_id: uuid.UU
 
     The tick's work for a single instance, for callers that step one case at a time (bench/cases.py).
     """
-    query = select(Instance).where(Instance.instance_id == instance_id, Instance.status == "running")
+    query = select(Instance).where(Instance.instance_id == instance_id, Instance.status == InstanceStatus.RUNNING)
     if session.get_bind().dialect.name == "postgresql":
         query = query.with_for_update(skip_locked=True)
     record = session.scalars(query).first()
@@ -136,3 +143,46 @@ def fire_due_timers(factory: sessionmaker[Session], clock: Clock, *, limit: int 
         log.exception("timer batch rolled back")
         return 0
     return fired
+
+
+def claim_due_start_timer(session: Session, clock: Clock) -> StartTimer | None:
+    """The most overdue pending start timer, locked for this worker (SKIP LOCKED on PostgreSQL)."""
+    query = (
+        select(StartTimer)
+        .where(StartTimer.status == StartTimerStatus.PENDING, StartTimer.due_at <= clock.now())
+        .order_by(StartTimer.due_at, StartTimer.start_timer_id)
+        .limit(1)
+    )
+    if session.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update(skip_locked=True)
+    return session.scalars(query).first()
+
+
+def fire_start_timers(factory: sessionmaker[Session], clock: Clock, *, limit: int = 50) -> int:
+    """Start one instance per due start timer; each in its own transaction. Returns instances started."""
+    started = 0
+    for _ in range(limit):
+        with factory() as session, session.begin():
+            row = claim_due_start_timer(session, clock)
+            if row is None:
+                break
+            definition = get_definition_row(session, row.definition_key, kind="process")
+            try:
+                with session.begin_nested():
+                    detail = launch_instance(
+                        session, clock, actor=SCHEDULER, definition=definition, business_key=None, variables={},
+                        start_element=row.element_id,
+                        trigger={"timer": row.element_id, "due_at": row.due_at.isoformat()},
+                    )
+                row.instance_id = detail.summary.instance_id
+                started += 1
+            except Exception:  # a broken process must not block the other start timers
+                log.exception("starting %s from timer %s failed", row.definition_key, row.element_id)
+            row.status, row.fired_at = StartTimerStatus.FIRED, clock.now()
+            upcoming = next_due(row.expression, row.due_at, inclusive=False)
+            if upcoming is not None and row.expression.strip('"').upper().startswith("R"):
+                # Rounds missed while nobody ran start once, then the schedule carries on from now.
+                upcoming = max(upcoming, next_due(row.expression, clock.now(), inclusive=False) or upcoming)
+                session.add(StartTimer(definition_key=row.definition_key, element_id=row.element_id,
+                                       expression=row.expression, due_at=upcoming, status=StartTimerStatus.PENDING))
+    return started

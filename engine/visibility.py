@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy import and_, exists, or_
 
 from engine.identity import Actor
+from engine.states import TaskStatus
 from engine.tables import AuditEvent, Instance, Task, TaskCandidateGroup
 
 
@@ -44,5 +45,5 @@ def workable_by(actor: Actor) -> Any:
 def instance_visible_to(actor: Actor) -> Any:
     """Instances an approver took part in, or that wait on a task in their queue."""
     took_part = exists().where(AuditEvent.instance_id == Instance.instance_id, AuditEvent.actor == actor.username)
-    queued = exists().where(Task.instance_id == Instance.instance_id, Task.status == "open", workable_by(actor))
+    queued = exists().where(Task.instance_id == Instance.instance_id, Task.status == TaskStatus.OPEN, workable_by(actor))
     return or_(took_part, queued)

@@ -8,8 +8,7 @@ import threading
 from sqlalchemy.orm import Session, sessionmaker
 
 from engine.clock import Clock
-from engine.start_timers import fire_start_timers
-from engine.timers import fire_due_timers
+from engine.timers import fire_due_timers, fire_start_timers
 
 log = logging.getLogger(__name__)
 

@@ -6,22 +6,23 @@ or, if it only read, the revision it was loaded at. A transaction that rolls bac
 workflow without saving it, drops it. The revision is a fresh value at every write of the state,
 so a copy is used only while the database still holds exactly the state it was saved as; another
 server's write, or a rolled-back one, is a miss and the workflow is loaded from the database.
+
+The cache is an object the app (or a CLI command, or a worker) owns: `attach` registers its
+listeners on that owner's sessionmaker only, so sessions of other factories never see it.
 """
 
 from __future__ import annotations
 
-import os
 import threading
 import uuid
-from collections import OrderedDict
 from dataclasses import dataclass
 
+from cachetools import LRUCache
 from sqlalchemy import event
-from sqlalchemy.orm import Session, SessionTransaction
+from sqlalchemy.orm import Session, SessionTransaction, sessionmaker
 
-from engine.bpmn.runtime import WorkflowRun
+from engine.bpmn.spiff_adapter import WorkflowRun
 
-CACHE_SIZE = int(os.environ.get("TIXI_WORKFLOW_CACHE_SIZE", "256"))
 _HELD_KEY = "tixi_held_workflows"
 
 
@@ -33,59 +34,59 @@ class _Held:
     saved: bool  # by this transaction: a rollback undoes it
 
 
-_lock = threading.Lock()
-_cache: OrderedDict[uuid.UUID, _Held] = OrderedDict()
+class WorkflowCache:
+    def __init__(self, size: int) -> None:
+        self._lock = threading.Lock()
+        self._size = size
+        self._cache: LRUCache[uuid.UUID, _Held] = LRUCache(maxsize=max(size, 1))
 
+    def attach(self, factory: sessionmaker[Session]) -> None:
+        """Give workflows back when a session of `factory` commits, drop them when it rolls back."""
+        event.listen(factory, "after_commit", self._return_committed)
+        event.listen(factory, "after_soft_rollback", self._drop_rolled_back)
 
-def take(instance_id: uuid.UUID, revision: uuid.UUID | None, cache_key: str) -> WorkflowRun | None:
-    """The cached workflow of an instance if it is at `revision`; it leaves the cache either way."""
-    with _lock:
-        held = _cache.pop(instance_id, None)
-    if held is None or revision is None or held.revision != revision or held.cache_key != cache_key:
-        return None
-    return held.run
+    def take(self, instance_id: uuid.UUID, revision: uuid.UUID | None, cache_key: str) -> WorkflowRun | None:
+        """The cached workflow of an instance if it is at `revision`; it leaves the cache either way."""
+        with self._lock:
+            held = self._cache.pop(instance_id, None)
+        if held is None or revision is None or held.revision != revision or held.cache_key != cache_key:
+            return None
+        return held.run
 
+    @staticmethod
+    def hold(session: Session, instance_id: uuid.UUID, run: WorkflowRun, cache_key: str,
+             revision: uuid.UUID | None, *, saved: bool) -> None:
+        """Note that this transaction has the workflow at `revision`: as loaded, or as it `saved` it."""
+        session.info.setdefault(_HELD_KEY, {})[instance_id] = _Held(run, cache_key, revision, saved)
 
-def hold(session: Session, instance_id: uuid.UUID, run: WorkflowRun, cache_key: str,
-         revision: uuid.UUID | None, *, saved: bool) -> None:
-    """Note that this transaction has the workflow at `revision`: as loaded, or as it `saved` it."""
-    session.info.setdefault(_HELD_KEY, {})[instance_id] = _Held(run, cache_key, revision, saved)
+    def clear(self) -> None:
+        with self._lock:
+            self._cache.clear()
 
+    def _return_committed(self, session: Session) -> None:
+        if session.in_nested_transaction():
+            return  # a savepoint's release, which SQLAlchemy also reports here: the transaction goes on
+        self._give_back(session.info.pop(_HELD_KEY, {}))
 
-def clear() -> None:
-    with _lock:
-        _cache.clear()
+    def _drop_rolled_back(self, session: Session, previous_transaction: SessionTransaction) -> None:
+        """A rollback (of a savepoint too) undoes what was saved: forget every workflow changed or saved.
 
+        Workflows that were only read are as the database still has them: at the end of the whole
+        transaction they go back (a request that only reads never commits).
+        """
+        held: dict[uuid.UUID, _Held] = session.info.get(_HELD_KEY, {})
+        for instance_id in [i for i, entry in held.items() if entry.run.touched or entry.saved]:
+            del held[instance_id]
+        if not previous_transaction.nested:
+            self._give_back(session.info.pop(_HELD_KEY, {}))
 
-@event.listens_for(Session, "after_commit")
-def _return_committed(session: Session) -> None:
-    if session.in_nested_transaction():
-        return  # a savepoint's release, which SQLAlchemy also reports here: the transaction goes on
-    _give_back(session.info.pop(_HELD_KEY, {}))
-
-
-@event.listens_for(Session, "after_soft_rollback")
-def _drop_rolled_back(session: Session, previous_transaction: SessionTransaction) -> None:
-    """A rollback (of a savepoint too) undoes what was saved: forget every workflow changed or saved.
-
-    Workflows that were only read are as the database still has them: at the end of the whole
-    transaction they go back (a request that only reads never commits).
-    """
-    held: dict[uuid.UUID, _Held] = session.info.get(_HELD_KEY, {})
-    for instance_id in [i for i, entry in held.items() if entry.run.touched or entry.saved]:
-        del held[instance_id]
-    if not previous_transaction.nested:
-        _give_back(session.info.pop(_HELD_KEY, {}))
-
-
-def _give_back(held: dict[uuid.UUID, _Held]) -> None:
-    with _lock:
-        for instance_id, entry in held.items():
-            if entry.run.touched or entry.revision is None or entry.run.is_completed:
-                continue  # changed after its last save, or never saved, or done: not worth keeping
-            if not entry.saved and instance_id in _cache:
-                continue  # a read that began before another transaction's save: keep the saved one
-            _cache[instance_id] = entry
-            _cache.move_to_end(instance_id)
-        while len(_cache) > CACHE_SIZE:
-            _cache.popitem(last=False)
+    def _give_back(self, held: dict[uuid.UUID, _Held]) -> None:
+        if self._size <= 0:
+            return
+        with self._lock:
+            for instance_id, entry in held.items():
+                if entry.run.touched or entry.revision is None or entry.run.is_completed:
+                    continue  # changed after its last save, or never saved, or done: not worth keeping
+                if not entry.saved and instance_id in self._cache:
+                    continue  # a read that began before another transaction's save: keep the saved one
+                self._cache[instance_id] = entry  # most recently used; the least recent falls out

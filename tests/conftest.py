@@ -13,8 +13,8 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 # Every saved workflow is rebuilt from what was written and compared, and finished tasks are
-# spilled into chunks after only two gather, so the whole suite exercises long-case storage.
-# Set before the engine is imported (it reads them once); servers started by tests inherit them.
+# spilled into chunks after only two gather, so the whole suite exercises long-case storage:
+# TEST_CONFIG below for the sessions made here, these variables for the servers tests start.
 os.environ.setdefault("TIXI_VERIFY_STATE", "1")
 os.environ.setdefault("TIXI_STATE_SPILL_AT", "2")
 
@@ -27,7 +27,8 @@ from api.app import create_app
 from api.settings import Settings
 from engine.catalog import DEFAULT_FORMS_DIR, FormCatalog
 from engine.clock import FrozenClock
-from engine.db import make_engine, make_session_factory, scratch_postgres_database, transaction
+from engine.config import EngineConfig
+from engine.db import make_engine, scratch_postgres_database, transaction
 from engine.identity import Actor, sync_demo_users
 from engine.migrations import upgrade_to_head
 from engine.tables import (
@@ -47,6 +48,7 @@ from engine.tables import (
     Timer,
     User,
 )
+from engine.workflow_store import session_factory
 
 ROOT = Path(__file__).resolve().parent.parent
 TEST_PROCESSES = Path(__file__).resolve().parent / "processes"
@@ -54,6 +56,13 @@ DATABASES = [d.strip() for d in os.environ.get("TIXI_TEST_DATABASES", "sqlite,po
 STANDARD_GROUPS = {"outlet", "rcc_agent", "rcc_visitor", "rcc_director", "rcc_settlement", "tech_section",
                    "csd_head", "training", "quality", "designer", "admin"}
 DESIGNER = Actor("designer", frozenset({"designer"}))
+# The engine's configuration for the whole suite (the environment above says the same to servers).
+TEST_CONFIG = EngineConfig(verify_state=True, state_spill_at=2)
+
+
+def sessions(engine: Engine) -> sessionmaker[Session]:
+    """Sessions as the app makes them: with the suite's configuration and a workflow cache of their own."""
+    return session_factory(engine, TEST_CONFIG)
 
 
 @pytest.fixture(scope="session", params=DATABASES)
@@ -72,14 +81,14 @@ def db_engine(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathF
 @pytest.fixture(scope="session")
 def _demo_users(db_engine: Engine) -> None:
     # Hashing eleven argon2 passwords per test would dominate the suite: users live for the session.
-    with transaction(make_session_factory(db_engine)) as session:
+    with transaction(sessions(db_engine)) as session:
         sync_demo_users(session, FrozenClock(), enabled=True)
 
 
 @pytest.fixture
 def factory(db_engine: Engine, _demo_users: None) -> Iterator[sessionmaker[Session]]:
     """A session factory on a database holding only the standard groups and demo users."""
-    made = make_session_factory(db_engine)
+    made = sessions(db_engine)
     yield made
     with transaction(made) as session:
         for table in (AuditEvent, TaskComment, Deadline, MessageSubscription, TaskCandidateGroup, Timer, Task,

@@ -4,25 +4,25 @@ from typing import Any
 
 from fastapi import APIRouter
 
-from api.deps import CHECKED_INPUT, ActorCacheDep, ActorDep, CatalogDep, ClockDep, SessionDep, require_group
+from api.deps import CHECKED_INPUT, ActorCacheDep, ActorDep, CatalogDep, ClockDep, SessionDep
 from api.problems import API_ERRORS
 from api.schemas import GroupCreateIn, GroupOut, UserCreateIn, UserOut, UserUpdateIn
 from engine import identity
-from engine.identity import ADMIN_GROUP
+from engine.permissions import Permission, require
 
 router = APIRouter(prefix="/api", tags=["users and groups"], responses=API_ERRORS, dependencies=CHECKED_INPUT)
 
 
 @router.get("/users", summary="All users (admins)")
 def list_users(session: SessionDep, actor: ActorDep) -> list[UserOut]:
-    require_group(actor, ADMIN_GROUP)
+    require(actor, Permission.ADMINISTER)
     with session.begin():
         return [UserOut.of(u) for u in identity.list_users(session)]
 
 
 @router.post("/users", status_code=201, summary="Create a user (admins)")
 def create_user(body: UserCreateIn, session: SessionDep, clock: ClockDep, actor: ActorDep) -> UserOut:
-    require_group(actor, ADMIN_GROUP)
+    require(actor, Permission.ADMINISTER)
     with session.begin():
         return UserOut.of(identity.add_user(session, clock, actor=actor, username=body.username,
                                             password=body.password, display_name=body.display_name,
@@ -32,7 +32,7 @@ def create_user(body: UserCreateIn, session: SessionDep, clock: ClockDep, actor:
 @router.patch("/users/{username}", summary="Rename, disable, reset password, change groups (admins)")
 def update_user(username: str, body: UserUpdateIn, session: SessionDep, clock: ClockDep, actor: ActorDep,
                 actors: ActorCacheDep) -> UserOut:
-    require_group(actor, ADMIN_GROUP)
+    require(actor, Permission.ADMINISTER)
     with session.begin():
         user = identity.update_user(session, clock, actor=actor, username=username,
                                     display_name=body.display_name, is_active=body.is_active,
@@ -49,7 +49,7 @@ def list_groups(session: SessionDep, actor: ActorDep) -> list[GroupOut]:
 
 @router.post("/groups", status_code=201, summary="Create a group (admins)")
 def create_group(body: GroupCreateIn, session: SessionDep, clock: ClockDep, actor: ActorDep) -> GroupOut:
-    require_group(actor, ADMIN_GROUP)
+    require(actor, Permission.ADMINISTER)
     with session.begin():
         return GroupOut.of(identity.add_group(session, clock, actor=actor, group_id=body.group_id, name=body.name))
 

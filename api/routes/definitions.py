@@ -4,11 +4,11 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Response, UploadFile
 
-from api.deps import CHECKED_INPUT, ActorDep, CatalogDep, ClockDep, SessionDep, SettingsDep, require_group
+from api.deps import CHECKED_INPUT, ActorDep, CatalogDep, ClockDep, SessionDep, SettingsDep
 from api.problems import API_ERRORS, PayloadTooLargeError, responses
 from api.schemas import MAX_INT, DefinitionOut, DeploymentOut
 from engine import definitions
-from engine.identity import DESIGNER_GROUP
+from engine.permissions import Permission, require
 
 router = APIRouter(prefix="/api/definitions", tags=["definitions"], responses={**API_ERRORS, **responses(413)},
                    dependencies=CHECKED_INPUT)
@@ -19,7 +19,7 @@ def deploy(file: UploadFile, session: SessionDep, clock: ClockDep, catalog: Cata
            settings: SettingsDep,
            dry_run: Annotated[bool, Query(description="run every deploy-time check, store nothing")] = False,
            ) -> DeploymentOut:
-    require_group(actor, DESIGNER_GROUP)
+    require(actor, Permission.DEPLOY)
     content = file.file.read(settings.max_upload_bytes + 1)
     if len(content) > settings.max_upload_bytes:
         raise PayloadTooLargeError(f"upload is larger than {settings.max_upload_bytes} bytes",

@@ -20,6 +20,7 @@ from api.schemas import (
 )
 from engine import instances
 from engine.clock import end_of_day, start_of_day
+from engine.permissions import Permission, require
 
 router = APIRouter(prefix="/api/instances", tags=["instances"], responses=API_ERRORS, dependencies=CHECKED_INPUT)
 
@@ -66,6 +67,7 @@ def history(instance_id: uuid.UUID, session: SessionDep, actor: ActorDep) -> lis
 
 @router.post("/{instance_id}/suspend", summary="Suspend (admins)")
 def suspend(instance_id: uuid.UUID, body: ReasonIn, session: SessionDep, clock: ClockDep, actor: ActorDep) -> InstanceOut:
+    require(actor, Permission.ADMINISTER)
     with session.begin():
         return InstanceOut.of(instances.suspend_instance(session, clock, actor=actor, instance_id=instance_id,
                                                          reason=body.reason))
@@ -73,6 +75,7 @@ def suspend(instance_id: uuid.UUID, body: ReasonIn, session: SessionDep, clock: 
 
 @router.post("/{instance_id}/resume", summary="Resume (admins)")
 def resume(instance_id: uuid.UUID, body: ReasonIn, session: SessionDep, clock: ClockDep, actor: ActorDep) -> InstanceOut:
+    require(actor, Permission.ADMINISTER)
     with session.begin():
         return InstanceOut.of(instances.resume_instance(session, clock, actor=actor, instance_id=instance_id,
                                                         reason=body.reason))
@@ -81,6 +84,7 @@ def resume(instance_id: uuid.UUID, body: ReasonIn, session: SessionDep, clock: C
 @router.post("/{instance_id}/terminate", summary="Terminate for good (admins)")
 def terminate(instance_id: uuid.UUID, body: ReasonIn, session: SessionDep, clock: ClockDep,
               actor: ActorDep) -> InstanceOut:
+    require(actor, Permission.ADMINISTER)
     with session.begin():
         return InstanceOut.of(instances.terminate_instance(session, clock, actor=actor, instance_id=instance_id,
                                                            reason=body.reason))
@@ -88,6 +92,7 @@ def terminate(instance_id: uuid.UUID, body: ReasonIn, session: SessionDep, clock
 
 @router.post("/{instance_id}/retry", summary="Retry a failed instance's failing step, optionally with variables (admins)")
 def retry(instance_id: uuid.UUID, body: RetryIn, session: SessionDep, clock: ClockDep, actor: ActorDep) -> InstanceDetailOut:
+    require(actor, Permission.ADMINISTER)
     with session.begin():
         return InstanceDetailOut.of_detail(instances.retry_instance(session, clock, actor=actor, instance_id=instance_id,
                                                                     variables=body.variables, reason=body.reason))

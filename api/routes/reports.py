@@ -5,12 +5,12 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from api.deps import CHECKED_INPUT, ActorDep, ClockDep, SessionDep, require_group
+from api.deps import CHECKED_INPUT, ActorDep, ClockDep, SessionDep
 from api.problems import API_ERRORS
 from api.schemas import CalendarDayIn, CalendarDayOut, SlaRowOut
 from engine import business_calendar, reports
 from engine.clock import end_of_day, start_of_day
-from engine.identity import ADMIN_GROUP
+from engine.permissions import Permission, require
 
 router = APIRouter(prefix="/api", tags=["service levels"], responses=API_ERRORS, dependencies=CHECKED_INPUT)
 
@@ -34,7 +34,7 @@ def list_days(session: SessionDep, actor: ActorDep,
 
 @router.put("/calendar/{day}", summary="Mark a day as holiday or make-up working day (admins)")
 def set_day(day: date, body: CalendarDayIn, session: SessionDep, clock: ClockDep, actor: ActorDep) -> CalendarDayOut:
-    require_group(actor, ADMIN_GROUP)
+    require(actor, Permission.ADMINISTER)
     with session.begin():
         return CalendarDayOut(**business_calendar.set_day(session, clock, actor=actor.username, day=day,
                                                           kind=body.kind, name=body.name).__dict__)
@@ -42,6 +42,6 @@ def set_day(day: date, body: CalendarDayIn, session: SessionDep, clock: ClockDep
 
 @router.delete("/calendar/{day}", status_code=204, summary="Make a day ordinary again (admins)")
 def remove_day(day: date, session: SessionDep, clock: ClockDep, actor: ActorDep) -> None:
-    require_group(actor, ADMIN_GROUP)
+    require(actor, Permission.ADMINISTER)
     with session.begin():
         business_calendar.remove_day(session, clock, actor=actor.username, day=day)

@@ -10,21 +10,15 @@ from fastapi.responses import HTMLResponse
 from api.deps import CHECKED_INPUT, CatalogDep, SessionDep
 from api.web.pages import PageActor, render
 from engine import definitions, identity
-from engine.errors import NotFoundError, PermissionDeniedError
-from engine.identity import ADMIN_GROUP, DESIGNER_GROUP, Actor
+from engine.errors import NotFoundError
+from engine.permissions import Permission, require
 
 router = APIRouter(include_in_schema=False, dependencies=CHECKED_INPUT)
 
 
-def _require_designer(actor: Actor) -> None:
-    if not actor.in_any([DESIGNER_GROUP, ADMIN_GROUP]):
-        raise PermissionDeniedError(f"this needs membership of the '{DESIGNER_GROUP}' group",
-                                    required_group=DESIGNER_GROUP)
-
-
 @router.get("/processes")
 def process_list(request: Request, session: SessionDep, actor: PageActor) -> HTMLResponse:
-    _require_designer(actor)
+    require(actor, Permission.READ)  # as GET /api/definitions: the diagrams are what approvers' cases run on
     with session.begin():
         latest = definitions.list_definitions(session)
     return render(request, "processes.html", actor=actor, section="processes", definitions=latest)
@@ -33,7 +27,7 @@ def process_list(request: Request, session: SessionDep, actor: PageActor) -> HTM
 @router.get("/processes/{key}")
 def process_page(key: str, request: Request, session: SessionDep, actor: PageActor,
                  version: Annotated[int | None, Query(ge=1)] = None) -> HTMLResponse:
-    _require_designer(actor)
+    require(actor, Permission.READ)
     with session.begin():
         versions = definitions.list_versions(session, key)
     shown = next((d for d in versions if version is None or d.version == version), None)
@@ -46,7 +40,7 @@ def process_page(key: str, request: Request, session: SessionDep, actor: PageAct
 def modeler_page(request: Request, session: SessionDep, catalog: CatalogDep, actor: PageActor,
                  key: str = "", version: Annotated[int | None, Query(ge=1)] = None) -> HTMLResponse:
     """Edit a deployed version (or a new process) with bpmn-js; deploying makes a new version."""
-    _require_designer(actor)
+    require(actor, Permission.DEPLOY)
     with session.begin():
         groups = identity.list_groups(session)
         if key:

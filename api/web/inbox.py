@@ -11,7 +11,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from api.deps import CHECKED_INPUT, CatalogDep, SessionDep
 from api.web.i18n import localized_schema
 from api.web.pages import PageActor, deployed_processes, language, render
-from engine import definitions, instances, tasks
+from engine import definitions, instances, permissions, tasks
 from engine.errors import NotFoundError
 
 router = APIRouter(include_in_schema=False, dependencies=CHECKED_INPUT)
@@ -53,13 +53,13 @@ def task_page(task_id: uuid.UUID, request: Request, session: SessionDep, catalog
     fields = set((detail.form_schema or {}).get("properties", {}))
     prefill = {name: value for name, value in detail.variables.items() if name in fields}
     return render(request, "task.html", actor=actor, section="tasks", task=detail.summary, schema=schema,
-                  prefill=prefill, variables=detail.variables, history=history)
+                  actions=detail.allowed_actions, prefill=prefill, variables=detail.variables, history=history)
 
 
 @router.get("/start")
 def start_list(request: Request, session: SessionDep, actor: PageActor) -> HTMLResponse:
     with session.begin():
-        startable = [d for d in deployed_processes(session) if instances.may_start(actor, d.starter_groups)]
+        startable = [d for d in deployed_processes(session) if permissions.may_start(actor, d.starter_groups)]
     return render(request, "start_list.html", actor=actor, section="start", definitions=startable)
 
 
@@ -73,4 +73,4 @@ def start_page(key: str, request: Request, session: SessionDep, catalog: Catalog
         raise NotFoundError(f"process '{key}' version {version} is not deployed", key=key, version=version)
     schema = catalog.schema(chosen.start_form) if chosen.start_form else {"type": "object", "properties": {}}
     return render(request, "start.html", actor=actor, section="start", definition=chosen,
-                  allowed=instances.may_start(actor, chosen.starter_groups), schema=localized_schema(schema, language(request)))
+                  allowed=permissions.may_start(actor, chosen.starter_groups), schema=localized_schema(schema, language(request)))

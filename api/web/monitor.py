@@ -9,14 +9,15 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse
 
-from api.deps import CHECKED_INPUT, ClockDep, SessionDep, require_group
+from api.deps import CHECKED_INPUT, ClockDep, SessionDep
 from api.web.pages import PageActor, deployed_processes, render
 from engine import identity, instances, reports
+from engine.audit import HistoryEvent
 from engine.clock import end_of_day, start_of_day
 from engine.errors import ValidationError
-from engine.identity import ADMIN_GROUP
-from engine.instances import STATUSES, InstanceDetail
-from engine.tables import AuditEvent
+from engine.instances import InstanceDetail
+from engine.permissions import Permission, require
+from engine.states import InstanceStatus
 
 router = APIRouter(include_in_schema=False, dependencies=CHECKED_INPUT)
 PAGE_SIZE = 25
@@ -32,7 +33,7 @@ def instance_list(
     participant: Annotated[str, Query(max_length=64)] = "", started_from: str = "", started_to: str = "",
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> HTMLResponse:
-    status = status if status in STATUSES else ""
+    status = status if status in InstanceStatus.__members__.values() else ""
     first_day, last_day = day_field(started_from, "started_from"), day_field(started_to, "started_to")
     with session.begin():
         page = instances.list_instances(
@@ -45,7 +46,7 @@ def instance_list(
     filters = {"process": process, "status": status, "business_key": business_key, "participant": participant,
                "started_from": started_from, "started_to": started_to}
     return render(request, "instances.html", actor=actor, section="instances", page=page, processes=processes,
-                  statuses=STATUSES, filters=filters, page_size=PAGE_SIZE)
+                  statuses=list(InstanceStatus), filters=filters, page_size=PAGE_SIZE)
 
 
 @router.get("/instances/{instance_id}")
@@ -57,18 +58,18 @@ def instance_page(instance_id: uuid.UUID, request: Request, session: SessionDep,
                   detail=detail, history=history, marks=diagram_marks(detail, history))
 
 
-def diagram_marks(detail: InstanceDetail, history: list[AuditEvent]) -> dict[str, list[str]]:
+def diagram_marks(detail: InstanceDetail, history: list[HistoryEvent]) -> dict[str, list[str]]:
     """Which elements of the instance's own process have finished, wait now, or failed, for the diagram."""
     key = detail.summary.definition_key
     finished = {str(e.data["element"]) for e in history
                 if e.event_type in _FINISHING_EVENTS and e.data.get("element") and e.data.get("process", key) == key}
     active = {t.element_id for t in detail.waiting_tasks} | {str(t["element_id"]) for t in detail.pending_timers}
     failed: set[str] = set()
-    if detail.summary.status == "failed":
+    if detail.summary.status == InstanceStatus.FAILED:
         incidents = [e for e in history if e.event_type == "incident" and e.data.get("element")]
         if incidents:
             failed.add(str(incidents[-1].data["element"]))
-    if detail.summary.status in ("running", "suspended", "failed"):
+    if detail.summary.status in (InstanceStatus.RUNNING, InstanceStatus.SUSPENDED, InstanceStatus.FAILED):
         finished -= active  # a loop back: the element has run before and waits again now
     return {"finished": sorted(finished - failed), "active": sorted(active - failed), "failed": sorted(failed)}
 
@@ -109,7 +110,7 @@ def _totals(rows: list[reports.SlaRow]) -> list[dict[str, Any]]:
 
 @router.get("/admin/users")
 def users_page(request: Request, session: SessionDep, actor: PageActor) -> HTMLResponse:
-    require_group(actor, ADMIN_GROUP)
+    require(actor, Permission.ADMINISTER)
     with session.begin():
         users = identity.list_users(session)
         groups = identity.list_groups(session)

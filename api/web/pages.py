@@ -22,8 +22,8 @@ from engine import definitions
 from engine.business_calendar import LOCAL
 from engine.definitions import DefinitionInfo
 from engine.errors import AuthenticationError, ServiceError
-from engine.identity import ADMIN_GROUP, DESIGNER_GROUP, Actor, find_actor
-from engine.reports import REPORT_GROUPS
+from engine.identity import Actor, find_actor
+from engine.permissions import Permission, permissions_of
 
 TEMPLATES = Jinja2Templates(directory=Path(__file__).parent / "templates")
 NEAR_DUE = timedelta(hours=8)
@@ -85,12 +85,14 @@ def render(request: Request, template: str, *, actor: Actor | None, status_code:
 
 
 def _abilities(actor: Actor | None) -> dict[str, bool]:
-    groups = actor.groups if actor else frozenset()
+    """The menus and buttons a page shows: only what `engine.permissions` lets the actor do."""
+    granted = permissions_of(actor)
     return {
-        "design": DESIGNER_GROUP in groups or ADMIN_GROUP in groups,
-        "deploy": DESIGNER_GROUP in groups,
-        "admin": ADMIN_GROUP in groups,
-        "report": not groups.isdisjoint(REPORT_GROUPS),
+        # Anyone may read the processes; the menu leads there the people who make and run them.
+        "design": bool(granted & {Permission.DEPLOY, Permission.ADMINISTER}),
+        "deploy": Permission.DEPLOY in granted,
+        "admin": Permission.ADMINISTER in granted,
+        "report": Permission.REPORT in granted,
     }
 
 

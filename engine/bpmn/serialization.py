@@ -6,7 +6,7 @@ spec objects cached per definition version, so a load does not re-build the spec
 
 The library also keeps every task a case ever ran, so a case that loops (a complaint reopened
 again and again) grows with each round, and writing all of it at every step made each step slower
-than the last. Finished tasks are therefore *spilled*: once `SPILL_AT` of them have gathered they
+than the last. Finished tasks are therefore *spilled*: once `spill_at` of them have gathered they
 are written once, as a chunk of their own, and left out of the state written at later steps. The
 state on the instance row stays about as small as a short case's; a load puts the chunks back.
 """
@@ -14,15 +14,14 @@ state on the instance row stays about as small as a short case's; a load puts th
 from __future__ import annotations
 
 import json
-import os
 import threading
 import uuid
-from collections import OrderedDict
 from collections.abc import Iterator, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
 
+from cachetools import LRUCache, cached
 from SpiffWorkflow.bpmn.serializer import BpmnWorkflowSerializer
 from SpiffWorkflow.bpmn.serializer.default.workflow import BpmnSubWorkflowConverter, BpmnWorkflowConverter
 from SpiffWorkflow.bpmn.util.subworkflow import BpmnSubWorkflow
@@ -60,12 +59,9 @@ SERIALIZER_VERSION: str = SERIALIZER.VERSION
 _SPEC_KEYS = ("spec", "subprocess_specs")
 _VERSION_KEY = BpmnWorkflowSerializer.VERSION_KEY
 CHUNKS_KEY = "tixi_chunks"  # in the instance's state: how many chunks of finished tasks it has spilled
-SPILL_AT = int(os.environ.get("TIXI_STATE_SPILL_AT", "64"))
+DEFAULT_SPILL_AT = 64  # finished tasks gathered before they go into a chunk (EngineConfig.state_spill_at)
 _FROZEN = TaskState.COMPLETED | TaskState.CANCELLED
 
-_cache_lock = threading.Lock()
-_spec_cache: OrderedDict[str, tuple[Any, dict[str, Any]]] = OrderedDict()
-_SPEC_CACHE_SIZE = 256
 
 # On a spilled task: its state and children when it was written. Kept on the task itself, so the
 # check at each step is an attribute read, not a look-up by id (a UUID hashes in Python code).
@@ -99,7 +95,7 @@ def spec_to_dict(spec: Any, subprocess_specs: dict[str, Any]) -> dict[str, Any]:
     return {key: state[key] for key in _SPEC_KEYS}
 
 
-def dump_state(workflow: BpmnWorkflow, index: SpillIndex) -> StoredState:
+def dump_state(workflow: BpmnWorkflow, index: SpillIndex, *, spill_at: int = DEFAULT_SPILL_AT) -> StoredState:
     """The workflow's state without its spec, spilling finished tasks once enough have gathered."""
     fresh: list[tuple[str, Task]] = []
     changed: list[tuple[str, Task]] = []
@@ -122,14 +118,14 @@ def dump_state(workflow: BpmnWorkflow, index: SpillIndex) -> StoredState:
         present = {task_id for _, table in task_tables(workflow) for task_id in table}
         dropped = [task_id for task_id in index.stored if task_id not in present]
     chunk = None
-    if len(fresh) >= SPILL_AT or changed or dropped:
-        written = (fresh if len(fresh) >= SPILL_AT else []) + changed
+    if len(fresh) >= spill_at or changed or dropped:
+        written = (fresh if len(fresh) >= spill_at else []) + changed
         chunk = _chunk(written, dropped)
         index.stored.difference_update(dropped)
         for _, task in written:
             _mark_spilled(task)
             index.stored.add(task.id)
-        if len(fresh) >= SPILL_AT:
+        if len(fresh) >= spill_at:
             spilled_now = {task.id for _, task in fresh}
             kept = {table: [i for i in ids if i not in spilled_now] for table, ids in kept.items()}
         index.chunks += 1
@@ -173,22 +169,16 @@ def same_state(workflow: BpmnWorkflow, other: BpmnWorkflow) -> bool:
     return full(workflow) == full(other)
 
 
+# Process-wide on purpose: a key names deployed definition versions, which never change, so a
+# restored spec is the same for every app, session and test that asks; only memory is at stake.
+@cached(LRUCache(maxsize=256), key=lambda cache_key, spec: cache_key, lock=threading.Lock())
 def cached_specs(cache_key: str, spec: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
-    with _cache_lock:
-        hit = _spec_cache.get(cache_key)
-        if hit is not None:
-            _spec_cache.move_to_end(cache_key)
-            return hit
+    """The library's spec objects for a bundle of definition versions (`cache_key`), restored once."""
     fresh = json.loads(json.dumps(spec))
-    restored = (
+    return (
         SERIALIZER.registry.restore(fresh["spec"]),
         {name: SERIALIZER.registry.restore(sub) for name, sub in fresh.get("subprocess_specs", {}).items()},
     )
-    with _cache_lock:
-        _spec_cache[cache_key] = restored
-        while len(_spec_cache) > _SPEC_CACHE_SIZE:
-            _spec_cache.popitem(last=False)
-    return restored
 
 
 def task_tables(workflow: BpmnWorkflow) -> Iterator[tuple[str, dict[uuid.UUID, Task]]]:

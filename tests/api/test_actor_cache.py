@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable
 from datetime import timedelta
 
@@ -53,7 +52,7 @@ def test_groups_changed_through_this_server_apply_to_the_next_request(client: Te
 
 def test_with_no_lifetime_every_request_reads_the_user(app_settings: Settings, clock: FrozenClock,
                                                        factory: sessionmaker[Session]) -> None:
-    settings = dataclasses.replace(app_settings, actor_cache_seconds=0)
+    settings = app_settings.model_copy(update={"actor_cache_seconds": 0})
     with TestClient(create_app(settings, clock=clock, session_factory=factory, run_scheduler=False)) as client:
         token = client.post("/api/auth/token", data={"username": "rcc_agent", "password": "demo"}).json()
         headers = {"Authorization": f"Bearer {token['access_token']}"}

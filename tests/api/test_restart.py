@@ -7,13 +7,10 @@ carries the instance from one to the other.
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import timedelta
-from typing import Any
 
-import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -21,10 +18,10 @@ from api.app import create_app
 from api.settings import Settings
 from engine.bpmn import serialization
 from engine.clock import FrozenClock
-from engine.db import make_engine, make_session_factory
+from engine.db import make_engine
 from tests.api.conftest import Desk
 from tests.api.test_outlet_onboarding import APPROVE_RCC, APPROVE_TECH, REGISTRATION
-from tests.conftest import ROOT
+from tests.conftest import ROOT, sessions
 
 
 def _login_with(client: TestClient) -> Callable[..., dict[str, str]]:
@@ -51,7 +48,7 @@ def _deploy_onboarding(desk: Desk) -> None:
 
 
 def test_restart_continues_the_instance_with_its_history(
-    app_settings: Settings, clock: FrozenClock, factory: sessionmaker[Session], monkeypatch: pytest.MonkeyPatch,
+    app_settings: Settings, clock: FrozenClock, factory: sessionmaker[Session],
 ) -> None:
     with _serving(app_settings, clock, factory) as desk_a:
         _deploy_onboarding(desk_a)
@@ -63,12 +60,11 @@ def test_restart_continues_the_instance_with_its_history(
         old_token = desk_a.login("tech_section")
 
     # The restart: a new process has no cached specs and no pooled connections.
-    cold_cache: OrderedDict[str, Any] = OrderedDict()
-    monkeypatch.setattr(serialization, "_spec_cache", cold_cache)
+    serialization.cached_specs.cache_clear()  # type: ignore[attr-defined]
     clock.advance(timedelta(hours=2))  # within the 8 h token lifetime
     engine_b = make_engine(app_settings.database_url)
     try:
-        with _serving(app_settings, clock, make_session_factory(engine_b)) as desk_b:
+        with _serving(app_settings, clock, sessions(engine_b)) as desk_b:
             # The same signing key: a token issued before the restart still works.
             assert desk_b.client.get("/api/auth/me", headers=old_token).status_code == 200
             after_restart = desk_b.instance(instance_id)
@@ -79,7 +75,7 @@ def test_restart_continues_the_instance_with_its_history(
             assert desk_b.waiting(instance_id) == ["csd_approval"]
             detail = desk_b.instance(instance_id)
             history = desk_b.history(instance_id)
-        assert cold_cache, "app B should have rebuilt the spec from the database"
+        assert len(serialization.cached_specs.cache), "app B should have rebuilt the spec from the database"  # type: ignore[attr-defined]
     finally:
         engine_b.dispose()
 

@@ -11,8 +11,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session, sessionmaker
 
 from engine.clock import FrozenClock
-from engine.start_timers import fire_start_timers
-from engine.timers import fire_due_timers
+from engine.timers import fire_due_timers, fire_start_timers
 from tests.api.conftest import Desk, Login, events_of
 
 # R/2027-01-04T09:00:00+08:00/P1Y: 01:00 UTC on 4 January of every year from 2027.

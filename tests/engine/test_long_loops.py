@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from engine.bpmn.parsing import parse_processes
-from engine.bpmn.runtime import WorkflowRun
-from engine.bpmn.serialization import SERIALIZER_VERSION, SPILL_AT
+from engine.bpmn.serialization import SERIALIZER_VERSION
+from engine.bpmn.spiff_adapter import WorkflowRun
 from engine.bpmn.xml import parse_untrusted_xml
-from tests.conftest import TEST_PROCESSES
+from tests.conftest import TEST_CONFIG, TEST_PROCESSES
 
-NOW = datetime(2026, 1, 5, tzinfo=timezone.utc)
+NOW = datetime(2026, 1, 5, tzinfo=UTC)
 
 
 def test_a_loop_past_the_libraries_depth_limit_still_runs() -> None:
@@ -23,7 +23,7 @@ def test_a_loop_past_the_libraries_depth_limit_still_runs() -> None:
     for round_number in range(1, 401):
         [task] = run.ready_user_tasks()
         run.complete_user_task(task.task_id, {"rcc_approved": True}, NOW)
-        stored = run.dump()  # as the engine does at every step: finished tasks are spilled now and then
+        stored = run.dump(spill_at=TEST_CONFIG.state_spill_at)  # as the engine does at every step: finished tasks are spilled now and then
         if stored.chunk is not None:
             chunks.append(stored.chunk)
         if round_number % 100 == 0:  # rebuilt from the state and its chunks now and then
@@ -32,5 +32,5 @@ def test_a_loop_past_the_libraries_depth_limit_still_runs() -> None:
             run = reloaded
         assert run.is_completed == (round_number == 400), f"round {round_number}"
     assert run.variables()["count"] == 400
-    assert len(chunks) >= 400 * 2 // SPILL_AT - 1  # the tasks of past rounds (2 or more each) went into chunks
+    assert len(chunks) >= 400 * 2 // TEST_CONFIG.state_spill_at - 1  # the tasks of past rounds (2 or more each) went into chunks
     assert len(json.dumps(stored.state)) < 40_000  # and the state itself stayed small

@@ -22,12 +22,12 @@ from engine import definitions, instances, tasks
 from engine.audit import verify_chains
 from engine.catalog import DEFAULT_FORMS_DIR, FormCatalog
 from engine.clock import FrozenClock
-from engine.db import make_session_factory, transaction
+from engine.db import transaction
 from engine.identity import Actor, sync_demo_users
 from engine.invariants import check_invariants
 from engine.migrations import downgrade_to, upgrade_to_head
 from engine.tables import AuditEvent, Instance, Membership, Task, User
-from tests.conftest import DESIGNER, TEST_PROCESSES
+from tests.conftest import DESIGNER, TEST_PROCESSES, sessions
 from tests.engine.test_migrations import _current_revision, blank_engine  # noqa: F401 - the fixture
 
 PREVIOUS = "0003"
@@ -37,7 +37,7 @@ DIRECTOR = Actor("rcc_director", frozenset({"rcc_director"}))
 
 
 def _write_cases(engine: Engine) -> list[uuid.UUID]:
-    factory, clock, catalog = make_session_factory(engine), FrozenClock(), FormCatalog(DEFAULT_FORMS_DIR)
+    factory, clock, catalog = sessions(engine), FrozenClock(), FormCatalog(DEFAULT_FORMS_DIR)
     path = TEST_PROCESSES / "two_step_review.bpmn"
     with transaction(factory) as session:
         sync_demo_users(session, clock, enabled=True)
@@ -85,7 +85,7 @@ def test_previous_release_upgrades_with_its_data(blank_engine: Engine) -> None: 
 
     upgrade_to_head(blank_engine)
     assert _counts(blank_engine) == counts
-    factory = make_session_factory(blank_engine)
+    factory = sessions(blank_engine)
     with factory() as session:
         checked, breaks = verify_chains(session)  # 0004 chained the rows written before it existed
         report = check_invariants(session)

@@ -18,11 +18,11 @@ from sqlalchemy import Engine, func, inspect, select
 from engine import definitions, instances
 from engine.catalog import DEFAULT_FORMS_DIR, FormCatalog
 from engine.clock import FrozenClock
-from engine.db import make_engine, make_session_factory, scratch_postgres_database, transaction
+from engine.db import make_engine, scratch_postgres_database, transaction
 from engine.identity import Actor, sync_demo_users
 from engine.migrations import alembic_config, downgrade_to, upgrade_to_head
 from engine.tables import AuditEvent, Base, Group, Instance
-from tests.conftest import DATABASES, DESIGNER, STANDARD_GROUPS, TEST_PROCESSES
+from tests.conftest import DATABASES, DESIGNER, STANDARD_GROUPS, TEST_PROCESSES, sessions
 
 APP_TABLES = set(Base.metadata.tables)
 
@@ -102,7 +102,7 @@ def test_orm_and_migrations_agree(blank_engine: Engine) -> None:
 def test_downgrade_with_data_in_every_table(blank_engine: Engine) -> None:
     # Foreign keys between tables holding rows must not stop a downgrade on either dialect.
     upgrade_to_head(blank_engine)
-    factory, clock = make_session_factory(blank_engine), FrozenClock()
+    factory, clock = sessions(blank_engine), FrozenClock()
     review = TEST_PROCESSES / "two_step_review.bpmn"
     with transaction(factory) as session:
         sync_demo_users(session, clock, enabled=True)

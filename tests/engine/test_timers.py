@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from datetime import timedelta
+from datetime import UTC, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -136,14 +136,14 @@ def test_non_interrupting_boundary_timer_leaves_the_task_open(factory: sessionma
 
 def test_dated_timer_start_starts_one_instance_on_the_day(factory: sessionmaker[Session], clock: FrozenClock,
                                                           catalog: FormCatalog) -> None:
-    from datetime import datetime, timezone
+    from datetime import datetime
 
-    from engine.start_timers import fire_start_timers
+    from engine.timers import fire_start_timers
 
     _deploy(factory, clock, catalog, TEST_PROCESSES / "dated_start.bpmn")
-    clock.set(datetime(2026, 3, 1, 0, 59, tzinfo=timezone.utc))  # 08:59 China time
+    clock.set(datetime(2026, 3, 1, 0, 59, tzinfo=UTC))  # 08:59 China time
     assert fire_start_timers(factory, clock) == 0
-    clock.set(datetime(2026, 3, 1, 1, 0, 1, tzinfo=timezone.utc))
+    clock.set(datetime(2026, 3, 1, 1, 0, 1, tzinfo=UTC))
     assert fire_start_timers(factory, clock) == 1
     clock.advance(timedelta(days=400))
     assert fire_start_timers(factory, clock) == 0  # a date fires once

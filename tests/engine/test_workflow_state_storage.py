@@ -9,18 +9,28 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from engine import definitions, instances, tasks, workflow_cache
+from engine import definitions, instances, tasks
 from engine.bpmn import serialization
+from engine.bundles import bundle_of
 from engine.catalog import FormCatalog
 from engine.clock import FrozenClock
 from engine.db import transaction
-from engine.execution import bundle_of, load_run
 from engine.identity import Actor
 from engine.tables import AuditEvent, Instance, InstanceStateChunk, Task
-from tests.conftest import DESIGNER, TEST_PROCESSES
+from engine.workflow_cache import WorkflowCache
+from engine.workflow_store import load_run, store_of
+from tests.conftest import DESIGNER, TEST_CONFIG, TEST_PROCESSES
 
 OUTLET = Actor("outlet", frozenset({"outlet"}))
 DIRECTOR = Actor("rcc_director", frozenset({"rcc_director"}))
+
+
+def _cache(factory: sessionmaker[Session]) -> WorkflowCache:
+    """The workflow cache of the factory's sessions (the app's, in a server)."""
+    with factory() as session:
+        cache = store_of(session).cache
+    assert cache is not None
+    return cache
 
 
 def _start_loop(factory: sessionmaker[Session], clock: FrozenClock, catalog: FormCatalog, limit: int) -> uuid.UUID:
@@ -61,9 +71,9 @@ def test_a_long_case_spills_finished_tasks_and_is_rebuilt_from_them(
     with factory() as session:
         chunks = session.scalar(select(func.count()).where(InstanceStateChunk.instance_id == instance_id))
         state = session.get(Instance, instance_id).state  # type: ignore[union-attr]
-    assert chunks and chunks >= 6 * 2 // serialization.SPILL_AT
+    assert chunks and chunks >= 6 * 2 // TEST_CONFIG.state_spill_at
     assert state[serialization.CHUNKS_KEY] == chunks
-    workflow_cache.clear()  # as after a restart, or on another server: rebuilt from the row and the chunks
+    _cache(factory).clear()  # as after a restart, or on another server: rebuilt from the row and the chunks
     assert _count(factory, instance_id) == 6
     for _ in range(6):
         _work_round(factory, clock, catalog, instance_id)
@@ -84,11 +94,11 @@ def test_a_copy_another_server_has_moved_past_is_not_used(
         record = session.get(Instance, instance_id)
         assert record is not None
         cache_key, revision = bundle_of(session, record).cache_key, record.state_revision
-    stale = workflow_cache.take(instance_id, revision, cache_key)
+    stale = _cache(factory).take(instance_id, revision, cache_key)
     assert stale is not None  # this server kept the workflow it saved
     _work_round(factory, clock, catalog, instance_id)  # "another server": loads from the database, moves on
     with transaction(factory) as session:  # this server still holds its old copy in memory
-        workflow_cache.hold(session, instance_id, stale, cache_key, revision, saved=True)
+        WorkflowCache.hold(session, instance_id, stale, cache_key, revision, saved=True)
     _work_round(factory, clock, catalog, instance_id)
     assert _count(factory, instance_id) == 3
 
@@ -133,5 +143,5 @@ def test_a_savepoint_release_keeps_the_workflow_out_of_the_cache_until_the_commi
         assert record is not None
         cache_key, revision = bundle_of(session, record).cache_key, record.state_revision
         # Other transactions must not be handed a workflow whose state is not committed yet.
-        assert workflow_cache.take(instance_id, revision, cache_key) is None
-    assert workflow_cache.take(instance_id, revision, cache_key) is not None  # committed: now it is kept
+        assert _cache(factory).take(instance_id, revision, cache_key) is None
+    assert _cache(factory).take(instance_id, revision, cache_key) is not None  # committed: now it is kept

@@ -30,13 +30,13 @@ from api.settings import Settings
 from engine import definitions, instances
 from engine.catalog import DEFAULT_FORMS_DIR, FormCatalog
 from engine.clock import FrozenClock
-from engine.db import make_engine, make_session_factory, scratch_postgres_database, transaction
+from engine.db import make_engine, scratch_postgres_database, transaction
 from engine.identity import Actor, add_user, sync_demo_users
 from engine.invariants import check_invariants
 from engine.migrations import upgrade_to_head
 from engine.tables import AuditEvent, Task, Timer
 from engine.timers import fire_due_timers
-from tests.conftest import DESIGNER, TEST_PROCESSES
+from tests.conftest import DESIGNER, TEST_PROCESSES, sessions
 
 SECRET = "load-test-secret-key-of-a-sensible-length"
 DIRECTORS = [f"director{n}" for n in range(5)]
@@ -52,7 +52,7 @@ def load_db() -> Iterator[tuple[Engine, sessionmaker[Session]]]:
         upgrade_to_head(scratch)
         # Fifty threads share one pool; keep well under the server's max_connections (other tests use it too).
         engine = make_engine(scratch.url.render_as_string(hide_password=False), pool_size=10, max_overflow=10)
-        yield engine, make_session_factory(engine)
+        yield engine, sessions(engine)
         engine.dispose()
 
 

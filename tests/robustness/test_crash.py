@@ -31,12 +31,12 @@ from api.auth import issue_token
 from engine import definitions, instances, tasks
 from engine.catalog import DEFAULT_FORMS_DIR, FormCatalog
 from engine.clock import FrozenClock, SystemClock
-from engine.db import make_session_factory, scratch_postgres_database, transaction
+from engine.db import scratch_postgres_database, transaction
 from engine.identity import Actor, sync_demo_users
 from engine.invariants import check_invariants
 from engine.migrations import upgrade_to_head
 from engine.tables import AuditEvent, Instance, Task, Timer
-from tests.conftest import DESIGNER, ROOT, TEST_PROCESSES
+from tests.conftest import DESIGNER, ROOT, TEST_PROCESSES, sessions
 
 SECRET = "crash-test-secret-key-of-a-sensible-length"
 KILLS, DRIVERS, ACKS_PER_ROUND, DUE_TIMERS = 3, 4, 12, 20
@@ -47,7 +47,7 @@ READY_TIMEOUT = 90.0
 def crash_db() -> Iterator[tuple[Engine, sessionmaker[Session]]]:
     with scratch_postgres_database("tixi_crash") as engine:
         upgrade_to_head(engine)
-        yield engine, make_session_factory(engine)
+        yield engine, sessions(engine)
 
 
 class Process:

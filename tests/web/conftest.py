@@ -25,10 +25,11 @@ from api.app import create_app
 from api.settings import Settings
 from engine.catalog import DEFAULT_FORMS_DIR, FormCatalog
 from engine.clock import SystemClock
-from engine.db import make_engine, make_session_factory, transaction
+from engine.db import make_engine, transaction
 from engine.definitions import deploy_files
 from engine.identity import Actor, sync_demo_users
 from engine.migrations import upgrade_to_head
+from tests.conftest import sessions
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = os.environ.get("TIXI_CHROMIUM", "/usr/bin/chromium")
@@ -49,7 +50,7 @@ def base_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     database = tmp_path_factory.mktemp("web") / "tixi.db"
     engine = make_engine(f"sqlite:///{database}")
     upgrade_to_head(engine)
-    factory = make_session_factory(engine)
+    factory = sessions(engine)
     files = sorted((p for p in (ROOT / "processes").iterdir() if p.suffix in {".bpmn", ".dmn"}),
                    key=lambda p: (p.suffix != ".dmn", p.name))  # decisions first, as `tixi deploy` does
     with transaction(factory) as session:

@@ -9,9 +9,8 @@ from collections.abc import Callable
 
 from playwright.sync_api import Page, expect
 
-from tests.api.test_complaint_handling import CUSTOMER_INTAKE
 from tests.conftest import TEST_PROCESSES
-from tests.web.conftest import fill_form, log_in, screenshot
+from tests.web.conftest import log_in, screenshot
 from tests.web.test_complaint_through_pages import start_complaint, work_task
 
 
@@ -32,7 +31,7 @@ def act(page: Page, action: str, reason: str, variables: dict[str, object] | Non
 def test_admin_suspends_resumes_and_terminates_from_the_instance_page(as_user: Callable[..., Page]) -> None:
     instance_id = start_complaint(as_user("rcc_agent"), "TS-WEB-ADMIN")
     admin = as_user("admin")
-    admin.goto(f"/instances?business_key=TS-WEB-ADMIN&participant=rcc_agent&status=running")
+    admin.goto("/instances?business_key=TS-WEB-ADMIN&participant=rcc_agent&status=running")
     expect(admin.get_by_test_id("instance-count")).to_have_text("1 instances")
     admin.get_by_test_id("instance-list").get_by_role("link").click()
     expect(admin).to_have_url(re.compile(instance_id))

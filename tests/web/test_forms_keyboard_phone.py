@@ -9,7 +9,7 @@ from collections.abc import Callable
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.web.conftest import PHONE, fill_form, log_in, no_horizontal_scroll, screenshot
+from tests.web.conftest import PHONE, fill_form, no_horizontal_scroll, screenshot
 from tests.web.test_complaint_through_pages import start_complaint
 
 

@@ -1,4 +1,4 @@
-"""Running a workflow: the only module that drives SpiffWorkflow objects.
+"""The SpiffWorkflow adapter: the only module that drives the library's workflow objects.
 
 A `WorkflowRun` wraps one loaded workflow (with the subprocesses of its call activities);
 callers get back frozen dataclasses of ours (`ReadyUserTask`, `WaitingTimer`, `Step`, ...),
@@ -12,22 +12,21 @@ import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from itertools import islice
 from typing import Any
 
 from SpiffWorkflow.bpmn import BpmnEvent
 from SpiffWorkflow.bpmn.specs.defaults import ExclusiveGateway, UserTask
 from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import CycleTimerEventDefinition, TimerEventDefinition
-from SpiffWorkflow.bpmn.util.task import BpmnTaskIterator
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.task import Task as SpiffTask
-from SpiffWorkflow.util.task import TaskIterator, TaskState
+from SpiffWorkflow.util.task import TaskState
 
-from engine.bpmn import timing
+from engine.bpmn import spiff_patches, timing
 from engine.bpmn.sandbox import SandboxError, attach_sandbox, make_script_engine
 from engine.bpmn.serialization import (
+    DEFAULT_SPILL_AT,
     SpillIndex,
     StoredState,
     cached_specs,
@@ -46,13 +45,6 @@ class WorkflowError(Exception):
         self.message, self.element_id, self.line = message, element_id, line
         self.steps: list[Step] = []
 
-
-_DEPTH_LIMIT = 10_000_000
-# The library's task iterators stop at depth 1,000; a loop adds three levels per round, so a case
-# reopened some 330 times would lose sight of its new tasks and look finished. The iterator is
-# not recursive, so a deeper limit costs nothing but the walk itself.
-TaskIterator.__init__.__defaults__ = (None, _DEPTH_LIMIT, True, None)
-BpmnTaskIterator.__init__.__defaults__ = (None, _DEPTH_LIMIT, True, False, None)
 
 # The library's own bookkeeping tasks, which are no BPMN elements of the designer's.
 _INTERNAL = {"BpmnStartTask", "_EndJoin", "SimpleBpmnTask"}
@@ -98,12 +90,13 @@ class WorkflowRun:
         self._index = index or SpillIndex()
         self.touched = False  # changed since loaded or last dumped (a held copy of it is then stale)
         attach_sandbox(workflow)  # the script engine is not serialized: re-attach on every load
-        _look_up_before_walking(workflow)
+        spiff_patches.answer_task_queries_from_tables(workflow)
 
     @classmethod
     def start(cls, cache_key: str, spec: dict[str, Any], variables: dict[str, Any],
               start_element: str | None = None) -> WorkflowRun:
         """A new workflow holding `variables`; `start_element` picks one of several start events."""
+        spiff_patches.install()
         process_spec, subprocess_specs = cached_specs(cache_key, spec)
         run = cls(BpmnWorkflow(process_spec, dict(subprocess_specs), script_engine=make_script_engine()))
         start_task = next(t for t in run._workflow.get_tasks() if t.task_spec.name == "Start")
@@ -115,10 +108,11 @@ class WorkflowRun:
     @classmethod
     def load(cls, cache_key: str, spec: dict[str, Any], state: dict[str, Any], chunks: Sequence[dict[str, Any]],
              version: str) -> WorkflowRun:
+        spiff_patches.install()
         return cls(*load_state(cache_key, spec, state, chunks, version))
 
-    def dump(self) -> StoredState:
-        stored = dump_state(self._workflow, self._index)
+    def dump(self, *, spill_at: int = DEFAULT_SPILL_AT) -> StoredState:
+        stored = dump_state(self._workflow, self._index, spill_at=spill_at)
         self.touched = False
         return stored
 
@@ -270,7 +264,7 @@ class WorkflowRun:
         self.touched = True
         done_before = {t.id for t in self._tasks(TaskState.COMPLETED)}
         try:
-            with timing.at(now):
+            with spiff_patches.at(now):
                 action()
         except SpiffWorkflowException as error:
             failure = _workflow_error(error)
@@ -308,39 +302,6 @@ class WorkflowRun:
                 data = _decision_record(task)
             steps.append(Step(_process_key(task), task.task_spec.bpmn_id, type(task.task_spec).__name__, chosen, data))
         return steps
-
-
-def _look_up_before_walking(workflow: BpmnWorkflow) -> None:
-    """Answer the library's commonest task queries from its task tables when that gives the same answer.
-
-    After every task it completes the library walks the whole task tree for waiting tasks, and
-    between engine steps for ready ones. A case that loops makes that tree deep: at a thousand
-    rounds these walks were most of a step's time. The tables hold the same tasks (every task of
-    the tree and of its subprocesses), so when at most one task is in the state asked for, the
-    walk's answer is known without walking: nothing, or that task. With more, the order in which
-    the walk meets them matters, and the library walks as before.
-    """
-    walk = workflow.get_tasks
-
-    def get_tasks(first_task: SpiffTask | None = None, **kwargs: Any) -> list[SpiffTask]:
-        if first_task is None and kwargs.keys() == {"state"}:
-            state = kwargs["state"]
-            found = list(islice((t for _, table in task_tables(workflow) for t in table.values()
-                                 if t._state & state), 2))
-            if len(found) <= 1:
-                return found
-        tasks: list[SpiffTask] = walk(first_task, **kwargs)
-        return tasks
-
-    refresh = workflow.update_waiting_tasks
-
-    def update_waiting_tasks() -> None:
-        # The library's own version walks only this workflow's tree (not its subprocesses').
-        if any(t._state == TaskState.WAITING for t in workflow.tasks.values()):
-            refresh()
-
-    workflow.get_tasks = get_tasks
-    workflow.update_waiting_tasks = update_waiting_tasks
 
 
 def _gateway_inputs(task: SpiffTask) -> dict[str, Any]:

@@ -1,0 +1,101 @@
+"""Every change Tixi makes to SpiffWorkflow's own behaviour, in one place.
+
+The library offers no hook for these, so each replaces something of the library's. What each one
+relies on is checked by tests/engine/test_spiff_patches.py, which fails when an upgrade of the
+library changes it: read that test before upgrading SpiffWorkflow.
+
+- `install()`: deeper task iterators and a clock for the timer module (process-wide, idempotent;
+  `WorkflowRun` calls it before it builds or loads a workflow).
+- `answer_task_queries_from_tables(workflow)`: per workflow, the commonest task queries answered
+  without walking the task tree.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from datetime import UTC, datetime, tzinfo
+from itertools import islice
+from typing import Any
+
+from SpiffWorkflow.bpmn.specs.event_definitions import timer as spiff_timer
+from SpiffWorkflow.bpmn.util.task import BpmnTaskIterator
+from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
+from SpiffWorkflow.task import Task as SpiffTask
+from SpiffWorkflow.util.task import TaskIterator, TaskState
+
+from engine.bpmn.serialization import task_tables
+
+# The library's task iterators stop at depth 1,000; a loop adds three levels per round, so a case
+# reopened some 330 times would lose sight of its new tasks and look finished. The iterator is
+# not recursive, so a deeper limit costs nothing but the walk itself.
+DEPTH_LIMIT = 10_000_000
+# The iterators' keyword defaults as 3.2.0 declares them, with max_depth raised: TaskIterator(task,
+# end_at_spec, max_depth, depth_first, task_filter), BpmnTaskIterator adds skip_subprocesses.
+_TASK_ITERATOR_DEFAULTS = (None, DEPTH_LIMIT, True, None)
+_BPMN_TASK_ITERATOR_DEFAULTS = (None, DEPTH_LIMIT, True, False, None)
+
+_moment: ContextVar[datetime | None] = ContextVar("tixi_moment", default=None)
+
+
+class ClockedDatetime(datetime):
+    """The timer module's `datetime`: `now()` answers the moment of the operation running (`at`)."""
+
+    @classmethod
+    def now(cls, tz: tzinfo | None = None) -> datetime:  # type: ignore[override]
+        moment = _moment.get()
+        if moment is None:
+            return datetime.now(tz)  # noqa: TID251 - outside an operation the library reads the wall clock, as it would unpatched
+        return moment.astimezone(tz) if tz is not None else moment.astimezone().replace(tzinfo=None)
+
+
+def install() -> None:
+    """Apply the process-wide patches (idempotent)."""
+    TaskIterator.__init__.__defaults__ = _TASK_ITERATOR_DEFAULTS
+    BpmnTaskIterator.__init__.__defaults__ = _BPMN_TASK_ITERATOR_DEFAULTS
+    # The timer module reads `datetime.now` itself: its module-level name is the only way in.
+    spiff_timer.datetime = ClockedDatetime
+
+
+@contextmanager
+def at(moment: datetime) -> Iterator[None]:
+    """Run workflow code as if the time were `moment` (aware); a context variable, so other threads are unaffected."""
+    token = _moment.set(moment.astimezone(UTC))
+    try:
+        yield
+    finally:
+        _moment.reset(token)
+
+
+def answer_task_queries_from_tables(workflow: BpmnWorkflow) -> None:
+    """Answer the library's commonest task queries from its task tables when that gives the same answer.
+
+    After every task it completes the library walks the whole task tree for waiting tasks, and
+    between engine steps for ready ones. A case that loops makes that tree deep: at a thousand
+    rounds these walks were most of a step's time. The tables hold the same tasks (every task of
+    the tree and of its subprocesses), so when at most one task is in the state asked for, the
+    walk's answer is known without walking: nothing, or that task. With more, the order in which
+    the walk meets them matters, and the library walks as before.
+    """
+    walk = workflow.get_tasks
+
+    def get_tasks(first_task: SpiffTask | None = None, **kwargs: Any) -> list[SpiffTask]:
+        if first_task is None and kwargs.keys() == {"state"}:
+            state = kwargs["state"]
+            found = list(islice((t for _, table in task_tables(workflow) for t in table.values()
+                                 if t._state & state), 2))
+            if len(found) <= 1:
+                return found
+        tasks: list[SpiffTask] = walk(first_task, **kwargs)
+        return tasks
+
+    refresh = workflow.update_waiting_tasks
+
+    def update_waiting_tasks() -> None:
+        # The library's own version walks only this workflow's tree (not its subprocesses').
+        if any(t._state == TaskState.WAITING for t in workflow.tasks.values()):
+            refresh()
+
+    workflow.get_tasks = get_tasks
+    workflow.update_waiting_tasks = update_waiting_tasks

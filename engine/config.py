@@ -1,0 +1,37 @@
+"""The engine's configuration: one object built at start-up from TIXI_* variables, then passed down.
+
+This is the only module of the engine that reads the environment. `create_app` and the CLI build
+an `EngineConfig` (or the app's `Settings`, which extends it) once; engine code receives it, or the
+values it needs, as parameters.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_DATABASE_URL = "sqlite:///var/tixi.db"
+DEFAULT_FORMS_DIR = Path(__file__).resolve().parent.parent / "forms"
+
+
+class EngineConfig(BaseSettings):
+    """What the engine itself needs; each field is read from TIXI_<FIELD NAME> when not given."""
+
+    model_config = SettingsConfigDict(env_prefix="TIXI_", frozen=True, extra="ignore")
+
+    database_url: str = DEFAULT_DATABASE_URL
+    forms_dir: Path = DEFAULT_FORMS_DIR
+    # Rebuild every saved workflow from what was written and compare (the test suite turns this on).
+    verify_state: bool = False
+    # Finished tasks gathered before they are written out of the state row into a chunk of their own.
+    state_spill_at: int = 64
+    # Loaded workflows kept in memory between transactions, per server process (0: none).
+    workflow_cache_size: int = 256
+
+
+def postgres_server_url() -> str:
+    """The PostgreSQL server that tests and benchmarks make throw-away databases on."""
+    url = os.environ.get("TIXI_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
+    return url.replace("postgresql://", "postgresql+psycopg://", 1)

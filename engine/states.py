@@ -1,0 +1,97 @@
+"""The states of cases, tasks, timers and deadlines, and which changes between them are allowed.
+
+Each status column stores one of these values (a `StrEnum` compares equal to its text, so stored
+rows need no migration). What a person may do next with a case or a task comes back with it as
+`allowed_actions`, computed here, so no page or route re-encodes a rule.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from engine.identity import Actor
+from engine.permissions import Permission, has
+
+
+class InstanceStatus(StrEnum):
+    RUNNING = "running"
+    SUSPENDED = "suspended"
+    COMPLETED = "completed"
+    TERMINATED = "terminated"
+    FAILED = "failed"  # an incident: the failing step waits for an admin to retry it
+
+
+class TaskStatus(StrEnum):
+    OPEN = "open"
+    COMPLETED = "completed"
+    CANCELLED = "cancelled"  # the workflow moved past it (a boundary event, a terminated case)
+
+
+class TimerStatus(StrEnum):
+    PENDING = "pending"
+    FIRED = "fired"
+    CANCELLED = "cancelled"
+
+
+class StartTimerStatus(StrEnum):
+    PENDING = "pending"
+    FIRED = "fired"
+    REPLACED = "replaced"  # a newer version of the process was deployed
+
+
+class DeadlineStatus(StrEnum):
+    OPEN = "open"
+    MET = "met"
+    BREACHED = "breached"
+    CANCELLED = "cancelled"
+
+
+class InstanceAction(StrEnum):
+    SUSPEND = "suspend"
+    RESUME = "resume"
+    TERMINATE = "terminate"
+    RETRY = "retry"
+
+
+class TaskAction(StrEnum):
+    CLAIM = "claim"
+    UNCLAIM = "unclaim"
+    COMPLETE = "complete"
+    HAND_ON = "hand_on"  # assign, delegate, set priority and follow-up
+    COMMENT = "comment"
+
+
+# The one table of what an admin's action does to a case in each state; absent: not allowed.
+INSTANCE_TRANSITIONS: dict[InstanceStatus, dict[InstanceAction, InstanceStatus]] = {
+    InstanceStatus.RUNNING: {InstanceAction.SUSPEND: InstanceStatus.SUSPENDED,
+                             InstanceAction.TERMINATE: InstanceStatus.TERMINATED},
+    InstanceStatus.SUSPENDED: {InstanceAction.RESUME: InstanceStatus.RUNNING,
+                               InstanceAction.TERMINATE: InstanceStatus.TERMINATED},
+    InstanceStatus.FAILED: {InstanceAction.RETRY: InstanceStatus.RUNNING,
+                            InstanceAction.TERMINATE: InstanceStatus.TERMINATED},
+    InstanceStatus.COMPLETED: {},
+    InstanceStatus.TERMINATED: {},
+}
+
+
+def instance_actions(actor: Actor, status: str) -> tuple[InstanceAction, ...]:
+    """What the actor may do with a case in `status` (only admins change a case's state by hand)."""
+    if not has(actor, Permission.ADMINISTER):
+        return ()
+    return tuple(INSTANCE_TRANSITIONS[InstanceStatus(status)])
+
+
+def task_actions(actor: Actor, *, status: str, instance_status: str, assignee: str | None,
+                 candidate_groups: tuple[str, ...]) -> tuple[TaskAction, ...]:
+    """What the actor may do with a task they can see; nothing once it or its case stopped."""
+    if status != TaskStatus.OPEN or instance_status != InstanceStatus.RUNNING or not has(actor, Permission.WORK):
+        return ()
+    actions = [TaskAction.COMMENT]
+    mine = assignee == actor.username
+    if assignee is None and actor.in_any(candidate_groups):
+        actions.append(TaskAction.CLAIM)
+    if mine:
+        actions.append(TaskAction.COMPLETE)
+    if mine or (assignee is not None and has(actor, Permission.ADMINISTER)):
+        actions += [TaskAction.UNCLAIM, TaskAction.HAND_ON]
+    return tuple(actions)

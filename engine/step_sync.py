@@ -1,0 +1,210 @@
+"""Bringing an instance's rows in line with a step of its workflow.
+
+After every advance: one history row per finished element, the queue rows of ready user tasks
+(created, or cancelled when the workflow moved past them), the due times of waiting timers and the
+waiting message subscriptions, and the case fields the queues filter on, all in the caller's
+transaction.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
+
+from engine.audit import record_event
+from engine.bpmn.spiff_adapter import ReadyUserTask, Step, WaitingMessage, WaitingTimer, WorkflowError, WorkflowRun
+from engine.bundles import Bundle
+from engine.clock import Clock
+from engine.deadlines import close_deadline, open_deadline, pause_or_resume
+from engine.errors import ProcessError
+from engine.states import TaskStatus, TimerStatus
+from engine.tables import Instance, MessageSubscription, Task, TaskCandidateGroup, Timer
+
+TIMER_STEP_TYPES = {"IntermediateCatchEvent", "BoundaryEvent", "StartEvent"}
+PROMOTED_FIELDS = ("region", "outlet_code", "customer_name", "serial_number")
+
+
+def sync_rows(
+    session: Session,
+    clock: Clock,
+    *,
+    actor: str,
+    record: Instance,
+    bundle: Bundle,
+    run: WorkflowRun,
+    steps: list[Step],
+    fired_timer_ids: frozenset[uuid.UUID],
+) -> dict[str, Any]:
+    """Write the history of `steps` and bring the instance's rows in line; returns the case data."""
+    now = clock.now()
+    # Each of these scans every task: take them once and hand them to every sync below.
+    ready, timers, messages = run.ready_user_tasks(), run.waiting_timers(), run.waiting_messages()
+    # The syncs read rows this step cannot have written yet: without autoflush before each read,
+    # the step's changes go out in one flush (multi-row INSERTs) instead of one per read.
+    with session.no_autoflush:
+        _record_steps(session, clock, actor=actor, record=record, bundle=bundle, steps=steps)
+        _sync_tasks(session, clock, actor=actor, record=record, bundle=bundle, run=run, ready_tasks=ready)
+        if timers or bundle.uses("timer_events"):
+            _sync_timers(session, record=record, waiting_timers=timers, bundle=bundle, fired=fired_timer_ids,
+                         now=now)
+        if messages or bundle.uses("message_events"):
+            _sync_messages(session, record=record, waiting_messages=messages, now=now)
+    variables = run.variables()
+    _promote_case_fields(record, variables)
+    if bundle.uses("sla_pause"):
+        waiting_at = [(t.process_key, t.element_id) for t in ready]
+        waiting_at += [(t.process_key, t.element_id) for t in timers]
+        waiting_at += [(m.process_key, m.element_id) for m in messages]
+        pause_or_resume(session, instance_id=record.instance_id, paused=_waits_on_customer(bundle, waiting_at),
+                        now=now)
+    return variables
+
+
+def _record_steps(
+    session: Session, clock: Clock, *, actor: str, record: Instance, bundle: Bundle, steps: list[Step]
+) -> None:
+    for step in steps:
+        if step.element_type == "UserTask":
+            continue  # its completion is recorded with the submitted data by the task operation
+        elements = bundle.elements(step.process_key)
+        base: dict[str, Any] = {"process": step.process_key, "element": step.element_id,
+                "element_name": bundle.name_of(step.process_key, step.element_id), "type": step.element_type}
+        event_type, data = "element_completed", base
+        if step.element_type == "ExclusiveGateway":
+            flows = elements.get("flows", {})
+            chosen = [
+                {"flow": flow_id, "flow_name": flow.get("name"), "target": target,
+                 "target_name": bundle.name_of(step.process_key, target)}
+                for target in step.chosen
+                for flow_id, flow in flows.items()
+                if flow["source"] == step.element_id and flow["target"] == target
+            ]
+            event_type, data = "gateway_decision", {**base, "chosen": chosen, **(step.data or {})}
+        elif step.element_type == "BusinessRuleTask":
+            decision_key = elements.get("decisions", {}).get(step.element_id)
+            event_type, data = "decision_evaluated", {**base, **(step.data or {}), "decision": decision_key,
+                                                      "table": (step.data or {}).get("decision")}
+        elif step.element_type == "CallActivity":
+            event_type = "call_activity_completed"
+        elif step.element_type in TIMER_STEP_TYPES and step.element_id in elements.get("timer_events", []):
+            event_type = "timer_fired"
+        record_event(session, clock, actor=actor, event_type=event_type, instance_id=record.instance_id,
+                     definition_key=record.definition_key, data=data)
+
+
+def _sync_tasks(
+    session: Session, clock: Clock, *, actor: str, record: Instance, bundle: Bundle, run: WorkflowRun,
+    ready_tasks: list[ReadyUserTask],
+) -> None:
+    now = clock.now()
+    ready = {t.task_id: t for t in ready_tasks}
+    # One query for the open rows and for any row the ready tasks already have (one per task ever readied).
+    known = {row.task_id: row for row in session.scalars(select(Task).where(
+        Task.instance_id == record.instance_id, or_(Task.status == TaskStatus.OPEN, Task.task_id.in_(list(ready)))))}
+    open_rows = {task_id: row for task_id, row in known.items() if row.status == TaskStatus.OPEN}
+    for task_id, row in open_rows.items():
+        if task_id not in ready:
+            row.status, row.completed_at = TaskStatus.CANCELLED, now
+            if row.due_at is not None:  # a task has a deadline exactly when it has a due time
+                close_deadline(session, task_id=task_id, completed=False, now=now)
+            record_event(session, clock, actor=actor, event_type="task_cancelled", instance_id=record.instance_id,
+                         task_id=task_id, definition_key=record.definition_key,
+                         data={"element": row.element_id, "name": row.name})
+    for task_id, ready_task in ready.items():
+        if task_id in known:
+            continue
+        meta = bundle.elements(ready_task.process_key).get("user_tasks", {}).get(ready_task.element_id, {})
+        assignee = _assignee(run, task_id, meta)
+        task = Task(
+            task_id=task_id, instance_id=record.instance_id, process_key=ready_task.process_key,
+            element_id=ready_task.element_id, name=meta.get("name") or ready_task.element_id,
+            form_key=meta.get("form_key"), status=TaskStatus.OPEN, assignee=assignee, created_at=now,
+            priority=_priority(meta), owner=None,
+        )
+        # Due time before the insert: set after it, it cost an UPDATE of the new row.
+        due_at = task.due_at = open_deadline(session, record=record, task=task, meta=meta, now=now)
+        session.add(task)
+        groups = meta.get("candidate_groups", [])
+        session.add_all(TaskCandidateGroup(task_id=task_id, group_id=g) for g in groups)
+        record_event(session, clock, actor=actor, event_type="task_created", instance_id=record.instance_id,
+                     task_id=task_id, definition_key=record.definition_key,
+                     data={"process": ready_task.process_key, "element": ready_task.element_id,
+                           "name": meta.get("name"), "candidate_groups": groups, "assignee": assignee,
+                           "form_key": meta.get("form_key"), "due_at": due_at.isoformat() if due_at else None})
+
+
+def _priority(meta: dict[str, Any]) -> int:
+    try:
+        return max(0, min(100, int(meta.get("priority") or 50)))
+    except ValueError:
+        return 50
+
+
+def _promote_case_fields(record: Instance, variables: dict[str, Any]) -> None:
+    """Copy the case fields queues filter on into indexed columns."""
+    for name in PROMOTED_FIELDS:
+        value = variables.get(name)
+        if isinstance(value, (str, int)) and not isinstance(value, bool):
+            setattr(record, name, str(value)[:200])
+
+
+def _waits_on_customer(bundle: Bundle, waiting_at: list[tuple[str, str]]) -> bool:
+    return any(element in bundle.elements(key).get("sla_pause", []) for key, element in waiting_at)
+
+
+def _assignee(run: WorkflowRun, task_id: uuid.UUID, meta: dict[str, Any]) -> str | None:
+    expression = meta.get("assignee")
+    if not expression:
+        return None
+    try:
+        value = run.evaluate(expression, run.task_variables(task_id))
+    except WorkflowError as error:
+        raise ProcessError(f"assignee expression of '{meta.get('name')}' failed: {error.message}",
+                           element=meta.get("name")) from None
+    return str(value) if value else None
+
+
+def _sync_timers(
+    session: Session, *, record: Instance, waiting_timers: list[WaitingTimer], bundle: Bundle,
+    fired: frozenset[uuid.UUID], now: datetime,
+) -> None:
+    pending = {
+        row.timer_id: row
+        for row in session.scalars(select(Timer).where(Timer.instance_id == record.instance_id,
+                                                       Timer.status == TimerStatus.PENDING))
+    }
+    waiting = {t.timer_id: t for t in waiting_timers}
+    for timer_id, row in pending.items():
+        if timer_id not in waiting:
+            row.status = TimerStatus.FIRED if timer_id in fired else TimerStatus.CANCELLED
+            row.fired_at = now if timer_id in fired else None
+    for timer_id, timer in waiting.items():
+        known = pending.get(timer_id) or session.get(Timer, timer_id)
+        if known is None:
+            session.add(Timer(timer_id=timer_id, instance_id=record.instance_id, element_id=timer.element_id,
+                              name=bundle.name_of(timer.process_key, timer.element_id) or timer.element_id,
+                              due_at=timer.due_at, status=TimerStatus.PENDING))
+        elif known.due_at != timer.due_at:  # a cycle timer moved on to its next due time
+            known.due_at, known.status = timer.due_at, TimerStatus.PENDING
+
+
+def _sync_messages(
+    session: Session, *, record: Instance, waiting_messages: list[WaitingMessage], now: datetime
+) -> None:
+    existing = {
+        row.task_id: row
+        for row in session.scalars(select(MessageSubscription).where(MessageSubscription.instance_id == record.instance_id))
+    }
+    waiting = {m.task_id: m for m in waiting_messages}
+    for task_id, row in existing.items():
+        if task_id not in waiting:
+            session.delete(row)
+    for task_id, message in waiting.items():
+        if task_id not in existing:
+            session.add(MessageSubscription(task_id=task_id, instance_id=record.instance_id,
+                                            message_name=message.message_name, element_id=message.element_id,
+                                            created_at=now))
