@@ -25,7 +25,7 @@ from engine.instances import launch_instance
 from engine.permissions import Permission, has, may_start
 from engine.states import InstanceStatus
 from engine.tables import Instance, MessageSubscription
-from engine.visibility import instance_visible_to
+from engine.visibility import instance_visible_to, outlet_allows
 from engine.workflow_store import load_run
 
 
@@ -52,7 +52,9 @@ def correlate_message(
     if not name.strip():
         raise ValidationError("a message needs a name", field="name")
     correlation_keys, variables = dict(correlation_keys or {}), dict(variables or {})
-    waiting = _waiting_matches(session, name, business_key, correlation_keys)
+    # Only the cases this person may message are candidates: one they may not reach answers as one
+    # that is not there, so neither the status nor a count tells them a guessed key exists.
+    waiting = _waiting_matches(session, actor, name, business_key, correlation_keys)
     if len(waiting) > 1:
         raise ConflictError(
             f"{len(waiting)} instances wait for message '{name}' with these correlation values; "
@@ -64,7 +66,7 @@ def correlate_message(
 
 
 def _waiting_matches(
-    session: Session, name: str, business_key: str | None, correlation_keys: dict[str, Any]
+    session: Session, actor: Actor, name: str, business_key: str | None, correlation_keys: dict[str, Any]
 ) -> list[tuple[Instance, MessageSubscription]]:
     query = (
         select(Instance, MessageSubscription)
@@ -75,6 +77,8 @@ def _waiting_matches(
         query = query.where(Instance.business_key == business_key)
     matches = []
     for record, subscription in session.execute(query):
+        if not _may_message(session, actor, record):
+            continue
         if correlation_keys and not _correlates(session, record, correlation_keys):
             continue
         matches.append((record, subscription))
@@ -98,11 +102,6 @@ def _resume(
     variables: dict[str, Any],
 ) -> MessageOutcome:
     record, subscription = match
-    if not has(actor, Permission.ADMINISTER) and not actor.in_any(_starter_groups(session, record)):
-        visible = session.scalar(select(Instance.instance_id).where(
-            Instance.instance_id == record.instance_id, instance_visible_to(actor)))
-        if visible is None:
-            raise PermissionDeniedError(f"you may not send '{name}' to this instance")
     bundle = bundle_of(session, record)
     run = load_run(record, bundle)
     now = clock.now()
@@ -142,6 +141,16 @@ def _start(
                              variables=variables, start_element=element_id,
                              trigger={"message": name, "start_event": element_id})
     return MessageOutcome("started", detail.summary.instance_id, key, element_id)
+
+
+def _may_message(session: Session, actor: Actor, record: Instance) -> bool:
+    """Admins; members of the process's starter groups for cases their outlet rule allows; whoever sees the case."""
+    if has(actor, Permission.ADMINISTER):
+        return True
+    if actor.in_any(_starter_groups(session, record)) and outlet_allows(actor, record.outlet_code):
+        return True
+    return session.scalar(select(Instance.instance_id).where(
+        Instance.instance_id == record.instance_id, instance_visible_to(actor))) is not None
 
 
 def _starter_groups(session: Session, record: Instance) -> list[str]:

@@ -43,7 +43,16 @@ def workable_by(actor: Actor) -> Any:
 
 
 def instance_visible_to(actor: Actor) -> Any:
-    """Instances an approver took part in, or that wait on a task in their queue."""
+    """Instances an approver took part in, or that wait on a task in their queue; never another outlet's.
+
+    Having taken part does not outlast a move: staff moved to another outlet no longer see the cases
+    of the one they left.
+    """
     took_part = exists().where(AuditEvent.instance_id == Instance.instance_id, AuditEvent.actor == actor.username)
     queued = exists().where(Task.instance_id == Instance.instance_id, Task.status == TaskStatus.OPEN, workable_by(actor))
-    return or_(took_part, queued)
+    return and_(or_(took_part, queued), own_outlet(actor))
+
+
+def outlet_allows(actor: Actor, outlet_code: str | None) -> bool:
+    """Whether the outlet rule lets `actor` near a case of `outlet_code` (the row-level form of `own_outlet`)."""
+    return actor.outlet_code is None or outlet_code is None or outlet_code == actor.outlet_code
