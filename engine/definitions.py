@@ -18,6 +18,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from engine.audit import record_event
+from engine.bpmn.known_markup import check_known_markup
 from engine.bpmn.parsing import DefinitionProblem, ParsedProcess, is_dmn, parse_decisions, parse_processes
 from engine.bpmn.sandbox import check_expression, check_script
 from engine.bpmn.xml import XmlProblem, parse_untrusted_xml
@@ -163,11 +164,13 @@ def _parse_document(filename: str, content: bytes) -> _Document:
     except UnicodeDecodeError:
         raise DeploymentError(f"{filename}: the file must be UTF-8 encoded", file=filename) from None
     try:
-        return _Document(filename, content, parse_untrusted_xml(content))
+        root = parse_untrusted_xml(content)
+        check_known_markup(content, root)
     except XmlProblem as problem:
-        raise DeploymentError(f"{filename}: {problem}", file=filename, line=problem.line,
-                              errors=[{"file": filename, "element": None, "line": problem.line,
+        raise DeploymentError(f"{filename}: {problem}", file=filename, line=problem.line, element=problem.element,
+                              errors=[{"file": filename, "element": problem.element, "line": problem.line,
                                        "problem": problem.message}]) from None
+    return _Document(filename, content, root)
 
 
 def _deployment_error(filename: str, problem: DefinitionProblem) -> DeploymentError:
