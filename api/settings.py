@@ -42,3 +42,7 @@ class Settings:
     # How long a user's groups and active flag read for one request serve their next ones (api/actors.py).
     actor_cache_seconds: float = field(default_factory=lambda: float(os.environ.get("TIXI_ACTOR_CACHE_SECONDS", "2")))
     max_upload_bytes: int = field(default_factory=lambda: int(os.environ.get("TIXI_MAX_UPLOAD_BYTES", str(10 * 1024 * 1024))))
+    # `tixi serve`: a client gets this long to send a request's headers (api/header_timeout.py), and
+    # past this many open connections and requests uvicorn answers 503 rather than queueing more.
+    header_timeout_seconds: float = field(default_factory=lambda: float(os.environ.get("TIXI_HEADER_TIMEOUT_SECONDS", "10")))
+    max_connections: int = field(default_factory=lambda: int(os.environ.get("TIXI_MAX_CONNECTIONS", "1000")))
