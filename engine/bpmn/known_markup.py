@@ -91,7 +91,8 @@ def _shown(element: etree._Element, name: str) -> str:
 
 def _enclosing_id(element: etree._Element | None) -> str | None:
     while element is not None:
-        if element.get("id"):
-            return element.get("id")
+        found: str | None = element.get("id")
+        if found:
+            return found
         element = element.getparent()
     return None
