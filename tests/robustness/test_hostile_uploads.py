@@ -12,7 +12,6 @@ import io
 import struct
 import zipfile
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -178,6 +177,6 @@ def test_a_control_character_in_an_entry_name_is_refused(client: TestClient, log
     assert "\r" not in response.text and "\n" not in response.json()["detail"]
 
 
-def test_a_sound_zip_still_deploys(client: TestClient, login: Login, tmp_path: Path) -> None:
+def test_a_sound_zip_still_deploys(client: TestClient, login: Login) -> None:
     response = _deploy(client, login, "bundle.zip", _zip("中文/两步审核.bpmn", TWO_STEP.encode()))
     assert response.status_code == 201, response.text
