@@ -12,8 +12,17 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: run test lint install lock clean web browser
 
+# A venv is usable only if its python runs and its pip is there: `make` interrupted inside
+# `python -m venv` leaves a directory without them, which a `test -d` trusted from then on. A broken
+# venv is removed and made again, and its stamp dropped so that the install runs again too.
+VENV_OK = $(BIN)/python -c 'import sys' >/dev/null 2>&1 && test -x $(BIN)/pip
+MAKE_VENV = $(VENV_OK) || { rm -rf $(VENV) && $(PYTHON) -m venv $(VENV); }
+ifneq ($(shell $(VENV_OK) && echo ok),ok)
+  $(shell rm -f $(STAMP))
+endif
+
 $(STAMP): pyproject.toml requirements.lock
-	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
+	$(MAKE_VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -r requirements.lock
 	$(BIN)/pip install --quiet --no-deps -e .
@@ -57,7 +66,7 @@ lint: $(STAMP)
 
 # Re-pin every dependency (run after editing pyproject.toml; commit requirements.lock).
 lock:
-	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
+	$(MAKE_VENV)
 	$(BIN)/pip install --quiet uv
 	$(BIN)/uv pip compile pyproject.toml --extra dev --python-version 3.11 -o requirements.lock
 

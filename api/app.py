@@ -10,11 +10,13 @@ from pathlib import Path
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy.orm import Session, sessionmaker
+from starlette.types import ASGIApp
 
 from api import problems
 from api.actors import ActorCache
 from api.limits import BodySizeLimit
-from api.routes import admin, auth, definitions, health, instances, messages, reports, tasks
+from api.routes import admin, auth, definitions, docs, health, instances, messages, reports, tasks
+from api.security_headers import SecurityHeaders
 from api.settings import Settings
 from api.web import design, inbox, login, monitor
 from api.web.pages import install_error_pages
@@ -26,6 +28,14 @@ from engine.workflow_store import session_factory as workflow_sessions
 
 log = logging.getLogger(__name__)
 WEB_STATIC = Path(__file__).parent / "web" / "static"
+
+
+class TixiApp(FastAPI):
+    """FastAPI with the security headers outside every other layer, error middleware included."""
+
+    def build_middleware_stack(self) -> ASGIApp:
+        # Starlette writes a 500 in its outermost middleware, which `add_middleware` cannot wrap.
+        return SecurityHeaders(super().build_middleware_stack())
 
 
 def create_app(
@@ -50,19 +60,22 @@ def create_app(
         if stop is not None:
             stop.set()
 
-    app = FastAPI(
+    app = TixiApp(
         title="Tixi (体系)",
         description="BPMN workflow engine for the after-sales customer-service system. "
         "Log in with POST /api/auth/token, then send the token as a Bearer header.",
         version="0.1.0",
         lifespan=lifespan,
+        docs_url=None,  # api/routes/docs.py serves /docs under its own policy
+        redoc_url=None,
+        swagger_ui_oauth2_redirect_url=None,
     )
     app.state.settings, app.state.clock, app.state.session_factory = settings, clock, factory
     app.state.catalog = FormCatalog(settings.forms_dir)
     app.state.actor_cache = ActorCache(settings.actor_cache_seconds)
     problems.install(app)
     app.add_middleware(BodySizeLimit, max_upload_bytes=settings.max_upload_bytes)
-    for module in (health, auth, definitions, instances, tasks, messages, reports, admin):
+    for module in (health, auth, definitions, instances, tasks, messages, reports, admin, docs):
         app.include_router(module.router)
     # The web app (issue 5): pages at /, their scripts and the npm packages' builds at /static.
     for page_module in (login, inbox, design, monitor):

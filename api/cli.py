@@ -194,6 +194,7 @@ def serve(
     import uvicorn
 
     from api.app import create_app
+    from api.header_timeout import header_timeout_protocol
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     settings = Settings()
@@ -202,7 +203,9 @@ def serve(
         names = sync_demo_users(session, SystemClock(), enabled=settings.demo_users)
     if names:
         typer.echo(f"demo users (password 'demo'): {', '.join(names)}; set TIXI_DEMO_USERS=false to turn them off")
-    uvicorn.run(create_app(settings, session_factory=factory, run_scheduler=scheduler), host=host, port=port)
+    uvicorn.run(create_app(settings, session_factory=factory, run_scheduler=scheduler), host=host, port=port,
+                http=header_timeout_protocol(settings.header_timeout_seconds),
+                limit_concurrency=settings.max_connections)
 
 
 @app.command()

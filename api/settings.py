@@ -24,6 +24,10 @@ class Settings(EngineConfig):
     # How long a user's groups and active flag read for one request serve their next ones (api/actors.py).
     actor_cache_seconds: float = 2.0
     max_upload_bytes: int = 10 * 1024 * 1024
+    # `tixi serve`: a client gets this long to send a request's headers (api/header_timeout.py), and
+    # past this many open connections and requests uvicorn answers 503 rather than queueing more.
+    header_timeout_seconds: float = 10.0
+    max_connections: int = 1000
 
     @model_validator(mode="after")
     def _secret_key_from_file(self) -> Self:

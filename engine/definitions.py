@@ -8,9 +8,7 @@ script and timer expression passes the sandbox's static check.
 from __future__ import annotations
 
 import hashlib
-import io
 import uuid
-import zipfile
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -20,19 +18,18 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from engine.audit import record_event
+from engine.bpmn.known_markup import check_known_markup
 from engine.bpmn.parsing import DefinitionProblem, ParsedProcess, is_dmn, parse_decisions, parse_processes
 from engine.bpmn.sandbox import check_expression, check_script
 from engine.bpmn.timing import next_due
-from engine.bpmn.xml import MAX_XML_BYTES, XmlProblem, parse_untrusted_xml
+from engine.bpmn.xml import XmlProblem, parse_untrusted_xml
 from engine.catalog import FormCatalog
 from engine.clock import Clock
 from engine.errors import DeploymentError, NotFoundError
 from engine.identity import Actor, existing_group_ids
 from engine.states import StartTimerStatus
 from engine.tables import Definition, Deployment, StartTimer
-
-MAX_BUNDLE_FILES = 200
-MAX_BUNDLE_BYTES = 20 * 1024 * 1024
+from engine.uploads import check_filename, files_of
 
 
 @dataclass(frozen=True)
@@ -69,7 +66,7 @@ def deploy(
 
     Raises: DeploymentError naming the file, element and problem; nothing is stored then.
     """
-    return deploy_files(session, clock, catalog, actor=actor, files=_files_of(filename, content))
+    return deploy_files(session, clock, catalog, actor=actor, files=files_of(filename, content))
 
 
 def deploy_files(
@@ -80,7 +77,7 @@ def deploy_files(
     Raises: DeploymentError; nothing is stored then.
     """
     for name, _ in files:
-        _check_filename(name)
+        check_filename(name)
     documents = [_parse_document(name, data) for name, data in files]
     decisions = [d for d in documents if is_dmn(d.root)]
     known_decisions = _latest_decision_roots(session, exclude={d.filename for d in decisions})
@@ -162,52 +159,19 @@ def get_source(session: Session, key: str, version: int) -> tuple[str, str]:
     return deployment.filename, deployment.source
 
 
-def _check_filename(filename: str) -> None:
-    """A file name the deployments table can hold (255 characters, no NUL, valid Unicode)."""
-    if len(filename) > 255 or "\x00" in filename or any("\ud800" <= c <= "\udfff" for c in filename):
-        shown = filename[:80].encode("utf-8", "backslashreplace").decode("utf-8").replace("\x00", "\\x00")
-        raise DeploymentError(f"{shown}: a file name has at most 255 characters, none of them NUL", file=shown)
-
-
-def _files_of(filename: str, content: bytes) -> list[tuple[str, bytes]]:
-    _check_filename(filename)
-    lower = filename.lower()
-    if lower.endswith((".bpmn", ".bpmn20.xml", ".dmn", ".xml")):
-        return [(filename, content)]
-    if lower.endswith(".zip"):
-        return _bundle_files(filename, content)
-    raise DeploymentError(f"{filename}: expected a .bpmn, .dmn or .zip file", file=filename)
-
-
-def _bundle_files(filename: str, content: bytes) -> list[tuple[str, bytes]]:
-    try:
-        bundle = zipfile.ZipFile(io.BytesIO(content))
-    except zipfile.BadZipFile:
-        raise DeploymentError(f"{filename}: not a zip archive", file=filename) from None
-    members = [m for m in bundle.infolist() if not m.is_dir() and m.filename.lower().endswith((".bpmn", ".dmn"))]
-    if not members:
-        raise DeploymentError(f"{filename}: the bundle holds no .bpmn or .dmn file", file=filename)
-    if len(members) > MAX_BUNDLE_FILES or sum(m.file_size for m in members) > MAX_BUNDLE_BYTES:
-        raise DeploymentError(f"{filename}: the bundle is too large", file=filename)
-    files = []
-    for member in members:
-        if member.file_size > MAX_XML_BYTES:
-            raise DeploymentError(f"{member.filename}: file is larger than {MAX_XML_BYTES} bytes", file=member.filename)
-        files.append((member.filename, bundle.read(member)[: MAX_XML_BYTES + 1]))
-    return files
-
-
 def _parse_document(filename: str, content: bytes) -> _Document:
     try:
         content.decode("utf-8")
     except UnicodeDecodeError:
         raise DeploymentError(f"{filename}: the file must be UTF-8 encoded", file=filename) from None
     try:
-        return _Document(filename, content, parse_untrusted_xml(content))
+        root = parse_untrusted_xml(content)
+        check_known_markup(content, root)
     except XmlProblem as problem:
-        raise DeploymentError(f"{filename}: {problem}", file=filename, line=problem.line,
-                              errors=[{"file": filename, "element": None, "line": problem.line,
+        raise DeploymentError(f"{filename}: {problem}", file=filename, line=problem.line, element=problem.element,
+                              errors=[{"file": filename, "element": problem.element, "line": problem.line,
                                        "problem": problem.message}]) from None
+    return _Document(filename, content, root)
 
 
 def _deployment_error(filename: str, problem: DefinitionProblem) -> DeploymentError:

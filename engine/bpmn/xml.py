@@ -19,6 +19,7 @@ MAX_DEPTH = 200
 class XmlProblem(Exception):
     message: str
     line: int | None = None
+    element: str | None = None  # the id of the BPMN/DMN element the problem is in, when there is one
 
     def __str__(self) -> str:
         return self.message if self.line is None else f"line {self.line}: {self.message}"

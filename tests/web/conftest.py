@@ -94,19 +94,36 @@ def browser(playwright: Playwright) -> Iterator[Browser]:
     browser.close()
 
 
+# Every page reports what its Content-Security-Policy blocked; a test that caused any fails, so a
+# page that needs an inline script or style (or a library that injects one) is found here.
+REPORT_CSP_VIOLATIONS = """
+document.addEventListener("securitypolicyviolation", (e) =>
+  console.error(`CSP violation: ${e.violatedDirective} blocked ${e.blockedURI || "inline"} in ${e.documentURI}`
+                + ` ${e.sourceFile || ""}:${e.lineNumber} ${e.sample || ""}`));
+"""
+
+
 @pytest.fixture
 def new_context(browser: Browser, base_url: str) -> Iterator[Callable[..., BrowserContext]]:
     contexts: list[BrowserContext] = []
+    violations: list[str] = []
+
+    def _watch(page: Page) -> None:
+        page.on("console", lambda message: violations.append(message.text)
+                if "Content Security Policy" in message.text or "CSP violation" in message.text else None)
 
     def _new(viewport: dict[str, int] = DESKTOP, **options: Any) -> BrowserContext:
         context = browser.new_context(base_url=base_url, viewport=viewport, locale="zh-CN", **options)
         context.set_default_timeout(15_000)
+        context.add_init_script(REPORT_CSP_VIOLATIONS)
+        context.on("page", _watch)
         contexts.append(context)
         return context
 
     yield _new
     for context in contexts:
         context.close()
+    assert not violations, "the pages' Content-Security-Policy blocked:\n" + "\n".join(dict.fromkeys(violations))
 
 
 @pytest.fixture
