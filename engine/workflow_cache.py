@@ -77,7 +77,9 @@ class WorkflowCache:
         held: dict[uuid.UUID, _Held] = session.info.get(_HELD_KEY, {})
         for instance_id in [i for i, entry in held.items() if entry.run.touched or entry.saved]:
             del held[instance_id]
-        if not previous_transaction.nested:
+        if previous_transaction.parent is None:
+            # Only the end of the whole transaction: a failed flush rolls back an inner transaction
+            # of its own too, and the transaction it belongs to has not ended then.
             self._give_back(session.info.pop(_HELD_KEY, {}))
 
     def _give_back(self, held: dict[uuid.UUID, _Held]) -> None:

@@ -102,6 +102,9 @@ def save_run(
     if run.is_completed and record.status == InstanceStatus.RUNNING:
         _complete(session, clock, actor=actor, record=record, bundle=bundle, run=run, variables=variables)
     flush(session)
+    # Only after the flush: a save that loses the optimistic lock there leaves the run marked as
+    # changed, so its copy (ahead of the database) is dropped with the rollback, never kept.
+    run.mark_saved()
     WorkflowCache.hold(session, record.instance_id, run, bundle.cache_key, record.state_revision, saved=True)
     if store.verify_state:
         _verify_stored_state(session, record, bundle, run)

@@ -88,7 +88,7 @@ class WorkflowRun:
     def __init__(self, workflow: BpmnWorkflow, index: SpillIndex | None = None) -> None:
         self._workflow = workflow
         self._index = index or SpillIndex()
-        self.touched = False  # changed since loaded or last dumped (a held copy of it is then stale)
+        self.touched = False  # changed since loaded or last saved (a held copy of it is then stale)
         attach_sandbox(workflow)  # the script engine is not serialized: re-attach on every load
         spiff_patches.answer_task_queries_from_tables(workflow)
 
@@ -112,9 +112,12 @@ class WorkflowRun:
         return cls(*load_state(cache_key, spec, state, chunks, version))
 
     def dump(self, *, spill_at: int = DEFAULT_SPILL_AT) -> StoredState:
-        stored = dump_state(self._workflow, self._index, spill_at=spill_at)
+        # `touched` stays set: the state is written, not yet saved (the flush or the commit may still fail).
+        return dump_state(self._workflow, self._index, spill_at=spill_at)
+
+    def mark_saved(self) -> None:
+        """The database now holds this workflow as it is: a held copy of it is current again."""
         self.touched = False
-        return stored
 
     def same_state_as(self, other: WorkflowRun) -> bool:
         return same_state(self._workflow, other._workflow)

@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from engine import definitions, instances, tasks
@@ -15,6 +15,7 @@ from engine.bundles import bundle_of
 from engine.catalog import FormCatalog
 from engine.clock import FrozenClock
 from engine.db import transaction
+from engine.errors import ConcurrentUpdateError
 from engine.identity import Actor
 from engine.tables import AuditEvent, Instance, InstanceStateChunk, Task
 from engine.workflow_cache import WorkflowCache
@@ -145,3 +146,32 @@ def test_a_savepoint_release_keeps_the_workflow_out_of_the_cache_until_the_commi
         # Other transactions must not be handed a workflow whose state is not committed yet.
         assert _cache(factory).take(instance_id, revision, cache_key) is None
     assert _cache(factory).take(instance_id, revision, cache_key) is not None  # committed: now it is kept
+
+
+def test_a_save_whose_flush_fails_leaves_no_advanced_copy_behind(
+    factory: sessionmaker[Session], clock: FrozenClock, catalog: FormCatalog
+) -> None:
+    """The half-advanced instance of the 50-client test: a copy ahead of the database served as current.
+
+    An admin's suspend and resume move an instance's lock version but not its state revision. A
+    completion racing them advanced its workflow, wrote it out, then lost the optimistic lock at
+    the flush; the copy, already marked as written, went back to the cache under the unchanged
+    revision, and every later step of the case ran on a workflow the database never had.
+    """
+    instance_id = _start_loop(factory, clock, catalog, limit=5)
+    task_id = _open_task(factory, instance_id)
+    with transaction(factory) as session:
+        tasks.claim_task(session, clock, actor=DIRECTOR, task_id=task_id)
+    with pytest.raises(ConcurrentUpdateError):
+        with transaction(factory) as session:
+            record = session.get(Instance, instance_id)
+            assert record is not None
+            # Another transaction's suspend and resume, as the flush will find them: the lock
+            # version moved, the state revision did not.
+            session.execute(update(Instance).where(Instance.instance_id == instance_id)
+                            .values(lock_version=Instance.lock_version + 1)
+                            .execution_options(synchronize_session=False))
+            tasks.complete_task(session, clock, catalog, actor=DIRECTOR, task_id=task_id, data={"rcc_approved": True})
+    with transaction(factory) as session:  # the same completion again: the task is still open, and waits in the workflow
+        tasks.complete_task(session, clock, catalog, actor=DIRECTOR, task_id=task_id, data={"rcc_approved": True})
+    assert _count(factory, instance_id) == 1
