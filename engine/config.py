@@ -27,8 +27,12 @@ class EngineConfig(BaseSettings):
     verify_state: bool = False
     # Finished tasks gathered before they are written out of the state row into a chunk of their own.
     state_spill_at: int = 64
-    # Loaded workflows kept in memory between transactions, per server process (0: none).
+    # Loaded workflows kept in memory between transactions, per server process (0: none), and the
+    # most memory their case data may take there together.
     workflow_cache_size: int = 256
+    workflow_cache_bytes: int = 64 * 1024 * 1024
+    # The most a case's data (its variables, as JSON) may grow to; a step past it is refused.
+    max_case_data_bytes: int = 2 * 1024 * 1024
 
 
 def postgres_server_url() -> str:

@@ -52,6 +52,10 @@ class ValidationError(ServiceError):
     code, title = "invalid-input", "Invalid input"
 
 
+class CaseDataTooLargeError(ValidationError):
+    code, title = "case-data-too-large", "The case's data would be too large"
+
+
 class FormDataError(ValidationError):
     code, title = "invalid-form-data", "Form data does not match the task's form"
 

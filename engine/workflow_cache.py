@@ -34,11 +34,24 @@ class _Held:
     saved: bool  # by this transaction: a rollback undoes it
 
 
+# What a kept workflow costs beyond its case data: the library's task objects and their bookkeeping.
+_OVERHEAD_BYTES = 64 * 1024
+
+
 class WorkflowCache:
-    def __init__(self, size: int) -> None:
+    """At most `size` workflows, and at most `max_bytes` of memory, counting each by its case data.
+
+    One LRU bound does both: an entry weighs its case data plus a fixed overhead, and never less
+    than `max_bytes / size`, so no more than `size` entries ever fit.
+    """
+
+    def __init__(self, size: int, *, max_bytes: int = 64 * 1024 * 1024) -> None:
         self._lock = threading.Lock()
         self._size = size
-        self._cache: LRUCache[uuid.UUID, _Held] = LRUCache(maxsize=max(size, 1))
+        self._max_bytes = max(max_bytes, 1)
+        least = self._max_bytes // max(size, 1)
+        self._cache: LRUCache[uuid.UUID, _Held] = LRUCache(
+            maxsize=self._max_bytes, getsizeof=lambda entry: max(least, _OVERHEAD_BYTES + entry.run.data_bytes))
 
     def attach(self, factory: sessionmaker[Session]) -> None:
         """Give workflows back when a session of `factory` commits, drop them when it rolls back."""
@@ -91,4 +104,6 @@ class WorkflowCache:
                     continue  # changed after its last save, or never saved, or done: not worth keeping
                 if not entry.saved and instance_id in self._cache:
                     continue  # a read that began before another transaction's save: keep the saved one
-                self._cache[instance_id] = entry  # most recently used; the least recent falls out
+                if self._cache.getsizeof(entry) > self._max_bytes:
+                    continue  # one case larger than the whole budget is rebuilt each time instead
+                self._cache[instance_id] = entry  # most recently used; the least recent fall out

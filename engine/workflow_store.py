@@ -7,6 +7,7 @@ rebuilt and compared (`verify_state`), and after how many finished tasks they ar
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -23,6 +24,7 @@ from engine.clock import Clock
 from engine.config import EngineConfig
 from engine.db import flush, make_session_factory
 from engine.deadlines import close_case_deadline
+from engine.errors import CaseDataTooLargeError
 from engine.states import InstanceStatus
 from engine.step_sync import sync_rows
 from engine.tables import Instance, InstanceStateChunk
@@ -36,6 +38,7 @@ class WorkflowStore:
     cache: WorkflowCache | None = None
     verify_state: bool = False
     spill_at: int = DEFAULT_SPILL_AT
+    max_case_data_bytes: int = 2 * 1024 * 1024
 
 
 _PLAIN = WorkflowStore()
@@ -44,8 +47,9 @@ _PLAIN = WorkflowStore()
 def session_factory(engine: Engine, config: EngineConfig) -> sessionmaker[Session]:
     """A sessionmaker whose sessions load and save workflows as `config` says, with a cache of their own."""
     factory = make_session_factory(engine)
-    cache = WorkflowCache(config.workflow_cache_size) if config.workflow_cache_size > 0 else None
-    store = WorkflowStore(cache, config.verify_state, config.state_spill_at)
+    cache = (WorkflowCache(config.workflow_cache_size, max_bytes=config.workflow_cache_bytes)
+             if config.workflow_cache_size > 0 else None)
+    store = WorkflowStore(cache, config.verify_state, config.state_spill_at, config.max_case_data_bytes)
     factory.kw["info"] = {**factory.kw.get("info", {}), _STORE_KEY: store}
     if cache is not None:
         cache.attach(factory)
@@ -67,6 +71,8 @@ def load_run(record: Instance, bundle: Bundle) -> WorkflowRun:
     if run is None:
         chunks = _spilled_chunks(session, record.instance_id) if record.state.get(CHUNKS_KEY) else []
         run = WorkflowRun.load(bundle.cache_key, bundle.spec, record.state, chunks, record.serializer_version)
+        if cache is not None:  # what it weighs in the cache, should only this transaction's read keep it there
+            run.data_bytes = _json_bytes(run.variables())
     WorkflowCache.hold(session, record.instance_id, run, bundle.cache_key, record.state_revision, saved=False)
     return run
 
@@ -93,6 +99,7 @@ def save_run(
     variables = sync_rows(session, clock, actor=actor, record=record, bundle=bundle, run=run, steps=steps,
                           fired_timer_ids=fired_timer_ids)
     store = store_of(session)
+    run.data_bytes = _case_data_bytes(variables, store.max_case_data_bytes)
     stored = run.dump(spill_at=store.spill_at)
     if stored.chunk is not None:
         session.add(InstanceStateChunk(instance_id=record.instance_id, seq=stored.chunk_seq, tasks=stored.chunk))
@@ -108,6 +115,26 @@ def save_run(
     WorkflowCache.hold(session, record.instance_id, run, bundle.cache_key, record.state_revision, saved=True)
     if store.verify_state:
         _verify_stored_state(session, record, bundle, run)
+
+
+def _case_data_bytes(variables: dict[str, Any], limit: int) -> int:
+    """The size of the case's data as JSON; past `limit` the step is refused and nothing of it is kept.
+
+    One case's data is held in memory by every server that works it (the workflow cache) and
+    written at every step: a few large values would take a server's memory from every other case.
+
+    Raises: CaseDataTooLargeError.
+    """
+    size = _json_bytes(variables)
+    if size > limit:
+        raise CaseDataTooLargeError(
+            f"the case's data would be {size:,} bytes; the limit is {limit:,}. Keep large content (files, "
+            "photos, long logs) outside the case and store a reference to it", size=size, limit=limit)
+    return size
+
+
+def _json_bytes(value: dict[str, Any]) -> int:
+    return len(json.dumps(value, default=str, ensure_ascii=False).encode())
 
 
 def _complete(session: Session, clock: Clock, *, actor: str, record: Instance, bundle: Bundle, run: WorkflowRun,

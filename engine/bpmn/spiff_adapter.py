@@ -89,6 +89,7 @@ class WorkflowRun:
         self._workflow = workflow
         self._index = index or SpillIndex()
         self.touched = False  # changed since loaded or last saved (a held copy of it is then stale)
+        self.data_bytes = 0  # the case data's size as JSON at the last save (0: not measured here)
         attach_sandbox(workflow)  # the script engine is not serialized: re-attach on every load
         spiff_patches.answer_task_queries_from_tables(workflow)
 
