@@ -21,7 +21,8 @@ from engine.clock import FrozenClock
 from engine.db import transaction
 from engine.identity import Actor
 from engine.instances import start_instance
-from engine.tasks import claim_task, complete_task, list_tasks
+from engine.task_queue import list_tasks
+from engine.tasks import claim_task, complete_task
 from engine.timers import fire_instance_timers
 
 OUTLET = Actor("outlet", frozenset({"outlet"}))

@@ -23,7 +23,7 @@ from engine.clock import FrozenClock
 from engine.config import EngineConfig
 from engine.instances import start_instance
 from engine.tables import Instance
-from engine.tasks import list_tasks
+from engine.task_queue import list_tasks
 from engine.workflow_store import session_factory
 
 WINDOW = 5

@@ -20,7 +20,7 @@ from sqlalchemy import Engine, event
 from engine.clock import FrozenClock
 from engine.config import EngineConfig
 from engine.instances import start_instance
-from engine.tasks import list_tasks
+from engine.task_queue import list_tasks
 from engine.workflow_store import session_factory
 
 STATEMENTS: Counter[str] = Counter()

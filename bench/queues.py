@@ -30,7 +30,7 @@ from sqlalchemy import Engine, event, text
 from engine.clock import FrozenClock
 from engine.config import EngineConfig
 from engine.instances import start_instance
-from engine.tasks import list_tasks
+from engine.task_queue import list_tasks
 from engine.workflow_store import session_factory
 
 GROUPS = ("outlet", "rcc_agent", "rcc_visitor", "rcc_director", "rcc_settlement", "tech_section", "csd_head",

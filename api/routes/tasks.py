@@ -18,7 +18,7 @@ from api.schemas import (
     TaskOut,
     TaskUpdateIn,
 )
-from engine import assignment, comments, tasks
+from engine import assignment, comments, task_queue, tasks
 
 router = APIRouter(prefix="/api/tasks", tags=["tasks"], responses=API_ERRORS, dependencies=CHECKED_INPUT)
 
@@ -36,7 +36,7 @@ def list_tasks(
     limit: Annotated[int, Query(ge=1, le=500)] = 50, offset: Annotated[int, Query(ge=0, le=MAX_INT)] = 0,
 ) -> PageOut[TaskOut]:
     with session.begin():
-        page = tasks.list_tasks(session, actor=actor, status=status, definition_key=definition_key,
+        page = task_queue.list_tasks(session, actor=actor, status=status, definition_key=definition_key,
                                 business_key=business_key, candidate_group=candidate_group, assignee=assignee,
                                 unassigned=unassigned, customer_name=customer_name, serial_number=serial_number,
                                 region=region, outlet_code=outlet_code, search=search, sort=sort, limit=limit, offset=offset)

@@ -11,7 +11,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from api.deps import CHECKED_INPUT, CatalogDep, SessionDep
 from api.web.i18n import localized_schema
 from api.web.pages import PageActor, deployed_processes, language, render
-from engine import definitions, instances, permissions, tasks
+from engine import definitions, instances, permissions, task_queue, tasks
 from engine.errors import NotFoundError
 
 router = APIRouter(include_in_schema=False, dependencies=CHECKED_INPUT)
@@ -29,9 +29,9 @@ def inbox(request: Request, session: SessionDep, actor: PageActor,
           q: Annotated[str, Query(max_length=200)] = "", process: str = "", show: str = "all",
           sort: str = "created", offset: Annotated[int, Query(ge=0)] = 0) -> HTMLResponse:
     show = show if show in SHOW else "all"
-    sort = sort if sort in tasks.SORTS else "created"
+    sort = sort if sort in task_queue.SORTS else "created"
     with session.begin():
-        page = tasks.list_tasks(session, actor=actor, definition_key=process or None, search=q or None,
+        page = task_queue.list_tasks(session, actor=actor, definition_key=process or None, search=q or None,
                                 assignee=actor.username if show == "mine" else None,
                                 unassigned=True if show == "unassigned" else None,
                                 sort=sort, limit=PAGE_SIZE, offset=offset)

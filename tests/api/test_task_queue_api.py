@@ -57,7 +57,7 @@ def test_queue_lists_tasks_with_filters_and_paging(desk: Desk, clock: FrozenCloc
 
 def test_queue_count_stops_at_the_cap(desk: Desk, clock: FrozenClock, monkeypatch: pytest.MonkeyPatch) -> None:
     """A huge queue is not counted to its end on every page: past the cap the page says so."""
-    monkeypatch.setattr("engine.tasks.QUEUE_COUNT_CAP", 2)
+    monkeypatch.setattr("engine.task_queue.QUEUE_COUNT_CAP", 2)
     for n in range(3):
         desk.start("outlet", "outlet_onboarding", REGISTRATION, business_key=f"HD-{n}")
         clock.advance(timedelta(minutes=5))

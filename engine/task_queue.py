@@ -1,0 +1,152 @@
+"""The task queue: the tasks a person may work, filtered, searched, sorted and counted a page at a time."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from sqlalchemy import exists, func, or_, select, union
+from sqlalchemy.orm import Session
+
+from engine.errors import ValidationError
+from engine.identity import Actor
+from engine.instances import Page
+from engine.states import TaskStatus
+from engine.tables import Definition, Instance, Task, TaskCandidateGroup
+from engine.tasks import TaskSummary
+from engine.visibility import own_outlet, queue_routes
+
+QUEUE_COUNT_CAP = 1000
+# Each sort as a function of the columns it reads: the branches order `Task`, the page their union.
+SORTS: dict[str, Callable[[Any], tuple[Any, ...]]] = {
+    "created": lambda t: (t.created_at,),
+    "due": lambda t: (t.due_at.asc().nulls_last(), t.created_at),  # walks ix_tasks_status_due_at_created_at
+    "priority": lambda t: (t.priority.desc(), t.created_at),
+}
+
+
+
+def list_tasks(
+    session: Session,
+    *,
+    actor: Actor,
+    status: str = TaskStatus.OPEN,
+    definition_key: str | None = None,
+    business_key: str | None = None,
+    candidate_group: str | None = None,
+    assignee: str | None = None,
+    unassigned: bool | None = None,
+    customer_name: str | None = None,
+    serial_number: str | None = None,
+    region: str | None = None,
+    outlet_code: str | None = None,
+    search: str | None = None,
+    sort: str = "created",
+    limit: int = 50,
+    offset: int = 0,
+) -> Page:
+    """Tasks of the actor's groups and tasks assigned to them, oldest first (or by due date or priority).
+
+    Case-field filters use the instance's promoted, indexed columns; `search` finds a fragment of the
+    business key, customer name, serial number, outlet code or step name. `total` counts up to
+    QUEUE_COUNT_CAP; past it the page says `total_capped`.
+    """
+    if sort not in SORTS:
+        raise ValidationError(f"sort must be one of {', '.join(SORTS)}", field="sort")
+    if status not in TaskStatus.__members__.values():
+        raise ValidationError(f"status must be one of {', '.join(TaskStatus)}", field="status")
+    task_conditions: list[Any] = [Task.status == status]
+    if candidate_group:
+        task_conditions.append(exists().where(TaskCandidateGroup.task_id == Task.task_id,
+                                              TaskCandidateGroup.group_id == candidate_group))
+    if assignee:
+        task_conditions.append(Task.assignee == assignee)
+    if unassigned is True:
+        task_conditions.append(Task.assignee.is_(None))
+    elif unassigned is False:
+        task_conditions.append(Task.assignee.is_not(None))
+    case_conditions: list[Any] = [column == value for column, value in (
+        (Instance.definition_key, definition_key), (Instance.business_key, business_key),
+        (Instance.customer_name, customer_name), (Instance.serial_number, serial_number),
+        (Instance.region, region), (Instance.outlet_code, outlet_code)) if value]
+    if actor.outlet_code is not None:
+        case_conditions.append(own_outlet(actor))
+    if search and search.strip():
+        term = search.strip()
+        case_conditions.append(or_(*(column.icontains(term, autoescape=True) for column in (
+            Instance.business_key, Instance.customer_name, Instance.serial_number, Instance.outlet_code, Task.name))))
+
+    def routes(cap: int, ordered: bool) -> Any:
+        """The queue's tasks, each route (group, assignee, owner) a branch of its own of at most `cap`."""
+        branches = []
+        for route in queue_routes(actor):
+            # Ordered, a branch also carries the sort's columns for the union's own ORDER BY; the
+            # count's branches read ids alone, which an index answers without the table.
+            columns = (Task.task_id, Task.created_at, Task.due_at, Task.priority) if ordered else (Task.task_id,)
+            branch = select(*columns).where(*task_conditions, route)
+            if case_conditions:
+                branch = branch.join(Instance, Instance.instance_id == Task.instance_id).where(*case_conditions)
+            if ordered:
+                branch = branch.order_by(*SORTS[sort](Task), Task.task_id)
+            ids = branch.limit(cap).subquery()
+            branches.append(select(ids))
+        return union(*branches).subquery()
+
+    # Counting stops past QUEUE_COUNT_CAP: an exact count of a queue of 100,000 reads all of it.
+    counted = select(func.count()).select_from(routes(QUEUE_COUNT_CAP + 1, ordered=False)).scalar_subquery()
+    queue = routes(offset + limit, ordered=True)
+    # One round trip: the page's ids in queue order (at most `limit` rows, so PostgreSQL probes the
+    # tables by primary key), the capped count beside them (uncorrelated, so computed once), and
+    # their rows with a row per candidate group.
+    page = (select(queue.c.task_id, *queue.c[1:4], counted.label("total"))
+            .order_by(*SORTS[sort](queue.c), queue.c.task_id).limit(limit).offset(offset).subquery())
+    rows = session.execute(
+        select(*_SUMMARY_COLUMNS, page.c.total)
+        .select_from(page)
+        .join(Task, Task.task_id == page.c.task_id)
+        .join(Instance, Instance.instance_id == Task.instance_id)
+        .join(Definition, Definition.definition_id == Instance.definition_id)
+        .outerjoin(TaskCandidateGroup, TaskCandidateGroup.task_id == Task.task_id)
+        .order_by(*SORTS[sort](page.c), page.c.task_id)
+    ).all()
+    counted_total: int
+    if rows:
+        counted_total = rows[0].total
+    elif offset:  # paged past the end: the count still says how far the queue goes
+        counted_total = session.scalar(select(counted)) or 0
+    else:  # the first offset + limit of an empty queue
+        counted_total = 0
+    total, capped = (QUEUE_COUNT_CAP, True) if counted_total > QUEUE_COUNT_CAP else (counted_total, False)
+    return Page(_summaries(rows), total, limit, offset, total_capped=capped)
+
+
+# A queue page's columns: case fields, but not the workflow state or the process spec (kilobytes each).
+_SUMMARY_COLUMNS = (
+    Task.task_id, Task.instance_id, Instance.definition_key, Definition.name, Instance.business_key, Task.element_id,
+    Task.name, Task.form_key, Task.status, Task.assignee, Task.created_at, Task.due_at, Task.completed_at,
+    Task.completed_by, Task.owner, Task.priority, Task.follow_up_at, Task.process_key, Instance.region,
+    Instance.outlet_code, Instance.customer_name, Instance.serial_number, TaskCandidateGroup.group_id,
+)
+
+
+def _summaries(rows: Sequence[Sequence[Any]]) -> list[TaskSummary]:
+    """A summary per task of rows of `_SUMMARY_COLUMNS` in queue order, a row per candidate group.
+
+    Plain columns, not ORM objects: a page of 50 would otherwise build 150 tracked objects to read
+    each once.
+    """
+    summaries: list[TaskSummary] = []
+    groups: list[str] = []
+    for index, row in enumerate(rows):
+        if row[-2] is not None:
+            groups.append(row[-2])
+        if index + 1 == len(rows) or rows[index + 1][0] != row[0]:  # the task's last row
+            (task_id, instance_id, definition_key, definition_name, business_key, element_id, name, form_key, status,
+             assignee, created_at, due_at, completed_at, completed_by, owner, priority, follow_up_at, process_key,
+             region, outlet_code, customer_name, serial_number) = row[:-2]
+            summaries.append(TaskSummary(
+                task_id, instance_id, definition_key, definition_name, business_key, element_id, name, form_key,
+                status, assignee, tuple(sorted(groups)), created_at, due_at, completed_at, completed_by, owner,
+                priority, follow_up_at, process_key, region, outlet_code, customer_name, serial_number))
+            groups = []
+    return summaries
