@@ -178,6 +178,14 @@ def _prepare(factory: sessionmaker[Session], clock: FrozenClock, catalog: FormCa
     return target
 
 
+def deploy_targets(factory: sessionmaker[Session], clock: FrozenClock, catalog: FormCatalog) -> None:
+    """The processes the rows' targets are cases of."""
+    with transaction(factory) as session:
+        for name in ("two_step_review.bpmn", "parts_wait.bpmn"):
+            definitions.deploy(session, clock, catalog, actor=DESIGNER, filename=name,
+                               content=(TEST_PROCESSES / name).read_bytes())
+
+
 def _fingerprint(factory: sessionmaker[Session]) -> tuple[Any, ...]:
     """Enough of the database to see that a refused call changed nothing."""
     with factory() as session:
@@ -221,10 +229,7 @@ def _call(client: TestClient, method: str, path: str, row: Row, target: Target, 
 def test_route_status_for_every_caller(client: TestClient, factory: sessionmaker[Session], clock: FrozenClock,
                                        catalog: FormCatalog, app_settings: Settings, method: str, path: str) -> None:
     row = MATRIX[(method, path)]
-    with transaction(factory) as session:
-        for name in ("two_step_review.bpmn", "parts_wait.bpmn"):
-            definitions.deploy(session, clock, catalog, actor=DESIGNER, filename=name,
-                               content=(TEST_PROCESSES / name).read_bytes())
+    deploy_targets(factory, clock, catalog)
     shared = _prepare(factory, clock, catalog, row.target)
     got: dict[str, int] = {}
     for caller in (*USERS, *ANONYMOUS):

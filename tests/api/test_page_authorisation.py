@@ -16,12 +16,9 @@ from sqlalchemy.orm import Session, sessionmaker
 from api.auth import issue_token
 from api.settings import Settings
 from api.web.session import SESSION_COOKIE
-from engine import definitions
 from engine.catalog import FormCatalog
 from engine.clock import FrozenClock
-from engine.db import transaction
-from tests.api.test_authorisation_matrix import ANONYMOUS, MATRIX, USERS, _call, _headers, _prepare
-from tests.conftest import DESIGNER, TEST_PROCESSES
+from tests.api.test_authorisation_matrix import ANONYMOUS, MATRIX, USERS, _call, _headers, _prepare, deploy_targets
 
 # page -> the API route whose rule it shares; None: a public page (login, language switch, docs).
 PAGES: dict[tuple[str, str], tuple[str, str] | None] = {
@@ -91,10 +88,7 @@ def test_a_page_answers_everyone_as_its_api_route_does(
 ) -> None:
     api_method, api_path = PAGES[(method, path)]  # type: ignore[misc]
     row = MATRIX[(api_method, api_path)]
-    with transaction(factory) as session:
-        for name in ("two_step_review.bpmn", "parts_wait.bpmn"):
-            definitions.deploy(session, clock, catalog, actor=DESIGNER, filename=name,
-                               content=(TEST_PROCESSES / name).read_bytes())
+    deploy_targets(factory, clock, catalog)
     # Pages only read: one target serves every caller (a mutating API row's state is what the page shows).
     target = _prepare(factory, clock, catalog, row.target)
     url_of = {"task_id": target.task_id, "instance_id": target.instance_id, "key": "two_step_review"}
