@@ -127,7 +127,7 @@ def _start(
     if not starts:
         where = f" with business_key '{business_key}'" if business_key else ""
         where += f" and correlation keys {sorted(correlation_keys)}" if correlation_keys else ""
-        raise NotFoundError(f"no instance waits for message '{name}'{where}, and no process starts with it",
+        raise NotFoundError(f"no instance you may reach waits for message '{name}'{where}, and no process starts with it",
                             message=name)
     if len(starts) > 1:
         raise ConflictError(f"message '{name}' starts {len(starts)} processes: "

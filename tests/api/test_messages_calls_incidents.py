@@ -66,7 +66,7 @@ def test_ambiguous_and_unmatched_messages_change_nothing(messaging: Desk, factor
     assert ambiguous.json()["matches"] == 2
     nothing = _send(messaging, "rcc_agent", name="parts_arrived", business_key="C-404")
     assert nothing.status_code == 404
-    assert "no instance waits for message 'parts_arrived' with business_key 'C-404'" in nothing.json()["detail"]
+    assert "no instance you may reach waits for message 'parts_arrived' with business_key 'C-404'" in nothing.json()["detail"]
     unknown = _send(messaging, "rcc_agent", name="no_such_message")
     assert unknown.status_code == 404
     assert _counts(factory) == before
