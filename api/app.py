@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -18,6 +19,7 @@ from api.routes import admin, auth, definitions, health, instances, messages, re
 from api.settings import Settings
 from api.web import design, inbox, login, monitor
 from api.web.pages import install_error_pages
+from engine.advance_limits import give_limits
 from engine.catalog import FormCatalog
 from engine.clock import Clock, SystemClock
 from engine.db import make_engine, make_session_factory
@@ -38,6 +40,9 @@ def create_app(
     clock = clock or SystemClock()
     factory = session_factory or make_session_factory(make_engine(settings.database_url))
     scheduler = settings.scheduler_in_process if run_scheduler is None else run_scheduler
+    # Set on shutdown (api/cli.py serve): advances in flight stop at their next budget check.
+    stop_advances = threading.Event()
+    give_limits(factory, settings.advance_limits(stop_advances))
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -56,6 +61,7 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.settings, app.state.clock, app.state.session_factory = settings, clock, factory
+    app.state.stop_advances = stop_advances
     app.state.catalog = FormCatalog(settings.forms_dir)
     app.state.actor_cache = ActorCache(settings.actor_cache_seconds)
     problems.install(app)

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import os
 import secrets
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from engine.advance_limits import AdvanceLimits
 from engine.catalog import DEFAULT_FORMS_DIR
 from engine.db import database_url
 
@@ -42,3 +44,18 @@ class Settings:
     # How long a user's groups and active flag read for one request serve their next ones (api/actors.py).
     actor_cache_seconds: float = field(default_factory=lambda: float(os.environ.get("TIXI_ACTOR_CACHE_SECONDS", "2")))
     max_upload_bytes: int = field(default_factory=lambda: int(os.environ.get("TIXI_MAX_UPLOAD_BYTES", str(10 * 1024 * 1024))))
+    # One budget per advance of a workflow (engine/bpmn/budget.py): past it the instance becomes an incident.
+    advance_max_steps: int = field(default_factory=lambda: int(os.environ.get("TIXI_ADVANCE_MAX_STEPS", "5000")))
+    advance_max_cpu_seconds: float = field(
+        default_factory=lambda: float(os.environ.get("TIXI_ADVANCE_MAX_CPU_SECONDS", "5")))
+    advance_max_wall_seconds: float = field(
+        default_factory=lambda: float(os.environ.get("TIXI_ADVANCE_MAX_WALL_SECONDS", "10")))
+    advance_max_dmn_cells: int = field(default_factory=lambda: int(os.environ.get("TIXI_ADVANCE_MAX_DMN_CELLS", "5000")))
+    # How long `tixi serve` waits for requests in flight after SIGTERM before it stops them.
+    shutdown_grace_seconds: float = field(
+        default_factory=lambda: float(os.environ.get("TIXI_SHUTDOWN_GRACE_SECONDS", "5")))
+
+    def advance_limits(self, stop: threading.Event | None = None) -> AdvanceLimits:
+        return AdvanceLimits(steps=self.advance_max_steps, cpu_seconds=self.advance_max_cpu_seconds,
+                             wall_seconds=self.advance_max_wall_seconds, dmn_cells=self.advance_max_dmn_cells,
+                             stop=stop)

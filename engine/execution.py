@@ -18,12 +18,14 @@ from sqlalchemy.orm import Session, object_session
 from sqlalchemy.orm.exc import StaleDataError
 
 from engine import workflow_cache
+from engine.advance_limits import limits_of
 from engine.audit import record_event
+from engine.bpmn.budget import SHUTDOWN
 from engine.bpmn.runtime import ReadyUserTask, Step, WaitingMessage, WaitingTimer, WorkflowError, WorkflowRun
 from engine.bpmn.serialization import CHUNKS_KEY, SERIALIZER_VERSION
 from engine.clock import Clock
 from engine.deadlines import close_case_deadline, close_deadline, open_deadline, pause_or_resume
-from engine.errors import ConcurrentUpdateError, ProcessError
+from engine.errors import ConcurrentUpdateError, ProcessError, ServiceError, ShuttingDownError
 from engine.tables import (
     Definition,
     Instance,
@@ -149,6 +151,7 @@ def load_run(record: Instance, bundle: Bundle) -> WorkflowRun:
         chunks = _spilled_chunks(session, record.instance_id) if record.state.get(CHUNKS_KEY) else []
         run = WorkflowRun.load(bundle.cache_key, bundle.spec, record.state, chunks, record.serializer_version)
     workflow_cache.hold(session, record.instance_id, run, bundle.cache_key, record.state_revision, saved=False)
+    run.limits = limits_of(session)
     return run
 
 
@@ -243,6 +246,8 @@ def advance_or_incident(
     try:
         steps = action()
     except WorkflowError as error:
+        if error.budget == SHUTDOWN:  # not the process's fault: roll back, run it again after the restart
+            raise process_error(error, record.definition_key) from None
         save_run(session, clock, actor=actor, record=record, bundle=bundle, run=run, steps=error.steps)
         record_incident(session, clock, actor=actor, record=record, error=error)
         return error
@@ -255,7 +260,8 @@ def record_incident(session: Session, clock: Clock, *, actor: str, record: Insta
     record.status, record.status_reason, record.updated_at = "failed", error.message, clock.now()
     record_event(session, clock, actor=actor, event_type="incident", instance_id=record.instance_id,
                  definition_key=record.definition_key,
-                 data={"element": error.element_id, "error": error.message, "line": error.line})
+                 data={"element": error.element_id, "error": error.message, "line": error.line,
+                       "budget": error.budget})
     flush(session)
 
 
@@ -267,7 +273,10 @@ def flush(session: Session) -> None:
         raise ConcurrentUpdateError("the instance was changed by someone else at the same moment; reload and retry") from None
 
 
-def process_error(error: WorkflowError, record_key: str) -> ProcessError:
+def process_error(error: WorkflowError, record_key: str) -> ServiceError:
+    if error.budget == SHUTDOWN:
+        return ShuttingDownError(f"process '{record_key}' was stopped at element '{error.element_id}': "
+                                 "the server is shutting down; nothing was saved, try again shortly")
     return ProcessError(f"process '{record_key}' failed at element '{error.element_id}': {error.message}",
                         element=error.element_id, line=error.line)
 

@@ -25,7 +25,7 @@ from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.task import Task as SpiffTask
 from SpiffWorkflow.util.task import TaskIterator, TaskState
 
-from engine.bpmn import timing
+from engine.bpmn import budget, timing
 from engine.bpmn.sandbox import SandboxError, attach_sandbox, make_script_engine
 from engine.bpmn.serialization import (
     SpillIndex,
@@ -45,6 +45,7 @@ class WorkflowError(Exception):
         super().__init__(message)
         self.message, self.element_id, self.line = message, element_id, line
         self.steps: list[Step] = []
+        self.budget: str | None = None  # which advance budget ran out (engine.bpmn.budget), if that was why
 
 
 _DEPTH_LIMIT = 10_000_000
@@ -93,12 +94,15 @@ class Step:
 
 
 class WorkflowRun:
+    limits = budget.DEFAULT_LIMITS  # what one advance may spend; the engine sets the server's
+
     def __init__(self, workflow: BpmnWorkflow, index: SpillIndex | None = None) -> None:
         self._workflow = workflow
         self._index = index or SpillIndex()
         self.touched = False  # changed since loaded or last dumped (a held copy of it is then stale)
         attach_sandbox(workflow)  # the script engine is not serialized: re-attach on every load
         _look_up_before_walking(workflow)
+        budget.watch_steps(workflow)
 
     @classmethod
     def start(cls, cache_key: str, spec: dict[str, Any], variables: dict[str, Any],
@@ -270,13 +274,15 @@ class WorkflowRun:
         self.touched = True
         done_before = {t.id for t in self._tasks(TaskState.COMPLETED)}
         try:
-            with timing.at(now):
+            with timing.at(now), budget.spending(self.limits):
                 action()
         except SpiffWorkflowException as error:
             failure = _workflow_error(error)
+            failure.budget = budget.exhausted(error)
         except Exception as error:  # noqa: BLE001 - the library raises bare errors (e.g. a bad timer value)
             failed = [t.task_spec.bpmn_id for t in self._tasks(TaskState.ERROR)] or [self._waiting_timer_element()]
             failure = WorkflowError(f"{type(error).__name__}: {error}", failed[0])
+            failure.budget = budget.exhausted(error)
         else:
             return self._steps_since(done_before)
         failure.steps = self._steps_since(done_before)  # what ran before the failing step

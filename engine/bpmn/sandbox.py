@@ -69,7 +69,9 @@ from SpiffWorkflow.bpmn.script_engine.python_environment import (
     BasePythonScriptEngineEnvironment,
 )
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
+from SpiffWorkflow.task import Task as SpiffTask
 
+from engine.bpmn import budget
 from engine.bpmn.sandbox_limits import (
     _GUARDED_OPERATORS,
     MAX_CPU_SECONDS,
@@ -274,6 +276,12 @@ def _run_script(script: str, context: MutableMapping[str, object],
         namespace.clear()
 
 
+def _check_budget() -> None:
+    spent = budget.current()
+    if spent is not None:
+        spent.check()
+
+
 # --- the public surface --------------------------------------------------------------------
 
 class SandboxedEnvironment(BasePythonScriptEngineEnvironment):  # type: ignore[misc]
@@ -283,6 +291,7 @@ class SandboxedEnvironment(BasePythonScriptEngineEnvironment):  # type: ignore[m
                  external_context: Mapping[str, object] | None = None) -> object:
         if not isinstance(expression, str):
             raise SandboxViolationError(f"expression must be text, not {type(expression).__name__}")
+        _check_budget()
         result = _evaluate(expression, {**(external_context or {}), **context})
         _text_length(result, MAX_DATA_LENGTH, "expression value")
         return result
@@ -291,12 +300,23 @@ class SandboxedEnvironment(BasePythonScriptEngineEnvironment):  # type: ignore[m
                 external_context: Mapping[str, object] | None = None) -> bool:
         if not isinstance(script, str):
             raise SandboxViolationError(f"script must be text, not {type(script).__name__}")
+        _check_budget()
         _run_script(script, context, external_context or {})
         return True
 
 
+class _BudgetedScriptEngine(PythonScriptEngine):  # type: ignore[misc]
+    """Counts the cells of decision tables against the advance's budget: only this call knows the task."""
+
+    def evaluate(self, task: SpiffTask, expression: str, external_context: Mapping[str, object] | None = None) -> Any:
+        spent = budget.current()
+        if spent is not None and getattr(task.task_spec, "dmnEngine", None) is not None:
+            spent.count_cell()
+        return super().evaluate(task, expression, external_context)
+
+
 def make_script_engine() -> PythonScriptEngine:
-    return PythonScriptEngine(environment=SandboxedEnvironment())
+    return _BudgetedScriptEngine(environment=SandboxedEnvironment())
 
 
 def attach_sandbox(workflow: BpmnWorkflow) -> None:
