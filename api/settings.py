@@ -53,7 +53,7 @@ class Settings:
     advance_max_dmn_cells: int = field(default_factory=lambda: int(os.environ.get("TIXI_ADVANCE_MAX_DMN_CELLS", "5000")))
     # How long `tixi serve` waits for requests in flight after SIGTERM before it stops them.
     shutdown_grace_seconds: float = field(
-        default_factory=lambda: float(os.environ.get("TIXI_SHUTDOWN_GRACE_SECONDS", "5")))
+        default_factory=lambda: float(os.environ.get("TIXI_SHUTDOWN_GRACE_SECONDS", "3")))
 
     def advance_limits(self, stop: threading.Event | None = None) -> AdvanceLimits:
         return AdvanceLimits(steps=self.advance_max_steps, cpu_seconds=self.advance_max_cpu_seconds,
