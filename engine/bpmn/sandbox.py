@@ -71,7 +71,7 @@ from SpiffWorkflow.bpmn.script_engine.python_environment import (
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.task import Task as SpiffTask
 
-from engine.bpmn import budget
+from engine.bpmn import budget, sandbox_process
 from engine.bpmn.sandbox_limits import (
     _GUARDED_OPERATORS,
     MAX_CPU_SECONDS,
@@ -129,10 +129,10 @@ class _ExpressionEvaluator(EvalWithCompoundTypes):  # type: ignore[misc]
         return format(value, self._eval(node.format_spec))
 
 
-def _evaluate(expression: str, names: Mapping[str, object]) -> object:
+def _evaluate(expression: str, names: Mapping[str, object], cpu_seconds: float = MAX_CPU_SECONDS) -> object:
     tree = _parse_expression(expression)
     try:
-        with _Budget():
+        with _Budget(cpu_seconds):
             return _ExpressionEvaluator(names).eval(expression, previously_parsed=tree)
     except NameNotDefined as err:
         raise NameError(f"name '{err.name}' is not defined", name=err.name) from None
@@ -255,13 +255,13 @@ def _store_results(namespace: Mapping[str, object], context: MutableMapping[str,
 
 
 def _run_script(script: str, context: MutableMapping[str, object],
-                external_context: Mapping[str, object]) -> None:
+                external_context: Mapping[str, object], cpu_seconds: float = MAX_CPU_SECONDS) -> None:
     code = _compile_script(script)
     kept_as_is = {name for name, value in context.items()
                   if not name.startswith("_") and not _is_json_value(value)}
     namespace: dict[str, object] = {**external_context, **context, **_SCRIPT_GLOBALS}
     try:
-        with _Budget():
+        with _Budget(cpu_seconds):
             exec(code, namespace)  # RestrictedPython bytecode: every access goes through a guard
         _store_results(namespace, context, set(external_context) - set(context), kept_as_is)
     except SyntaxError as err:  # unreachable by design; Spiff's handler would crash on it
@@ -292,16 +292,16 @@ class SandboxedEnvironment(BasePythonScriptEngineEnvironment):  # type: ignore[m
         if not isinstance(expression, str):
             raise SandboxViolationError(f"expression must be text, not {type(expression).__name__}")
         _check_budget()
-        result = _evaluate(expression, {**(external_context or {}), **context})
-        _text_length(result, MAX_DATA_LENGTH, "expression value")
-        return result
+        _parse_expression(expression)  # refused constructs are refused here, before anything is sent
+        return sandbox_process.evaluate(expression, {**(external_context or {}), **context})
 
     def execute(self, script: str, context: MutableMapping[str, object],
                 external_context: Mapping[str, object] | None = None) -> bool:
         if not isinstance(script, str):
             raise SandboxViolationError(f"script must be text, not {type(script).__name__}")
         _check_budget()
-        _run_script(script, context, external_context or {})
+        _compile_script(script)  # refused constructs are refused here, before anything is sent
+        sandbox_process.execute(script, context, external_context or {})
         return True
 
 

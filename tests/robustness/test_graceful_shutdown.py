@@ -9,7 +9,6 @@ instance is as it was before the request, and the invariant checker finds nothin
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
@@ -25,46 +24,26 @@ import pytest
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from engine.db import make_engine, make_session_factory, scratch_postgres_database
+from engine.db import make_session_factory
 from engine.invariants import check_invariants
-from engine.migrations import upgrade_to_head
 from engine.tables import Instance, Task
 from tests.conftest import TEST_PROCESSES
-from tests.robustness.test_crash import Process, _bearer, _free_port
+from tests.robustness.live_server import LiveServer, live_database
+from tests.robustness.test_crash import _bearer
 
 EXIT_BOUND = 60.0  # seconds; generous: the server exits about one grace period (1 s) after SIGTERM
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def shutdown_db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
-    if request.param == "sqlite":
-        engine = make_engine(f"sqlite:///{tmp_path / 'tixi.db'}")
-        upgrade_to_head(engine)
-        yield engine
-        engine.dispose()
-        return
-    with scratch_postgres_database("tixi_shutdown") as engine:
-        upgrade_to_head(engine)
+    with live_database(request.param, tmp_path) as engine:
         yield engine
 
 
-class _Server(Process):
-    """`tixi serve` with an advance budget nothing reaches and a one-second shutdown grace."""
-
-    def __init__(self, url: str, port: int) -> None:
-        budget = {"TIXI_ADVANCE_MAX_STEPS": "1000000000", "TIXI_ADVANCE_MAX_CPU_SECONDS": "100000",
-                  "TIXI_ADVANCE_MAX_WALL_SECONDS": "100000", "TIXI_ADVANCE_MAX_DMN_CELLS": "1000000000",
-                  "TIXI_SHUTDOWN_GRACE_SECONDS": "1"}
-        saved = {name: os.environ.get(name) for name in budget}
-        os.environ.update(budget)  # Process passes the environment on to the server
-        try:
-            super().__init__(["serve", "--host", "127.0.0.1", "--port", str(port), "--no-scheduler"], url)
-        finally:
-            for name, value in saved.items():
-                if value is None:
-                    os.environ.pop(name, None)
-                else:
-                    os.environ[name] = value
+# A budget nothing reaches, and a one-second grace after SIGTERM.
+AS_GOOD_AS_NO_BUDGET = {"TIXI_ADVANCE_MAX_STEPS": "1000000000", "TIXI_ADVANCE_MAX_CPU_SECONDS": "100000",
+                        "TIXI_ADVANCE_MAX_WALL_SECONDS": "100000", "TIXI_ADVANCE_MAX_DMN_CELLS": "1000000000",
+                        "TIXI_SHUTDOWN_GRACE_SECONDS": "1"}
 
 
 def _stuck_completion(base: str) -> tuple[str, threading.Thread, list[Any]]:
@@ -96,11 +75,9 @@ def _stuck_completion(base: str) -> tuple[str, threading.Thread, list[Any]]:
 
 
 def test_sigterm_stops_the_request_in_flight_and_the_server_exits(shutdown_db: Engine) -> None:
-    url = shutdown_db.url.render_as_string(hide_password=False)
-    server = _Server(url, port := _free_port())
+    server = LiveServer(shutdown_db, AS_GOOD_AS_NO_BUDGET)
     try:
-        server.wait_for("Application startup complete")
-        task_id, request, answers = _stuck_completion(f"http://127.0.0.1:{port}")
+        task_id, request, answers = _stuck_completion(server.base)
         request.join(2.0)
         assert request.is_alive(), f"the completion answered at once ({answers}): it was never stuck"
         began = time.monotonic()
@@ -115,8 +92,7 @@ def test_sigterm_stops_the_request_in_flight_and_the_server_exits(shutdown_db: E
         assert isinstance(answer, httpx.Response) and answer.status_code == 503, answer
         assert answer.json()["type"].endswith("shutting-down")
     finally:
-        if server.popen.poll() is None:
-            server.kill()
+        server.stop()
     _assert_untouched(make_session_factory(shutdown_db), task_id)
 
 
