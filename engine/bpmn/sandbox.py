@@ -7,6 +7,7 @@ runs on ``make_script_engine()`` instead. The script engine is not serialized: a
 is back on the unrestricted default until ``attach_sandbox(workflow)`` is called, after every load.
 
 Expressions are evaluated by simpleeval over the task data, with a few whitelisted functions.
+Only the variables an expression or script names are sent to the worker and back.
 Scripts are compiled by RestrictedPython and run with guarded attribute, item and write access;
 the new or rebound JSON values (str, int, float, bool, None, list, dict) among their top-level
 variables are copied back into the task data; functions, sets, tuples and the like are dropped.
@@ -30,15 +31,20 @@ Limits (SandboxLimitError):
 - an expression comprehension makes at most 10,000 items (simpleeval's own cap);
 - a run takes at most 1,000,000 trace events (bytecode steps of the script, Python calls
   of the evaluator), 1 s of CPU time on its thread and 256 MiB of resident memory growth
-  (Linux only; sampled, and counted for the whole process);
+  (Linux only; sampled, in the worker process);
 - an expression's value, or the task data after a script, is at most 5,000,000 characters
-  written out and 100 levels deep.
-Run workers under a process memory limit as well: the sampling can be outrun by a few big
-allocations, and a builtin call (a sort, a search) is never interrupted halfway.
+  written out and 100 levels deep;
+- every run happens in a warm worker process (``sandbox_process``), killed 3 s after it was
+  handed the code whatever it is doing, and held by the kernel to an address-space limit: one
+  builtin call that holds the GIL (a set of colliding hashes, a comparison of nested lists)
+  then stalls only that process, never the server's other threads;
+- an advance of a workflow (start, task completion, message, timer) has one budget for all of
+  its steps, CPU time, wall time and DMN cells together (``budget``): a run gets at most what
+  the advance has left.
 
-This module holds the public surface, the evaluator and the script runner; the static checks
-and whitelists are in ``sandbox_policy``, the limits, errors, size guards and budget in
-``sandbox_limits``. The public names of both are importable from here.
+This module holds the public surface, the evaluator and the script runner (which the worker
+runs); the static checks and whitelists are in ``sandbox_policy``, the limits, errors, size
+guards and trace budget in ``sandbox_limits``. The public names of both are importable from here.
 """
 
 from __future__ import annotations

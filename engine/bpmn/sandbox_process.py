@@ -53,6 +53,7 @@ POOL_SIZE = 4  # workers kept warm; more callers at once wait for one
 # The worker's address space may grow this much past its size at start (the kernel refuses more).
 MEMORY_LIMIT = 2 * MAX_MEMORY_GROWTH
 MAX_REPLY_BYTES = 64 << 20
+_START_SECONDS = 60.0  # a worker's start-up (imports) on a busy machine
 _POLL_SECONDS = 0.1  # how often a waiting caller looks at its advance's stop flag
 _PROJECT_ROOT = str(Path(__file__).resolve().parents[2])
 
@@ -62,7 +63,7 @@ class _Worker:
 
     def __init__(self) -> None:
         reply_read, reply_write = os.pipe()
-        env = {"PATH": os.environ.get("PATH", ""), "PYTHONPATH": _PROJECT_ROOT, "PYTHONHASHSEED": "random"}
+        env = {"PATH": os.environ.get("PATH", ""), "PYTHONPATH": _PROJECT_ROOT}
         self.popen = subprocess.Popen(
             [sys.executable, "-m", "engine.bpmn.sandbox_worker", str(MEMORY_LIMIT), str(reply_write)],
             stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, env=env, cwd=_PROJECT_ROOT, pass_fds=(reply_write,),
@@ -71,40 +72,57 @@ class _Worker:
         self._replies = reply_read
         assert self.popen.stdin is not None
         self._requests = self.popen.stdin
+        # The worker says it is ready (imports done, limits set) with an empty frame; the time
+        # it takes to start is not taken from the first run's time.
+        if self._read_frame(time.monotonic() + _START_SECONDS, _never) != b"":
+            self.kill()
+            raise SandboxError("the sandbox process did not start")
 
-    def call(self, request: tuple[Any, ...], timeout: float, should_stop: Callable[[], bool]) -> tuple[Any, ...] | str:
-        """The reply, or "timeout"/"stopped"/"died" after killing the worker."""
-        body = pickle.dumps(request, protocol=pickle.HIGHEST_PROTOCOL)
+    def call(self, body: bytes, timeout: float, should_stop: Callable[[], bool]) -> tuple[Any, ...] | str:
+        """The reply to a pickled request, or "timeout"/"stopped"/"died" after killing the worker."""
         try:
             self._requests.write(HEADER.pack(len(body)) + body)
             self._requests.flush()
         except (BrokenPipeError, OSError):
             self.kill()
             return "died"
-        deadline = time.monotonic() + timeout
+        frame = self._read_frame(time.monotonic() + timeout, should_stop)
+        if isinstance(frame, str):
+            self.kill()
+            return frame
+        try:
+            reply = _DataUnpickler(io.BytesIO(frame)).load()
+        except Exception:  # noqa: BLE001 - whatever it sent, it was not a reply of ours
+            self.kill()
+            return "died"
+        return reply if isinstance(reply, tuple) else "died"
+
+    def _read_frame(self, deadline: float, should_stop: Callable[[], bool]) -> bytes | str:
+        """One length-prefixed frame, or why there is none: "timeout", "stopped" or "died".
+
+        Waits in select() in short slices: without the GIL, so other threads run meanwhile,
+        and looking at `should_stop` (the server shutting down) between slices.
+        """
         buffer = io.BytesIO()
         expected: int | None = None
         while expected is None or buffer.tell() < HEADER.size + expected:
             left = deadline - time.monotonic()
-            if left <= 0 or should_stop():
-                self.kill()
-                return "timeout" if left <= 0 else "stopped"
+            if left <= 0:
+                return "timeout"
+            if should_stop():
+                return "stopped"
             ready, _, _ = select.select([self._replies], [], [], min(left, _POLL_SECONDS))
             if not ready:
                 continue
             chunk = os.read(self._replies, 1 << 20)
             if not chunk:
-                self.kill()
                 return "died"
             buffer.write(chunk)
             if expected is None and buffer.tell() >= HEADER.size:
                 expected = HEADER.unpack(buffer.getvalue()[:HEADER.size])[0]
                 if expected > MAX_REPLY_BYTES:
-                    self.kill()
                     return "died"
-        reply = _DataUnpickler(io.BytesIO(buffer.getvalue()[HEADER.size:])).load()
-        assert isinstance(reply, tuple)
-        return reply
+        return buffer.getvalue()[HEADER.size:]
 
     @property
     def alive(self) -> bool:
@@ -137,10 +155,10 @@ class _Pool:
         self._count = 0
         self._changed = threading.Condition()
 
-    def call(self, request: tuple[Any, ...], timeout: float, should_stop: Callable[[], bool]) -> tuple[Any, ...] | str:
+    def call(self, body: bytes, timeout: float, should_stop: Callable[[], bool]) -> tuple[Any, ...] | str:
         worker = self._take()
         try:
-            return worker.call(request, timeout, should_stop)
+            return worker.call(body, timeout, should_stop)
         finally:
             self._give_back(worker)
 
@@ -243,11 +261,12 @@ def _run(request: tuple[Any, ...], *, lines: str | None) -> object:
         cpu_seconds = max(0.0, min(cpu_seconds, spent.cpu_left()))
         timeout = max(0.0, min(timeout, spent.wall_left()))
     stop = spent.limits.stop if spent is not None else None
-    began = time.monotonic()
     try:
-        reply = _pool.call((*request, cpu_seconds), timeout, stop.is_set if stop is not None else _never)
-    except pickle.PicklingError as error:
+        body = pickle.dumps((*request, cpu_seconds), protocol=pickle.HIGHEST_PROTOCOL)
+    except (pickle.PicklingError, TypeError, AttributeError) as error:  # a value the engine put there
         raise SandboxViolationError(f"the task data cannot be passed to the sandbox: {error}") from None
+    began = time.monotonic()
+    reply = _pool.call(body, timeout, stop.is_set if stop is not None else _never)
     if isinstance(reply, str):
         if spent is not None:
             spent.charge(time.monotonic() - began)  # what the killed worker may have used
@@ -259,12 +278,12 @@ def _run(request: tuple[Any, ...], *, lines: str | None) -> object:
     if reply[0] == "ok":
         return reply[1]
     _, type_name, args, name, line, _ = reply
-    error = _rebuild(type_name, args, name)
-    if isinstance(error, SandboxLimitError) and spent is not None:
+    failure = _rebuild(type_name, args, name)
+    if isinstance(failure, SandboxLimitError) and spent is not None:
         spent.check()  # stopped at the advance's CPU time rather than the run's own: say so
     if lines is not None and line:
-        _raise_on_line(error, line)
-    raise error
+        _raise_on_line(failure, line)
+    raise failure
 
 
 def _never() -> bool:

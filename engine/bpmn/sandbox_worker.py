@@ -77,9 +77,9 @@ def _serve(request: tuple[Any, ...]) -> tuple[Any, ...]:
         _, script, context, external, cpu_seconds = request
         _run_script(script, context, external, cpu_seconds)
         return ("ok", context, time.process_time() - began)
-    except MemoryError:
-        return ("error", "SandboxLimitError", ("the code ran out of memory",), None, None,
-                time.process_time() - began)
+    except MemoryError:  # the address-space limit the kernel holds this process to
+        return ("error", "SandboxLimitError", ("stopped after taking over the sandbox process's memory limit",),
+                None, None, time.process_time() - began)
     except Exception as error:  # noqa: BLE001 - every error of the designer's code goes back to the server
         return ("error", type(error).__name__, _printable(error.args), getattr(error, "name", None),
                 _line_of(error), time.process_time() - began)
@@ -99,6 +99,8 @@ def main() -> None:
     replies = os.fdopen(reply_fd, "wb")
     sys.stdout = sys.stderr  # stray prints must not reach the reply pipe
     _limit_self(memory_growth)
+    replies.write(HEADER.pack(0))  # ready
+    replies.flush()
     while True:
         header = _read_exactly(requests, HEADER.size)
         if header is None:
