@@ -53,6 +53,7 @@ POOL_SIZE = 4  # workers kept warm; more callers at once wait for one
 # The worker's address space may grow this much past its size at start (the kernel refuses more).
 MEMORY_LIMIT = 2 * MAX_MEMORY_GROWTH
 MAX_REPLY_BYTES = 64 << 20
+NOT_DATA = "not data"
 _START_SECONDS = 60.0  # a worker's start-up (imports) on a busy machine
 _POLL_SECONDS = 0.1  # how often a waiting caller looks at its advance's stop flag
 _PROJECT_ROOT = str(Path(__file__).resolve().parents[2])
@@ -79,7 +80,7 @@ class _Worker:
             raise SandboxError("the sandbox process did not start")
 
     def call(self, body: bytes, timeout: float, should_stop: Callable[[], bool]) -> tuple[Any, ...] | str:
-        """The reply to a pickled request, or "timeout"/"stopped"/"died" after killing the worker."""
+        """The reply to a pickled request, NOT_DATA, or "timeout"/"stopped"/"died" after killing the worker."""
         try:
             self._requests.write(HEADER.pack(len(body)) + body)
             self._requests.flush()
@@ -92,6 +93,8 @@ class _Worker:
             return frame
         try:
             reply = _DataUnpickler(io.BytesIO(frame)).load()
+        except pickle.UnpicklingError:
+            return NOT_DATA  # a function or the like as the value; the frame was read whole, the worker is fine
         except Exception:  # noqa: BLE001 - whatever it sent, it was not a reply of ours
             self.kill()
             return "died"
@@ -159,6 +162,9 @@ class _Pool:
         worker = self._take()
         try:
             return worker.call(body, timeout, should_stop)
+        except BaseException:
+            worker.kill()  # a reply may still be on its way: it must not reach the next caller
+            raise
         finally:
             self._give_back(worker)
 
@@ -267,6 +273,8 @@ def _run(request: tuple[Any, ...], *, lines: str | None) -> object:
         raise SandboxViolationError(f"the task data cannot be passed to the sandbox: {error}") from None
     began = time.monotonic()
     reply = _pool.call(body, timeout, stop.is_set if stop is not None else _never)
+    if reply == NOT_DATA:
+        raise SandboxViolationError("the value is not data (text, numbers, lists, dicts, sets, tuples)")
     if isinstance(reply, str):
         if spent is not None:
             spent.charge(time.monotonic() - began)  # what the killed worker may have used
