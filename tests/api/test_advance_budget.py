@@ -145,3 +145,17 @@ def test_an_admin_retry_runs_the_stopped_step_on_a_fresh_budget(budget_client: T
         json={"variables": {"count": -10**9}, "reason": "leave the loop"}))
     assert retried.status_code == 200, retried.text
     assert retried.json()["status"] == "completed"
+
+
+@pytest.mark.parametrize("budget_client", [{"advance_max_steps": 300}], indirect=True)
+def test_a_start_that_runs_out_of_budget_is_refused_and_stores_nothing(budget_client: TestClient) -> None:
+    # As for any start that fails: the starter hears why (422 naming the element), nothing is kept.
+    _deploy(budget_client, "budget_loop_at_start.bpmn")
+    started = _answer_within(lambda: budget_client.post(
+        "/api/instances", headers=_login(budget_client, "outlet"),
+        json={"definition_key": "budget_loop_at_start", "variables": {"count": 0}}))
+    assert started.status_code == 422, started.text
+    assert started.json()["element"] in {"spin", "again"} and "300 engine steps" in started.json()["detail"]
+    listed = budget_client.get("/api/instances", headers=_login(budget_client, "admin"),
+                               params={"definition_key": "budget_loop_at_start"})
+    assert listed.json()["total"] == 0
