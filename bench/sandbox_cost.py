@@ -29,7 +29,8 @@ from engine.bpmn.sandbox_limits import MAX_DATA_LENGTH, _text_length
 ENV = SandboxedEnvironment()
 CASE = {"days_since_purchase": 12, "quality_problem": True, "significant_problem": False,
         "customer_name": "王伟", "notes": "x" * 2000, "amount": 320.5}
-CONDITION = "days_since_purchase <= 15 and quality_problem"
+CONDITION = "days_since_purchase <= 15 and quality_problem"  # runs in-process either way (scalars only)
+HEAVY_CONDITION = "len(customer_name) > 0 and days_since_purchase <= 15"  # a call: goes to the worker
 SCRIPT = "visit_count = visit_count + 1\nsummary = customer_name + ': ' + str(visit_count)"
 CELLS = [f"days_since_purchase <= {limit}" for limit in range(5, 55, 5)]
 
@@ -65,6 +66,7 @@ def micro(repeat: int) -> dict[str, float]:
     context: dict[str, Any] = {**CASE, "visit_count": 0}
     return {
         "gateway_condition_us": per_call_us(lambda: ENV.evaluate(CONDITION, CASE), repeat),
+        "gateway_condition_with_call_us": per_call_us(lambda: ENV.evaluate(HEAVY_CONDITION, CASE), repeat),
         "script_task_us": per_call_us(lambda: ENV.execute(SCRIPT, context), repeat),
         "ten_dmn_cells_us": per_call_us(lambda: [ENV.evaluate(c, CASE) for c in CELLS], repeat // 10),
     }

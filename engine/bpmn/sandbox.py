@@ -34,10 +34,13 @@ Limits (SandboxLimitError):
   (Linux only; sampled, in the worker process);
 - an expression's value, or the task data after a script, is at most 5,000,000 characters
   written out and 100 levels deep;
-- every run happens in a warm worker process (``sandbox_process``), killed 3 s after it was
-  handed the code whatever it is doing, and held by the kernel to an address-space limit: one
-  builtin call that holds the GIL (a set of colliding hashes, a comparison of nested lists)
-  then stalls only that process, never the server's other threads;
+- every script, and every expression that calls, indexes or reads attributes or reads anything
+  but text, numbers, booleans and None, runs in a warm worker process (``sandbox_process``),
+  killed 3 s after it was handed the code whatever it is doing, and held by the kernel to an
+  address-space limit: one builtin call that holds the GIL (a set of colliding hashes, a
+  comparison of nested lists) then stalls only that process, never the server's other threads.
+  The rest (``days <= 15 and quality_problem``, a decision cell ``<= 30``) runs in-process:
+  over scalars its operators are linear in bounded operands (``sandbox_policy._is_cheap``);
 - an advance of a workflow (start, task completion, message, timer) has one budget for all of
   its steps, CPU time, wall time and DMN cells together (``budget``): a run gets at most what
   the advance has left.
@@ -105,6 +108,7 @@ from engine.bpmn.sandbox_policy import (
     _FUNCTIONS,
     _SCRIPT_BUILTINS,
     _compile_script,
+    _is_cheap,
     _parse_expression,
     _read_attribute,
 )
@@ -298,8 +302,13 @@ class SandboxedEnvironment(BasePythonScriptEngineEnvironment):  # type: ignore[m
         if not isinstance(expression, str):
             raise SandboxViolationError(f"expression must be text, not {type(expression).__name__}")
         _check_budget()
-        _parse_expression(expression)  # refused constructs are refused here, before anything is sent
-        return sandbox_process.evaluate(expression, {**(external_context or {}), **context})
+        tree = _parse_expression(expression)  # refused constructs are refused here, before anything is sent
+        names = {**(external_context or {}), **context}
+        if not _is_cheap(tree, names):
+            return sandbox_process.evaluate(expression, names)
+        result = _evaluate(expression, names)  # most gateway conditions and decision cells
+        _text_length(result, MAX_DATA_LENGTH, "expression value")
+        return result
 
     def execute(self, script: str, context: MutableMapping[str, object],
                 external_context: Mapping[str, object] | None = None) -> bool:

@@ -24,9 +24,10 @@ import signal
 import sys
 import time
 import traceback
+from collections import Counter
 from typing import Any
 
-from engine.bpmn.sandbox import MAX_DATA_LENGTH, SandboxViolationError, _evaluate, _run_script
+from engine.bpmn.sandbox import MAX_DATA_LENGTH, SandboxLimitError, SandboxViolationError, _evaluate, _run_script
 from engine.bpmn.sandbox_limits import _SCRIPT_FILENAME, _text_length
 from engine.bpmn.sandbox_process import HEADER
 
@@ -66,6 +67,31 @@ def _printable(args: tuple[Any, ...]) -> tuple[Any, ...]:
     return tuple(arg if isinstance(arg, (str, int, float, bool, type(None))) else reprlib.repr(arg) for arg in args)
 
 
+_MAX_SAME_HASH = 64
+
+
+def _check_rebuildable(value: object) -> None:
+    """Refuse a value whose sets or dicts have many keys of one hash.
+
+    The server rebuilds every set and dict it gets back, and keys that share a hash make that
+    quadratic, in the server's process: `set(range(0, 30000 * P, P))` is built here within the
+    time limit and would take as long again there. Text keys are safe: their hashes are
+    randomised per process, so they cannot be made to collide in the server's.
+    """
+    pending = [value]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, (list, tuple)):
+            pending.extend(item)
+        elif isinstance(item, (set, frozenset, dict)):
+            hashes = Counter(hash(key) for key in item if not isinstance(key, str))
+            if hashes and max(hashes.values()) > _MAX_SAME_HASH:
+                raise SandboxLimitError(f"the value holds over {_MAX_SAME_HASH} keys of one hash")
+            pending.extend(item)
+            if isinstance(item, dict):
+                pending.extend(item.values())
+
+
 def _serve(request: tuple[Any, ...]) -> tuple[Any, ...]:
     began = time.process_time()
     try:
@@ -73,6 +99,7 @@ def _serve(request: tuple[Any, ...]) -> tuple[Any, ...]:
             _, expression, names, cpu_seconds = request
             value = _evaluate(expression, names, cpu_seconds)
             _text_length(value, MAX_DATA_LENGTH, "expression value")
+            _check_rebuildable(value)
             return ("ok", value, time.process_time() - began)
         _, script, context, external, cpu_seconds = request
         _run_script(script, context, external, cpu_seconds)
