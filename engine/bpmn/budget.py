@@ -76,6 +76,7 @@ class AdvanceBudget:
             raise WorkflowTaskException(str(error), task=task, exception=error) from error
 
     def count_cell(self) -> None:
+        """Account for one evaluation inside a decision table: an input, a rule's cell or an output."""
         self._cells += 1
         if self._cells > self.limits.dmn_cells:
             raise BudgetExceededError(DMN_CELLS, f"the advance stopped after {self.limits.dmn_cells:,} DMN cells")
