@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -20,6 +21,7 @@ from api.security_headers import SecurityHeaders
 from api.settings import Settings
 from api.web import design, inbox, login, monitor
 from api.web.pages import install_error_pages
+from engine.advance_limits import give_limits
 from engine.catalog import FormCatalog
 from engine.clock import Clock, SystemClock
 from engine.db import make_engine
@@ -50,6 +52,9 @@ def create_app(
     # The sessionmaker carries how workflows are loaded and saved, and this app's workflow cache.
     factory = session_factory or workflow_sessions(make_engine(settings.database_url), settings)
     scheduler = settings.scheduler_in_process if run_scheduler is None else run_scheduler
+    # Set on shutdown (api/cli.py serve): advances in flight stop at their next budget check.
+    stop_advances = threading.Event()
+    give_limits(factory, settings.advance_limits(stop_advances))
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -71,6 +76,7 @@ def create_app(
         swagger_ui_oauth2_redirect_url=None,
     )
     app.state.settings, app.state.clock, app.state.session_factory = settings, clock, factory
+    app.state.stop_advances = stop_advances
     app.state.catalog = FormCatalog(settings.forms_dir)
     app.state.actor_cache = ActorCache(settings.actor_cache_seconds)
     problems.install(app)

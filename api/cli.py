@@ -13,6 +13,7 @@ import typer
 from sqlalchemy.exc import OperationalError, ProgrammingError
 
 from api.settings import Settings
+from engine.advance_limits import give_limits
 from engine.catalog import FormCatalog
 from engine.clock import SystemClock
 from engine.db import make_engine, transaction
@@ -191,10 +192,9 @@ def serve(
     scheduler: Annotated[bool, typer.Option("--scheduler/--no-scheduler", help="fire timers in-process")] = True,
 ) -> None:
     """Serve the API (OpenAPI at /docs); by default also runs the timer scheduler in-process."""
-    import uvicorn
-
     from api.app import create_app
     from api.header_timeout import header_timeout_protocol
+    from api.serving import serve_until_stopped
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     settings = Settings()
@@ -203,9 +203,10 @@ def serve(
         names = sync_demo_users(session, SystemClock(), enabled=settings.demo_users)
     if names:
         typer.echo(f"demo users (password 'demo'): {', '.join(names)}; set TIXI_DEMO_USERS=false to turn them off")
-    uvicorn.run(create_app(settings, session_factory=factory, run_scheduler=scheduler), host=host, port=port,
-                http=header_timeout_protocol(settings.header_timeout_seconds),
-                limit_concurrency=settings.max_connections)
+    served = create_app(settings, session_factory=factory, run_scheduler=scheduler)
+    serve_until_stopped(served, host=host, port=port, grace_seconds=settings.shutdown_grace_seconds,
+                        http=header_timeout_protocol(settings.header_timeout_seconds),
+                        limit_concurrency=settings.max_connections)
 
 
 @app.command()
@@ -216,6 +217,7 @@ def worker(interval: Annotated[float, typer.Option(help="seconds between ticks")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     settings = Settings()
     factory = workflow_sessions(make_engine(settings.database_url), settings)
+    give_limits(factory, settings.advance_limits())
     stop = threading.Event()
     try:
         run_worker(factory, SystemClock(), stop, interval=interval)

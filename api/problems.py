@@ -25,6 +25,7 @@ STATUS_BY_ERROR: dict[type[errors.ServiceError], int] = {
     errors.ConflictError: 409,
     errors.ValidationError: 422,
     errors.ProcessError: 422,
+    errors.ShuttingDownError: 503,
 }
 
 
@@ -37,7 +38,7 @@ STATUS_BY_ERROR[PayloadTooLargeError] = 413
 
 _MEANING = {400: "Malformed body (not JSON, broken multipart)", 401: "Not logged in, or the token is expired or forged", 403: "Not allowed for the caller's groups",
             404: "Not found, or not the caller's to see", 409: "Conflict with the current state or a concurrent change",
-            413: "Upload too large", 422: "Invalid request or input"}
+            413: "Upload too large", 422: "Invalid request or input", 503: "The server is shutting down; try again"}
 
 
 def responses(*statuses: int) -> dict[int | str, dict[str, Any]]:

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import secrets
+import threading
 from pathlib import Path
 from typing import Self
 
 from pydantic import AliasChoices, Field, model_validator
 
+from engine.advance_limits import AdvanceLimits
 from engine.config import EngineConfig
 
 
@@ -28,6 +30,18 @@ class Settings(EngineConfig):
     # past this many open connections and requests uvicorn answers 503 rather than queueing more.
     header_timeout_seconds: float = 10.0
     max_connections: int = 1000
+    # One budget per advance of a workflow (engine/bpmn/budget.py): past it the instance becomes an incident.
+    advance_max_steps: int = 5000
+    advance_max_cpu_seconds: float = 5.0
+    advance_max_wall_seconds: float = 10.0
+    advance_max_dmn_cells: int = 5000
+    # How long `tixi serve` waits for requests in flight after SIGTERM before it stops them.
+    shutdown_grace_seconds: float = 3.0
+
+    def advance_limits(self, stop: threading.Event | None = None) -> AdvanceLimits:
+        return AdvanceLimits(steps=self.advance_max_steps, cpu_seconds=self.advance_max_cpu_seconds,
+                             wall_seconds=self.advance_max_wall_seconds, dmn_cells=self.advance_max_dmn_cells,
+                             stop=stop)
 
     @model_validator(mode="after")
     def _secret_key_from_file(self) -> Self:

@@ -70,3 +70,9 @@ class ProcessError(ServiceError):
     """The workflow itself failed (an expression raised, a sandbox refused)."""
 
     code, title = "process-failed", "The process failed"
+
+
+class ShuttingDownError(ServiceError):
+    """The server stopped an advance in flight to shut down; the transaction is rolled back."""
+
+    code, title = "shutting-down", "The server is shutting down"

@@ -8,11 +8,12 @@ from collections.abc import Callable
 from sqlalchemy.orm import Session
 
 from engine.audit import record_event
+from engine.bpmn.budget import SHUTDOWN
 from engine.bpmn.spiff_adapter import Step, WorkflowError, WorkflowRun
 from engine.bundles import Bundle
 from engine.clock import Clock
 from engine.db import flush
-from engine.errors import ProcessError
+from engine.errors import ProcessError, ServiceError, ShuttingDownError
 from engine.states import InstanceStatus
 from engine.tables import Instance
 from engine.workflow_store import save_run
@@ -37,6 +38,8 @@ def advance_or_incident(
     try:
         steps = action()
     except WorkflowError as error:
+        if error.budget == SHUTDOWN:  # not the process's fault: roll back, run it again after the restart
+            raise process_error(error, record.definition_key) from None
         save_run(session, clock, actor=actor, record=record, bundle=bundle, run=run, steps=error.steps)
         record_incident(session, clock, actor=actor, record=record, error=error)
         return error
@@ -49,10 +52,14 @@ def record_incident(session: Session, clock: Clock, *, actor: str, record: Insta
     record.status, record.status_reason, record.updated_at = InstanceStatus.FAILED, error.message, clock.now()
     record_event(session, clock, actor=actor, event_type="incident", instance_id=record.instance_id,
                  definition_key=record.definition_key,
-                 data={"element": error.element_id, "error": error.message, "line": error.line})
+                 data={"element": error.element_id, "error": error.message, "line": error.line,
+                       "budget": error.budget})
     flush(session)
 
 
-def process_error(error: WorkflowError, record_key: str) -> ProcessError:
+def process_error(error: WorkflowError, record_key: str) -> ServiceError:
+    if error.budget == SHUTDOWN:
+        return ShuttingDownError(f"process '{record_key}' was stopped at element '{error.element_id}': "
+                                 "the server is shutting down; nothing was saved, try again shortly")
     return ProcessError(f"process '{record_key}' failed at element '{error.element_id}': {error.message}",
                         element=error.element_id, line=error.line)

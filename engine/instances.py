@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import exists, func, select
 from sqlalchemy.orm import Session
 
+from engine.advance_limits import limits_of
 from engine.audit import HistoryEvent, begin_chain, events_of_instance, record_event
 from engine.bpmn.serialization import SERIALIZER_VERSION
 from engine.bpmn.spiff_adapter import WorkflowError, WorkflowRun
@@ -129,6 +130,7 @@ def launch_instance(
     bundle = resolve_bundle(session, definition)
     run = WorkflowRun.start(bundle.cache_key, bundle.spec, {**variables, "initiator": actor.username},
                             start_element=start_element)
+    run.limits = limits_of(session)
     if trigger and "timer" in trigger:
         run.prime_timer_start(trigger["timer"])
     record = Instance(

@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session, object_session, sessionmaker
 
+from engine.advance_limits import limits_of
 from engine.audit import record_event
 from engine.bpmn.serialization import CHUNKS_KEY, DEFAULT_SPILL_AT, SERIALIZER_VERSION
 from engine.bpmn.spiff_adapter import Step, WorkflowRun
@@ -74,6 +75,7 @@ def load_run(record: Instance, bundle: Bundle) -> WorkflowRun:
         if cache is not None:  # what it weighs in the cache, should only this transaction's read keep it there
             run.data_bytes = _json_bytes(run.variables())
     WorkflowCache.hold(session, record.instance_id, run, bundle.cache_key, record.state_revision, saved=False)
+    run.limits = limits_of(session)
     return run
 
 

@@ -7,6 +7,7 @@ runs on ``make_script_engine()`` instead. The script engine is not serialized: a
 is back on the unrestricted default until ``attach_sandbox(workflow)`` is called, after every load.
 
 Expressions are evaluated by simpleeval over the task data, with a few whitelisted functions.
+Only the variables an expression or script names are sent to the worker and back.
 Scripts are compiled by RestrictedPython and run with guarded attribute, item and write access;
 the new or rebound JSON values (str, int, float, bool, None, list, dict) among their top-level
 variables are copied back into the task data; functions, sets, tuples and the like are dropped.
@@ -30,15 +31,23 @@ Limits (SandboxLimitError):
 - an expression comprehension makes at most 10,000 items (simpleeval's own cap);
 - a run takes at most 1,000,000 trace events (bytecode steps of the script, Python calls
   of the evaluator), 1 s of CPU time on its thread and 256 MiB of resident memory growth
-  (Linux only; sampled, and counted for the whole process);
+  (Linux only; sampled, in the worker process);
 - an expression's value, or the task data after a script, is at most 5,000,000 characters
-  written out and 100 levels deep.
-Run workers under a process memory limit as well: the sampling can be outrun by a few big
-allocations, and a builtin call (a sort, a search) is never interrupted halfway.
+  written out and 100 levels deep;
+- every script, and every expression that calls, indexes or reads attributes or reads anything
+  but text, numbers, booleans and None, runs in a warm worker process (``sandbox_process``),
+  killed 3 s after it was handed the code whatever it is doing, and held by the kernel to an
+  address-space limit: one builtin call that holds the GIL (a set of colliding hashes, a
+  comparison of nested lists) then stalls only that process, never the server's other threads.
+  The rest (``days <= 15 and quality_problem``, a decision cell ``<= 30``) runs in-process:
+  over scalars its operators are linear in bounded operands (``sandbox_policy._is_cheap``);
+- an advance of a workflow (start, task completion, message, timer) has one budget for all of
+  its steps, CPU time, wall time and DMN cells together (``budget``): a run gets at most what
+  the advance has left.
 
-This module holds the public surface, the evaluator and the script runner; the static checks
-and whitelists are in ``sandbox_policy``, the limits, errors, size guards and budget in
-``sandbox_limits``. The public names of both are importable from here.
+This module holds the public surface, the evaluator and the script runner (which the worker
+runs); the static checks and whitelists are in ``sandbox_policy``, the limits, errors, size
+guards and trace budget in ``sandbox_limits``. The public names of both are importable from here.
 """
 
 from __future__ import annotations
@@ -69,7 +78,9 @@ from SpiffWorkflow.bpmn.script_engine.python_environment import (
     BasePythonScriptEngineEnvironment,
 )
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
+from SpiffWorkflow.task import Task as SpiffTask
 
+from engine.bpmn import budget, sandbox_process
 from engine.bpmn.sandbox_limits import (
     _GUARDED_OPERATORS,
     MAX_CPU_SECONDS,
@@ -97,6 +108,7 @@ from engine.bpmn.sandbox_policy import (
     _FUNCTIONS,
     _SCRIPT_BUILTINS,
     _compile_script,
+    _is_cheap,
     _parse_expression,
     _read_attribute,
 )
@@ -127,10 +139,10 @@ class _ExpressionEvaluator(EvalWithCompoundTypes):  # type: ignore[misc]
         return format(value, self._eval(node.format_spec))
 
 
-def _evaluate(expression: str, names: Mapping[str, object]) -> object:
+def _evaluate(expression: str, names: Mapping[str, object], cpu_seconds: float = MAX_CPU_SECONDS) -> object:
     tree = _parse_expression(expression)
     try:
-        with _Budget():
+        with _Budget(cpu_seconds):
             return _ExpressionEvaluator(names).eval(expression, previously_parsed=tree)
     except NameNotDefined as err:
         raise NameError(f"name '{err.name}' is not defined", name=err.name) from None
@@ -253,13 +265,13 @@ def _store_results(namespace: Mapping[str, object], context: MutableMapping[str,
 
 
 def _run_script(script: str, context: MutableMapping[str, object],
-                external_context: Mapping[str, object]) -> None:
+                external_context: Mapping[str, object], cpu_seconds: float = MAX_CPU_SECONDS) -> None:
     code = _compile_script(script)
     kept_as_is = {name for name, value in context.items()
                   if not name.startswith("_") and not _is_json_value(value)}
     namespace: dict[str, object] = {**external_context, **context, **_SCRIPT_GLOBALS}
     try:
-        with _Budget():
+        with _Budget(cpu_seconds):
             exec(code, namespace)  # RestrictedPython bytecode: every access goes through a guard
         _store_results(namespace, context, set(external_context) - set(context), kept_as_is)
     except SyntaxError as err:  # unreachable by design; Spiff's handler would crash on it
@@ -274,6 +286,12 @@ def _run_script(script: str, context: MutableMapping[str, object],
         namespace.clear()
 
 
+def _check_budget() -> None:
+    spent = budget.current()
+    if spent is not None:
+        spent.check()
+
+
 # --- the public surface --------------------------------------------------------------------
 
 class SandboxedEnvironment(BasePythonScriptEngineEnvironment):  # type: ignore[misc]
@@ -283,7 +301,12 @@ class SandboxedEnvironment(BasePythonScriptEngineEnvironment):  # type: ignore[m
                  external_context: Mapping[str, object] | None = None) -> object:
         if not isinstance(expression, str):
             raise SandboxViolationError(f"expression must be text, not {type(expression).__name__}")
-        result = _evaluate(expression, {**(external_context or {}), **context})
+        _check_budget()
+        tree = _parse_expression(expression)  # refused constructs are refused here, before anything is sent
+        names = {**(external_context or {}), **context}
+        if not _is_cheap(tree, names):
+            return sandbox_process.evaluate(expression, names)
+        result = _evaluate(expression, names)  # most gateway conditions and decision cells
         _text_length(result, MAX_DATA_LENGTH, "expression value")
         return result
 
@@ -291,12 +314,24 @@ class SandboxedEnvironment(BasePythonScriptEngineEnvironment):  # type: ignore[m
                 external_context: Mapping[str, object] | None = None) -> bool:
         if not isinstance(script, str):
             raise SandboxViolationError(f"script must be text, not {type(script).__name__}")
-        _run_script(script, context, external_context or {})
+        _check_budget()
+        _compile_script(script)  # refused constructs are refused here, before anything is sent
+        sandbox_process.execute(script, context, external_context or {})
         return True
 
 
+class _BudgetedScriptEngine(PythonScriptEngine):  # type: ignore[misc]
+    """Counts the cells of decision tables against the advance's budget: only this call knows the task."""
+
+    def evaluate(self, task: SpiffTask, expression: str, external_context: Mapping[str, object] | None = None) -> Any:
+        spent = budget.current()
+        if spent is not None and getattr(task.task_spec, "dmnEngine", None) is not None:
+            spent.count_cell()
+        return super().evaluate(task, expression, external_context)
+
+
 def make_script_engine() -> PythonScriptEngine:
-    return PythonScriptEngine(environment=SandboxedEnvironment())
+    return _BudgetedScriptEngine(environment=SandboxedEnvironment())
 
 
 def attach_sandbox(workflow: BpmnWorkflow) -> None:

@@ -256,7 +256,8 @@ class _Budget:
     100,000 items) is not interrupted. Memory is the process's, so other threads count too.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, cpu_seconds: float = MAX_CPU_SECONDS) -> None:
+        self._cpu_seconds = cpu_seconds  # less than the run's own limit when the advance has less left
         self._steps = 0
         self._deadline = 0.0
         self._memory_limit = 0
@@ -267,7 +268,7 @@ class _Budget:
         self._previous = sys.gettrace()  # a debugger's or coverage's tracer, given back on exit
         self._statm = _open_statm()
         self._memory_limit = self._resident_bytes() + MAX_MEMORY_GROWTH
-        self._deadline = time.thread_time() + MAX_CPU_SECONDS
+        self._deadline = time.thread_time() + self._cpu_seconds
         sys.settrace(self._trace)
 
     def __exit__(self, *exc_info: object) -> None:
@@ -281,7 +282,7 @@ class _Budget:
             raise SandboxLimitError(f"stopped after {MAX_STEPS:,} steps")
         if self._steps % _SAMPLE_EVERY == 0:
             if time.thread_time() > self._deadline:
-                raise SandboxLimitError(f"stopped after {MAX_CPU_SECONDS} s of CPU time")
+                raise SandboxLimitError(f"stopped after {self._cpu_seconds:.3g} s of CPU time")
             if self._resident_bytes() > self._memory_limit:
                 megabytes = MAX_MEMORY_GROWTH >> 20
                 raise SandboxLimitError(f"stopped after taking over {megabytes} MiB of memory")

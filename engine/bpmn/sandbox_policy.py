@@ -10,7 +10,7 @@ import ast
 import contextlib
 import functools
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from types import CodeType
 from typing import Any
 
@@ -151,6 +151,42 @@ def _raise_if_statements(source: str) -> None:
     if any(isinstance(node, (ast.Import, ast.ImportFrom)) for node in ast.walk(statements)):
         raise SandboxViolationError("import is not allowed")
     raise SandboxViolationError("an expression cannot contain statements")
+
+
+# --- expressions cheap enough to evaluate in the server's own process ----------------------
+
+# Operators over names and constants, no calls, attributes, subscripts or comprehensions. Over
+# scalar values (text, numbers, booleans, None) every C call such an expression can make is
+# linear in operands the size guards and the task-data limit already bound, so it cannot hold
+# the GIL for long; a worker round trip costs a process wake-up, milliseconds on a busy machine.
+_CHEAP_NODES = (
+    ast.BoolOp, ast.boolop, ast.UnaryOp, ast.unaryop, ast.Compare, ast.cmpop, ast.BinOp, ast.operator,
+    ast.IfExp, ast.Name, ast.Load, ast.Constant,
+)
+_CONSTANT_COLLECTIONS = (ast.Tuple, ast.List, ast.Set)  # `? in ("a", "b")` in a decision table
+_SCALARS = (str, int, float, bool, type(None))
+
+
+@functools.lru_cache(maxsize=1024)
+def _cheap_shape(tree: ast.expr) -> frozenset[str] | None:
+    """The names a cheap-shaped expression reads, or None when it has another shape."""
+    names = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name):
+            names.add(node.id)
+        elif isinstance(node, _CONSTANT_COLLECTIONS):
+            if not all(isinstance(item, ast.Constant) for item in node.elts):
+                return None
+        elif not isinstance(node, _CHEAP_NODES):
+            return None
+    return frozenset(names)
+
+
+def _is_cheap(tree: ast.expr, names: Mapping[str, object]) -> bool:
+    """Whether the expression may run in-process: cheap-shaped, and every name it reads is a scalar."""
+    read = _cheap_shape(tree)
+    # A name that is not task data is a function (`len`) or missing: the worker says which.
+    return read is not None and all(name in names and type(names[name]) in _SCALARS for name in read)
 
 
 # --- whitelisted functions, builtins and attribute access ----------------------------------

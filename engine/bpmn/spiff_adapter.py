@@ -23,7 +23,7 @@ from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.task import Task as SpiffTask
 from SpiffWorkflow.util.task import TaskState
 
-from engine.bpmn import spiff_patches, timing
+from engine.bpmn import budget, spiff_patches, timing
 from engine.bpmn.sandbox import SandboxError, attach_sandbox, make_script_engine
 from engine.bpmn.serialization import (
     DEFAULT_SPILL_AT,
@@ -44,6 +44,7 @@ class WorkflowError(Exception):
         super().__init__(message)
         self.message, self.element_id, self.line = message, element_id, line
         self.steps: list[Step] = []
+        self.budget: str | None = None  # which advance budget ran out (engine.bpmn.budget), if that was why
 
 
 # The library's own bookkeeping tasks, which are no BPMN elements of the designer's.
@@ -85,6 +86,8 @@ class Step:
 
 
 class WorkflowRun:
+    limits = budget.DEFAULT_LIMITS  # what one advance may spend; the engine sets the server's
+
     def __init__(self, workflow: BpmnWorkflow, index: SpillIndex | None = None) -> None:
         self._workflow = workflow
         self._index = index or SpillIndex()
@@ -92,6 +95,7 @@ class WorkflowRun:
         self.data_bytes = 0  # the case data's size as JSON at the last save (0: not measured here)
         attach_sandbox(workflow)  # the script engine is not serialized: re-attach on every load
         spiff_patches.answer_task_queries_from_tables(workflow)
+        spiff_patches.call_before_each_task(workflow, budget.count_step)
 
     @classmethod
     def start(cls, cache_key: str, spec: dict[str, Any], variables: dict[str, Any],
@@ -268,13 +272,15 @@ class WorkflowRun:
         self.touched = True
         done_before = {t.id for t in self._tasks(TaskState.COMPLETED)}
         try:
-            with spiff_patches.at(now):
+            with spiff_patches.at(now), budget.spending(self.limits):
                 action()
         except SpiffWorkflowException as error:
             failure = _workflow_error(error)
+            failure.budget = budget.exhausted(error)
         except Exception as error:  # noqa: BLE001 - the library raises bare errors (e.g. a bad timer value)
             failed = [t.task_spec.bpmn_id for t in self._tasks(TaskState.ERROR)] or [self._waiting_timer_element()]
             failure = WorkflowError(f"{type(error).__name__}: {error}", failed[0])
+            failure.budget = budget.exhausted(error)
         else:
             return self._steps_since(done_before)
         failure.steps = self._steps_since(done_before)  # what ran before the failing step

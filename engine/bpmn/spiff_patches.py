@@ -8,11 +8,13 @@ library changes it: read that test before upgrading SpiffWorkflow.
   `WorkflowRun` calls it before it builds or loads a workflow).
 - `answer_task_queries_from_tables(workflow)`: per workflow, the commonest task queries answered
   without walking the task tree.
+- `call_before_each_task(workflow, hook)`: per workflow, a hook before every task the engine loop
+  runs (the advance budget counts steps with it).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from datetime import UTC, datetime, tzinfo
@@ -99,3 +101,24 @@ def answer_task_queries_from_tables(workflow: BpmnWorkflow) -> None:
 
     workflow.get_tasks = get_tasks
     workflow.update_waiting_tasks = update_waiting_tasks
+
+
+def call_before_each_task(workflow: BpmnWorkflow, hook: Callable[[SpiffTask], None]) -> None:
+    """Make the library's engine loop call `hook` before each task it runs.
+
+    `do_engine_steps` takes a callback called before each task it runs, in the workflow and in
+    the subprocesses of its call activities; every caller of ours and of the library goes through
+    this one method, so wrapping it covers them all.
+    """
+    run_steps: Callable[..., None] = workflow.do_engine_steps
+
+    def do_engine_steps(will_complete_task: Callable[[SpiffTask], Any] | None = None,
+                        did_complete_task: Callable[[SpiffTask], Any] | None = None) -> None:
+        def before(task: SpiffTask) -> None:
+            hook(task)
+            if will_complete_task is not None:
+                will_complete_task(task)
+
+        run_steps(before, did_complete_task)
+
+    workflow.do_engine_steps = do_engine_steps

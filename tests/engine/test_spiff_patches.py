@@ -65,3 +65,17 @@ def test_the_task_queries_the_patch_answers_are_the_ones_the_library_makes() -> 
     source = inspect.getsource(Workflow)
     assert "def update_waiting_tasks(self)" in source and "self.update_waiting_tasks()" in source
     assert "_state" in inspect.getsource(SpiffTask.__init__)  # the field behind `state`, read directly
+
+
+def test_the_engine_loop_takes_the_callback_the_step_hook_wraps() -> None:
+    from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
+
+    assert list(inspect.signature(BpmnWorkflow.do_engine_steps).parameters) == [
+        "self", "will_complete_task", "did_complete_task"]
+    root = parse_untrusted_xml((TEST_PROCESSES / "two_step_review.bpmn").read_bytes())
+    process = parse_processes(root, "two_step_review.bpmn", [])[0]
+    run = WorkflowRun.start(f"patch-test-{process.key}", process.spec, {"days": 3})
+    seen: list[str] = []
+    spiff_patches.call_before_each_task(run._workflow, lambda task: seen.append(task.task_spec.bpmn_id or ""))
+    run.advance(datetime(2026, 3, 2, 9, 30, tzinfo=UTC))
+    assert "start" in seen  # the engine loop ran the start event through the hook
