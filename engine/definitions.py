@@ -20,6 +20,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from engine.audit import record_event
+from engine.bpmn.cycles import literal_cycle_problem
 from engine.bpmn.parsing import DefinitionProblem, ParsedProcess, is_dmn, parse_decisions, parse_processes
 from engine.bpmn.sandbox import check_expression, check_script
 from engine.bpmn.xml import MAX_XML_BYTES, XmlProblem, parse_untrusted_xml
@@ -247,19 +248,23 @@ def _check_process(
             add(element_id, "user task has no camunda:formKey", task["line"])
         elif not catalog.exists(task["form_key"]):
             add(element_id, f"form '{task['form_key']}' does not exist in forms/", task["line"])
+    timer_starts = set()
     for event in elements.get("start_events", []):
         if event["kind"] == "timer":
+            timer_starts.add(event["element_id"])
             try:
                 next_due(event["expression"], datetime(2000, 1, 1, tzinfo=UTC))
             except ValueError as error:
-                add(event["element_id"], f"timer start '{event['expression']}' is not an ISO 8601 date, duration or "
-                                         f"cycle: {error}")
+                add(event["element_id"], f"timer start '{event['expression']}' is refused: {error}; write an ISO "
+                                         "8601 date, duration or cycle R/<start>/<period> of a minute or more")
     for called in elements.get("called_processes", []):
         if called not in known_processes:
             add(called, f"call activity calls process '{called}', which is neither deployed nor in this upload")
     for expression in process.expressions:
         check = check_script if expression.kind == "script" else check_expression
         message = check(expression.text)
+        if not message and expression.kind == "timer" and expression.element_id not in timer_starts:
+            message = literal_cycle_problem(expression.text)
         if message:
             add(expression.element_id, f"{expression.kind} refused: {message}")
     return problems

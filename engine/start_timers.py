@@ -1,8 +1,9 @@
 """Timer start events: the scheduler starts a new instance of a process at each due time.
 
 Each process key with a timer start event has one pending row holding its next due time; a new
-version replaces it. A cycle (`R/<start>/<period>`) is stepped in calendar terms (P1Y from 4 January
-stays on 4 January), one instance per round; rounds missed while nobody ran start once.
+version replaces it. A cycle (`R/<start>/<period>`) counts its rounds in calendar terms (P1Y from 4
+January stays on 4 January; `engine.bpmn.cycles`), one instance per round; rounds missed while
+nobody ran start once.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from datetime import datetime
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from engine.bpmn.cycles import parse_cycle
 from engine.bpmn.timing import add_duration, parse_due
 from engine.clock import Clock
 from engine.tables import Definition, StartTimer
@@ -40,17 +42,12 @@ def schedule_start_timers(session: Session, clock: Clock, definition: Definition
 def next_due(expression: str, after: datetime, *, inclusive: bool = True) -> datetime | None:
     """The first due time of a timer-start expression at or after `after` (None: never again).
 
-    Raises: ValueError for an expression that is no ISO 8601 date, duration or cycle.
+    Raises: ValueError for an expression that is no ISO 8601 date, duration or cycle, or a cycle
+    whose period is shorter than a minute.
     """
     text = expression.strip().strip('"')
     if text.upper().startswith("R"):
-        parts = text.split("/")
-        if len(parts) != 3:
-            raise ValueError(f"cycle '{text}' must be R/<start>/<period>")
-        due = parse_due(parts[1])
-        while due < after or (due == after and not inclusive):
-            due = add_duration(due, parts[2])
-        return due
+        return parse_cycle(text).first_round(after, inclusive=inclusive)
     if text.upper().startswith("P"):
         return add_duration(after, text)
     due = parse_due(text)
