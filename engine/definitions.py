@@ -24,6 +24,7 @@ from engine.bpmn.cycles import literal_cycle_problem
 from engine.bpmn.parsing import DefinitionProblem, ParsedProcess, is_dmn, parse_decisions, parse_processes
 from engine.bpmn.sandbox import check_expression, check_script
 from engine.bpmn.xml import MAX_XML_BYTES, XmlProblem, parse_untrusted_xml
+from engine.business_calendar import due_problem
 from engine.catalog import FormCatalog
 from engine.clock import Clock
 from engine.errors import DeploymentError, NotFoundError
@@ -239,6 +240,9 @@ def _check_process(
     if elements["start_form"] and not catalog.exists(elements["start_form"]):
         add(process.key, f"start form '{elements['start_form']}' does not exist in forms/")
     for element_id, task in elements["user_tasks"].items():
+        calendar = "working" if task["properties"].get("sla_calendar") == "working" else "calendar"
+        if task["due"] is not None and (why := due_problem(task["due"], calendar)):
+            add(element_id, f"camunda:dueDate refused: {why}", task["line"])
         if not task["candidate_groups"] and not task["assignee"]:
             add(element_id, "user task has neither camunda:candidateGroups nor camunda:assignee", task["line"])
         for group in task["candidate_groups"]:
@@ -248,6 +252,9 @@ def _check_process(
             add(element_id, "user task has no camunda:formKey", task["line"])
         elif not catalog.exists(task["form_key"]):
             add(element_id, f"form '{task['form_key']}' does not exist in forms/", task["line"])
+    sla = elements.get("case_sla")
+    if sla and (why := due_problem(sla["due"], "working" if sla.get("calendar") == "working" else "calendar")):
+        add(process.key, f"sla_case_due refused: {why}")
     timer_starts = set()
     for event in elements.get("start_events", []):
         if event["kind"] == "timer":
