@@ -23,6 +23,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from engine.audit import verify_chains
+from engine.errors import StateUnloadableError
 from engine.execution import bundle_of, load_run
 from engine.tables import AuditEvent, Instance, MessageSubscription, Task, Timer
 
@@ -141,7 +142,10 @@ def _check_state(session: Session, record: Instance, task_rows: list[Task]) -> l
                                                         f"task(s), {len(pending)} timer(s), {len(subscriptions)} "
                                                         "subscription(s)")]
         return []
-    run = load_run(record, bundle_of(session, record))
+    try:
+        run = load_run(record, bundle_of(session, record))
+    except StateUnloadableError as error:  # report it and go on: the check exists to find such instances
+        return [Violation(record.instance_id, None, f"unloadable: {error.detail}")]
     found = []
     ready = {t.task_id for t in run.ready_user_tasks()}
     if ready != open_tasks:

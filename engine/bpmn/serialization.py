@@ -28,8 +28,11 @@ from SpiffWorkflow.bpmn.serializer.default.workflow import BpmnSubWorkflowConver
 from SpiffWorkflow.bpmn.util.subworkflow import BpmnSubWorkflow
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.camunda.serializer.config import CAMUNDA_CONFIG
+from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.task import Task
 from SpiffWorkflow.util.task import TaskState
+
+from engine.errors import StateUnloadableError
 
 # While a state is written: for each task table (by id()), the tasks the state keeps (not spilled).
 _kept_tasks: ContextVar[dict[int, list[uuid.UUID]] | None] = ContextVar("tixi_kept_tasks", default=None)
@@ -144,7 +147,18 @@ def load_state(
     """Rebuild a workflow from its stored state, its spilled chunks (oldest first) and its definition's spec.
 
     The caller must re-attach the sandboxed script engine: it is not part of the state.
+    Raises: StateUnloadableError (a state written by a bug or by hand: nesting, missing tasks).
     """
+    try:
+        return _restore(cache_key, spec, state, chunks, version)
+    except (RecursionError, LookupError, TypeError, ValueError, AttributeError, SpiffWorkflowException) as error:
+        raise StateUnloadableError(f"the stored workflow state cannot be loaded ({type(error).__name__}: "
+                                   f"{str(error)[:200]}); restore the instance from a backup") from None
+
+
+def _restore(
+    cache_key: str, spec: dict[str, Any], state: dict[str, Any], chunks: Sequence[dict[str, Any]], version: str
+) -> tuple[BpmnWorkflow, SpillIndex]:
     dct = json.loads(json.dumps(state))  # restoring consumes the dict
     index = SpillIndex(chunks=dct.pop(CHUNKS_KEY, 0))
     spilled = merge_chunks(dct, chunks)
