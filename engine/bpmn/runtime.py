@@ -25,7 +25,7 @@ from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.task import Task as SpiffTask
 from SpiffWorkflow.util.task import TaskIterator, TaskState
 
-from engine.bpmn import timing
+from engine.bpmn import storable, timing  # noqa: F401 - storable: unstorable decision outputs fail their task
 from engine.bpmn.sandbox import SandboxError, attach_sandbox, make_script_engine
 from engine.bpmn.serialization import (
     SpillIndex,

@@ -32,7 +32,8 @@ from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.task import Task
 from SpiffWorkflow.util.task import TaskState
 
-from engine.errors import StateUnloadableError
+from engine.bpmn.storable import unstorable_value
+from engine.errors import ProcessError, StateUnloadableError
 
 # While a state is written: for each task table (by id()), the tasks the state keeps (not spilled).
 _kept_tasks: ContextVar[dict[int, list[uuid.UUID]] | None] = ContextVar("tixi_kept_tasks", default=None)
@@ -300,5 +301,16 @@ class _encoder_mode:
 
 
 def _json_safe(value: dict[str, Any]) -> dict[str, Any]:
-    result: dict[str, Any] = json.loads(json.dumps(value, cls=SERIALIZER._encoder_cls))
+    """`value` as plain JSON; refused (not stored, not a 500) when it holds NaN, Infinity or a function.
+
+    Raises: ProcessError. Decision outputs are checked where they are made (`storable`); this is
+    the last line for any other way such a value gets into a workflow.
+    """
+    try:
+        text = json.dumps(value, cls=SERIALIZER._encoder_cls, allow_nan=False)
+    except (ValueError, TypeError) as error:
+        found = unstorable_value(value, "")
+        where = f"'{found[0]}' {found[1]}" if found else str(error)
+        raise ProcessError(f"the workflow's data cannot be stored: {where}", reason="unstorable") from None
+    result: dict[str, Any] = json.loads(text)
     return result
