@@ -8,7 +8,8 @@ Months and years are counted on the calendar from the start, the library's way (
 of the month k months later): `P1Y` from 4 January stays on 4 January, and a start on the 31st
 does not drift from round to round the way stepping made it.
 
-A period must be at least `MIN_PERIOD` (one minute). The scheduler polls about once a second and
+A period must be at least `MIN_PERIOD` (one minute), checked at deploy for a literal cycle and,
+for a computed one (`cycle_of_the_case`), where the library reads it when the timer is reached. The scheduler polls about once a second and
 starts one instance per round, so a shorter period is either a typo or a flood of instances
 (PT1S: 86,400 cases a day); nothing in after-sales service recurs more often than that.
 """
@@ -18,6 +19,8 @@ from __future__ import annotations
 import ast
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+
+from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 
 from engine.bpmn.timing import duration_parts, parse_due
 
@@ -148,3 +151,18 @@ def _add_months(moment: datetime, months: int) -> datetime:
         raise OverflowError("past the calendar's end")
     first = date(index // 12, index % 12 + 1, 1)
     return moment + (first - date(moment.year, moment.month, 1))
+
+
+_parse_interval = TimerEventDefinition.parse_iso_recurring_interval
+
+
+def _interval_of_a_minute_or_more(expression: str) -> tuple[int, datetime, timedelta]:
+    # A computed cycle of PT0S fired a round at every refresh and every timer tick, for ever. Raised
+    # here, the reached timer fails its step: the start is refused or the instance gets an incident.
+    cycles, start, duration = _parse_interval(expression)
+    if duration < MIN_PERIOD:
+        raise ValueError(f"cycle '{expression}' repeats more often than once a minute")
+    return cycles, start, duration
+
+
+TimerEventDefinition.parse_iso_recurring_interval = staticmethod(_interval_of_a_minute_or_more)

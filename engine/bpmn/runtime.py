@@ -25,7 +25,8 @@ from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.task import Task as SpiffTask
 from SpiffWorkflow.util.task import TaskIterator, TaskState
 
-from engine.bpmn import storable, timing  # noqa: F401 - storable: unstorable decision outputs fail their task
+# cycles and storable patch the library: sub-minute cycles and unstorable decision outputs fail their step.
+from engine.bpmn import cycles, storable, timing  # noqa: F401
 from engine.bpmn.sandbox import SandboxError, attach_sandbox, make_script_engine
 from engine.bpmn.serialization import (
     SpillIndex,

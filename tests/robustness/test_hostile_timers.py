@@ -103,3 +103,26 @@ def test_a_minute_cycle_from_long_ago_schedules_its_next_round_at_once(client: T
         [row] = session.scalars(select(StartTimer).where(StartTimer.status == "pending")).all()
     assert row.due_at.astimezone(UTC) == datetime(2026, 1, 5, 9, 0, 30, tzinfo=UTC)
     assert audit_problems(factory) == []
+
+
+@pytest.mark.parametrize("cycle", ["R/PT0S", "R/2026-01-01T00:00:00Z/PT1S"])
+def test_a_computed_cycle_shorter_than_a_minute_fails_the_start_where_the_timer_is_reached(
+    client: TestClient, login: Login, factory: sessionmaker[Session], cycle: str,
+) -> None:
+    # Deploy cannot know a computed value: the library reads it when the token reaches the timer.
+    deployed = _deploy_within_deadline(client, login, boundary_cycle("nag_every"), dry_run=False)
+    assert deployed.status_code == 201, deployed.text
+    before = snapshot(factory)
+    unraised = TestClient(client.app, raise_server_exceptions=False)  # the status a real client gets
+    response = unraised.post("/api/instances", headers=login("quality"),
+                             json={"definition_key": "cycle_case", "variables": {"nag_every": cycle}})
+    assert response.status_code == 422, response.text
+    body = response.json()
+    assert body["type"] == "urn:tixi:problem:process-failed" and body["element"] == "nag", body
+    assert "more often than once a minute" in body["detail"], body
+    assert snapshot(factory) == before
+    assert audit_problems(factory) == []
+    hourly = client.post("/api/instances", headers=login("quality"),
+                         json={"definition_key": "cycle_case", "variables": {"nag_every": "R/PT1H"}})
+    assert hourly.status_code == 201, hourly.text
+    assert [t["element_id"] for t in hourly.json()["pending_timers"]] == ["nag"]
