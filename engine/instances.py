@@ -18,7 +18,13 @@ from engine.catalog import FormCatalog
 from engine.clock import Clock
 from engine.deadlines import close_case_deadline, open_case_deadline
 from engine.definitions import get_definition_row
-from engine.errors import InstanceStateError, NotFoundError, PermissionDeniedError, ValidationError
+from engine.errors import (
+    InstanceStateError,
+    NotFoundError,
+    PermissionDeniedError,
+    StateUnloadableError,
+    ValidationError,
+)
 from engine.execution import (
     Bundle,
     bundle_of,
@@ -29,6 +35,7 @@ from engine.execution import (
     save_run,
 )
 from engine.identity import DESIGNER_GROUP, Actor
+from engine.salvage import end_without_workflow
 from engine.tables import AuditEvent, Definition, Instance, Task, TaskCandidateGroup, Timer
 from engine.visibility import instance_visible_to
 
@@ -289,9 +296,13 @@ def _change_status(
     if target == "terminated":
         record.ended_at = now
         close_case_deadline(session, instance_id=instance_id, completed=False, now=now)
-        run = load_run(record, bundle)
-        run.cancel()
-        save_run(session, clock, actor=actor.username, record=record, bundle=bundle, run=run, steps=[])
+        try:
+            run = load_run(record, bundle)
+        except StateUnloadableError:
+            end_without_workflow(session, clock, actor=actor.username, record=record)
+        else:
+            run.cancel()
+            save_run(session, clock, actor=actor.username, record=record, bundle=bundle, run=run, steps=[])
     flush(session)
     return _summary(record, bundle.definition)
 
