@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import uuid
 from datetime import date, datetime
-from typing import Any, Generic, Self, TypeVar
+from typing import Annotated, Any, Generic, Self, TypeVar
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field, ValidationInfo, model_validator
 from pydantic_core import PydanticCustomError
 
 from engine.audit import HistoryEvent
+from engine.data_limits import data_problem
 from engine.definitions import DefinitionInfo
 from engine.identity import GroupInfo, UserInfo
 from engine.instances import InstanceDetail, InstanceSummary, Page
@@ -43,6 +44,18 @@ def unstorable_text(value: Any, path: str = "") -> tuple[str, str] | None:
             if found:
                 return found
     return None
+
+
+def _within_data_limits(value: Any, info: ValidationInfo) -> Any:
+    """Depth, size, names and numbers of free-form data, checked as it is parsed (`engine.data_limits`)."""
+    found = data_problem(value, info.field_name or "data")
+    if found:
+        raise PydanticCustomError("data_limits", "{field} {problem}", {"field": found[0], "problem": found[1]})
+    return value
+
+
+# Variables and form data: any JSON object, within the limits a stored case can carry.
+JsonData = Annotated[dict[str, Any], BeforeValidator(_within_data_limits)]
 
 
 class In(BaseModel):
@@ -121,16 +134,16 @@ class DeploymentOut(BaseModel):
 class InstanceStartIn(In):
     definition_key: str = Field(min_length=1, max_length=200)
     business_key: str | None = Field(default=None, max_length=200)
-    variables: dict[str, Any] = Field(default_factory=dict)
+    variables: JsonData = Field(default_factory=dict)
     version: int | None = Field(default=None, ge=1, le=MAX_INT, description="a specific version; the latest when omitted")
 
 
 class MessageIn(In):
     name: str = Field(min_length=1, max_length=200, description="the BPMN message name, e.g. mass_product_failure")
     business_key: str | None = Field(default=None, max_length=200)
-    correlation_keys: dict[str, Any] = Field(default_factory=dict,
-                                             description="variables the waiting instance must hold, e.g. case_id")
-    variables: dict[str, Any] = Field(default_factory=dict)
+    correlation_keys: JsonData = Field(default_factory=dict,
+                                       description="variables the waiting instance must hold, e.g. case_id")
+    variables: JsonData = Field(default_factory=dict)
 
 
 class MessageOut(BaseModel):
@@ -143,7 +156,7 @@ class MessageOut(BaseModel):
 
 class RetryIn(In):
     reason: str = Field(min_length=1, max_length=2000)
-    variables: dict[str, Any] = Field(default_factory=dict, description="corrected or missing variables")
+    variables: JsonData = Field(default_factory=dict, description="corrected or missing variables")
 
 
 class ReasonIn(In):
@@ -256,7 +269,7 @@ class TaskDetailOut(TaskOut):
 
 
 class TaskCompleteIn(In):
-    data: dict[str, Any] = Field(default_factory=dict, description="the form's fields")
+    data: JsonData = Field(default_factory=dict, description="the form's fields")
 
 
 class UserOut(Out):

@@ -15,7 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from engine.audit import record_event
-from engine.bpmn.timing import add_duration, parse_duration
+from engine.bpmn.timing import add_duration, duration_parts
 from engine.clock import Clock
 from engine.errors import NotFoundError, ValidationError
 from engine.tables import CalendarDay
@@ -24,6 +24,7 @@ LOCAL = ZoneInfo("Asia/Shanghai")
 DAY_START, DAY_END = time(9, 0), time(17, 0)
 WORKING_DAY = timedelta(hours=8)
 KINDS = ("holiday", "workday")
+MAX_DUE_DAYS = 3660
 
 
 @dataclass(frozen=True)
@@ -33,11 +34,35 @@ class CalendarDayInfo:
     name: str
 
 
+def due_problem(iso_duration: str, calendar: str) -> str | None:
+    """Why a due date (`camunda:dueDate`, `sla_case_due`) cannot be counted on `calendar`, or None.
+
+    At most MAX_DUE_DAYS: a longer commitment is a typo (P99999999D), would leave the calendar
+    past the year 9999, and a working-time one would be counted day by day for ever.
+    """
+    try:
+        parts = duration_parts(iso_duration)
+    except ValueError:
+        return f"'{iso_duration}' is not an ISO 8601 duration; write one such as P5D, PT24H or P3M"
+    days = (parts.get("years", 0) * 366 + parts.get("months", 0) * 31 + parts.get("weeks", 0) * 7
+            + parts.get("days", 0) + parts.get("hours", 0) / 24 + parts.get("minutes", 0) / 1440
+            + parts.get("seconds", 0) / 86400)
+    if days > MAX_DUE_DAYS:
+        return f"'{iso_duration}' is longer than {MAX_DUE_DAYS} days (ten years); a due date is at most P10Y"
+    if calendar == "working" and (parts.get("years") or parts.get("months")):
+        return (f"'{iso_duration}' counts months or years, which working time does not; "
+                "write working days or hours (P20D, PT160H)")
+    return None
+
+
 def deadline(session: Session, calendar: str, start: datetime, iso_duration: str) -> datetime:
     """When a commitment of `iso_duration` started at `start` falls due on `calendar`.
 
-    Raises: ValueError for a duration the calendar cannot count (months in working time).
+    Raises: ValueError for a duration the calendar cannot count (see `due_problem`).
     """
+    problem = due_problem(iso_duration, calendar)
+    if problem:  # deploy refuses these; a version deployed before that check may still hold one
+        raise ValueError(problem)
     if calendar != "working":
         return add_duration(start, iso_duration)
     return add_working_time(start, working_length(iso_duration), _exceptions(session))
@@ -45,7 +70,7 @@ def deadline(session: Session, calendar: str, start: datetime, iso_duration: str
 
 def working_length(iso_duration: str) -> timedelta:
     """P2D = two working days of eight hours; PT24H = 24 working hours; P1W = five working days."""
-    parts = parse_duration(iso_duration)
+    parts = duration_parts(iso_duration)
     if parts.get("years") or parts.get("months"):
         raise ValueError("working-time deadlines count days, hours and minutes, not months or years")
     days = parts.get("days", 0) + 5 * parts.get("weeks", 0)

@@ -15,6 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from engine.business_calendar import deadline
+from engine.errors import ProcessError
 from engine.states import DeadlineStatus
 from engine.tables import Deadline, Instance, Task
 
@@ -28,7 +29,7 @@ def open_deadline(
         return None
     properties = meta.get("properties") or {}
     calendar = "working" if isinstance(properties, dict) and properties.get("sla_calendar") == "working" else "calendar"
-    due_at = deadline(session, calendar, now, duration)
+    due_at = _due_at(session, calendar, now, duration, element=task.element_id, what="camunda:dueDate")
     session.add(Deadline(
         instance_id=record.instance_id, task_id=task.task_id, process_key=task.process_key,
         element_id=task.element_id, name=task.name, calendar=calendar, duration=duration, started_at=now,
@@ -46,8 +47,18 @@ def open_case_deadline(session: Session, *, record: Instance, name: str, sla: di
     session.add(Deadline(
         instance_id=record.instance_id, task_id=None, process_key=record.definition_key,
         element_id=record.definition_key, name=name, calendar=calendar, duration=sla["due"], started_at=now,
-        due_at=deadline(session, calendar, now, sla["due"]), status=DeadlineStatus.OPEN,
+        due_at=_due_at(session, calendar, now, sla["due"], element=record.definition_key, what="sla_case_due"),
+        status=DeadlineStatus.OPEN,
     ))
+
+
+def _due_at(session: Session, calendar: str, now: datetime, duration: str, *, element: str, what: str) -> datetime:
+    """The deadline's due time; a due date deploy would refuse now (an older version's) fails the step, not the server."""
+    try:
+        return deadline(session, calendar, now, duration)
+    except ValueError as error:
+        raise ProcessError(f"the {what} of '{element}' cannot be counted: {error}; a designer must deploy a "
+                           "corrected version", element=element) from None
 
 
 def close_case_deadline(session: Session, *, instance_id: uuid.UUID, completed: bool, now: datetime) -> None:

@@ -18,11 +18,12 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from engine.audit import record_event
+from engine.bpmn.cycles import literal_cycle_problem, next_due
 from engine.bpmn.known_markup import check_known_markup
 from engine.bpmn.parsing import DefinitionProblem, ParsedProcess, is_dmn, parse_decisions, parse_processes
 from engine.bpmn.sandbox import check_expression, check_script
-from engine.bpmn.timing import next_due
 from engine.bpmn.xml import XmlProblem, parse_untrusted_xml
+from engine.business_calendar import due_problem
 from engine.catalog import FormCatalog
 from engine.clock import Clock
 from engine.errors import DeploymentError, NotFoundError
@@ -203,6 +204,9 @@ def _check_process(
     if elements["start_form"] and not catalog.exists(elements["start_form"]):
         add(process.key, f"start form '{elements['start_form']}' does not exist in forms/")
     for element_id, task in elements["user_tasks"].items():
+        calendar = "working" if task["properties"].get("sla_calendar") == "working" else "calendar"
+        if task["due"] is not None and (why := due_problem(task["due"], calendar)):
+            add(element_id, f"camunda:dueDate refused: {why}", task["line"])
         if not task["candidate_groups"] and not task["assignee"]:
             add(element_id, "user task has neither camunda:candidateGroups nor camunda:assignee", task["line"])
         for group in task["candidate_groups"]:
@@ -212,19 +216,26 @@ def _check_process(
             add(element_id, "user task has no camunda:formKey", task["line"])
         elif not catalog.exists(task["form_key"]):
             add(element_id, f"form '{task['form_key']}' does not exist in forms/", task["line"])
+    sla = elements.get("case_sla")
+    if sla and (why := due_problem(sla["due"], "working" if sla.get("calendar") == "working" else "calendar")):
+        add(process.key, f"sla_case_due refused: {why}")
+    timer_starts = set()
     for event in elements.get("start_events", []):
         if event["kind"] == "timer":
+            timer_starts.add(event["element_id"])
             try:
                 next_due(event["expression"], datetime(2000, 1, 1, tzinfo=UTC))
             except ValueError as error:
-                add(event["element_id"], f"timer start '{event['expression']}' is not an ISO 8601 date, duration or "
-                                         f"cycle: {error}")
+                add(event["element_id"], f"timer start '{event['expression']}' is refused: {error}; write an ISO "
+                                         "8601 date, duration or cycle R/<start>/<period> of a minute or more")
     for called in elements.get("called_processes", []):
         if called not in known_processes:
             add(called, f"call activity calls process '{called}', which is neither deployed nor in this upload")
     for expression in process.expressions:
         check = check_script if expression.kind == "script" else check_expression
         message = check(expression.text)
+        if not message and expression.kind == "timer" and expression.element_id not in timer_starts:
+            message = literal_cycle_problem(expression.text)
         if message:
             add(expression.element_id, f"{expression.kind} refused: {message}")
     return problems

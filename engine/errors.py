@@ -42,6 +42,12 @@ class InstanceStateError(ConflictError):
     code, title = "instance-state", "Instance is not in a state that allows this"
 
 
+class StateUnloadableError(ConflictError):
+    """An instance's stored workflow cannot be rebuilt (written by a bug or by hand); only a restore mends it."""
+
+    code, title = "state-unloadable", "The instance's stored state cannot be loaded"
+
+
 class ConcurrentUpdateError(ConflictError):
     code, title = "concurrent-update", "Someone else changed this at the same moment"
 

@@ -20,10 +20,17 @@ from engine.clock import Clock
 from engine.db import flush
 from engine.deadlines import close_case_deadline, open_case_deadline
 from engine.definitions import get_definition_row
-from engine.errors import InstanceStateError, NotFoundError, PermissionDeniedError, ValidationError
+from engine.errors import (
+    InstanceStateError,
+    NotFoundError,
+    PermissionDeniedError,
+    StateUnloadableError,
+    ValidationError,
+)
 from engine.identity import Actor
 from engine.incidents import process_error
 from engine.permissions import Permission, has, may_start, require, sees_everything
+from engine.salvage import end_without_workflow
 from engine.states import (
     INSTANCE_TRANSITIONS,
     InstanceAction,
@@ -290,9 +297,13 @@ def _change_status(
     if target == InstanceStatus.TERMINATED:
         record.ended_at = now
         close_case_deadline(session, instance_id=instance_id, completed=False, now=now)
-        run = load_run(record, bundle)
-        run.cancel()
-        save_run(session, clock, actor=actor.username, record=record, bundle=bundle, run=run, steps=[])
+        try:
+            run = load_run(record, bundle)
+        except StateUnloadableError:
+            end_without_workflow(session, clock, actor=actor.username, record=record)
+        else:
+            run.cancel()
+            save_run(session, clock, actor=actor.username, record=record, bundle=bundle, run=run, steps=[])
     flush(session)
     return _summary(record, bundle.definition, actor)
 

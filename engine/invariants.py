@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 
 from engine.audit import verify_chains
 from engine.bundles import bundle_of
+from engine.errors import StateUnloadableError
 from engine.states import InstanceStatus, TaskStatus, TimerStatus
 from engine.tables import AuditEvent, Instance, MessageSubscription, Task, Timer
 from engine.workflow_store import load_run
@@ -145,7 +146,10 @@ def _check_state(session: Session, record: Instance, task_rows: list[Task]) -> l
                                                         f"task(s), {len(pending)} timer(s), {len(subscriptions)} "
                                                         "subscription(s)")]
         return []
-    run = load_run(record, bundle_of(session, record))
+    try:
+        run = load_run(record, bundle_of(session, record))
+    except StateUnloadableError as error:  # report it and go on: the check exists to find such instances
+        return [Violation(record.instance_id, None, f"unloadable: {error.detail}")]
     found = []
     ready = {t.task_id for t in run.ready_user_tasks()}
     if ready != open_tasks:

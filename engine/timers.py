@@ -17,7 +17,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
 from engine.audit import claim_chains, resume_chain
-from engine.bpmn.timing import next_due
+from engine.bpmn.cycles import next_due
 from engine.bundles import Bundle, bundle_of
 from engine.clock import Clock
 from engine.definitions import get_definition_row

@@ -27,8 +27,12 @@ from SpiffWorkflow.bpmn.serializer.default.workflow import BpmnSubWorkflowConver
 from SpiffWorkflow.bpmn.util.subworkflow import BpmnSubWorkflow
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.camunda.serializer.config import CAMUNDA_CONFIG
+from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.task import Task
 from SpiffWorkflow.util.task import TaskState
+
+from engine.bpmn.storable import unstorable_value
+from engine.errors import ProcessError, StateUnloadableError
 
 # While a state is written: for each task table (by id()), the tasks the state keeps (not spilled).
 _kept_tasks: ContextVar[dict[int, list[uuid.UUID]] | None] = ContextVar("tixi_kept_tasks", default=None)
@@ -140,7 +144,18 @@ def load_state(
     """Rebuild a workflow from its stored state, its spilled chunks (oldest first) and its definition's spec.
 
     The caller must re-attach the sandboxed script engine: it is not part of the state.
+    Raises: StateUnloadableError (a state written by a bug or by hand: nesting, missing tasks).
     """
+    try:
+        return _restore(cache_key, spec, state, chunks, version)
+    except (RecursionError, LookupError, TypeError, ValueError, AttributeError, SpiffWorkflowException) as error:
+        raise StateUnloadableError(f"the stored workflow state cannot be loaded ({type(error).__name__}: "
+                                   f"{str(error)[:200]}); restore the instance from a backup") from None
+
+
+def _restore(
+    cache_key: str, spec: dict[str, Any], state: dict[str, Any], chunks: Sequence[dict[str, Any]], version: str
+) -> tuple[BpmnWorkflow, SpillIndex]:
     dct = json.loads(json.dumps(state))  # restoring consumes the dict
     index = SpillIndex(chunks=dct.pop(CHUNKS_KEY, 0))
     spilled = merge_chunks(dct, chunks)
@@ -276,5 +291,16 @@ class _encoder_mode:
 
 
 def _json_safe(value: dict[str, Any]) -> dict[str, Any]:
-    result: dict[str, Any] = json.loads(json.dumps(value, cls=SERIALIZER._encoder_cls))
+    """`value` as plain JSON; refused (not stored, not a 500) when it holds NaN, Infinity or a function.
+
+    Raises: ProcessError. Decision outputs are checked where they are made (`storable`); this is
+    the last line for any other way such a value gets into a workflow.
+    """
+    try:
+        text = json.dumps(value, cls=SERIALIZER._encoder_cls, allow_nan=False)
+    except (ValueError, TypeError) as error:
+        found = unstorable_value(value, "")
+        where = f"'{found[0]}' {found[1]}" if found else str(error)
+        raise ProcessError(f"the workflow's data cannot be stored: {where}", reason="unstorable") from None
+    result: dict[str, Any] = json.loads(text)
     return result

@@ -4,8 +4,10 @@ The library offers no hook for these, so each replaces something of the library'
 relies on is checked by tests/engine/test_spiff_patches.py, which fails when an upgrade of the
 library changes it: read that test before upgrading SpiffWorkflow.
 
-- `install()`: deeper task iterators and a clock for the timer module (process-wide, idempotent;
-  `WorkflowRun` calls it before it builds or loads a workflow).
+- `install()` (process-wide, idempotent; `WorkflowRun` calls it before it builds or loads a workflow):
+  deeper task iterators; a clock for the timer module; a computed timer cycle under a minute fails
+  the step that reaches it (`engine.bpmn.cycles`); a decision output no state can hold fails its
+  business-rule task (`engine.bpmn.storable`).
 - `answer_task_queries_from_tables(workflow)`: per workflow, the commonest task queries answered
   without walking the task tree.
 - `call_before_each_task(workflow, hook)`: per workflow, a hook before every task the engine loop
@@ -17,17 +19,22 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
-from datetime import UTC, datetime, tzinfo
+from datetime import UTC, datetime, timedelta, tzinfo
 from itertools import islice
 from typing import Any
 
+from SpiffWorkflow.bpmn.exceptions import WorkflowTaskException
 from SpiffWorkflow.bpmn.specs.event_definitions import timer as spiff_timer
+from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 from SpiffWorkflow.bpmn.util.task import BpmnTaskIterator
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
+from SpiffWorkflow.dmn.engine.DMNEngine import DMNEngine
 from SpiffWorkflow.task import Task as SpiffTask
 from SpiffWorkflow.util.task import TaskIterator, TaskState
 
+from engine.bpmn.cycles import MIN_PERIOD
 from engine.bpmn.serialization import task_tables
+from engine.bpmn.storable import unstorable_value
 
 # The library's task iterators stop at depth 1,000; a loop adds three levels per round, so a case
 # reopened some 330 times would lose sight of its new tasks and look finished. The iterator is
@@ -52,12 +59,39 @@ class ClockedDatetime(datetime):
         return moment.astimezone(tz) if tz is not None else moment.astimezone().replace(tzinfo=None)
 
 
+# The library's own versions, taken before any patch replaces them.
+_parse_interval = TimerEventDefinition.parse_iso_recurring_interval
+_decision_result = DMNEngine.result
+
+
+def _interval_of_a_minute_or_more(expression: str) -> tuple[int, datetime, timedelta]:
+    # A computed cycle of PT0S fired a round at every refresh and every timer tick, for ever. Raised
+    # here, the reached timer fails its step: the start is refused or the instance gets an incident.
+    cycles, start, duration = _parse_interval(expression)
+    if duration < MIN_PERIOD:
+        raise ValueError(f"cycle '{expression}' repeats more often than once a minute")
+    return cycles, start, duration
+
+
+def _storable_decision_result(self: DMNEngine, task: Any) -> Any:
+    # Every decision's outputs pass through `result` (hit policies UNIQUE, FIRST and COLLECT alike).
+    result = _decision_result(self, task)
+    found = unstorable_value(result, "")
+    if found:
+        raise WorkflowTaskException(
+            f"decision output '{found[0]}' {found[1]}, which cannot be stored; "
+            "correct the output cell of the decision table and retry", task=task)
+    return result
+
+
 def install() -> None:
     """Apply the process-wide patches (idempotent)."""
     TaskIterator.__init__.__defaults__ = _TASK_ITERATOR_DEFAULTS
     BpmnTaskIterator.__init__.__defaults__ = _BPMN_TASK_ITERATOR_DEFAULTS
     # The timer module reads `datetime.now` itself: its module-level name is the only way in.
     spiff_timer.datetime = ClockedDatetime
+    TimerEventDefinition.parse_iso_recurring_interval = staticmethod(_interval_of_a_minute_or_more)
+    DMNEngine.result = _storable_decision_result
 
 
 @contextmanager

@@ -5,9 +5,12 @@ The clock the library's timer module reads is set in `engine.bpmn.spiff_patches`
 
 from __future__ import annotations
 
+import re
 from datetime import datetime, timedelta
 
 from SpiffWorkflow.bpmn.specs.event_definitions import timer as _spiff_timer
+
+_DURATION = re.compile(r"^P(\d+([.,]\d+)?[YMWD])*(T(\d+([.,]\d+)?[HMS])+)?$", re.IGNORECASE)
 
 
 def parse_due(value: str) -> datetime:
@@ -16,16 +19,16 @@ def parse_due(value: str) -> datetime:
     return due
 
 
-def parse_duration(iso_duration: str) -> dict[str, float]:
-    """The parts of an ISO 8601 duration (years, months, weeks, days, hours, minutes, seconds) as the library reads them.
-
-    Raises: ValueError.
-    """
+def duration_parts(iso_duration: str) -> dict[str, float]:
+    """An ISO 8601 duration's designators, e.g. P1DT2H -> {"days": 1, "hours": 2}. Raises: ValueError."""
+    text = iso_duration.strip().strip('"')
     try:
-        parts: dict[str, float] = _spiff_timer.TimerEventDefinition.parse_iso_duration(iso_duration.strip().strip('"'))
+        parsed: dict[str, float] = _spiff_timer.TimerEventDefinition.parse_iso_duration(text)
     except Exception as error:  # the library raises a bare Exception
         raise ValueError(f"'{iso_duration}' is not an ISO 8601 duration") from error
-    return parts
+    if not parsed or not _DURATION.match(text):  # the library strips any "p"s and reads "P" as nothing
+        raise ValueError(f"'{iso_duration}' is not an ISO 8601 duration (such as P5D, PT24H or P1M)")
+    return parsed
 
 
 def add_duration(start: datetime, iso_duration: str) -> datetime:
@@ -33,28 +36,9 @@ def add_duration(start: datetime, iso_duration: str) -> datetime:
 
     Raises: ValueError.
     """
-    parsed = parse_duration(iso_duration)
-    delta: timedelta = _spiff_timer.TimerEventDefinition.get_timedelta_from_start(parsed, start)
-    return start + delta
-
-
-def next_due(expression: str, after: datetime, *, inclusive: bool = True) -> datetime | None:
-    """The first due time of a timer-start expression at or after `after` (None: never again).
-
-    A cycle (`R/<start>/<period>`) is stepped in calendar terms (P1Y from 4 January stays on 4 January).
-
-    Raises: ValueError for an expression that is no ISO 8601 date, duration or cycle.
-    """
-    text = expression.strip().strip('"')
-    if text.upper().startswith("R"):
-        parts = text.split("/")
-        if len(parts) != 3:
-            raise ValueError(f"cycle '{text}' must be R/<start>/<period>")
-        due = parse_due(parts[1])
-        while due < after or (due == after and not inclusive):
-            due = add_duration(due, parts[2])
-        return due
-    if text.upper().startswith("P"):
-        return add_duration(after, text)
-    due = parse_due(text)
-    return due if due >= after else None
+    parsed = duration_parts(iso_duration)
+    try:
+        delta: timedelta = _spiff_timer.TimerEventDefinition.get_timedelta_from_start(parsed, start)
+        return start + delta
+    except OverflowError:
+        raise ValueError(f"'{iso_duration}' from {start:%Y-%m-%d} is past the year 9999") from None

@@ -10,6 +10,7 @@ from __future__ import annotations
 import inspect
 from datetime import UTC, datetime, timedelta
 
+import pytest
 import SpiffWorkflow
 from SpiffWorkflow.bpmn.specs.event_definitions import timer as spiff_timer
 from SpiffWorkflow.bpmn.util.task import BpmnTaskIterator
@@ -79,3 +80,19 @@ def test_the_engine_loop_takes_the_callback_the_step_hook_wraps() -> None:
     spiff_patches.call_before_each_task(run._workflow, lambda task: seen.append(task.task_spec.bpmn_id or ""))
     run.advance(datetime(2026, 3, 2, 9, 30, tzinfo=UTC))
     assert "start" in seen  # the engine loop ran the start event through the hook
+
+
+def test_decision_outputs_and_timer_cycles_pass_through_the_calls_the_patches_wrap() -> None:
+    from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
+    from SpiffWorkflow.dmn.engine.DMNEngine import DMNEngine
+
+    original_result, original_interval = spiff_patches._decision_result, spiff_patches._parse_interval
+    assert list(inspect.signature(original_result).parameters) == ["self", "task"]
+    assert list(inspect.signature(original_interval).parameters) == ["expression"]
+    cycles, start, period = original_interval("R3/2026-01-05T09:00:00+08:00/P1D")
+    assert (cycles, period) == (3, timedelta(days=1)) and start.tzinfo is not None
+    spiff_patches.install()
+    assert DMNEngine.result is spiff_patches._storable_decision_result
+    assert TimerEventDefinition.parse_iso_recurring_interval("R/2026-01-05T09:00:00Z/PT1H")[2] == timedelta(hours=1)
+    with pytest.raises(ValueError, match="more often than once a minute"):
+        TimerEventDefinition.parse_iso_recurring_interval("R/2026-01-05T09:00:00Z/PT0S")
