@@ -64,7 +64,8 @@ class _Worker:
 
     def __init__(self) -> None:
         reply_read, reply_write = os.pipe()
-        env = {"PATH": os.environ.get("PATH", ""), "PYTHONPATH": _PROJECT_ROOT}
+        # Nothing of the server's environment (its secret key, its database URL) reaches designers' code.
+        env = {"PYTHONPATH": _PROJECT_ROOT}
         self.popen = subprocess.Popen(
             [sys.executable, "-m", "engine.bpmn.sandbox_worker", str(MEMORY_LIMIT), str(reply_write)],
             stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, env=env, cwd=_PROJECT_ROOT, pass_fds=(reply_write,),
