@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import timedelta
 from pathlib import Path
 
 from fastapi import FastAPI
@@ -14,6 +15,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from api import problems
 from api.actors import ActorCache
 from api.limits import BodySizeLimit
+from api.login_guard import HashSlots, LoginGuard
 from api.routes import admin, auth, definitions, health, instances, messages, reports, tasks
 from api.settings import Settings
 from api.web import design, inbox, login, monitor
@@ -21,6 +23,7 @@ from api.web.pages import install_error_pages
 from engine.catalog import FormCatalog
 from engine.clock import Clock, SystemClock
 from engine.db import make_engine, make_session_factory
+from engine.logins import LockoutPolicy
 from engine.worker import start_background_worker
 
 log = logging.getLogger(__name__)
@@ -38,6 +41,7 @@ def create_app(
     clock = clock or SystemClock()
     factory = session_factory or make_session_factory(make_engine(settings.database_url))
     scheduler = settings.scheduler_in_process if run_scheduler is None else run_scheduler
+    hash_slots = HashSlots(slots=settings.login_hash_slots, queue=settings.login_hash_queue)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -47,6 +51,7 @@ def create_app(
         yield
         if stop is not None:
             stop.set()
+        hash_slots.close()
 
     app = FastAPI(
         title="Tixi (体系)",
@@ -58,6 +63,10 @@ def create_app(
     app.state.settings, app.state.clock, app.state.session_factory = settings, clock, factory
     app.state.catalog = FormCatalog(settings.forms_dir)
     app.state.actor_cache = ActorCache(settings.actor_cache_seconds)
+    policy = LockoutPolicy(failures=settings.login_failures, window=timedelta(minutes=settings.login_window_minutes),
+                           lockout=timedelta(minutes=settings.login_lockout_minutes))
+    app.state.login_guard = LoginGuard(factory, clock, policy=policy, address_failures=settings.login_address_failures,
+                                       slots=hash_slots)
     problems.install(app)
     app.add_middleware(BodySizeLimit, max_upload_bytes=settings.max_upload_bytes)
     for module in (health, auth, definitions, instances, tasks, messages, reports, admin):

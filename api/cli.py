@@ -37,6 +37,14 @@ def _fail(message: str) -> typer.Exit:
     return typer.Exit(code=1)
 
 
+def _settings() -> Settings:
+    """The settings, or a one-line error naming the variable to fix (e.g. TIXI_TOKEN_MINUTES above a day)."""
+    try:
+        return Settings()
+    except ValueError as error:
+        raise _fail(f"configuration: {error}") from None
+
+
 @contextmanager
 def _database_ready() -> Iterator[None]:
     """Turn a missing schema or an unreachable database into a one-line hint."""
@@ -52,7 +60,7 @@ def db_upgrade() -> None:
     """Migrate the database (TIXI_DATABASE_URL) to the newest schema."""
     from engine.migrations import upgrade_to_head
 
-    settings = Settings()
+    settings = _settings()
     try:
         upgrade_to_head(make_engine(settings.database_url))
     except Exception as error:  # noqa: BLE001 - a CLI reports, it does not trace
@@ -70,7 +78,7 @@ def deploy(path: Annotated[Path, typer.Argument(help="a .bpmn/.dmn/.zip file or 
     files.sort(key=lambda p: (p.suffix != ".dmn", str(p)))
     if not files:
         raise _fail(f"no .bpmn or .dmn files in {path}")
-    settings = Settings()
+    settings = _settings()
     from engine.definitions import deploy_files
 
     factory = make_session_factory(make_engine(settings.database_url))
@@ -101,7 +109,7 @@ def users_add(
     outlet: Annotated[str | None, typer.Option(help="outlet code: outlet staff see only this outlet's cases")] = None,
 ) -> None:
     """Create a user with a password and groups."""
-    settings = Settings()
+    settings = _settings()
     factory = make_session_factory(make_engine(settings.database_url))
     try:
         with _database_ready(), transaction(factory) as session:
@@ -112,10 +120,25 @@ def users_add(
     typer.echo(f"created {user.username} in {', '.join(user.groups) or 'no group'}")
 
 
+@users_app.command("unlock")
+def users_unlock(username: str) -> None:
+    """Clear a user's login lock-out (after too many failed logins) and their failure count."""
+    from engine.logins import unlock_user
+
+    settings = _settings()
+    factory = make_session_factory(make_engine(settings.database_url))
+    try:
+        with _database_ready(), transaction(factory) as session:
+            was_locked = unlock_user(session, SystemClock(), actor=OPERATOR, username=username)
+    except ServiceError as error:
+        raise _fail(f"{error.detail}; 'tixi users add' creates one") from None
+    typer.echo(f"{username} unlocked" if was_locked else f"{username} was not locked out; failure count cleared")
+
+
 @users_app.command("demo")
 def users_demo(enable: Annotated[bool, typer.Option("--enable/--disable")] = True) -> None:
     """Create (or disable) the demo users: one per group, named after it, password 'demo'."""
-    settings = Settings()
+    settings = _settings()
     factory = make_session_factory(make_engine(settings.database_url))
     with _database_ready(), transaction(factory) as session:
         names = sync_demo_users(session, SystemClock(), enabled=enable)
@@ -127,7 +150,7 @@ def audit_verify() -> None:
     """Check the hash chain of every instance's history; name the first tampered row of each."""
     from engine.audit import verify_chains
 
-    settings = Settings()
+    settings = _settings()
     factory = make_session_factory(make_engine(settings.database_url))
     typer.echo("verifying the audit history ...")
     with _database_ready(), transaction(factory) as session:
@@ -146,7 +169,7 @@ def audit_check() -> None:
     """Verify the chains, then check every instance's history, rows and workflow state agree (after a crash)."""
     from engine.invariants import check_invariants
 
-    settings = Settings()
+    settings = _settings()
     factory = make_session_factory(make_engine(settings.database_url))
     typer.echo("checking the audit history against the instances and tasks ...")
     with _database_ready(), transaction(factory) as session:
@@ -172,7 +195,7 @@ def calendar_load(path: Annotated[Path, typer.Argument(help='JSON: {"days": [{"d
         parsed = [(date.fromisoformat(d["day"]), d["kind"], d["name"]) for d in days]
     except (OSError, ValueError, KeyError, TypeError) as error:
         raise _fail(f"{path}: expected a JSON object with a 'days' list of day/kind/name ({error})") from None
-    settings = Settings()
+    settings = _settings()
     factory = make_session_factory(make_engine(settings.database_url))
     try:
         with _database_ready(), transaction(factory) as session:
@@ -195,7 +218,7 @@ def serve(
     from api.app import create_app
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    settings = Settings()
+    settings = _settings()
     factory = make_session_factory(make_engine(settings.database_url))
     with _database_ready(), transaction(factory) as session:
         names = sync_demo_users(session, SystemClock(), enabled=settings.demo_users)
@@ -210,7 +233,7 @@ def worker(interval: Annotated[float, typer.Option(help="seconds between ticks")
     from engine.worker import run_worker
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    settings = Settings()
+    settings = _settings()
     factory = make_session_factory(make_engine(settings.database_url))
     stop = threading.Event()
     try:
