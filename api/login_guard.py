@@ -9,7 +9,7 @@ inside a transaction, so attempts queued on the database pool (PostgreSQL) or th
    locked out; names no user has are counted here in memory, so they lock out alike and a lock-out
    tells nobody whether an account exists;
 3. hashes on a small executor of its own, `slots` at a time with `queue` more waiting; past that it
-   is refused at once (503) instead of queueing without bound;
+   is refused at once (429), before step 2's read, instead of queueing without bound;
 4. records a failure (or clears earlier ones) in a second short transaction.
 
 The guard lives on the event loop: its counters are touched only there, so they need no lock.
@@ -21,8 +21,11 @@ from __future__ import annotations
 
 import asyncio
 import math
-from collections.abc import Callable
+import os
+import threading
+from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TypeVar
@@ -47,6 +50,7 @@ from engine.passwords import hash_password, password_matches
 
 T = TypeVar("T")
 _MAX_KEY = 100  # a name or address longer than this is counted by its first characters
+_HASH_NICENESS = 10
 
 
 @dataclass
@@ -98,26 +102,42 @@ class FailureCounts:
 
 
 class HashSlots:
-    """A few threads of its own for password hashes, so hashing never waits on (or holds) the shared pool."""
+    """A few threads of its own for password hashes, so hashing never waits on (or holds) the shared pool.
+
+    Its threads run at a lower CPU priority (nice 10, inherited by the threads argon2 starts for its
+    lanes): a flood of logins then takes the CPU that the requests of people at work leave over,
+    not an equal share of it.
+    """
 
     def __init__(self, *, slots: int, queue: int) -> None:
-        self._executor = ThreadPoolExecutor(max_workers=slots, thread_name_prefix="password-hash")
+        self._executor = ThreadPoolExecutor(max_workers=slots, thread_name_prefix="password-hash",
+                                            initializer=_lower_priority)
         self._limit = slots + queue
         self._taken = 0
 
-    async def run(self, work: Callable[..., T], *args: object) -> T:
-        """Raises: BusyError at once when every slot and queue place is taken."""
+    @asynccontextmanager
+    async def place(self) -> AsyncIterator[None]:
+        """Hold a place for one login's read and hash. Raises: BusyError at once when every place is taken."""
         if self._taken >= self._limit:
             raise BusyError("the server is checking many passwords at once; retry in a second",
                             retry_after_seconds=1)
         self._taken += 1
         try:
-            return await asyncio.get_running_loop().run_in_executor(self._executor, work, *args)
+            yield
         finally:
             self._taken -= 1
 
+    async def run(self, work: Callable[..., T], *args: object) -> T:
+        """Run `work` on a hashing thread; call it holding a `place`."""
+        return await asyncio.get_running_loop().run_in_executor(self._executor, work, *args)
+
     def close(self) -> None:
         self._executor.shutdown(wait=False, cancel_futures=True)
+
+
+def _lower_priority() -> None:
+    with suppress(OSError):  # Linux: a thread's own nice value (PRIO_PROCESS with its thread id)
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), _HASH_NICENESS)
 
 
 def _retry_after(until: datetime, now: datetime) -> int:
@@ -134,7 +154,7 @@ class LoginGuard:
     async def check_password(self, username: str, password: str, *, address: str) -> LoginRecord:
         """The user whose password this is, active and not locked out.
 
-        Raises: TooManyRequestsError, LockedOutError, BusyError, AuthenticationError (the same for an
+        Raises: TooManyRequestsError, LockedOutError, BusyError (all 429), AuthenticationError (the same for an
         unknown user, a wrong password and a disabled user).
         """
         now = self._clock.now()
@@ -144,14 +164,16 @@ class LoginGuard:
                 f"too many failed logins from your address ({address}); try again in "
                 f"{math.ceil(_retry_after(address_blocked, now) / 60)} minute(s)",
                 retry_after_seconds=_retry_after(address_blocked, now))
-        record = await run_in_threadpool(self._read, username)
-        if record is not None:
-            require_not_locked(record, now)
-        else:
-            name_blocked = self._unknown_names.blocked_until(username, now)
-            if name_blocked is not None:
-                raise lockout_error(username, name_blocked, now)
-        matches = await self.slots.run(password_matches, record.password_hash if record else None, password)
+        # The place is taken before the read: a flood past the places costs no database round trip.
+        async with self.slots.place():
+            record = await run_in_threadpool(self._read, username)
+            if record is not None:
+                require_not_locked(record, now)
+            else:
+                name_blocked = self._unknown_names.blocked_until(username, now)
+                if name_blocked is not None:
+                    raise lockout_error(username, name_blocked, now)
+            matches = await self.slots.run(password_matches, record.password_hash if record else None, password)
         if record is not None and matches and record.is_active:
             if record.has_failures:
                 await run_in_threadpool(self._succeeded, username)
@@ -166,7 +188,8 @@ class LoginGuard:
 
     async def hash(self, password: str) -> str:
         """A new password's hash, made in a hashing slot. Raises: BusyError."""
-        return await self.slots.run(hash_password, password)
+        async with self.slots.place():
+            return await self.slots.run(hash_password, password)
 
     def _read(self, username: str) -> LoginRecord | None:
         with transaction(self._factory) as session:

@@ -39,20 +39,24 @@ class TooManyRequestsError(errors.ServiceError):
 
 
 class BusyError(errors.ServiceError):
-    """A bounded resource (the password-hashing slots) is full; trying again in a moment is the answer."""
+    """Every password-hashing place is taken; trying again in a moment is the answer.
 
-    code, title = "busy", "Server busy"
+    A 429 rather than a 503: the server is well, the callers send too many logins at once, and the
+    people at work beside them get their answers.
+    """
+
+    code, title = "logins-busy", "Too many logins at once"
 
 
 STATUS_BY_ERROR.update({PayloadTooLargeError: 413, TooManyRequestsError: 429, errors.LockedOutError: 429,
-                        BusyError: 503})
+                        BusyError: 429})
 
 
 _MEANING = {400: "Malformed body (not JSON, broken multipart)", 401: "Not logged in, or the token is expired or forged", 403: "Not allowed for the caller's groups",
             404: "Not found, or not the caller's to see", 409: "Conflict with the current state or a concurrent change",
             413: "Upload too large", 422: "Invalid request or input",
-            429: "Too many failed logins from this address or for this account; see Retry-After",
-            503: "Too many logins being checked at once; retry after Retry-After seconds"}
+            429: "Too many failed logins from this address or for this account, or too many logins at once; "
+                 "retry after Retry-After seconds"}
 
 
 def responses(*statuses: int) -> dict[int | str, dict[str, Any]]:

@@ -38,7 +38,7 @@ def _token(username: str, generation: int, clock: Clock, settings: Settings) -> 
 
 
 # `async`, and no SessionDep: a login must hold no pooled connection while its password is hashed.
-@router.post("/token", summary="Log in (OAuth2 password flow)", responses=responses(429, 503))
+@router.post("/token", summary="Log in (OAuth2 password flow)", responses=responses(429))
 async def login(form: Annotated[OAuth2PasswordRequestForm, Depends()], request: Request, guard: LoginGuardDep,
                 clock: ClockDep, settings: SettingsDep) -> TokenOut:
     record = await guard.check_password(form.username, form.password, address=client_address(request))
@@ -56,7 +56,7 @@ def logout(session: SessionDep, clock: ClockDep, actor: ActorDep, actors: ActorC
 
 
 @router.post("/password", summary="Change one's own password; ends the caller's other tokens",
-             responses=responses(429, 503))
+             responses=responses(429))
 async def change_password(body: PasswordChangeIn, request: Request, response: Response, session: SessionDep,
                           clock: ClockDep, settings: SettingsDep, actor: ActorDep, actors: ActorCacheDep,
                           guard: LoginGuardDep) -> TokenOut:

@@ -133,16 +133,21 @@ def test_hash_slots_refuse_at_once_when_every_slot_and_queue_place_is_taken() ->
     """A flood waits in no unbounded queue: the attempt past the last place is refused, not held."""
     release = threading.Event()
 
+    async def hash_in_place(slots: HashSlots) -> bool:
+        async with slots.place():
+            return await slots.run(release.wait)
+
     async def scenario() -> None:
         slots = HashSlots(slots=1, queue=1)
-        running = [asyncio.ensure_future(slots.run(release.wait)) for _ in range(2)]
+        running = [asyncio.ensure_future(hash_in_place(slots)) for _ in range(2)]
         await asyncio.sleep(0)  # let both take their places
         with pytest.raises(BusyError) as refused:
-            await slots.run(release.wait)
+            await hash_in_place(slots)
         assert refused.value.extras() == {"retry_after_seconds": 1}
         release.set()
         assert await asyncio.gather(*running) == [True, True]
-        assert await slots.run(lambda: "free again") == "free again"
+        async with slots.place():
+            assert await slots.run(lambda: "free again") == "free again"
         slots.close()
 
     asyncio.run(scenario())

@@ -32,7 +32,7 @@ from tests.conftest import DATABASES, DESIGNER, TEST_PROCESSES
 from tests.robustness.test_crash import _serving
 
 FLOODERS, ATTEMPTS, APPROVERS, CASES = 32, 4, 4, 6
-LOGIN_ANSWERS = {401, 429, 503}  # wrong password; throttled or locked out; hash slots full
+LOGIN_ANSWERS = {401, 429}  # wrong password; throttled, locked out or every hashing place taken
 
 
 @pytest.fixture(params=DATABASES)
@@ -114,7 +114,10 @@ def test_a_login_flood_leaves_approvers_working(flood_db: Engine) -> None:
     assert done["queue"] >= APPROVERS and done["open"] >= APPROVERS  # they worked during the flood
     assert sum(statuses.values()) == FLOODERS * ATTEMPTS
     assert set(statuses) <= LOGIN_ANSWERS, statuses
-    assert statuses[401] > 0  # some were checked (which others got 429 or 503 depends on timing)
+    assert statuses[401] > 0  # some were checked (which others got 429, and why, depends on timing) ...
+    # ... and the rest held back unhashed: 32 at once find at most slots + queue = 6 places, and the
+    # account's lock-out follows 10 failures. Before the fix every attempt was hashed (401s alone).
+    assert statuses[429] > 0, statuses
     assert still_in.status_code == 200  # the approvers' own account was never locked
     with transaction(make_session_factory(flood_db)) as session:
         assert check_invariants(session).violations == []
