@@ -88,7 +88,9 @@ def get_actor(
     claims = read_token(token, secret=settings.secret_key, now=now)
     actors: ActorCache = request.app.state.actor_cache
     holder = actors.find(claims.username, now)
-    if holder is None:
+    # A token of another generation than the kept one's is checked against the database: it may be
+    # newer (a login after a logout on another server), and a refusal is never kept.
+    if holder is None or holder.token_generation != claims.generation:
         generation = actors.generation
         with session.begin():
             holder = find_token_holder(session, claims.username)

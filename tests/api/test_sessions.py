@@ -16,6 +16,10 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from api.settings import Settings, SettingsError
 from api.web.session import CSRF_COOKIE, CSRF_HEADER, SESSION_COOKIE
+from engine.clock import FrozenClock
+from engine.db import transaction
+from engine.identity import Actor
+from engine.sessions import end_sessions
 from engine.tables import AuditEvent
 
 Login = Callable[..., dict[str, str]]
@@ -144,3 +148,14 @@ def test_the_account_page_changes_the_password_and_keeps_the_user_logged_in(clie
     client.cookies.clear()
     client.cookies.set(SESSION_COOKIE, old_token)
     assert client.get("/api/auth/me").status_code == 401
+
+
+def test_a_new_token_after_a_logout_elsewhere_works_at_once(client: TestClient, login: Login, li_na: str,
+                                                            factory: sessionmaker[Session], clock: FrozenClock) -> None:
+    """The kept actor holds the old generation; a token of the new one is checked against the database."""
+    old = login(li_na, PASSWORD)
+    assert _me(client, old).status_code == 200  # li.na is kept now, at generation 0
+    with transaction(factory) as session:  # a logout through another server
+        end_sessions(session, clock, actor=Actor(li_na, frozenset({"rcc_agent"})), reason="logout")
+    assert _me(client, login(li_na, PASSWORD)).status_code == 200
+    assert _me(client, old).status_code == 401
