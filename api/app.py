@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from api import problems
 from api.actors import ActorCache
 from api.limits import BodySizeLimit
-from api.login_guard import HashSlots, LoginGuard
+from api.login_guard import EarlyLoginRefusal, HashSlots, LoginGuard
 from api.routes import admin, auth, definitions, health, instances, messages, reports, tasks
 from api.settings import Settings
 from api.web import design, inbox, login, monitor
@@ -69,6 +69,7 @@ def create_app(
                                        slots=hash_slots)
     problems.install(app)
     app.add_middleware(BodySizeLimit, max_upload_bytes=settings.max_upload_bytes)
+    app.add_middleware(EarlyLoginRefusal)
     for module in (health, auth, definitions, instances, tasks, messages, reports, admin):
         app.include_router(module.router)
     # The web app (issue 5): pages at /, their scripts and the npm packages' builds at /static.

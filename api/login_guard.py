@@ -32,8 +32,9 @@ from typing import TypeVar
 
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
+from starlette.types import ASGIApp, Receive, Scope, Send
 
-from api.problems import BusyError, TooManyRequestsError
+from api.problems import BusyError, TooManyRequestsError, problem, status_of
 from engine.clock import Clock
 from engine.db import transaction
 from engine.errors import AuthenticationError
@@ -115,12 +116,17 @@ class HashSlots:
         self._limit = slots + queue
         self._taken = 0
 
+    def busy(self) -> BusyError | None:
+        if self._taken < self._limit:
+            return None
+        return BusyError("the server is checking many passwords at once; retry in a second", retry_after_seconds=1)
+
     @asynccontextmanager
     async def place(self) -> AsyncIterator[None]:
         """Hold a place for one login's read and hash. Raises: BusyError at once when every place is taken."""
-        if self._taken >= self._limit:
-            raise BusyError("the server is checking many passwords at once; retry in a second",
-                            retry_after_seconds=1)
+        refused = self.busy()
+        if refused is not None:
+            raise refused
         self._taken += 1
         try:
             yield
@@ -151,6 +157,16 @@ class LoginGuard:
         self._addresses = FailureCounts(limit=address_failures, window=policy.window, block=policy.window)
         self._unknown_names = FailureCounts(limit=policy.failures, window=policy.window, block=policy.lockout)
 
+    def refusal(self, address: str) -> TooManyRequestsError | BusyError | None:
+        """What an attempt from `address` is answered before its body is read, if that is known already."""
+        now = self._clock.now()
+        blocked = self._addresses.blocked_until(address, now)
+        if blocked is not None:
+            minutes = math.ceil(_retry_after(blocked, now) / 60)
+            return TooManyRequestsError(f"too many failed logins from your address ({address}); try again in "
+                                        f"{minutes} minute(s)", retry_after_seconds=_retry_after(blocked, now))
+        return self.slots.busy()
+
     async def check_password(self, username: str, password: str, *, address: str) -> LoginRecord:
         """The user whose password this is, active and not locked out.
 
@@ -158,12 +174,9 @@ class LoginGuard:
         unknown user, a wrong password and a disabled user).
         """
         now = self._clock.now()
-        address_blocked = self._addresses.blocked_until(address, now)
-        if address_blocked is not None:
-            raise TooManyRequestsError(
-                f"too many failed logins from your address ({address}); try again in "
-                f"{math.ceil(_retry_after(address_blocked, now) / 60)} minute(s)",
-                retry_after_seconds=_retry_after(address_blocked, now))
+        refused = self.refusal(address)
+        if refused is not None:
+            raise refused
         # The place is taken before the read: a flood past the places costs no database round trip.
         async with self.slots.place():
             record = await run_in_threadpool(self._read, username)
@@ -202,3 +215,26 @@ class LoginGuard:
     def _succeeded(self, username: str) -> None:
         with transaction(self._factory) as session:
             record_login_success(session, self._clock, username=username)
+
+
+class EarlyLoginRefusal:
+    """Answer a login the guard would refuse anyway before FastAPI reads its form or resolves a dependency.
+
+    A flood whose attempts are refused at once sends the next at once: each refusal is a request the
+    event loop serves beside the people at work, so it has to cost next to nothing. Only the API's
+    token route: the login page's refusal is a page (api/web/login.py).
+    """
+
+    def __init__(self, app: ASGIApp, *, path: str = "/api/auth/token") -> None:
+        self.app, self.path = app, path
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["method"] == "POST" and scope["path"] == self.path:
+            guard: LoginGuard = scope["app"].state.login_guard
+            refused = guard.refusal(scope["client"][0] if scope.get("client") else "unknown")
+            if refused is not None:
+                response = problem(status_of(refused), refused.code, refused.title, refused.detail, self.path,
+                                   refused.extras())
+                await response(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
