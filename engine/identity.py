@@ -212,10 +212,13 @@ def sync_demo_users(session: Session, clock: Clock, *, enabled: bool) -> list[st
     """One demo user per group, named after it, password 'demo'; disabled again when turned off."""
     demo_users = {u.username: u for u in session.scalars(select(User).where(User.is_demo.is_(True)))}
     if not enabled:
-        for user in demo_users.values():
-            if user.is_active:
-                user.is_active = False
-                user.token_generation += 1  # as disabling through update_user: their tokens end
+        disabled = sorted(name for name, user in demo_users.items() if user.is_active)
+        for name in disabled:
+            demo_users[name].is_active = False
+            demo_users[name].token_generation += 1  # as disabling through update_user: their tokens end
+        if disabled:
+            record_event(session, clock, actor="system", event_type="demo_users_disabled",
+                         data={"usernames": disabled})
         session.flush()
         return []
     system = Actor("system", frozenset({ADMIN_GROUP}))

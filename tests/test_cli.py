@@ -281,6 +281,8 @@ def test_users_demo_creates_then_disable_locks_them_out(migrated: Tixi, database
     assert disabled.exit_code == 0, disabled.output
     assert "demo users disabled" in disabled.stdout
     with Session(database) as session:
+        event = session.scalars(select(AuditEvent).where(AuditEvent.event_type == "demo_users_disabled")).one()
+        assert event.data == {"usernames": sorted(STANDARD_GROUPS)}  # and their tokens ended with them
         for group in STANDARD_GROUPS:
             with pytest.raises(AuthenticationError):
                 authenticate(session, group, "demo")
