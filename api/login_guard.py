@@ -135,7 +135,18 @@ class HashSlots:
 
     async def run(self, work: Callable[..., T], *args: object) -> T:
         """Run `work` on a hashing thread; call it holding a `place`."""
-        return await asyncio.get_running_loop().run_in_executor(self._executor, work, *args)
+        future = asyncio.get_running_loop().run_in_executor(self._executor, work, *args)
+        try:
+            return await asyncio.shield(future)
+        except asyncio.CancelledError:
+            # The caller went away but the hash runs on: its place stays taken until it ends, or
+            # attempts abandoned at once would queue hashes past the bound.
+            self._taken += 1
+            future.add_done_callback(self._release)
+            raise
+
+    def _release(self, _: object) -> None:
+        self._taken -= 1
 
     def close(self) -> None:
         self._executor.shutdown(wait=False, cancel_futures=True)

@@ -152,3 +152,28 @@ def test_hash_slots_refuse_at_once_when_every_slot_and_queue_place_is_taken() ->
         slots.close()
 
     asyncio.run(scenario())
+
+
+def test_an_abandoned_attempt_keeps_its_place_until_its_hash_ends() -> None:
+    """A caller who hangs up does not stop the hash; its place must not be handed on before it ends."""
+    release = threading.Event()
+
+    async def hash_in_place(slots: HashSlots) -> bool:
+        async with slots.place():
+            return await slots.run(release.wait)
+
+    async def scenario() -> None:
+        slots = HashSlots(slots=1, queue=0)
+        abandoned = asyncio.ensure_future(hash_in_place(slots))
+        await asyncio.sleep(0)  # let it take its place
+        abandoned.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await abandoned
+        assert slots.busy() is not None  # the hash still runs
+        release.set()
+        await slots.run(lambda: None)  # one hashing thread: this ends after the abandoned hash
+        await asyncio.sleep(0)  # and its done-callback runs
+        assert slots.busy() is None
+        slots.close()
+
+    asyncio.run(scenario())
