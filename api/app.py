@@ -6,6 +6,7 @@ import logging
 import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import timedelta
 from pathlib import Path
 
 from fastapi import FastAPI
@@ -16,6 +17,7 @@ from starlette.types import ASGIApp
 from api import problems
 from api.actors import ActorCache
 from api.limits import BodySizeLimit
+from api.login_guard import EarlyLoginRefusal, HashSlots, LoginGuard
 from api.routes import admin, auth, definitions, docs, health, instances, messages, reports, tasks
 from api.security_headers import SecurityHeaders
 from api.settings import Settings
@@ -25,6 +27,7 @@ from engine.advance_limits import give_limits
 from engine.catalog import FormCatalog
 from engine.clock import Clock, SystemClock
 from engine.db import make_engine
+from engine.logins import LockoutPolicy
 from engine.worker import start_background_worker
 from engine.workflow_store import session_factory as workflow_sessions
 
@@ -55,6 +58,7 @@ def create_app(
     # Set on shutdown (api/cli.py serve): advances in flight stop at their next budget check.
     stop_advances = threading.Event()
     give_limits(factory, settings.advance_limits(stop_advances))
+    hash_slots = HashSlots(slots=settings.login_hash_slots, queue=settings.login_hash_queue)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -64,6 +68,7 @@ def create_app(
         yield
         if stop is not None:
             stop.set()
+        hash_slots.close()
 
     app = TixiApp(
         title="Tixi (体系)",
@@ -79,8 +84,13 @@ def create_app(
     app.state.stop_advances = stop_advances
     app.state.catalog = FormCatalog(settings.forms_dir)
     app.state.actor_cache = ActorCache(settings.actor_cache_seconds)
+    policy = LockoutPolicy(failures=settings.login_failures, window=timedelta(minutes=settings.login_window_minutes),
+                           lockout=timedelta(minutes=settings.login_lockout_minutes))
+    app.state.login_guard = LoginGuard(factory, clock, policy=policy, address_failures=settings.login_address_failures,
+                                       slots=hash_slots)
     problems.install(app)
     app.add_middleware(BodySizeLimit, max_upload_bytes=settings.max_upload_bytes)
+    app.add_middleware(EarlyLoginRefusal)
     for module in (health, auth, definitions, instances, tasks, messages, reports, admin, docs):
         app.include_router(module.router)
     # The web app (issue 5): pages at /, their scripts and the npm packages' builds at /static.

@@ -12,7 +12,7 @@ from typing import Annotated
 import typer
 from sqlalchemy.exc import OperationalError, ProgrammingError
 
-from api.settings import Settings
+from api.settings import Settings, SettingsError
 from engine.advance_limits import give_limits
 from engine.catalog import FormCatalog
 from engine.clock import SystemClock
@@ -39,6 +39,14 @@ def _fail(message: str) -> typer.Exit:
     return typer.Exit(code=1)
 
 
+def _settings() -> Settings:
+    """The settings, or a one-line error naming the variable to fix (e.g. TIXI_TOKEN_MINUTES above a day)."""
+    try:
+        return Settings()
+    except (ValueError, SettingsError) as error:
+        raise _fail(f"configuration: {error}") from None
+
+
 @contextmanager
 def _database_ready() -> Iterator[None]:
     """Turn a missing schema or an unreachable database into a one-line hint."""
@@ -54,7 +62,7 @@ def db_upgrade() -> None:
     """Migrate the database (TIXI_DATABASE_URL) to the newest schema."""
     from engine.migrations import upgrade_to_head
 
-    settings = Settings()
+    settings = _settings()
     try:
         upgrade_to_head(make_engine(settings.database_url))
     except Exception as error:  # noqa: BLE001 - a CLI reports, it does not trace
@@ -72,7 +80,7 @@ def deploy(path: Annotated[Path, typer.Argument(help="a .bpmn/.dmn/.zip file or 
     files.sort(key=lambda p: (p.suffix != ".dmn", str(p)))
     if not files:
         raise _fail(f"no .bpmn or .dmn files in {path}")
-    settings = Settings()
+    settings = _settings()
     from engine.definitions import deploy_files
 
     factory = workflow_sessions(make_engine(settings.database_url), settings)
@@ -103,7 +111,7 @@ def users_add(
     outlet: Annotated[str | None, typer.Option(help="outlet code: outlet staff see only this outlet's cases")] = None,
 ) -> None:
     """Create a user with a password and groups."""
-    settings = Settings()
+    settings = _settings()
     factory = workflow_sessions(make_engine(settings.database_url), settings)
     try:
         with _database_ready(), transaction(factory) as session:
@@ -114,10 +122,25 @@ def users_add(
     typer.echo(f"created {user.username} in {', '.join(user.groups) or 'no group'}")
 
 
+@users_app.command("unlock")
+def users_unlock(username: str) -> None:
+    """Clear a user's login lock-out (after too many failed logins) and their failure count."""
+    from engine.logins import unlock_user
+
+    settings = _settings()
+    factory = workflow_sessions(make_engine(settings.database_url), settings)
+    try:
+        with _database_ready(), transaction(factory) as session:
+            was_locked = unlock_user(session, SystemClock(), actor=OPERATOR, username=username)
+    except ServiceError as error:
+        raise _fail(f"{error.detail}; 'tixi users add' creates one") from None
+    typer.echo(f"{username} unlocked" if was_locked else f"{username} was not locked out; failure count cleared")
+
+
 @users_app.command("demo")
 def users_demo(enable: Annotated[bool, typer.Option("--enable/--disable")] = True) -> None:
     """Create (or disable) the demo users: one per group, named after it, password 'demo'."""
-    settings = Settings()
+    settings = _settings()
     factory = workflow_sessions(make_engine(settings.database_url), settings)
     with _database_ready(), transaction(factory) as session:
         names = sync_demo_users(session, SystemClock(), enabled=enable)
@@ -129,7 +152,7 @@ def audit_verify() -> None:
     """Check the hash chain of every instance's history; name the first tampered row of each."""
     from engine.audit import verify_chains
 
-    settings = Settings()
+    settings = _settings()
     factory = workflow_sessions(make_engine(settings.database_url), settings)
     typer.echo("verifying the audit history ...")
     with _database_ready(), transaction(factory) as session:
@@ -148,7 +171,7 @@ def audit_check() -> None:
     """Verify the chains, then check every instance's history, rows and workflow state agree (after a crash)."""
     from engine.invariants import check_invariants
 
-    settings = Settings()
+    settings = _settings()
     factory = workflow_sessions(make_engine(settings.database_url), settings)
     typer.echo("checking the audit history against the instances and tasks ...")
     with _database_ready(), transaction(factory) as session:
@@ -174,7 +197,7 @@ def calendar_load(path: Annotated[Path, typer.Argument(help='JSON: {"days": [{"d
         parsed = [(date.fromisoformat(d["day"]), d["kind"], d["name"]) for d in days]
     except (OSError, ValueError, KeyError, TypeError) as error:
         raise _fail(f"{path}: expected a JSON object with a 'days' list of day/kind/name ({error})") from None
-    settings = Settings()
+    settings = _settings()
     factory = workflow_sessions(make_engine(settings.database_url), settings)
     try:
         with _database_ready(), transaction(factory) as session:
@@ -197,7 +220,7 @@ def serve(
     from api.serving import serve_until_stopped
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    settings = Settings()
+    settings = _settings()
     factory = workflow_sessions(make_engine(settings.database_url), settings)
     with _database_ready(), transaction(factory) as session:
         names = sync_demo_users(session, SystemClock(), enabled=settings.demo_users)
@@ -215,7 +238,7 @@ def worker(interval: Annotated[float, typer.Option(help="seconds between ticks")
     from engine.worker import run_worker
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    settings = Settings()
+    settings = _settings()
     factory = workflow_sessions(make_engine(settings.database_url), settings)
     give_limits(factory, settings.advance_limits())
     stop = threading.Event()

@@ -10,14 +10,15 @@ from fastapi.security import OAuth2PasswordBearer
 from sqlalchemy.orm import Session, sessionmaker
 
 from api.actors import ActorCache
-from api.auth import username_from_token
+from api.auth import read_token
+from api.login_guard import LoginGuard
 from api.schemas import unstorable_text
 from api.settings import Settings
 from api.web.session import web_session_token
 from engine.catalog import FormCatalog
 from engine.clock import Clock
 from engine.errors import AuthenticationError, ValidationError
-from engine.identity import Actor, find_actor
+from engine.identity import Actor, find_token_holder
 
 _bearer = OAuth2PasswordBearer(tokenUrl="/api/auth/token", auto_error=False)
 
@@ -51,7 +52,18 @@ async def get_settings(request: Request) -> Settings:
     return settings
 
 
+async def get_login_guard(request: Request) -> LoginGuard:
+    guard: LoginGuard = request.app.state.login_guard
+    return guard
+
+
+def client_address(request: Request) -> str:
+    """The caller's address as the server saw it (uvicorn puts a trusted proxy's X-Forwarded-For here)."""
+    return request.client.host if request.client else "unknown"
+
+
 SessionDep = Annotated[Session, Depends(get_session)]
+LoginGuardDep = Annotated[LoginGuard, Depends(get_login_guard)]
 ClockDep = Annotated[Clock, Depends(get_clock)]
 CatalogDep = Annotated[FormCatalog, Depends(get_catalog)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
@@ -65,24 +77,30 @@ def get_actor(
 
     The web app's pages call the same API with the session cookie instead of a bearer header. The
     actor is kept for a few seconds (`api.actors`): a user disabled through this server is out at
-    once, one disabled by another process within TIXI_ACTOR_CACHE_SECONDS.
+    once, one disabled by another process within TIXI_ACTOR_CACHE_SECONDS. A token whose generation
+    is not the user's (a logout, a password change or reset, disabling since) is refused.
     """
     if not token:
         token = web_session_token(request)
     if not token:
         raise AuthenticationError("log in first: send 'Authorization: Bearer <token>' from POST /api/auth/token")
     now = clock.now()
-    username = username_from_token(token, secret=settings.secret_key, now=now)
+    claims = read_token(token, secret=settings.secret_key, now=now)
     actors: ActorCache = request.app.state.actor_cache
-    actor = actors.find(username, now)
-    if actor is None:
+    holder = actors.find(claims.username, now)
+    # A token of another generation than the kept one's is checked against the database: it may be
+    # newer (a login after a logout on another server), and a refusal is never kept.
+    if holder is None or holder.token_generation != claims.generation:
         generation = actors.generation
         with session.begin():
-            actor = find_actor(session, username)
-        if actor is None:
+            holder = find_token_holder(session, claims.username)
+        if holder is None:
             raise AuthenticationError("the user of this token is unknown or disabled")
-        actors.keep(actor, now, generation=generation)
-    return actor
+        actors.keep(holder, now, generation=generation)
+    if holder.token_generation != claims.generation:
+        raise AuthenticationError("this token was ended (a logout, a password change or reset, or the account was "
+                                  "disabled); log in again")
+    return holder.actor
 
 
 async def get_actor_cache(request: Request) -> ActorCache:

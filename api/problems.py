@@ -33,12 +33,32 @@ class PayloadTooLargeError(errors.ServiceError):
     code, title = "payload-too-large", "Upload too large"
 
 
-STATUS_BY_ERROR[PayloadTooLargeError] = 413
+class TooManyRequestsError(errors.ServiceError):
+    """Refused before any work for the rest of a throttling window; extras carry `retry_after_seconds`."""
+
+    code, title = "too-many-requests", "Too many requests"
+
+
+class BusyError(errors.ServiceError):
+    """Every password-hashing place is taken; trying again in a moment is the answer.
+
+    A 429 rather than a 503: the server is well, the callers send too many logins at once, and the
+    people at work beside them get their answers.
+    """
+
+    code, title = "logins-busy", "Too many logins at once"
+
+
+STATUS_BY_ERROR.update({PayloadTooLargeError: 413, TooManyRequestsError: 429, errors.LockedOutError: 429,
+                        BusyError: 429})
 
 
 _MEANING = {400: "Malformed body (not JSON, broken multipart)", 401: "Not logged in, or the token is expired or forged", 403: "Not allowed for the caller's groups",
             404: "Not found, or not the caller's to see", 409: "Conflict with the current state or a concurrent change",
-            413: "Upload too large", 422: "Invalid request or input", 503: "The server is shutting down; try again"}
+            413: "Upload too large", 422: "Invalid request or input",
+            429: "Too many failed logins from this address or for this account, or too many logins at once; "
+                 "retry after Retry-After seconds",
+            503: "The server is shutting down; try again"}
 
 
 def responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
@@ -63,7 +83,9 @@ def problem(status: int, code: str, title: str, detail: str, instance: str,
             extras: dict[str, Any] | None = None) -> JSONResponse:
     body = {**(extras or {}), "type": f"urn:tixi:problem:{code}", "title": title, "status": status,
             "detail": detail, "instance": instance}
-    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else {}
+    if isinstance(body.get("retry_after_seconds"), int):
+        headers["Retry-After"] = str(body["retry_after_seconds"])
     return JSONResponse(body, status_code=status, media_type="application/problem+json", headers=headers)
 
 

@@ -105,6 +105,11 @@ class TokenOut(BaseModel):
     expires_in: int
 
 
+class PasswordChangeIn(In):
+    current_password: str = Field(max_length=200)
+    new_password: str = Field(min_length=8, max_length=200)
+
+
 class MeOut(BaseModel):
     username: str
     groups: list[str]
@@ -280,6 +285,8 @@ class UserOut(Out):
     is_demo: bool
     groups: list[str]
     outlet_code: str | None
+    locked_until_at: datetime | None = Field(description="password logins refused until then; "
+                                                         "POST /api/users/{username}/unlock clears it")
 
     @classmethod
     def of(cls, info: UserInfo) -> UserOut:

@@ -12,6 +12,16 @@ from pydantic import AliasChoices, Field, model_validator
 from engine.advance_limits import AdvanceLimits
 from engine.config import EngineConfig
 
+# A stolen token works until it expires unless it is ended (logout, password change); a day caps that.
+MAX_TOKEN_MINUTES = 24 * 60
+
+
+class SettingsError(Exception):
+    """A setting that must not start a server; the message names the variable and what to set.
+
+    Not a ValueError, so that pydantic passes it through as it is rather than wrapping it.
+    """
+
 
 class Settings(EngineConfig):
     """Every TIXI_* setting of a server or CLI run; built in `create_app` and the CLI, then passed down."""
@@ -37,11 +47,36 @@ class Settings(EngineConfig):
     advance_max_dmn_cells: int = 5000
     # How long `tixi serve` waits for requests in flight after SIGTERM before it stops them.
     shutdown_grace_seconds: float = 3.0
+    # Password logins (api/login_guard.py): this many failures within the window lock an account
+    # (for lockout minutes) or an address (for the rest of the window) ...
+    login_failures: int = 10
+    login_window_minutes: int = 15
+    login_lockout_minutes: int = 15
+    login_address_failures: int = 30
+    # ... and at most this many password hashes run at once, with as many more waiting for a turn.
+    login_hash_slots: int = 2
+    login_hash_queue: int = 4
 
     def advance_limits(self, stop: threading.Event | None = None) -> AdvanceLimits:
         return AdvanceLimits(steps=self.advance_max_steps, cpu_seconds=self.advance_max_cpu_seconds,
                              wall_seconds=self.advance_max_wall_seconds, dmn_cells=self.advance_max_dmn_cells,
                              stop=stop)
+
+    @model_validator(mode="after")
+    def _within_bounds(self) -> Self:
+        if not 1 <= self.token_minutes <= MAX_TOKEN_MINUTES:
+            raise SettingsError(f"TIXI_TOKEN_MINUTES is {self.token_minutes}; set it between 1 and "
+                                f"{MAX_TOKEN_MINUTES} (24 hours): a longer-lived token outlasts too much")
+        for name, value in (("TIXI_LOGIN_FAILURES", self.login_failures),
+                            ("TIXI_LOGIN_WINDOW_MINUTES", self.login_window_minutes),
+                            ("TIXI_LOGIN_LOCKOUT_MINUTES", self.login_lockout_minutes),
+                            ("TIXI_LOGIN_ADDRESS_FAILURES", self.login_address_failures),
+                            ("TIXI_LOGIN_HASH_SLOTS", self.login_hash_slots)):
+            if value < 1:
+                raise SettingsError(f"{name} is {value}; set it to 1 or more")
+        if self.login_hash_queue < 0:
+            raise SettingsError(f"TIXI_LOGIN_HASH_QUEUE is {self.login_hash_queue}; set it to 0 or more")
+        return self
 
     @model_validator(mode="after")
     def _secret_key_from_file(self) -> Self:

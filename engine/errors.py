@@ -26,6 +26,12 @@ class AuthenticationError(ServiceError):
     code, title = "unauthenticated", "Authentication required"
 
 
+class LockedOutError(ServiceError):
+    """Too many failed logins: password logins are refused until the lock-out ends or an admin clears it."""
+
+    code, title = "locked-out", "Too many failed logins"
+
+
 class PermissionDeniedError(ServiceError):
     code, title = "permission-denied", "Permission denied"
 

@@ -6,24 +6,21 @@ import re
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import datetime
 
-from argon2 import PasswordHasher
-from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from engine.audit import record_event
 from engine.clock import Clock
-from engine.errors import AuthenticationError, ConflictError, NotFoundError, ValidationError
+from engine.errors import ConflictError, NotFoundError, ValidationError
+from engine.passwords import check_new_password, hash_password
 from engine.tables import Group, Membership, User
 
 ADMIN_GROUP = "admin"
 DESIGNER_GROUP = "designer"
 DEMO_PASSWORD = "demo"
-_USERNAME = re.compile(r"^[a-z][a-z0-9_.-]{1,63}$")
-_hasher = PasswordHasher()
-# Verifying against this when the user does not exist keeps login time the same either way.
-_DUMMY_HASH = _hasher.hash("not-a-real-password")
+USERNAME = re.compile(r"^[a-z][a-z0-9_.-]{1,63}$")
 
 
 @dataclass(frozen=True)
@@ -52,6 +49,7 @@ class UserInfo:
     is_demo: bool
     groups: tuple[str, ...]
     outlet_code: str | None = None
+    locked_until_at: datetime | None = None  # password logins refused until then (engine/logins.py)
 
 
 @dataclass(frozen=True)
@@ -61,32 +59,34 @@ class GroupInfo:
     members: int
 
 
-def authenticate(session: Session, username: str, password: str) -> Actor:
-    """Raises: AuthenticationError (same message for unknown user and wrong password)."""
-    # A name no user can have (e.g. holding a NUL, which PostgreSQL refuses in a query) is simply unknown.
-    user = session.scalar(select(User).where(User.username == username)) if _USERNAME.match(username) else None
-    try:
-        _hasher.verify(user.password_hash if user else _DUMMY_HASH, password)
-    except (VerificationError, InvalidHashError):
-        raise AuthenticationError("wrong username or password") from None
-    if user is None or not user.is_active:
-        raise AuthenticationError("wrong username or password")
-    return _actor_of(session, user)
+@dataclass(frozen=True)
+class TokenHolder:
+    """An active user as a token check needs them: who they are now, and which tokens are still theirs."""
+
+    actor: Actor
+    token_generation: int
 
 
-def find_actor(session: Session, username: str) -> Actor | None:
-    """The active user behind a token, with their groups as they are now.
+def find_token_holder(session: Session, username: str) -> TokenHolder | None:
+    """The active user behind a token, with their groups and token generation as they are now.
 
     One query (user and memberships joined): it runs before every request.
     """
     rows = session.execute(
-        select(User.outlet_code, Membership.group_id)
+        select(User.outlet_code, User.token_generation, Membership.group_id)
         .outerjoin(Membership, Membership.user_id == User.user_id)
         .where(User.username == username, User.is_active.is_(True))
     ).all()
     if not rows:
         return None
-    return Actor(username, frozenset(group for _, group in rows if group is not None), rows[0][0])
+    groups = frozenset(group for _, _, group in rows if group is not None)
+    return TokenHolder(Actor(username, groups, rows[0][0]), rows[0][1])
+
+
+def find_actor(session: Session, username: str) -> Actor | None:
+    """The active user of that name, with their groups as they are now."""
+    holder = find_token_holder(session, username)
+    return holder.actor if holder else None
 
 
 def add_user(
@@ -102,20 +102,19 @@ def add_user(
     outlet_code: str | None = None,
 ) -> UserInfo:
     """Raises: ValidationError (bad name, short password, unknown group), ConflictError (taken)."""
-    if not _USERNAME.match(username):
+    if not USERNAME.match(username):
         raise ValidationError(
             "username must be 2-64 characters: lower-case letters, digits, '_', '.', '-', starting with a letter",
             field="username",
         )
-    if len(password) < (1 if is_demo else 8):
-        raise ValidationError("password must be at least 8 characters", field="password")
+    check_new_password(password, minimum=1 if is_demo else 8)
     if session.scalar(select(User.user_id).where(User.username == username)) is not None:
         raise ConflictError(f"user '{username}' already exists", field="username")
     group_ids = _existing_groups(session, groups)
     user = User(
         username=username,
         display_name=display_name or username,
-        password_hash=_hasher.hash(password),
+        password_hash=hash_password(password),
         is_demo=is_demo,
         outlet_code=outlet_code or None,
         created_at=clock.now(),
@@ -143,19 +142,24 @@ def update_user(
 ) -> UserInfo:
     """Change a user's name, active flag, password, group membership or outlet ("" unbinds) (admins only).
 
+    A password reset or disabling ends the user's tokens (their generation moves on), so
+    enabling them again later revives none.
+
     Raises: NotFoundError, ValidationError.
     """
-    user = _get_user(session, username)
+    user = get_user(session, username)
     changes: dict[str, object] = {}
     if display_name is not None:
         user.display_name = changes["display_name"] = display_name
     if is_active is not None:
         user.is_active = changes["is_active"] = is_active
     if password is not None:
-        if len(password) < 8:
-            raise ValidationError("password must be at least 8 characters", field="password")
-        user.password_hash = _hasher.hash(password)
+        check_new_password(password)
+        user.password_hash = hash_password(password)
         changes["password"] = "reset"
+    if password is not None or is_active is False:
+        user.token_generation += 1
+        changes["sessions_ended"] = True
     if outlet_code is not None:
         user.outlet_code = outlet_code or None
         changes["outlet_code"] = user.outlet_code
@@ -168,6 +172,11 @@ def update_user(
                  data={"username": username, **changes})
     session.flush()
     return _info(session, user)
+
+
+def user_info(session: Session, username: str) -> UserInfo:
+    """Raises: NotFoundError."""
+    return _info(session, get_user(session, username))
 
 
 def list_users(session: Session) -> list[UserInfo]:
@@ -184,7 +193,7 @@ def list_groups(session: Session) -> list[GroupInfo]:
 
 def add_group(session: Session, clock: Clock, *, actor: Actor, group_id: str, name: str) -> GroupInfo:
     """Raises: ValidationError, ConflictError."""
-    if not _USERNAME.match(group_id):
+    if not USERNAME.match(group_id):
         raise ValidationError("group id must be lower-case letters, digits, '_', '.', '-'", field="group_id")
     if session.get(Group, group_id) is not None:
         raise ConflictError(f"group '{group_id}' already exists", field="group_id")
@@ -203,8 +212,13 @@ def sync_demo_users(session: Session, clock: Clock, *, enabled: bool) -> list[st
     """One demo user per group, named after it, password 'demo'; disabled again when turned off."""
     demo_users = {u.username: u for u in session.scalars(select(User).where(User.is_demo.is_(True)))}
     if not enabled:
-        for user in demo_users.values():
-            user.is_active = False
+        disabled = sorted(name for name, user in demo_users.items() if user.is_active)
+        for name in disabled:
+            demo_users[name].is_active = False
+            demo_users[name].token_generation += 1  # as disabling through update_user: their tokens end
+        if disabled:
+            record_event(session, clock, actor="system", event_type="demo_users_disabled",
+                         data={"usernames": disabled})
         session.flush()
         return []
     system = Actor("system", frozenset({ADMIN_GROUP}))
@@ -226,7 +240,8 @@ def _existing_groups(session: Session, groups: Iterable[str]) -> set[str]:
     return wanted
 
 
-def _get_user(session: Session, username: str) -> User:
+def get_user(session: Session, username: str) -> User:
+    """Raises: NotFoundError."""
     user = session.scalar(select(User).where(User.username == username))
     if user is None:
         raise NotFoundError(f"no user '{username}'")
@@ -238,10 +253,6 @@ def _groups_of(session: Session, user: User) -> tuple[str, ...]:
     return tuple(session.scalars(query))
 
 
-def _actor_of(session: Session, user: User) -> Actor:
-    return Actor(user.username, frozenset(_groups_of(session, user)), user.outlet_code)
-
-
 def _info(session: Session, user: User) -> UserInfo:
     return UserInfo(user.user_id, user.username, user.display_name, user.is_active, user.is_demo,
-                    _groups_of(session, user), user.outlet_code)
+                    _groups_of(session, user), user.outlet_code, user.locked_until_at)

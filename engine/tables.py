@@ -68,6 +68,14 @@ class User(Base):
     is_demo: Mapped[bool] = mapped_column(default=False)
     outlet_code: Mapped[str | None] = mapped_column(String(200))  # outlet staff: the outlet they work for
     created_at: Mapped[datetime]
+    # Every token carries the generation it was issued at; moving it on (logout, password change,
+    # disabling) ends all the user's tokens at once.
+    token_generation: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # Failed password logins since `first_failed_at`; too many within the window lock the account
+    # until `locked_until_at` (engine/logins.py).
+    failed_logins: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    first_failed_at: Mapped[datetime | None]
+    locked_until_at: Mapped[datetime | None]
 
 
 class Group(Base):

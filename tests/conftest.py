@@ -96,7 +96,9 @@ def factory(db_engine: Engine, _demo_users: None) -> Iterator[sessionmaker[Sessi
             session.execute(delete(table))
         session.execute(delete(User).where(User.is_demo.is_(False)))
         session.execute(delete(Group).where(Group.group_id.not_in(STANDARD_GROUPS)))
-        session.execute(text("UPDATE users SET is_active = :yes").bindparams(yes=True))
+        # Demo users outlive a test: undo what it did to them (disabling, logouts, lock-outs).
+        session.execute(text("UPDATE users SET is_active = :yes, token_generation = 0, failed_logins = 0, "
+                             "first_failed_at = NULL, locked_until_at = NULL").bindparams(yes=True))
 
 
 @pytest.fixture

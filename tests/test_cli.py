@@ -22,9 +22,21 @@ from typer.testing import CliRunner, Result
 from api.cli import app
 from engine.db import make_engine
 from engine.errors import AuthenticationError
-from engine.identity import authenticate
+from engine.identity import Actor, find_actor
+from engine.clock import SystemClock
+from engine.logins import LockoutPolicy, find_login, record_login_failure
+from engine.passwords import password_matches
 from engine.tables import AuditEvent, Definition, Deployment, Group, Membership, User
 from tests.conftest import ROOT, STANDARD_GROUPS, TEST_PROCESSES
+
+
+def authenticate(session: Session, username: str, password: str) -> Actor:
+    """A password check as a login makes it (engine/logins.py), without the HTTP guard around it."""
+    record = find_login(session, username)
+    actor = find_actor(session, username)
+    if record is None or actor is None or not password_matches(record.password_hash, password):
+        raise AuthenticationError("wrong username or password")
+    return actor
 
 Tixi = Callable[..., Result]
 BROKEN_BPMN = ('<?xml version="1.0" encoding="UTF-8"?>\n'
@@ -269,6 +281,8 @@ def test_users_demo_creates_then_disable_locks_them_out(migrated: Tixi, database
     assert disabled.exit_code == 0, disabled.output
     assert "demo users disabled" in disabled.stdout
     with Session(database) as session:
+        event = session.scalars(select(AuditEvent).where(AuditEvent.event_type == "demo_users_disabled")).one()
+        assert event.data == {"usernames": sorted(STANDARD_GROUPS)}  # and their tokens ended with them
         for group in STANDARD_GROUPS:
             with pytest.raises(AuthenticationError):
                 authenticate(session, group, "demo")
@@ -284,6 +298,34 @@ def test_users_demo_disable_leaves_real_users_alone(migrated: Tixi, database: En
     assert migrated("users", "demo", "--disable").exit_code == 0
     with Session(database) as session:
         assert authenticate(session, "li.na", "s3cret-pass").username == "li.na"
+
+
+def test_users_unlock_clears_a_lockout_and_records_who(migrated: Tixi, database: Engine) -> None:
+    assert migrated("users", "add", "li.na", "--password", "s3cret-pass", "-g", "rcc_agent").exit_code == 0
+    policy = LockoutPolicy(failures=2)
+    with Session(database) as session, session.begin():
+        for _ in range(2):
+            record_login_failure(session, SystemClock(), username="li.na", address="10.0.0.9", policy=policy)
+    with Session(database) as session:
+        assert session.scalars(select(User.locked_until_at).where(User.username == "li.na")).one() is not None
+    result = migrated("users", "unlock", "li.na")
+    assert result.exit_code == 0, result.output
+    assert result.stdout.strip() == "li.na unlocked"
+    with Session(database) as session:
+        assert session.scalars(select(User.locked_until_at).where(User.username == "li.na")).one() is None
+        event = session.scalars(select(AuditEvent).where(AuditEvent.event_type == "user_unlocked")).one()
+        assert (event.actor, event.data) == ("cli", {"username": "li.na", "was_locked": True})
+    missing = migrated("users", "unlock", "nobody")
+    assert _failed_cleanly(missing), missing.output
+    assert "no user 'nobody'" in missing.stderr
+
+
+def test_serve_refuses_a_token_lifetime_above_a_day(tmp_path: Path) -> None:
+    env = {"TIXI_DATABASE_URL": f"sqlite:///{tmp_path / 'x.db'}", "TIXI_SECRET_FILE": str(tmp_path / "secret.key"),
+           "TIXI_TOKEN_MINUTES": str(100 * 365 * 24 * 60)}
+    result = CliRunner().invoke(app, ["serve"], env=env)
+    assert _failed_cleanly(result), result.output
+    assert "TIXI_TOKEN_MINUTES is 52560000; set it between 1 and 1440" in result.stderr
 
 
 # --- the installed console script ----------------------------------------------------------

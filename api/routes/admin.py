@@ -7,7 +7,7 @@ from fastapi import APIRouter
 from api.deps import CHECKED_INPUT, ActorCacheDep, ActorDep, CatalogDep, ClockDep, SessionDep
 from api.problems import API_ERRORS
 from api.schemas import GroupCreateIn, GroupOut, UserCreateIn, UserOut, UserUpdateIn
-from engine import identity
+from engine import identity, logins
 from engine.permissions import Permission, require
 
 router = APIRouter(prefix="/api", tags=["users and groups"], responses=API_ERRORS, dependencies=CHECKED_INPUT)
@@ -39,6 +39,14 @@ def update_user(username: str, body: UserUpdateIn, session: SessionDep, clock: C
                                     password=body.password, groups=body.groups, outlet_code=body.outlet_code)
     actors.forget(username)  # after the commit: a request in between reads the change, not the kept actor
     return UserOut.of(user)
+
+
+@router.post("/users/{username}/unlock", summary="Clear a user's login lock-out and failure count (admins)")
+def unlock_user(username: str, session: SessionDep, clock: ClockDep, actor: ActorDep) -> UserOut:
+    require(actor, Permission.ADMINISTER)
+    with session.begin():
+        logins.unlock_user(session, clock, actor=actor, username=username)
+        return UserOut.of(identity.user_info(session, username))
 
 
 @router.get("/groups", summary="All groups with their member counts")

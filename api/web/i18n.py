@@ -23,6 +23,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "nav.sla": ("服务时限报表", "SLA report"),
     "nav.users": ("用户与组", "Users and groups"),
     "nav.menu": ("主菜单", "Main menu"),
+    "nav.account": ("我的账户", "My account"),
     "logout": ("退出", "Log out"),
     "language": ("语言", "Language"),
     "signed_in_as": ("当前用户", "Signed in as"),
@@ -34,6 +35,12 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "login.failed": ("用户名或密码不正确，或用户已停用。", "Wrong username or password, or the user is disabled."),
     "login.demo": ("演示用户：每个组一个，用户名即组名，密码 demo。",
                    "Demo users: one per group, named after it, password demo."),
+    # account
+    "account.title": ("我的账户", "My account"),
+    "account.change_password": ("修改密码", "Change password"),
+    "account.current_password": ("当前密码", "Current password"),
+    "account.new_password": ("新密码（至少 8 个字符）", "New password (8 characters or more)"),
+    "account.changed": ("密码已修改；其他设备上的登录已结束。", "Password changed; your sessions elsewhere have ended."),
     # inbox
     "tasks.title": ("待办任务", "Task inbox"),
     "tasks.search": ("搜索（业务编号、顾客、序列号、网点）", "Search (business key, customer, serial number, outlet)"),

@@ -1,4 +1,4 @@
-"""Log in and out of the web app, and switch its language."""
+"""Log in and out of the web app, the account page (change one's password), and the language switch."""
 
 from __future__ import annotations
 
@@ -7,13 +7,15 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 
-from api.auth import issue_token
-from api.deps import CHECKED_INPUT, ClockDep, SessionDep, SettingsDep
+from api.auth import issue_token, read_token
+from api.deps import CHECKED_INPUT, ActorCacheDep, ClockDep, LoginGuardDep, SessionDep, SettingsDep, client_address
+from api.problems import status_of
 from api.web import i18n
-from api.web.pages import render
-from api.web.session import close_session, csrf_matches, open_session
-from engine.errors import AuthenticationError
-from engine.identity import authenticate
+from api.web.pages import PageActor, render
+from api.web.session import SESSION_COOKIE, close_session, csrf_matches, open_session
+from engine import sessions
+from engine.errors import AuthenticationError, ServiceError
+from engine.identity import find_token_holder
 
 router = APIRouter(include_in_schema=False, dependencies=CHECKED_INPUT)
 
@@ -30,28 +32,52 @@ def login_page(request: Request, settings: SettingsDep, next: str = "/tasks") ->
     return render(request, "login.html", actor=None, next=_local(next), demo_users=settings.demo_users)
 
 
+# `async`, and no SessionDep: as POST /api/auth/token, no pooled connection is held while hashing.
 @router.post("/login", response_model=None)
-def log_in(request: Request, session: SessionDep, clock: ClockDep, settings: SettingsDep,
-           username: Annotated[str, Form(max_length=64)], password: Annotated[str, Form(max_length=200)],
-           next: Annotated[str, Form(max_length=2000)] = "/tasks") -> HTMLResponse | RedirectResponse:
+async def log_in(request: Request, guard: LoginGuardDep, clock: ClockDep, settings: SettingsDep,
+                 username: Annotated[str, Form(max_length=64)], password: Annotated[str, Form(max_length=200)],
+                 next: Annotated[str, Form(max_length=2000)] = "/tasks") -> HTMLResponse | RedirectResponse:
     try:
-        with session.begin():
-            actor = authenticate(session, username, password)
+        record = await guard.check_password(username, password, address=client_address(request))
     except AuthenticationError:
         return render(request, "login.html", actor=None, status_code=401, failed=True, username=username,
                       next=_local(next), demo_users=settings.demo_users)
+    except ServiceError as refused:  # locked out, throttled or busy: the detail says until when
+        page = render(request, "login.html", actor=None, status_code=status_of(refused), refused=refused.detail,
+                      username=username, next=_local(next), demo_users=settings.demo_users)
+        page.headers["Retry-After"] = str(refused.extras().get("retry_after_seconds", 1))
+        return page
     response = RedirectResponse(_local(next), status_code=303)
-    token = issue_token(actor.username, secret=settings.secret_key, now=clock.now(), minutes=settings.token_minutes)
+    token = issue_token(record.username, generation=record.token_generation, secret=settings.secret_key,
+                        now=clock.now(), minutes=settings.token_minutes)
     open_session(response, token, max_age=settings.token_minutes * 60, secure=request.url.scheme == "https")
     return response
 
 
 @router.post("/logout")
-def log_out(request: Request, csrf: Annotated[str, Form()] = "") -> RedirectResponse:
+def log_out(request: Request, session: SessionDep, clock: ClockDep, settings: SettingsDep, actors: ActorCacheDep,
+            csrf: Annotated[str, Form()] = "") -> RedirectResponse:
+    """The page's script logs out through POST /api/auth/logout; this is the same for a browser without it."""
     response = RedirectResponse("/login", status_code=303)
-    if csrf_matches(request, csrf):  # another site cannot log a user out either
-        close_session(response)
+    if not csrf_matches(request, csrf):  # another site cannot log a user out either
+        return response
+    try:
+        claims = read_token(request.cookies.get(SESSION_COOKIE, ""), secret=settings.secret_key, now=clock.now())
+    except AuthenticationError:
+        claims = None
+    if claims is not None:
+        with session.begin():
+            holder = find_token_holder(session, claims.username)
+            if holder is not None and holder.token_generation == claims.generation:
+                sessions.end_sessions(session, clock, actor=holder.actor, reason="logout")
+        actors.forget(claims.username)
+    close_session(response)
     return response
+
+
+@router.get("/account")
+def account_page(request: Request, actor: PageActor, changed: bool = False) -> HTMLResponse:
+    return render(request, "account.html", actor=actor, section="account", changed=changed)
 
 
 @router.get("/lang/{code}")

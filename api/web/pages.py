@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api import problems
-from api.auth import username_from_token
+from api.auth import read_token
 from api.deps import ClockDep, SessionDep, SettingsDep
 from api.web import i18n
 from api.web.session import CSRF_COOKIE, SESSION_COOKIE
@@ -22,7 +22,7 @@ from engine import definitions
 from engine.business_calendar import LOCAL
 from engine.definitions import DefinitionInfo
 from engine.errors import AuthenticationError, ServiceError
-from engine.identity import Actor, find_actor
+from engine.identity import Actor, find_token_holder
 from engine.permissions import Permission, permissions_of
 
 TEMPLATES = Jinja2Templates(directory=Path(__file__).parent / "templates")
@@ -48,14 +48,14 @@ def page_actor(request: Request, session: SessionDep, clock: ClockDep, settings:
     if not token:
         raise LoginRequired(next_url)
     try:
-        username = username_from_token(token, secret=settings.secret_key, now=clock.now())
+        claims = read_token(token, secret=settings.secret_key, now=clock.now())
     except AuthenticationError:
         raise LoginRequired(next_url) from None
     with session.begin():
-        actor = find_actor(session, username)
-    if actor is None:
+        holder = find_token_holder(session, claims.username)
+    if holder is None or holder.token_generation != claims.generation:
         raise LoginRequired(next_url)
-    return actor
+    return holder.actor
 
 
 PageActor = Annotated[Actor, Depends(page_actor)]

@@ -31,6 +31,11 @@ def web_session_token(request: Request) -> str | None:
     return token
 
 
+def uses_web_session(request: Request) -> bool:
+    """Whether the request was authenticated by the session cookie rather than a bearer header."""
+    return not request.headers.get("Authorization") and bool(request.cookies.get(SESSION_COOKIE))
+
+
 def csrf_matches(request: Request, presented: str | None) -> bool:
     expected = request.cookies.get(CSRF_COOKIE)
     return bool(expected and presented and compare_digest(expected, presented))

@@ -13,7 +13,7 @@ from api.app import create_app
 from api.settings import Settings
 from engine.clock import FrozenClock
 from engine.db import transaction
-from engine.identity import Actor, update_user
+from engine.identity import Actor, TokenHolder, update_user
 
 Login = Callable[[str], dict[str, str]]
 ADMIN = Actor("admin", frozenset({"admin"}))
@@ -65,8 +65,9 @@ def test_an_actor_read_before_a_change_is_not_kept_after_it(clock: FrozenClock) 
     actors = ActorCache(seconds=2)
     before = actors.generation  # a request starts reading the user ...
     actors.forget("rcc_agent")  # ... an admin changes them and the change is committed ...
-    actors.keep(Actor("rcc_agent", frozenset({"rcc_agent"})), clock.now(), generation=before)  # ... the read ends
+    actors.keep(TokenHolder(Actor("rcc_agent", frozenset({"rcc_agent"})), 0), clock.now(),
+                generation=before)  # ... the read ends
     assert actors.find("rcc_agent", clock.now()) is None
-    actors.keep(Actor("rcc_agent", frozenset({"quality"})), clock.now(), generation=actors.generation)
-    assert actors.find("rcc_agent", clock.now()) == Actor("rcc_agent", frozenset({"quality"}))
+    actors.keep(TokenHolder(Actor("rcc_agent", frozenset({"quality"})), 0), clock.now(), generation=actors.generation)
+    assert actors.find("rcc_agent", clock.now()) == TokenHolder(Actor("rcc_agent", frozenset({"quality"})), 0)
     assert actors.find("rcc_agent", clock.now() - timedelta(seconds=1)) is None  # a clock set back

@@ -16,6 +16,8 @@ Login = Callable[[str], dict[str, str]]
 SOME_ID = str(uuid.uuid4())
 PROTECTED = [
     ("get", "/api/auth/me"),
+    ("post", "/api/auth/logout"),
+    ("post", "/api/auth/password"),
     ("get", "/api/definitions"),
     ("post", "/api/definitions"),
     ("get", "/api/definitions/outlet_onboarding"),
@@ -46,6 +48,7 @@ PROTECTED = [
     ("get", "/api/users"),
     ("post", "/api/users"),
     ("patch", "/api/users/outlet"),
+    ("post", "/api/users/outlet/unlock"),
     ("get", "/api/groups"),
     ("post", "/api/groups"),
     ("get", "/api/forms/outlet_registration"),

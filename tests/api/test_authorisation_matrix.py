@@ -64,6 +64,9 @@ MATRIX: dict[tuple[str, str], Row] = {
     ("GET", "/api/health"): Row(public=True),
     ("POST", "/api/auth/token"): Row(public=True),
     ("GET", "/api/auth/me"): Row(),
+    ("POST", "/api/auth/logout"): Row(default=204),  # each caller ends only their own tokens
+    # Too short a new password: refused before any hashing (a wrong current one would count a failure).
+    ("POST", "/api/auth/password"): Row(body={"current_password": "demo", "new_password": "short"}, default=422),
     ("GET", "/api/definitions"): Row(),
     ("POST", "/api/definitions"): Row(allowed=only(201, "designer"), default=403),
     ("GET", "/api/definitions/{key}"): Row(),
@@ -113,6 +116,7 @@ MATRIX: dict[tuple[str, str], Row] = {
     ("POST", "/api/users"): Row(body={"username": "matrix.user", "password": "long-enough-pw", "groups": ["quality"]},
                                 allowed=only(201, "admin"), default=403, mutates=True),
     ("PATCH", "/api/users/{username}"): Row(body={"is_active": True}, allowed=only(200, "admin"), default=403),
+    ("POST", "/api/users/{username}/unlock"): Row(allowed=only(200, "admin"), default=403),
     ("GET", "/api/groups"): Row(),
     ("POST", "/api/groups"): Row(body={"group_id": "matrix_group", "name": "矩阵 / Matrix"},
                                  allowed=only(201, "admin"), default=403, mutates=True),
@@ -201,13 +205,13 @@ def _headers(caller: str, settings: Settings, clock: FrozenClock) -> dict[str, s
     if caller == "no token":
         return {}
     if caller == "expired token":
-        token = issue_token("admin", secret=settings.secret_key, now=clock.now() - timedelta(hours=9), minutes=480)
+        token = issue_token("admin", generation=0, secret=settings.secret_key, now=clock.now() - timedelta(hours=9), minutes=480)
     elif caller == "forged token":
-        token = issue_token("admin", secret="a-guessed-secret-of-the-full-recommended-length", now=clock.now(), minutes=480)
+        token = issue_token("admin", generation=0, secret="a-guessed-secret-of-the-full-recommended-length", now=clock.now(), minutes=480)
     elif caller == "unsigned token":
         token = jwt.encode({"sub": "admin", "iss": "tixi", "iat": 0, "exp": 4102444800}, "", algorithm="none")
     else:  # a demo user; signing directly skips eleven argon2 logins per row
-        token = issue_token(caller, secret=settings.secret_key, now=clock.now(), minutes=480)
+        token = issue_token(caller, generation=0, secret=settings.secret_key, now=clock.now(), minutes=480)
     return {"Authorization": f"Bearer {token}"}
 
 

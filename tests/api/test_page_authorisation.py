@@ -34,6 +34,7 @@ PAGES: dict[tuple[str, str], tuple[str, str] | None] = {
     ("GET", "/instances/{instance_id}"): ("GET", "/api/instances/{instance_id}"),
     ("GET", "/reports/sla"): ("GET", "/api/reports/sla"),
     ("GET", "/admin/users"): ("GET", "/api/users"),
+    ("GET", "/account"): ("GET", "/api/auth/me"),
     ("POST", "/logout"): None,  # ends the session a browser holds, if any
     ("GET", "/login"): None,
     ("POST", "/login"): None,
@@ -95,7 +96,7 @@ def test_a_page_answers_everyone_as_its_api_route_does(
     page: dict[str, str] = {}
     api: dict[str, str] = {}
     for caller in USERS:
-        token = issue_token(caller, secret=app_settings.secret_key, now=clock.now(), minutes=480)
+        token = issue_token(caller, generation=0, secret=app_settings.secret_key, now=clock.now(), minutes=480)
         page[caller] = _page_outcome(client, method, path, url_of, token, app_settings)
         client.cookies.clear()
         if row.mutates:  # the API's answer to this caller, from the matrix, without changing the shared target

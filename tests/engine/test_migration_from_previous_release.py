@@ -107,7 +107,7 @@ def test_previous_release_upgrades_with_its_data(blank_engine: Engine) -> None: 
         done = client.post(f"/api/tasks/{task['task_id']}/complete", headers=director,
                            json={"data": {"rcc_approved": True}})
         assert done.status_code == 200, done.text
-        admin = {"Authorization": f"Bearer {issue_token('admin', secret=SECRET, now=FrozenClock().now(), minutes=60)}"}
+        admin = {"Authorization": f"Bearer {issue_token('admin', generation=0, secret=SECRET, now=FrozenClock().now(), minutes=60)}"}
         response = client.get(f"/api/instances/{case_ids[0]}/history", headers=admin)
         assert response.status_code == 200, response.text
         history = response.json()

@@ -101,7 +101,7 @@ def _seed(factory: sessionmaker[Session], clock: FrozenClock, catalog: FormCatal
 
 
 def _headers(user: str, clock: FrozenClock) -> dict[str, str]:
-    return {"Authorization": f"Bearer {issue_token(user, secret=SECRET, now=clock.now(), minutes=60 * 24 * 365)}"}
+    return {"Authorization": f"Bearer {issue_token(user, generation=0, secret=SECRET, now=clock.now(), minutes=60 * 24 * 365)}"}
 
 
 def _director(client: TestClient, user: str, rng: random.Random, clock: FrozenClock, tally: Tally) -> None:

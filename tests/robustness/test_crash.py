@@ -89,7 +89,7 @@ def _free_port() -> int:
 
 
 def _bearer(user: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {issue_token(user, secret=SECRET, now=SystemClock().now(), minutes=60)}"}
+    return {"Authorization": f"Bearer {issue_token(user, generation=0, secret=SECRET, now=SystemClock().now(), minutes=60)}"}
 
 
 class Acks:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import uuid
 from collections.abc import Callable
 
 import pytest
@@ -62,3 +63,22 @@ def test_logout_ends_the_session(as_user: Callable[..., Page]) -> None:
     expect(page).to_have_url(re.compile(r"/login$"))
     page.goto("/tasks")
     expect(page).to_have_url(re.compile(r"/login\?next="))
+
+
+def test_a_user_changes_their_password_on_the_account_page(as_user: Callable[..., Page], page: Page) -> None:
+    admin = as_user("admin")
+    csrf = next(c["value"] for c in admin.context.cookies() if c["name"] == "tixi_csrf")
+    username = f"pw.{uuid.uuid4().hex[:8]}"
+    created = admin.request.post("/api/users", headers={"X-CSRF-Token": csrf},
+                                 data={"username": username, "password": "first-password", "groups": ["quality"]})
+    assert created.status == 201, created.text()
+    log_in(page, username, password="first-password")
+    page.get_by_role("link", name="My account").click()
+    page.get_by_label("Current password").fill("first-password")
+    page.get_by_label("New password").fill("second-password")
+    page.get_by_role("button", name="Change password").click()
+    expect(page).to_have_url(re.compile(r"/account\?changed=true$"))
+    expect(page.get_by_role("status")).to_contain_text("Password changed")
+    page.get_by_role("button", name="Log out").click()
+    expect(page).to_have_url(re.compile(r"/login$"))
+    log_in(page, username, password="second-password")
