@@ -21,19 +21,32 @@ from __future__ import annotations
 import threading
 from datetime import datetime, timedelta
 
+from cachetools import LRUCache
+
 from engine.identity import TokenHolder
+
+# The users kept at most (the least recently seen fall out): one entry per user who ever logged in
+# was a slow leak on a server that runs for months.
+MAX_KEPT = 10_000
 
 
 class ActorCache:
+    """Recently read users, each valid for `seconds` by the app's clock (passed to each call as `now`).
+
+    Not a `cachetools.TTLCache`: its timer is a process-wide function, and freshness here is judged
+    by the time the request runs at (tests move it), including a clock set back.
+    """
+
     def __init__(self, seconds: float) -> None:
         self._lifetime = timedelta(seconds=seconds)
-        self._kept: dict[str, tuple[TokenHolder, datetime]] = {}
+        self._kept: LRUCache[str, tuple[TokenHolder, datetime]] = LRUCache(maxsize=MAX_KEPT)
         self._lock = threading.Lock()  # sync routes and dependencies run on a thread pool
         self.generation = 0  # moves on each `forget`
 
     def find(self, username: str, now: datetime) -> TokenHolder | None:
         """The user as read within the lifetime (and not after `now`: a clock set back)."""
-        found = self._kept.get(username)
+        with self._lock:  # a look-up reorders the LRU
+            found = self._kept.get(username)
         if found is None:
             return None
         holder, read_at = found

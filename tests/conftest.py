@@ -8,6 +8,7 @@ the run; it is never skipped. TIXI_TEST_DATABASES=sqlite narrows the run for qui
 from __future__ import annotations
 
 import os
+import socket
 import zipfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -58,6 +59,13 @@ STANDARD_GROUPS = {"outlet", "rcc_agent", "rcc_visitor", "rcc_director", "rcc_se
 DESIGNER = Actor("designer", frozenset({"designer"}))
 # The engine's configuration for the whole suite (the environment above says the same to servers).
 TEST_CONFIG = EngineConfig(verify_state=True, state_spill_at=2)
+
+
+def free_port() -> int:
+    """A loopback port nothing listens on now, for a server a test starts."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
 
 
 def sessions(engine: Engine) -> sessionmaker[Session]:

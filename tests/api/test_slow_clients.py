@@ -20,16 +20,11 @@ import pytest
 
 from engine.db import make_engine
 from engine.migrations import upgrade_to_head
-from tests.conftest import ROOT
+from tests.conftest import ROOT, free_port
 
 HEADER_TIMEOUT = 1.0
 SLACK = 1.5  # the event loop's timer and the process's scheduling on a busy machine
 
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 @pytest.fixture(scope="module")
@@ -38,7 +33,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
     engine = make_engine(f"sqlite:///{database}")
     upgrade_to_head(engine)
     engine.dispose()
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, "TIXI_DATABASE_URL": f"sqlite:///{database}", "TIXI_SECRET_KEY": "slow-client-test-key-0123456789",
            "TIXI_HEADER_TIMEOUT_SECONDS": str(HEADER_TIMEOUT), "TIXI_DEMO_USERS": "false"}
     process = subprocess.Popen([sys.executable, "-m", "api.cli", "serve", "--port", str(port), "--no-scheduler"],

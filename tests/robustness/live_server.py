@@ -11,7 +11,8 @@ from sqlalchemy import Engine
 
 from engine.db import make_engine, scratch_postgres_database
 from engine.migrations import upgrade_to_head
-from tests.robustness.test_crash import Process, _free_port
+from tests.conftest import free_port
+from tests.robustness.test_crash import Process
 
 
 @contextmanager
@@ -31,7 +32,7 @@ class LiveServer(Process):
     """`tixi serve --no-scheduler` with extra TIXI_* settings; `base` is its URL once started."""
 
     def __init__(self, engine: Engine, settings: dict[str, str]) -> None:
-        self.port = _free_port()
+        self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         saved = {name: os.environ.get(name) for name in settings}
         os.environ.update(settings)  # Process passes the environment on to the server

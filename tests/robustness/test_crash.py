@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -36,7 +35,7 @@ from engine.identity import Actor, sync_demo_users
 from engine.invariants import check_invariants
 from engine.migrations import upgrade_to_head
 from engine.tables import AuditEvent, Instance, Task, Timer
-from tests.conftest import DESIGNER, ROOT, TEST_PROCESSES, sessions
+from tests.conftest import DESIGNER, ROOT, TEST_PROCESSES, free_port, sessions
 
 SECRET = "crash-test-secret-key-of-a-sensible-length"
 KILLS, DRIVERS, ACKS_PER_ROUND, DUE_TIMERS = 3, 4, 12, 20
@@ -81,11 +80,6 @@ class Process:
         self.popen.send_signal(signal.SIGKILL)
         assert self.popen.wait(timeout=30) == -signal.SIGKILL
 
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _bearer(user: str) -> dict[str, str]:
@@ -132,7 +126,7 @@ def _drive(base: str, acks: Acks, number: int) -> None:
 
 @contextmanager
 def _serving(url: str) -> Iterator[str]:
-    port = _free_port()
+    port = free_port()
     server = Process(["serve", "--host", "127.0.0.1", "--port", str(port), "--no-scheduler"], url)
     try:
         server.wait_for("Application startup complete")

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import re
-import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -29,7 +28,7 @@ from engine.db import make_engine, transaction
 from engine.definitions import deploy_files
 from engine.identity import Actor, sync_demo_users
 from engine.migrations import upgrade_to_head
-from tests.conftest import sessions
+from tests.conftest import free_port, sessions
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = os.environ.get("TIXI_CHROMIUM", "/usr/bin/chromium")
@@ -38,11 +37,6 @@ DESKTOP = {"width": 1280, "height": 800}
 PHONE = {"width": 390, "height": 844}
 OPERATOR = Actor("designer", frozenset({"designer"}))
 
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 @pytest.fixture(scope="session")
@@ -59,7 +53,7 @@ def base_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
                      files=[(f.name, f.read_bytes()) for f in files])
     settings = Settings(database_url=f"sqlite:///{database}", secret_key="browser-test-secret-key-of-32-bytes-or-more", demo_users=True)
     app = create_app(settings, session_factory=factory, run_scheduler=False)
-    port = _free_port()
+    port = free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
