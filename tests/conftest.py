@@ -11,6 +11,7 @@ import os
 import socket
 import zipfile
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 # Every saved workflow is rebuilt from what was written and compared, and finished tasks are
@@ -73,16 +74,23 @@ def sessions(engine: Engine) -> sessionmaker[Session]:
     return session_factory(engine, TEST_CONFIG)
 
 
-@pytest.fixture(scope="session", params=DATABASES)
-def db_engine(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
-    if request.param == "sqlite":
-        engine = make_engine(f"sqlite:///{tmp_path_factory.mktemp('db') / 'tixi.db'}")
+@contextmanager
+def migrated_database(kind: str, directory: Path, prefix: str) -> Iterator[Engine]:
+    """An engine on a new database at the newest schema: an SQLite file in `directory`, or a throw-away PostgreSQL one."""
+    if kind == "sqlite":
+        engine = make_engine(f"sqlite:///{directory / 'tixi.db'}")
         upgrade_to_head(engine)
         yield engine
         engine.dispose()
         return
-    with scratch_postgres_database("tixi_test") as engine:
+    with scratch_postgres_database(prefix) as engine:
         upgrade_to_head(engine)
+        yield engine
+
+
+@pytest.fixture(scope="session", params=DATABASES)
+def db_engine(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
+    with migrated_database(request.param, tmp_path_factory.mktemp("db"), "tixi_test") as engine:
         yield engine
 
 

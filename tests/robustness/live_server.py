@@ -9,22 +9,13 @@ from pathlib import Path
 
 from sqlalchemy import Engine
 
-from engine.db import make_engine, scratch_postgres_database
-from engine.migrations import upgrade_to_head
-from tests.conftest import free_port
+from tests.conftest import free_port, migrated_database
 from tests.robustness.test_crash import Process
 
 
 @contextmanager
 def live_database(kind: str, tmp_path: Path) -> Iterator[Engine]:
-    if kind == "sqlite":
-        engine = make_engine(f"sqlite:///{tmp_path / 'tixi.db'}")
-        upgrade_to_head(engine)
-        yield engine
-        engine.dispose()
-        return
-    with scratch_postgres_database("tixi_live") as engine:
-        upgrade_to_head(engine)
+    with migrated_database(kind, tmp_path, "tixi_live") as engine:
         yield engine
 
 

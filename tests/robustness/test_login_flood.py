@@ -24,11 +24,10 @@ from sqlalchemy import Engine
 from engine import definitions, instances
 from engine.catalog import DEFAULT_FORMS_DIR, FormCatalog
 from engine.clock import SystemClock
-from engine.db import make_engine, make_session_factory, scratch_postgres_database, transaction
+from engine.db import make_session_factory, transaction
 from engine.identity import Actor, sync_demo_users
 from engine.invariants import check_invariants
-from engine.migrations import upgrade_to_head
-from tests.conftest import DATABASES, DESIGNER, TEST_PROCESSES
+from tests.conftest import DATABASES, DESIGNER, TEST_PROCESSES, migrated_database
 from tests.robustness.test_crash import _serving
 
 FLOODERS, ATTEMPTS, APPROVERS, CASES = 32, 4, 4, 6
@@ -37,14 +36,7 @@ LOGIN_ANSWERS = {401, 429}  # wrong password; throttled, locked out or every has
 
 @pytest.fixture(params=DATABASES)
 def flood_db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
-    if request.param == "sqlite":
-        engine = make_engine(f"sqlite:///{tmp_path / 'flood.db'}")
-        upgrade_to_head(engine)
-        yield engine
-        engine.dispose()
-        return
-    with scratch_postgres_database("tixi_flood") as engine:
-        upgrade_to_head(engine)
+    with migrated_database(request.param, tmp_path, "tixi_flood") as engine:
         yield engine
 
 
