@@ -17,7 +17,7 @@ down_revision = None
 branch_labels = None
 depends_on = None
 
-# The organisation's roles (DOMAIN.md) plus the system's own: candidate groups of the processes.
+# The organisation's roles (docs/domain.md) plus the system's own: candidate groups of the processes.
 STANDARD_GROUPS = [
     ("outlet", "特约服务网点 / Authorised service outlet"),
     ("rcc_agent", "地区中心咨询员 / RCC hotline agent"),
