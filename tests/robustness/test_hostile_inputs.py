@@ -18,7 +18,6 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from engine.tables import AuditEvent, Definition, Deployment, Instance, Task
-from tests.conftest import TEST_PROCESSES
 
 Login = Callable[[str], dict[str, str]]
 MB = 1024 * 1024
@@ -78,17 +77,8 @@ def test_fifty_megabyte_upload_is_refused_before_it_is_read(client: TestClient, 
 
 
 @pytest.fixture
-def review_task(client: TestClient, login: Login) -> Iterator[tuple[str, dict[str, str]]]:
-    path = TEST_PROCESSES / "two_step_review.bpmn"
-    deployed = client.post("/api/definitions", headers=login("designer"),
-                           files={"file": (path.name, path.read_bytes(), "application/xml")})
-    assert deployed.status_code == 201, deployed.text
-    started = client.post("/api/instances", headers=login("outlet"),
-                          json={"definition_key": "two_step_review", "variables": {"days": 3}})
-    task_id = started.json()["waiting_tasks"][0]["task_id"]
-    director = login("rcc_director")
-    assert client.post(f"/api/tasks/{task_id}/claim", headers=director).status_code == 200
-    yield task_id, director
+def review_task(claimed_review: dict[str, str], login: Login) -> tuple[str, dict[str, str]]:
+    return claimed_review["task_id"], login("rcc_director")
 
 
 def _fields(body: dict[str, Any]) -> list[str]:

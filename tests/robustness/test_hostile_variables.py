@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -44,18 +44,9 @@ def _path(field: str, depth: int) -> str:
 
 
 @pytest.fixture
-def case(client: TestClient, login: Login) -> Iterator[dict[str, str]]:
+def case(claimed_review: dict[str, str]) -> dict[str, str]:
     """A started two-step review with its review task claimed by the director."""
-    path = TEST_PROCESSES / "two_step_review.bpmn"
-    deployed = client.post("/api/definitions", headers=login("designer"),
-                           files={"file": (path.name, path.read_bytes(), "application/xml")})
-    assert deployed.status_code == 201, deployed.text
-    started = client.post("/api/instances", headers=login("outlet"),
-                          json={"definition_key": "two_step_review", "variables": {"days": 3}})
-    assert started.status_code == 201, started.text
-    task_id = started.json()["waiting_tasks"][0]["task_id"]
-    assert client.post(f"/api/tasks/{task_id}/claim", headers=login("rcc_director")).status_code == 200
-    yield {"instance_id": started.json()["instance_id"], "task_id": task_id}
+    return claimed_review
 
 
 # Where free-form data enters: (user, method path, body with the data under test in `field`).
