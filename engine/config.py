@@ -14,6 +14,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_DATABASE_URL = "sqlite:///var/tixi.db"
 DEFAULT_FORMS_DIR = Path(__file__).resolve().parent.parent / "forms"
+MAX_CASE_DATA_BYTES = 2 * 1024 * 1024
 
 
 class EngineConfig(BaseSettings):
@@ -32,7 +33,7 @@ class EngineConfig(BaseSettings):
     workflow_cache_size: int = 256
     workflow_cache_bytes: int = 64 * 1024 * 1024
     # The most a case's data (its variables, as JSON) may grow to; a step past it is refused.
-    max_case_data_bytes: int = 2 * 1024 * 1024
+    max_case_data_bytes: int = MAX_CASE_DATA_BYTES
 
 
 def postgres_server_url() -> str:

@@ -21,6 +21,7 @@ from cachetools import LRUCache
 from sqlalchemy import event
 from sqlalchemy.orm import Session, SessionTransaction, sessionmaker
 
+from engine.bpmn.serialization import json_bytes
 from engine.bpmn.spiff_adapter import WorkflowRun
 
 _HELD_KEY = "tixi_held_workflows"
@@ -98,6 +99,11 @@ class WorkflowCache:
     def _give_back(self, held: dict[uuid.UUID, _Held]) -> None:
         if self._size <= 0:
             return
+        for entry in held.values():
+            if entry.run.data_bytes == 0 and not entry.run.touched:
+                # Only read in this transaction: weighed here, once, rather than at every load
+                # (a transaction that saves weighs its workflow as it writes it).
+                entry.run.data_bytes = json_bytes(entry.run.variables())
         with self._lock:
             for instance_id, entry in held.items():
                 if entry.run.touched or entry.revision is None or entry.run.is_completed:

@@ -7,7 +7,6 @@ rebuilt and compared (`verify_state`), and after how many finished tasks they ar
 
 from __future__ import annotations
 
-import json
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -18,11 +17,11 @@ from sqlalchemy.orm import Session, object_session, sessionmaker
 
 from engine.advance_limits import limits_of
 from engine.audit import record_event
-from engine.bpmn.serialization import CHUNKS_KEY, DEFAULT_SPILL_AT, SERIALIZER_VERSION
+from engine.bpmn.serialization import CHUNKS_KEY, DEFAULT_SPILL_AT, SERIALIZER_VERSION, json_bytes
 from engine.bpmn.spiff_adapter import Step, WorkflowRun
 from engine.bundles import Bundle
 from engine.clock import Clock
-from engine.config import EngineConfig
+from engine.config import MAX_CASE_DATA_BYTES, EngineConfig
 from engine.db import flush, make_session_factory
 from engine.deadlines import close_case_deadline
 from engine.errors import CaseDataTooLargeError
@@ -39,7 +38,7 @@ class WorkflowStore:
     cache: WorkflowCache | None = None
     verify_state: bool = False
     spill_at: int = DEFAULT_SPILL_AT
-    max_case_data_bytes: int = 2 * 1024 * 1024
+    max_case_data_bytes: int = MAX_CASE_DATA_BYTES
 
 
 _PLAIN = WorkflowStore()
@@ -72,8 +71,6 @@ def load_run(record: Instance, bundle: Bundle) -> WorkflowRun:
     if run is None:
         chunks = _spilled_chunks(session, record.instance_id) if record.state.get(CHUNKS_KEY) else []
         run = WorkflowRun.load(bundle.cache_key, bundle.spec, record.state, chunks, record.serializer_version)
-        if cache is not None:  # what it weighs in the cache, should only this transaction's read keep it there
-            run.data_bytes = _json_bytes(run.variables())
     WorkflowCache.hold(session, record.instance_id, run, bundle.cache_key, record.state_revision, saved=False)
     run.limits = limits_of(session)
     return run
@@ -127,16 +124,12 @@ def _case_data_bytes(variables: dict[str, Any], limit: int) -> int:
 
     Raises: CaseDataTooLargeError.
     """
-    size = _json_bytes(variables)
+    size = json_bytes(variables)
     if size > limit:
         raise CaseDataTooLargeError(
             f"the case's data would be {size:,} bytes; the limit is {limit:,}. Keep large content (files, "
             "photos, long logs) outside the case and store a reference to it", size=size, limit=limit)
     return size
-
-
-def _json_bytes(value: dict[str, Any]) -> int:
-    return len(json.dumps(value, default=str, ensure_ascii=False).encode())
 
 
 def _complete(session: Session, clock: Clock, *, actor: str, record: Instance, bundle: Bundle, run: WorkflowRun,

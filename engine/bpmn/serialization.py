@@ -93,6 +93,11 @@ class StoredState:
     chunk_seq: int
 
 
+def json_bytes(value: Any) -> int:
+    """The size of `value` written as JSON (UTF-8), as the database will hold it."""
+    return len(json.dumps(value, default=str, ensure_ascii=False).encode())
+
+
 def spec_to_dict(spec: Any, subprocess_specs: dict[str, Any]) -> dict[str, Any]:
     """The JSON form of a process spec and the specs of the processes it calls."""
     state = _json_safe(SERIALIZER.to_dict(BpmnWorkflow(spec, subprocess_specs)))
