@@ -18,10 +18,22 @@ from api import problems
 from api.actors import ActorCache
 from api.limits import BodySizeLimit
 from api.login_guard import EarlyLoginRefusal, HashSlots, LoginGuard
-from api.routes import admin, auth, definitions, docs, health, instances, messages, reports, tasks
+from api.routes import (
+    admin,
+    auth,
+    customers,
+    definitions,
+    docs,
+    health,
+    instances,
+    messages,
+    network,
+    reports,
+    tasks,
+)
 from api.security_headers import SecurityHeaders
 from api.settings import Settings
-from api.web import design, inbox, login, monitor
+from api.web import design, inbox, login, monitor, network_pages
 from api.web.pages import install_error_pages
 from engine.advance_limits import give_limits
 from engine.catalog import FormCatalog
@@ -91,10 +103,10 @@ def create_app(
     problems.install(app)
     app.add_middleware(BodySizeLimit, max_upload_bytes=settings.max_upload_bytes)
     app.add_middleware(EarlyLoginRefusal)
-    for module in (health, auth, definitions, instances, tasks, messages, reports, admin, docs):
+    for module in (health, auth, definitions, instances, tasks, messages, reports, admin, network, customers, docs):
         app.include_router(module.router)
     # The web app (issue 5): pages at /, their scripts and the npm packages' builds at /static.
-    for page_module in (login, inbox, design, monitor):
+    for page_module in (login, inbox, design, monitor, network_pages):
         app.include_router(page_module.router)
     install_error_pages(app)
     app.mount("/static", StaticFiles(directory=WEB_STATIC, check_dir=False), name="static")

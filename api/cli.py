@@ -4,21 +4,23 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
 import typer
-from sqlalchemy.exc import OperationalError, ProgrammingError
 
-from api.settings import Settings, SettingsError
+from api.cli_import import import_app
+from api.cli_support import OPERATOR
+from api.cli_support import database_ready as _database_ready
+from api.cli_support import fail as _fail
+from api.cli_support import load_settings as _settings
 from engine.advance_limits import give_limits
 from engine.catalog import FormCatalog
 from engine.clock import SystemClock
 from engine.db import make_engine, transaction
+from engine.demo_network import sync_demo_network
 from engine.errors import ServiceError
-from engine.identity import ADMIN_GROUP, Actor, add_user, sync_demo_users
+from engine.identity import add_user, sync_demo_users
 from engine.workflow_store import session_factory as workflow_sessions
 
 app = typer.Typer(help="Tixi (体系): BPMN workflow engine for after-sales customer service.", no_args_is_help=True)
@@ -30,32 +32,7 @@ app.add_typer(calendar_app, name="calendar")
 app.add_typer(db_app, name="db")
 app.add_typer(users_app, name="users")
 app.add_typer(audit_app, name="audit")
-
-OPERATOR = Actor("cli", frozenset({ADMIN_GROUP, "designer"}))
-
-
-def _fail(message: str) -> typer.Exit:
-    typer.secho(f"error: {message}", fg=typer.colors.RED, err=True)
-    return typer.Exit(code=1)
-
-
-def _settings() -> Settings:
-    """The settings, or a one-line error naming the variable to fix (e.g. TIXI_TOKEN_MINUTES above a day)."""
-    try:
-        return Settings()
-    except (ValueError, SettingsError) as error:
-        raise _fail(f"configuration: {error}") from None
-
-
-@contextmanager
-def _database_ready() -> Iterator[None]:
-    """Turn a missing schema or an unreachable database into a one-line hint."""
-    try:
-        yield
-    except (OperationalError, ProgrammingError) as error:
-        reason = str(error.orig).split("\n")[0] if error.orig else str(error)
-        raise _fail(f"the database is not ready ({reason}); check TIXI_DATABASE_URL and run 'tixi db upgrade'") from None
-
+app.add_typer(import_app, name="import")
 
 @db_app.command("upgrade")
 def db_upgrade() -> None:
@@ -109,6 +86,7 @@ def users_add(
     group: Annotated[list[str], typer.Option("--group", "-g", help="a group id; repeat for several")] = [],  # noqa: B006
     name: Annotated[str | None, typer.Option(help="display name")] = None,
     outlet: Annotated[str | None, typer.Option(help="outlet code: outlet staff see only this outlet's cases")] = None,
+    region: Annotated[str | None, typer.Option(help="region code: RCC staff see their region's cases")] = None,
 ) -> None:
     """Create a user with a password and groups."""
     settings = _settings()
@@ -116,7 +94,7 @@ def users_add(
     try:
         with _database_ready(), transaction(factory) as session:
             user = add_user(session, SystemClock(), actor=OPERATOR, username=username, password=password,
-                            display_name=name, groups=group, outlet_code=outlet)
+                            display_name=name, groups=group, outlet_code=outlet, region_code=region)
     except ServiceError as error:
         raise _fail(error.detail) from None
     typer.echo(f"created {user.username} in {', '.join(user.groups) or 'no group'}")
@@ -224,6 +202,8 @@ def serve(
     factory = workflow_sessions(make_engine(settings.database_url), settings)
     with _database_ready(), transaction(factory) as session:
         names = sync_demo_users(session, SystemClock(), enabled=settings.demo_users)
+        if settings.demo_users:
+            names += sync_demo_network(session, SystemClock(), settings.demo_dir)
     if names:
         typer.echo(f"demo users (password 'demo'): {', '.join(names)}; set TIXI_DEMO_USERS=false to turn them off")
     served = create_app(settings, session_factory=factory, run_scheduler=scheduler)

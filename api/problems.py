@@ -8,7 +8,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm.exc import StaleDataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -121,6 +121,14 @@ def install(app: FastAPI) -> None:
         # Optimistic locking noticed a concurrent change at commit time.
         return problem(409, errors.ConcurrentUpdateError.code, errors.ConcurrentUpdateError.title,
                        "someone else changed this at the same moment; reload and retry", request.url.path)
+
+    @app.exception_handler(IntegrityError)
+    async def _duplicate(request: Request, error: IntegrityError) -> JSONResponse:
+        # Two requests entered the same code (an outlet, a region, a serial number) at the same
+        # moment: the checks before the write each saw it free, the database kept the first.
+        return problem(409, errors.ConflictError.code, errors.ConflictError.title,
+                       "this was entered by someone else at the same moment; nothing was stored, reload",
+                       request.url.path)
 
     @app.exception_handler(OperationalError)
     async def _database_conflict(request: Request, error: OperationalError) -> JSONResponse:

@@ -266,11 +266,15 @@ class TaskDetailOut(TaskOut):
     form_schema: dict[str, Any] | None
     variables: dict[str, Any]
     allowed_actions: list[str]  # what the caller may do with it now: claim, unclaim, complete, hand_on, comment
+    outlet_suggestions: list[dict[str, Any]] = Field(
+        default_factory=list, description="a dispatch form's choices: the active outlets of the case's region, "
+                                          "those serving the customer's city first")
 
     @classmethod
     def of_detail(cls, detail: TaskDetail) -> TaskDetailOut:
         return cls(**TaskOut.of(detail.summary).model_dump(), form_schema=detail.form_schema,
-                   variables=detail.variables, allowed_actions=list(detail.allowed_actions))
+                   variables=detail.variables, allowed_actions=list(detail.allowed_actions),
+                   outlet_suggestions=list(detail.outlet_suggestions))
 
 
 class TaskCompleteIn(In):
@@ -285,6 +289,7 @@ class UserOut(Out):
     is_demo: bool
     groups: list[str]
     outlet_code: str | None
+    region_code: str | None
     locked_until_at: datetime | None = Field(description="password logins refused until then; "
                                                          "POST /api/users/{username}/unlock clears it")
 
@@ -299,6 +304,8 @@ class UserCreateIn(In):
     display_name: str | None = Field(default=None, max_length=200)
     groups: list[str] = Field(default_factory=list)
     outlet_code: str | None = Field(default=None, max_length=200, description="outlet staff see only this outlet's cases")
+    region_code: str | None = Field(default=None, max_length=50, description="RCC staff see their region's cases; "
+                                                                              "outlet staff take their outlet's")
 
 
 class UserUpdateIn(In):
@@ -307,6 +314,7 @@ class UserUpdateIn(In):
     password: str | None = Field(default=None, min_length=8, max_length=200)
     groups: list[str] | None = None
     outlet_code: str | None = Field(default=None, max_length=200, description='"" unbinds the user from an outlet')
+    region_code: str | None = Field(default=None, max_length=50, description='"" unbinds the user from a region')
 
 
 class GroupOut(Out):

@@ -10,7 +10,7 @@ from typing import Self
 from pydantic import AliasChoices, Field, model_validator
 
 from engine.advance_limits import AdvanceLimits
-from engine.config import EngineConfig
+from engine.config import DEFAULT_DEMO_DIR, EngineConfig
 
 # A stolen token works until it expires unless it is ended (logout, password change); a day caps that.
 MAX_TOKEN_MINUTES = 24 * 60
@@ -30,7 +30,8 @@ class Settings(EngineConfig):
     secret_key: str = ""
     secret_file: Path = Path("var/secret.key")
     token_minutes: int = 480
-    demo_users: bool = False
+    demo_users: bool = False  # also the demo network (regions, outlets, their staff, customers) from demo_dir
+    demo_dir: Path = DEFAULT_DEMO_DIR
     scheduler_in_process: bool = Field(True, validation_alias=AliasChoices("scheduler_in_process", "TIXI_SCHEDULER"))
     scheduler_interval: float = 1.0
     # How long a user's groups and active flag read for one request serve their next ones (api/actors.py).

@@ -21,7 +21,7 @@ from engine.tasks import (
     visible_task,
     visible_task_with_groups,
 )
-from engine.visibility import outlet_allows
+from engine.visibility import case_allows
 
 
 def assign_task(session: Session, clock: Clock, *, actor: Actor, task_id: uuid.UUID, assignee: str) -> TaskSummary:
@@ -72,10 +72,14 @@ def _reassign(
         raise ValidationError(f"no active user '{assignee}'", field="assignee")
     if groups and not target.in_any(groups):
         raise ValidationError(f"'{assignee}' is not in the task's groups ({', '.join(groups)})", field="assignee")
-    if not outlet_allows(target, record.outlet_code):
+    if not case_allows(target, outlet_code=record.outlet_code, region=record.region):
         # They could not see the task: it would leave every queue that can.
-        raise ValidationError(f"'{assignee}' works for outlet {target.outlet_code}, and this case belongs to outlet "
-                              f"{record.outlet_code}; hand it to someone of that outlet", field="assignee")
+        if target.outlet_code is not None:
+            raise ValidationError(f"'{assignee}' works for outlet {target.outlet_code}, and this case belongs to outlet "
+                                  f"{record.outlet_code or '(none)'}; hand it to someone of that outlet",
+                                  field="assignee")
+        raise ValidationError(f"'{assignee}' works for region {target.region_code}, and this case belongs to region "
+                              f"{record.region}; hand it to someone of that region", field="assignee")
     previous = task.assignee
     if delegate:
         task.owner = task.owner or previous

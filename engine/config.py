@@ -14,6 +14,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_DATABASE_URL = "sqlite:///var/tixi.db"
 DEFAULT_FORMS_DIR = Path(__file__).resolve().parent.parent / "forms"
+DEFAULT_DEMO_DIR = Path(__file__).resolve().parent.parent / "demo"  # the demo network and customers
 MAX_CASE_DATA_BYTES = 2 * 1024 * 1024
 
 

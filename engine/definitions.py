@@ -28,6 +28,7 @@ from engine.catalog import FormCatalog
 from engine.clock import Clock
 from engine.errors import DeploymentError, NotFoundError
 from engine.identity import Actor, existing_group_ids
+from engine.register_actions import REGISTER_ACTIONS
 from engine.states import StartTimerStatus
 from engine.tables import Definition, Deployment, StartTimer
 from engine.uploads import check_filename, files_of
@@ -216,6 +217,9 @@ def _check_process(
             add(element_id, "user task has no camunda:formKey", task["line"])
         elif not catalog.exists(task["form_key"]):
             add(element_id, f"form '{task['form_key']}' does not exist in forms/", task["line"])
+    for element_id, action in elements.get("register_actions", {}).items():
+        if action not in REGISTER_ACTIONS:
+            add(element_id, f"outlet_register '{action}' is not one of {', '.join(REGISTER_ACTIONS)}")
     sla = elements.get("case_sla")
     if sla and (why := due_problem(sla["due"], "working" if sla.get("calendar") == "working" else "calendar")):
         add(process.key, f"sla_case_due refused: {why}")

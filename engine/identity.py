@@ -15,7 +15,7 @@ from engine.audit import record_event
 from engine.clock import Clock
 from engine.errors import ConflictError, NotFoundError, ValidationError
 from engine.passwords import check_new_password, hash_password
-from engine.tables import Group, Membership, User
+from engine.tables import Group, Membership, Outlet, Region, User
 
 ADMIN_GROUP = "admin"
 DESIGNER_GROUP = "designer"
@@ -28,6 +28,7 @@ class Actor:
     username: str
     groups: frozenset[str]
     outlet_code: str | None = None  # outlet staff see only their outlet's cases
+    region_code: str | None = None  # RCC staff see their region's cases
 
     @property
     def is_admin(self) -> bool:
@@ -49,6 +50,7 @@ class UserInfo:
     is_demo: bool
     groups: tuple[str, ...]
     outlet_code: str | None = None
+    region_code: str | None = None
     locked_until_at: datetime | None = None  # password logins refused until then (engine/logins.py)
 
 
@@ -73,14 +75,15 @@ def find_token_holder(session: Session, username: str) -> TokenHolder | None:
     One query (user and memberships joined): it runs before every request.
     """
     rows = session.execute(
-        select(User.outlet_code, User.token_generation, Membership.group_id)
+        select(User.outlet_code, User.region_code, User.token_generation, Membership.group_id)
         .outerjoin(Membership, Membership.user_id == User.user_id)
         .where(User.username == username, User.is_active.is_(True))
     ).all()
     if not rows:
         return None
-    groups = frozenset(group for _, _, group in rows if group is not None)
-    return TokenHolder(Actor(username, groups, rows[0][0]), rows[0][1])
+    groups = frozenset(row.group_id for row in rows if row.group_id is not None)
+    first = rows[0]
+    return TokenHolder(Actor(username, groups, first.outlet_code, first.region_code), first.token_generation)
 
 
 def find_actor(session: Session, username: str) -> Actor | None:
@@ -100,6 +103,7 @@ def add_user(
     groups: Iterable[str] = (),
     is_demo: bool = False,
     outlet_code: str | None = None,
+    region_code: str | None = None,
 ) -> UserInfo:
     """Raises: ValidationError (bad name, short password, unknown group), ConflictError (taken)."""
     if not USERNAME.match(username):
@@ -111,19 +115,22 @@ def add_user(
     if session.scalar(select(User.user_id).where(User.username == username)) is not None:
         raise ConflictError(f"user '{username}' already exists", field="username")
     group_ids = _existing_groups(session, groups)
+    outlet_code, region_code = _place(session, outlet_code or None, region_code or None, moved=False)
     user = User(
         username=username,
         display_name=display_name or username,
         password_hash=hash_password(password),
         is_demo=is_demo,
-        outlet_code=outlet_code or None,
+        outlet_code=outlet_code,
+        region_code=region_code,
         created_at=clock.now(),
     )
     session.add(user)
     session.flush()
     session.add_all(Membership(user_id=user.user_id, group_id=g) for g in group_ids)
     record_event(session, clock, actor=actor.username, event_type="user_created",
-                 data={"username": username, "groups": sorted(group_ids)})
+                 data={"username": username, "groups": sorted(group_ids), "outlet_code": outlet_code,
+                       "region_code": region_code})
     session.flush()
     return _info(session, user)
 
@@ -139,8 +146,12 @@ def update_user(
     password: str | None = None,
     groups: Iterable[str] | None = None,
     outlet_code: str | None = None,
+    region_code: str | None = None,
 ) -> UserInfo:
-    """Change a user's name, active flag, password, group membership or outlet ("" unbinds) (admins only).
+    """Change a user's name, active flag, password, groups, outlet or region ("" unbinds) (admins only).
+
+    Staff stay within their region: binding someone of region A to an outlet of region B is refused
+    unless the same change moves them to region B.
 
     A password reset or disabling ends the user's tokens (their generation moves on), so
     enabling them again later revives none.
@@ -160,9 +171,14 @@ def update_user(
     if password is not None or is_active is False:
         user.token_generation += 1
         changes["sessions_ended"] = True
-    if outlet_code is not None:
-        user.outlet_code = outlet_code or None
-        changes["outlet_code"] = user.outlet_code
+    if outlet_code is not None or region_code is not None:
+        wanted_region = user.region_code if region_code is None else (region_code or None)
+        wanted_outlet = user.outlet_code if outlet_code is None else (outlet_code or None)
+        if outlet_code is not None and region_code is None and wanted_outlet is None:
+            wanted_region = None if user.outlet_code else wanted_region  # leaving the outlet leaves its region
+        user.outlet_code, user.region_code = _place(session, wanted_outlet, wanted_region,
+                                                    moved=region_code is None and user.region_code is not None)
+        changes["outlet_code"], changes["region_code"] = user.outlet_code, user.region_code
     if groups is not None:
         group_ids = _existing_groups(session, groups)
         session.execute(delete(Membership).where(Membership.user_id == user.user_id))
@@ -232,6 +248,28 @@ def sync_demo_users(session: Session, clock: Clock, *, enabled: bool) -> list[st
     return sorted(existing_group_ids(session))
 
 
+def _place(session: Session, outlet_code: str | None, region_code: str | None, *,
+           moved: bool) -> tuple[str | None, str | None]:
+    """The outlet and region a user is bound to, checked against the register; outlet staff take their
+    outlet's region. `moved`: the region is the user's present one, kept unless the outlet agrees.
+
+    Raises: ValidationError (unknown region or outlet, an outlet of another region).
+    """
+    if region_code is not None and session.get(Region, region_code) is None:
+        raise ValidationError(f"no region '{region_code}' in the register", field="region_code")
+    if outlet_code is None:
+        return None, region_code
+    outlet = session.get(Outlet, outlet_code)
+    if outlet is None:
+        raise ValidationError(f"no outlet '{outlet_code}' in the register", field="outlet_code")
+    if region_code is not None and outlet.region_code != region_code:
+        where = "works in" if moved else "is bound to"
+        raise ValidationError(f"outlet '{outlet_code}' belongs to region '{outlet.region_code}', and the user {where} "
+                              f"region '{region_code}'; move them to that region in the same change",
+                              field="outlet_code")
+    return outlet_code, outlet.region_code
+
+
 def _existing_groups(session: Session, groups: Iterable[str]) -> set[str]:
     wanted = set(groups)
     unknown = wanted - existing_group_ids(session)
@@ -255,4 +293,4 @@ def _groups_of(session: Session, user: User) -> tuple[str, ...]:
 
 def _info(session: Session, user: User) -> UserInfo:
     return UserInfo(user.user_id, user.username, user.display_name, user.is_active, user.is_demo,
-                    _groups_of(session, user), user.outlet_code, user.locked_until_at)
+                    _groups_of(session, user), user.outlet_code, user.region_code, user.locked_until_at)

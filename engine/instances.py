@@ -30,6 +30,7 @@ from engine.errors import (
 from engine.identity import Actor
 from engine.incidents import process_error
 from engine.permissions import Permission, has, may_start, require, sees_everything
+from engine.register_fields import check_register_fields
 from engine.salvage import end_without_workflow
 from engine.states import (
     INSTANCE_TRANSITIONS,
@@ -112,6 +113,8 @@ def start_instance(
     variables = dict(variables or {})
     if definition.elements.get("start_form"):
         catalog.check(definition.elements["start_form"], variables)
+        check_register_fields(session, catalog.schema(definition.elements["start_form"]), variables,
+                              case_region=None)
     if business_key is not None and not business_key.strip():
         raise ValidationError("business_key must not be blank", field="business_key")
     return launch_instance(session, clock, actor=actor, definition=definition, business_key=business_key,

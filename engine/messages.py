@@ -25,7 +25,7 @@ from engine.instances import launch_instance
 from engine.permissions import Permission, has, may_start
 from engine.states import InstanceStatus
 from engine.tables import Instance, MessageSubscription
-from engine.visibility import instance_visible_to, outlet_allows
+from engine.visibility import case_allows, instance_visible_to
 from engine.workflow_store import load_run
 
 
@@ -144,10 +144,10 @@ def _start(
 
 
 def _may_message(session: Session, actor: Actor, record: Instance) -> bool:
-    """Admins; members of the process's starter groups for cases their outlet rule allows; whoever sees the case."""
+    """Admins; members of the process's starter groups for cases their place in the organisation allows; whoever sees the case."""
     if has(actor, Permission.ADMINISTER):
         return True
-    if actor.in_any(_starter_groups(session, record)) and outlet_allows(actor, record.outlet_code):
+    if actor.in_any(_starter_groups(session, record)) and case_allows(actor, outlet_code=record.outlet_code, region=record.region):
         return True
     return session.scalar(select(Instance.instance_id).where(
         Instance.instance_id == record.instance_id, instance_visible_to(actor))) is not None

@@ -22,10 +22,14 @@ class Permission(StrEnum):
     ADMINISTER = "administer"  # suspend, resume, terminate, retry; users, groups, the calendar
     AUDIT = "audit"  # every case and its whole history; the audit chain check
     REPORT = "report"  # the SLA report
+    ARCHIVE = "archive"  # the customer archive (then limited to one's region: engine/customers.py)
 
 
 EVERYONE: tuple[str, ...] | None = None  # any signed-in user
 REPORT_GROUPS = ("quality", "csd_head", ADMIN_GROUP)
+# The RCC keeps its region's customer archive; the CSD's departments read all of it.
+ARCHIVE_GROUPS = ("rcc_agent", "rcc_visitor", "rcc_director", "rcc_settlement", "csd_head", "tech_section",
+                  "training", "quality", ADMIN_GROUP)
 _GRANTED_TO: dict[Permission, tuple[str, ...] | None] = {
     Permission.READ: EVERYONE,
     Permission.START: EVERYONE,
@@ -34,6 +38,7 @@ _GRANTED_TO: dict[Permission, tuple[str, ...] | None] = {
     Permission.ADMINISTER: (ADMIN_GROUP,),
     Permission.AUDIT: (ADMIN_GROUP,),
     Permission.REPORT: REPORT_GROUPS,
+    Permission.ARCHIVE: ARCHIVE_GROUPS,
 }
 
 

@@ -14,6 +14,7 @@ from engine.identity import Actor
 from engine.permissions import Permission, require
 from engine.states import DeadlineStatus
 from engine.tables import Deadline, Instance
+from engine.visibility import within_organisation
 
 
 @dataclass(frozen=True)
@@ -49,6 +50,8 @@ def sla_report(
     )
     if process_key:
         query = query.where(Deadline.process_key == process_key)
+    # A reporter bound to a region or an outlet counts only the cases of their part of the network.
+    query = query.where(within_organisation(actor))
     counts: dict[tuple[str, str | None, str | None], list[int]] = {}
     for key, region, outlet, status, due_at, paused_at in session.execute(query):
         row = counts.setdefault((key, region, outlet), [0, 0, 0])

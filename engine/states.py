@@ -46,6 +46,30 @@ class DeadlineStatus(StrEnum):
     CANCELLED = "cancelled"
 
 
+class OutletStatus(StrEnum):
+    """An outlet's standing in the register (特约服务网点档案)."""
+
+    APPLYING = "applying"
+    PROBATION = "probation"  # the agreement is issued: three months' probation
+    ACTIVE = "active"  # probation passed: the agreement is in force; the only status cases are dispatched to
+    SUSPENDED = "suspended"
+    REVOKED = "revoked"  # revoked by the company or at its own notice; its archive stays
+    ENDED = "ended"  # probation failed: the cooperation ended
+
+
+# Which status an outlet may move to from each status (by the onboarding and revocation processes,
+# or by an admin); absent: refused.
+OUTLET_TRANSITIONS: dict[OutletStatus, frozenset[OutletStatus]] = {
+    OutletStatus.APPLYING: frozenset({OutletStatus.PROBATION, OutletStatus.ENDED}),
+    OutletStatus.PROBATION: frozenset({OutletStatus.ACTIVE, OutletStatus.ENDED, OutletStatus.REVOKED}),
+    OutletStatus.ACTIVE: frozenset({OutletStatus.SUSPENDED, OutletStatus.REVOKED}),
+    OutletStatus.SUSPENDED: frozenset({OutletStatus.ACTIVE, OutletStatus.REVOKED}),
+    OutletStatus.REVOKED: frozenset(),
+    OutletStatus.ENDED: frozenset(),
+}
+LIVING_OUTLET = frozenset({OutletStatus.PROBATION, OutletStatus.ACTIVE, OutletStatus.SUSPENDED})
+
+
 class InstanceAction(StrEnum):
     SUSPEND = "suspend"
     RESUME = "resume"

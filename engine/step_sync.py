@@ -21,6 +21,7 @@ from engine.bundles import Bundle
 from engine.clock import Clock
 from engine.deadlines import close_deadline, open_deadline, pause_or_resume
 from engine.errors import ProcessError
+from engine.register_actions import apply_register_actions
 from engine.states import TaskStatus, TimerStatus
 from engine.tables import Instance, MessageSubscription, Task, TaskCandidateGroup, Timer
 
@@ -55,6 +56,10 @@ def sync_rows(
             _sync_messages(session, record=record, waiting_messages=messages, now=now)
     variables = run.variables()
     _promote_case_fields(record, variables)
+    if bundle.uses("register_actions"):
+        actions = [action for step in steps
+                   if (action := bundle.elements(step.process_key).get("register_actions", {}).get(step.element_id))]
+        apply_register_actions(session, clock, actor=actor, record=record, actions=actions, variables=variables)
     if bundle.uses("sla_pause"):
         waiting_at = [(t.process_key, t.element_id) for t in ready]
         waiting_at += [(t.process_key, t.element_id) for t in timers]

@@ -14,7 +14,7 @@ from engine.instances import Page
 from engine.states import TaskStatus
 from engine.tables import Definition, Instance, Task, TaskCandidateGroup
 from engine.tasks import TaskSummary
-from engine.visibility import own_outlet, queue_routes
+from engine.visibility import queue_routes, within_organisation
 
 QUEUE_COUNT_CAP = 1000
 # Each sort as a function of the columns it reads: the branches order `Task`, the page their union.
@@ -69,8 +69,8 @@ def list_tasks(
         (Instance.definition_key, definition_key), (Instance.business_key, business_key),
         (Instance.customer_name, customer_name), (Instance.serial_number, serial_number),
         (Instance.region, region), (Instance.outlet_code, outlet_code)) if value]
-    if actor.outlet_code is not None:
-        case_conditions.append(own_outlet(actor))
+    if actor.outlet_code is not None or actor.region_code is not None:
+        case_conditions.append(within_organisation(actor))
     if search and search.strip():
         term = search.strip()
         case_conditions.append(or_(*(column.icontains(term, autoescape=True) for column in (

@@ -20,6 +20,7 @@ from engine.errors import InstanceStateError, NotFoundError, PermissionDeniedErr
 from engine.identity import Actor
 from engine.incidents import advance_or_incident
 from engine.permissions import Permission, has, sees_everything
+from engine.register_fields import check_register_fields, dispatch_suggestions
 from engine.states import InstanceStatus, TaskAction, TaskStatus, task_actions
 from engine.tables import Definition, Instance, Task, TaskCandidateGroup
 from engine.visibility import workable_by
@@ -59,6 +60,8 @@ class TaskDetail:
     form_schema: dict[str, Any] | None
     variables: dict[str, Any]
     allowed_actions: tuple[TaskAction, ...] = ()  # what the reader may do with it now
+    # For a dispatch form: the active outlets of the case's region, those serving the customer's city first.
+    outlet_suggestions: tuple[dict[str, Any], ...] = ()
 
 
 def get_task(session: Session, catalog: FormCatalog, *, actor: Actor, task_id: uuid.UUID) -> TaskDetail:
@@ -72,7 +75,10 @@ def get_task(session: Session, catalog: FormCatalog, *, actor: Actor, task_id: u
     schema = catalog.schema(task.form_key) if task.form_key and catalog.exists(task.form_key) else None
     actions = task_actions(actor, status=task.status, instance_status=record.status, assignee=task.assignee,
                            candidate_groups=groups)
-    return TaskDetail(summarize(task, record, definition, groups), schema, variables, actions)
+    city = variables.get("customer_city")
+    suggestions = dispatch_suggestions(session, schema, region=record.region,
+                                       city=city if isinstance(city, str) else None)
+    return TaskDetail(summarize(task, record, definition, groups), schema, variables, actions, tuple(suggestions))
 
 
 def claim_task(session: Session, clock: Clock, *, actor: Actor, task_id: uuid.UUID) -> TaskSummary:
@@ -130,6 +136,7 @@ def complete_task(
         )
     if task.form_key:
         catalog.check(task.form_key, data)
+        check_register_fields(session, catalog.schema(task.form_key), data, case_region=record.region)
     now = clock.now()
     bundle = bundle_of(session, record)
     run = load_run(record, bundle)

@@ -1,30 +1,62 @@
-"""Who sees what: the query conditions behind every queue and instance read.
+"""Who sees what: the query conditions behind every queue, case page, history and report.
 
-An approver sees tasks of their groups and tasks assigned to (or delegated by) them; instances
-they took part in or that wait on such a task. A user bound to an outlet (`outlet_code`) sees only
-cases of that outlet, or cases not tied to any outlet: one outlet never sees another's customers.
+The organisation decides first (`scope_of`):
+- outlet staff (bound to an outlet) see their outlet's cases and nothing else;
+- RCC staff (bound to a region) see their region's cases, and cases tied to no region that they
+  took part in or that wait on their queue;
+- CSD staff (the national departments) and auditors see every case;
+- anyone else (not bound to the organisation: a designer, a demo account) sees the cases they took
+  part in or that wait on a task in their queue.
+A queue holds the tasks of one's groups and those assigned to (or delegated by) one, always within
+one's scope: a task of outlet A1 reaches no other outlet, a region A case no region B director.
 """
 
 from __future__ import annotations
 
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import and_, exists, or_
 
 from engine.identity import Actor
+from engine.permissions import sees_everything
 from engine.states import TaskStatus
 from engine.tables import AuditEvent, Instance, Task, TaskCandidateGroup
 
+# The departments of the Customer Service Department (顾客服务部): national, they see every region.
+NATIONAL_GROUPS = frozenset({"csd_head", "tech_section", "training", "quality"})
 
-def own_outlet(actor: Actor) -> Any:
-    """Cases an outlet-bound user may see (needs `Instance` in the query); no condition for others."""
-    if actor.outlet_code is None:
-        return True
-    return or_(Instance.outlet_code.is_(None), Instance.outlet_code == actor.outlet_code)
+
+class Scope(StrEnum):
+    EVERYTHING = "everything"
+    OUTLET = "outlet"
+    REGION = "region"
+    PARTICIPANT = "participant"
+
+
+def scope_of(actor: Actor) -> Scope:
+    if sees_everything(actor):
+        return Scope.EVERYTHING
+    if actor.outlet_code is not None:
+        return Scope.OUTLET
+    if actor.region_code is not None:
+        return Scope.REGION
+    if actor.in_any(NATIONAL_GROUPS):
+        return Scope.EVERYTHING
+    return Scope.PARTICIPANT
+
+
+def within_organisation(actor: Actor) -> Any:
+    """The cases the actor's place in the organisation lets them near (needs `Instance` in the query)."""
+    if actor.outlet_code is not None:
+        return Instance.outlet_code == actor.outlet_code
+    if actor.region_code is not None:
+        return or_(Instance.region == actor.region_code, Instance.region.is_(None))
+    return True
 
 
 def queue_routes(actor: Actor) -> list[Any]:
-    """The ways a task reaches the actor's queue, one condition each (without the outlet rule).
+    """The ways a task reaches the actor's queue, one condition each (without the organisation rule).
 
     A queue query may run them as separate branches: each can then walk an index in queue order
     and stop after a page, where the OR of all three makes PostgreSQL read every candidate-group
@@ -39,20 +71,31 @@ def queue_routes(actor: Actor) -> list[Any]:
 
 def workable_by(actor: Actor) -> Any:
     """Tasks in the actor's queue (needs `Instance` joined to `Task` in the query)."""
-    return and_(or_(*queue_routes(actor)), own_outlet(actor))
+    return and_(or_(*queue_routes(actor)), within_organisation(actor))
 
 
 def instance_visible_to(actor: Actor) -> Any:
-    """Instances an approver took part in, or that wait on a task in their queue; never another outlet's.
+    """The condition on `Instance` for the cases the actor may read (true for those who see everything).
 
-    Having taken part does not outlast a move: staff moved to another outlet no longer see the cases
-    of the one they left.
+    Having taken part does not outlast a move: staff moved to another outlet or region no longer see
+    the cases of the one they left.
     """
+    scope = scope_of(actor)
+    if scope == Scope.EVERYTHING:
+        return True
+    if scope == Scope.OUTLET:
+        return Instance.outlet_code == actor.outlet_code
     took_part = exists().where(AuditEvent.instance_id == Instance.instance_id, AuditEvent.actor == actor.username)
     queued = exists().where(Task.instance_id == Instance.instance_id, Task.status == TaskStatus.OPEN, workable_by(actor))
-    return and_(or_(took_part, queued), own_outlet(actor))
+    if scope == Scope.REGION:
+        return or_(Instance.region == actor.region_code, and_(Instance.region.is_(None), or_(took_part, queued)))
+    return or_(took_part, queued)
 
 
-def outlet_allows(actor: Actor, outlet_code: str | None) -> bool:
-    """Whether the outlet rule lets `actor` near a case of `outlet_code` (the row-level form of `own_outlet`)."""
-    return actor.outlet_code is None or outlet_code is None or outlet_code == actor.outlet_code
+def case_allows(actor: Actor, *, outlet_code: str | None, region: str | None) -> bool:
+    """Whether the organisation lets `actor` near a case of that outlet and region (the row form of the rule)."""
+    if actor.outlet_code is not None:
+        return outlet_code == actor.outlet_code
+    if actor.region_code is not None:
+        return region is None or region == actor.region_code
+    return True

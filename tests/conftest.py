@@ -20,19 +20,24 @@ from pathlib import Path
 os.environ.setdefault("TIXI_VERIFY_STATE", "1")
 os.environ.setdefault("TIXI_STATE_SPILL_AT", "2")
 
+import json
+
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine, delete, text
+from sqlalchemy import Engine, delete, text, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from api.app import create_app
 from api.settings import Settings
 from engine.catalog import DEFAULT_FORMS_DIR, FormCatalog
 from engine.clock import FrozenClock
-from engine.config import EngineConfig
+from engine.config import DEFAULT_DEMO_DIR, EngineConfig
 from engine.db import make_engine, scratch_postgres_database, transaction
+from engine.demo_network import sync_demo_network
 from engine.identity import Actor, sync_demo_users
 from engine.migrations import upgrade_to_head
+from engine.register_tables import Customer, Outlet, OutletAssessment, OutletStaff, Product, Region
+from engine.states import OutletStatus
 from engine.tables import (
     AuditEvent,
     CalendarDay,
@@ -58,6 +63,9 @@ DATABASES = [d.strip() for d in os.environ.get("TIXI_TEST_DATABASES", "sqlite,po
 STANDARD_GROUPS = {"outlet", "rcc_agent", "rcc_visitor", "rcc_director", "rcc_settlement", "tech_section",
                    "csd_head", "training", "quality", "designer", "admin"}
 DESIGNER = Actor("designer", frozenset({"designer"}))
+DEMO_NETWORK = json.loads((DEFAULT_DEMO_DIR / "network.json").read_text(encoding="utf-8"))
+DEMO_REGIONS = [r["code"] for r in DEMO_NETWORK["regions"]]
+DEMO_OUTLETS = [o["code"] for o in DEMO_NETWORK["outlets"]]
 # The engine's configuration for the whole suite (the environment above says the same to servers).
 TEST_CONFIG = EngineConfig(verify_state=True, state_spill_at=2)
 
@@ -99,6 +107,8 @@ def _demo_users(db_engine: Engine) -> None:
     # Hashing eleven argon2 passwords per test would dominate the suite: users live for the session.
     with transaction(sessions(db_engine)) as session:
         sync_demo_users(session, FrozenClock(), enabled=True)
+        # The demo network (two regions, four outlets, their staff) is as standard as the demo users.
+        sync_demo_network(session, FrozenClock(), DEFAULT_DEMO_DIR, customers=False)
 
 
 @pytest.fixture
@@ -111,6 +121,19 @@ def factory(db_engine: Engine, _demo_users: None) -> Iterator[sessionmaker[Sessi
                       InstanceStateChunk, Instance, StartTimer, CalendarDay, Definition, Deployment):
             session.execute(delete(table))
         session.execute(delete(User).where(User.is_demo.is_(False)))
+        for table in (OutletStaff, OutletAssessment, Product, Customer):
+            session.execute(delete(table))
+        session.execute(delete(Outlet).where(Outlet.code.not_in(DEMO_OUTLETS)))
+        session.execute(delete(Region).where(Region.code.not_in(DEMO_REGIONS)))
+        session.execute(update(Outlet).values(status=OutletStatus.ACTIVE))
+        # A test may bind a demo user (an onboarding binds its applicant to the new outlet): unbind them again.
+        session.execute(update(User).where(User.username.in_(STANDARD_GROUPS)).values(outlet_code=None,
+                                                                                    region_code=None))
+        outlets = {o["code"]: o["region_code"] for o in DEMO_NETWORK["outlets"]}
+        for user in DEMO_NETWORK["users"]:
+            session.execute(update(User).where(User.username == user["username"]).values(
+                outlet_code=user.get("outlet_code"),
+                region_code=user.get("region_code") or outlets.get(user.get("outlet_code", ""))))
         session.execute(delete(Group).where(Group.group_id.not_in(STANDARD_GROUPS)))
         # Demo users outlive a test: undo what it did to them (disabling, logouts, lock-outs).
         session.execute(text("UPDATE users SET is_active = :yes, token_generation = 0, failed_logins = 0, "

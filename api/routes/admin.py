@@ -26,7 +26,8 @@ def create_user(body: UserCreateIn, session: SessionDep, clock: ClockDep, actor:
     with session.begin():
         return UserOut.of(identity.add_user(session, clock, actor=actor, username=body.username,
                                             password=body.password, display_name=body.display_name,
-                                            groups=body.groups, outlet_code=body.outlet_code))
+                                            groups=body.groups, outlet_code=body.outlet_code,
+                                            region_code=body.region_code))
 
 
 @router.patch("/users/{username}", summary="Rename, disable, reset password, change groups (admins)")
@@ -36,7 +37,8 @@ def update_user(username: str, body: UserUpdateIn, session: SessionDep, clock: C
     with session.begin():
         user = identity.update_user(session, clock, actor=actor, username=username,
                                     display_name=body.display_name, is_active=body.is_active,
-                                    password=body.password, groups=body.groups, outlet_code=body.outlet_code)
+                                    password=body.password, groups=body.groups, outlet_code=body.outlet_code,
+                                    region_code=body.region_code)
     actors.forget(username)  # after the commit: a request in between reads the change, not the kept actor
     return UserOut.of(user)
 

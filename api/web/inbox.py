@@ -53,7 +53,8 @@ def task_page(task_id: uuid.UUID, request: Request, session: SessionDep, catalog
     fields = set((detail.form_schema or {}).get("properties", {}))
     prefill = {name: value for name, value in detail.variables.items() if name in fields}
     return render(request, "task.html", actor=actor, section="tasks", task=detail.summary, schema=schema,
-                  actions=detail.allowed_actions, prefill=prefill, variables=detail.variables, history=history)
+                  actions=detail.allowed_actions, prefill=prefill, variables=detail.variables, history=history,
+                  suggestions=detail.outlet_suggestions)
 
 
 @router.get("/start")

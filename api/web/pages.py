@@ -93,6 +93,7 @@ def _abilities(actor: Actor | None) -> dict[str, bool]:
         "deploy": Permission.DEPLOY in granted,
         "admin": Permission.ADMINISTER in granted,
         "report": Permission.REPORT in granted,
+        "customers": Permission.ARCHIVE in granted and (actor is None or actor.outlet_code is None),
     }
 
 

@@ -277,6 +277,11 @@ def _elements(process: etree._Element) -> dict[str, Any]:
             node.get("id", "") for node in process.iter()
             if isinstance(node.tag, str) and _properties(node).get("sla_pause") == "true"
         ),
+        # Elements that change the outlet register when they complete (engine/register_actions.py).
+        "register_actions": {
+            node.get("id", ""): _properties(node)["outlet_register"] for node in process.iter()
+            if isinstance(node.tag, str) and node.get("id") and _properties(node).get("outlet_register")
+        },
         "timer_events": sorted(
             {node.getparent().get("id", "") for node in process.iter(f"{{{BPMN_NS}}}timerEventDefinition")}
         ),

@@ -52,6 +52,22 @@ PROTECTED = [
     ("get", "/api/groups"),
     ("post", "/api/groups"),
     ("get", "/api/forms/outlet_registration"),
+    ("get", "/api/regions"),
+    ("post", "/api/regions"),
+    ("put", "/api/regions/east"),
+    ("get", "/api/outlets"),
+    ("post", "/api/outlets"),
+    ("get", "/api/outlets/HD-001"),
+    ("patch", "/api/outlets/HD-001"),
+    ("post", "/api/outlets/HD-001/status"),
+    ("get", "/api/outlets/HD-001/archive"),
+    ("post", "/api/outlets/HD-001/staff"),
+    ("get", "/api/customers"),
+    ("post", "/api/customers"),
+    ("get", f"/api/customers/{SOME_ID}"),
+    ("get", f"/api/customers/{SOME_ID}/cases"),
+    ("patch", f"/api/customers/{SOME_ID}"),
+    ("get", "/api/products/SN-1/cases"),
 ]
 
 
@@ -62,7 +78,9 @@ def test_every_protected_route_is_listed(client: TestClient) -> None:
     routes = {(method, path.replace("{instance_id}", SOME_ID).replace("{task_id}", SOME_ID)
                .replace("{key}", "outlet_onboarding").replace("{version}", "1")
                .replace("{username}", "outlet").replace("{form_key}", "outlet_registration")
-               .replace("{day}", "2026-10-01"))
+               .replace("{day}", "2026-10-01").replace("{customer_id}", SOME_ID)
+               .replace("{code}", "east" if path.startswith("/api/regions") else "HD-001")
+               .replace("{serial_number}", "SN-1"))
               for path, item in schema["paths"].items() for method in item if path not in public}
     assert routes == set(PROTECTED)
 

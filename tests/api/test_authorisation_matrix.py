@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from api.auth import issue_token
 from api.settings import Settings
-from engine import business_calendar, definitions, instances, tasks
+from engine import business_calendar, customers, definitions, instances, tasks
 from engine.catalog import FormCatalog
 from engine.clock import FrozenClock
 from engine.db import transaction
@@ -41,6 +41,9 @@ AGENT = Actor("rcc_agent", frozenset({"rcc_agent"}))
 ADMIN = Actor("admin", frozenset({"admin"}))
 HOLIDAY = "2026-10-08"
 WORKERS = {"rcc_director": 200, "admin": 200}  # the task's group and admins; everyone else: 404
+NATIONAL = ("csd_head", "tech_section", "training", "quality")  # the CSD's departments read every case
+ARCHIVE = ("rcc_agent", "rcc_visitor", "rcc_director", "rcc_settlement", *NATIONAL, "admin")  # customer archive
+EAST_CITIES = {"cities": ["上海", "杭州", "南京", "宁波"], "central_cities": ["上海", "杭州"]}
 
 
 @dataclass(frozen=True)
@@ -74,10 +77,10 @@ MATRIX: dict[tuple[str, str], Row] = {
     ("GET", "/api/instances"): Row(),
     ("POST", "/api/instances"): Row(body={"definition_key": "two_step_review", "variables": {"days": 3}},
                                     allowed=only(201, "outlet", "designer"), default=403),
-    ("GET", "/api/instances/{instance_id}"): Row("open", allowed=only(200, "outlet", "rcc_director", "admin"),
-                                                 default=404),
-    ("GET", "/api/instances/{instance_id}/history"): Row("open", allowed=only(200, "outlet", "rcc_director", "admin"),
-                                                         default=404),
+    ("GET", "/api/instances/{instance_id}"): Row("open", allowed=only(200, "outlet", "rcc_director", *NATIONAL,
+                                                                      "admin"), default=404),
+    ("GET", "/api/instances/{instance_id}/history"): Row("open", allowed=only(200, "outlet", "rcc_director", *NATIONAL,
+                                                                              "admin"), default=404),
     ("POST", "/api/instances/{instance_id}/suspend"): Row("open", {"reason": "audit"}, allowed=only(200, "admin"),
                                                           default=403, mutates=True),
     ("POST", "/api/instances/{instance_id}/resume"): Row("suspended", {"reason": "audit done"},
@@ -87,7 +90,8 @@ MATRIX: dict[tuple[str, str], Row] = {
     ("POST", "/api/instances/{instance_id}/retry"): Row("failed", {"reason": "days added", "variables": {"days": 3}},
                                                         allowed=only(200, "admin"), default=403, mutates=True),
     # A case the caller may not message answers as one that is not there (no oracle on business keys).
-    ("POST", "/api/messages"): Row("parts", allowed=only(200, "rcc_agent", "admin"), default=404, mutates=True),
+    ("POST", "/api/messages"): Row("parts", allowed=only(200, "rcc_agent", *NATIONAL, "admin"), default=404,
+                                   mutates=True),
     ("GET", "/api/tasks"): Row(),
     ("GET", "/api/tasks/{task_id}"): Row("open", allowed=WORKERS, default=404),
     # An admin sees every task but claims only as a member of its groups.
@@ -121,6 +125,33 @@ MATRIX: dict[tuple[str, str], Row] = {
     ("POST", "/api/groups"): Row(body={"group_id": "matrix_group", "name": "矩阵 / Matrix"},
                                  allowed=only(201, "admin"), default=403, mutates=True),
     ("GET", "/api/forms/{form_key}"): Row(),
+    # The register is the network's directory: everyone reads it; admins (and a region's own RCC
+    # director, not the unbound demo one) change it.
+    ("GET", "/api/regions"): Row(),
+    ("POST", "/api/regions"): Row(body={"code": "matrix", "name": "矩阵 / Matrix", "cities": ["上海"]},
+                                  allowed=only(201, "admin"), default=403),
+    ("PUT", "/api/regions/{code}"): Row(body={"name": "华东 / East China", **EAST_CITIES}, allowed=only(200, "admin"),
+                                        default=403),
+    ("GET", "/api/outlets"): Row(),
+    ("GET", "/api/outlets/{code}"): Row(),
+    ("POST", "/api/outlets"): Row(body={"code": "MX-001", "name": "矩阵网点 / Matrix outlet", "region_code": "east"},
+                                  allowed=only(201, "admin"), default=403),
+    ("PATCH", "/api/outlets/{code}"): Row(body={"outlet_class": "A"}, allowed=only(200, "admin"), default=403),
+    # Another outlet's archive answers as one that is not there; everyone else reads it.
+    ("GET", "/api/outlets/{code}/archive"): Row(),
+    ("POST", "/api/outlets/{code}/staff"): Row(body={"name": "李强", "role": "工程师 / engineer"},
+                                               allowed=only(201, "admin"), default=403),
+    ("POST", "/api/outlets/{code}/status"): Row(body={"status": "suspended", "reason": "audit"},
+                                                allowed=only(200, "admin"), default=403),
+    # The customer archive is the RCC's and the CSD's: outlet staff and designers have no part of it.
+    ("GET", "/api/customers"): Row(allowed=only(200, *ARCHIVE), default=403),
+    ("POST", "/api/customers"): Row(body={"name": "矩阵 / Matrix", "phone": "138-0000-0000", "region_code": "east"},
+                                    allowed=only(201, *ARCHIVE), default=403),
+    ("GET", "/api/customers/{customer_id}"): Row("customer", allowed=only(200, *ARCHIVE), default=404),
+    ("PATCH", "/api/customers/{customer_id}"): Row("customer", {"city": "上海"}, allowed=only(200, *ARCHIVE),
+                                                   default=404),
+    ("GET", "/api/customers/{customer_id}/cases"): Row("customer", allowed=only(200, *ARCHIVE), default=404),
+    ("GET", "/api/products/{serial_number}/cases"): Row(allowed=only(200, *ARCHIVE), default=403),
 }
 
 
@@ -140,6 +171,7 @@ class Target:
     instance_id: str = ""
     task_id: str = ""
     business_key: str = ""
+    customer_id: str = ""
 
 
 def _start_review(session: Session, clock: FrozenClock, catalog: FormCatalog, variables: dict[str, Any]) -> Target:
@@ -157,6 +189,11 @@ def _prepare(factory: sessionmaker[Session], clock: FrozenClock, catalog: FormCa
             business_calendar.set_day(session, clock, actor="admin", day=date.fromisoformat(HOLIDAY), kind="holiday",
                                       name="国庆 / National Day")
         return Target()
+    if state == "customer":
+        with transaction(factory) as session:
+            customer = customers.add_customer(session, clock, actor=ADMIN, name="矩阵 / Matrix", phone="138-0000-0001",
+                                              region_code="east")
+        return Target(customer_id=str(customer.customer_id))
     if state == "parts":
         key = f"PARTS-{uuid.uuid4().hex[:8]}"
         with transaction(factory) as session:
@@ -218,7 +255,9 @@ def _headers(caller: str, settings: Settings, clock: FrozenClock) -> dict[str, s
 def _call(client: TestClient, method: str, path: str, row: Row, target: Target, headers: dict[str, str]) -> Any:
     url = (path.replace("{instance_id}", target.instance_id).replace("{task_id}", target.task_id)
            .replace("{key}", "two_step_review").replace("{version}", "1").replace("{username}", "quality")
-           .replace("{form_key}", "rcc_site_review").replace("{day}", HOLIDAY))
+           .replace("{form_key}", "rcc_site_review").replace("{day}", HOLIDAY)
+           .replace("{code}", "east" if path.startswith("/api/regions") else "HD-001")
+           .replace("{customer_id}", target.customer_id).replace("{serial_number}", "SN-2025-000123"))
     if path == "/api/definitions" and method == "POST":
         review = TEST_PROCESSES / "two_step_review.bpmn"
         return client.post(url, headers=headers, files={"file": (review.name, review.read_bytes(), "text/xml")})

@@ -24,7 +24,7 @@ CUSTOMER_INTAKE: dict[str, Any] = {
     "serial_number": "SN-2025-000123",
     "complaint_category": "product_quality",
     "complaint_severity": "normal",
-    "region": "华东",
+    "region": "east",
     "region_class": "A",
     "complaint_description": "空调不制冷 / the air conditioner does not cool",
 }
@@ -36,13 +36,14 @@ OUTLET_INTAKE: dict[str, Any] = {
     "outlet_contact_phone": "021-55501234",
     "complaint_category": "late_parts",
     "complaint_severity": "normal",
-    "region": "华东",
+    "region": "east",
     "region_class": "A",
     "complaint_description": "压缩机配件迟到两周 / compressor parts two weeks late",
 }
-REPAIRED = {"onsite_resolved": True, "onsite_visit_date": "2026-01-05", "fault_found": "冷媒泄漏 / refrigerant leak",
+DISPATCH = {"outlet_code": "HD-001", "dispatch_note": "顾客在徐汇 / the customer lives in Xuhui"}
+REPAIRED = {"declined": False, "onsite_resolved": True, "onsite_visit_date": "2026-01-05", "fault_found": "冷媒泄漏 / refrigerant leak",
             "repair_actions": "补焊并加注冷媒", "resolution_summary": "已修复 / repaired"}
-NOT_REPAIRED = {"onsite_resolved": False, "onsite_visit_date": "2026-01-05", "fault_found": "压缩机损坏",
+NOT_REPAIRED = {"declined": False, "onsite_resolved": False, "onsite_visit_date": "2026-01-05", "fault_found": "压缩机损坏",
                 "unresolved_reason": "缺压缩机配件 / no compressor in stock"}
 ESCALATION = {"escalation_actions": "调拨配件并派高级工程师", "responsible_party": "outlet",
               "resolution_summary": "已修复 / repaired"}
@@ -71,7 +72,9 @@ def _at(text: str) -> datetime:
 
 
 def _completed(history: list[dict[str, Any]]) -> list[str]:
-    return [e["data"]["element"] for e in events_of(history, "task_completed")]
+    """The tasks completed, but the RCC's dispatches (asserted in the dispatch tests)."""
+    return [e["data"]["element"] for e in events_of(history, "task_completed")
+            if e["data"]["element"] != "dispatch_outlet"]
 
 
 def _feedback_rounds(history: list[dict[str, Any]]) -> int:
@@ -80,7 +83,15 @@ def _feedback_rounds(history: list[dict[str, Any]]) -> int:
 
 def _complain(desk: Desk, user: str = "rcc_agent", business_key: str = "TS-2026-0001", **changes: Any) -> str:
     variables = {k: v for k, v in {**CUSTOMER_INTAKE, **changes}.items() if v is not None}
-    return desk.start(user, "complaint_handling", variables, business_key=business_key)
+    instance_id = desk.start(user, "complaint_handling", variables, business_key=business_key)
+    _dispatch(desk, instance_id)
+    return instance_id
+
+
+def _dispatch(desk: Desk, instance_id: str) -> None:
+    """A quality case waits for the RCC to dispatch it to an outlet of its region: to HD-001 here."""
+    if "dispatch_outlet" in desk.waiting(instance_id):
+        desk.work("rcc_agent", instance_id, "dispatch_outlet", DISPATCH)
 
 
 def _tick(factory: sessionmaker[Session], clock: FrozenClock, delta: timedelta) -> int:
@@ -141,7 +152,7 @@ def test_quality_problem_repaired_on_site_in_time(desk: Desk, factory: sessionma
     assert task["candidate_groups"] == ["outlet"] and task["form_key"] == "onsite_repair_report"
     assert _at(task["due_at"]) - _at(task["created_at"]) == timedelta(hours=24)
     assert (task["business_key"], task["serial_number"], task["customer_name"], task["region"]) == (
-        "TS-2026-0001", "SN-2025-000123", "张三", "华东")
+        "TS-2026-0001", "SN-2025-000123", "张三", "east")
     timers = desk.instance(instance_id)["pending_timers"]
     assert [(t["element_id"], _at(t["due_at"])) for t in timers] == [("repair_deadline", _at(task["due_at"]))]
 
@@ -165,12 +176,12 @@ def test_quality_problem_repaired_on_site_in_time(desk: Desk, factory: sessionma
     assert chosen_by(history, "satisfaction_decision") == [["complaint_closed"]]
     _assert_return_visit_in_history(history)
     submitted = [e["data"]["submitted"] for e in events_of(history, "task_completed")]
-    assert submitted == [REPAIRED, SATISFIED, FEEDBACK]
+    assert submitted == [DISPATCH, REPAIRED, SATISFIED, FEEDBACK]
     final = history[-1]["data"]["variables"]
     assert final["customer_satisfied"] is True and final["defect_category"] == "component"
     assert "reopened" not in final
     # The dispatch to the outlet is recorded like every other gateway decision.
-    assert chosen_by(history, "category_decision") == [["onsite_repair"]]
+    assert chosen_by(history, "category_decision") == [["dispatch_outlet"]]
 
 
 def test_repair_overdue_at_24_hours_escalates_to_rcc_director(desk: Desk, factory: sessionmaker[Session],
@@ -231,14 +242,16 @@ def test_second_deadline_escalates_to_csd_head(desk: Desk, factory: sessionmaker
     assert [e["data"]["element"] for e in events_of(history, "task_cancelled")] == ["onsite_repair",
                                                                                  "rcc_director_escalation"]
     created = [(e["data"]["element"], e["data"]["candidate_groups"]) for e in events_of(history, "task_created")]
-    assert created == [("onsite_repair", ["outlet"]), ("rcc_director_escalation", ["rcc_director"]),
+    assert created == [("dispatch_outlet", ["rcc_agent"]), ("onsite_repair", ["outlet"]),
+                       ("rcc_director_escalation", ["rcc_director"]),
                        ("csd_head_escalation", ["csd_head"])]
 
     desk.work("csd_head", instance_id, "csd_head_escalation", ESCALATION)
     _visit_and_feedback(desk, instance_id)
     history = _assert_closed(desk, instance_id)
     assert _completed(history) == ["csd_head_escalation", "conduct_return_visit", "quality_feedback"]
-    assert [e["actor"] for e in events_of(history, "task_completed")] == ["csd_head", "rcc_visitor", "tech_section"]
+    assert [e["actor"] for e in events_of(history, "task_completed")] == ["rcc_agent", "csd_head", "rcc_visitor",
+                                                                       "tech_section"]
 
 
 def test_outlet_cannot_repair_escalates_to_rcc_director(desk: Desk, factory: sessionmaker[Session],
@@ -325,6 +338,8 @@ def test_unsatisfied_customer_reopens_the_case_until_satisfied(desk: Desk, facto
     desk.work("rcc_visitor", instance_id, "conduct_return_visit", UNSATISFIED)
 
     # Reopened: back to dispatch, the outlet repairs again with a fresh 24-hour deadline.
+    assert desk.queues() == {"rcc_agent": ["dispatch_outlet"]}
+    _dispatch(desk, instance_id)
     assert desk.queues() == {"outlet": ["onsite_repair"]}
     second_repair = desk.task_of("outlet", instance_id, "onsite_repair")
     assert second_repair["task_id"] != first_repair["task_id"]
@@ -366,6 +381,7 @@ def test_reopened_quality_case_gets_feedback_every_round(desk: Desk) -> None:
     instance_id = _complain(desk)
     desk.work("outlet", instance_id, "onsite_repair", REPAIRED)
     _visit_and_feedback(desk, instance_id, UNSATISFIED, feedback_first=True)
+    _dispatch(desk, instance_id)
     assert desk.queues() == {"outlet": ["onsite_repair"]}
     desk.work("outlet", instance_id, "onsite_repair", REPAIRED)
     _visit_and_feedback(desk, instance_id, SATISFIED)

@@ -16,7 +16,7 @@ REGISTRATION: dict[str, Any] = {
     "applicant_name": "王伟",
     "contact_phone": "021-55501234",
     "address": "上海市浦东新区张江路 88 号",
-    "region": "华东",
+    "region": "east",
     "region_class": "A",
     "legal_entity": True,
     "legal_entity_name": "上海华东家电维修有限公司",
@@ -29,7 +29,7 @@ REGISTRATION: dict[str, Any] = {
 APPROVE_RCC = {"rcc_approved": True, "site_inspection_notes": "现场整洁，设备齐全 / tidy site, full equipment"}
 APPROVE_TECH = {"tech_approved": True, "tech_comments": "技术力量满足要求"}
 APPROVE_CSD = {"csd_approved": True, "csd_comments": "同意设立"}
-AGREEMENT = {"agreement_no": "TX-2026-001", "issued_on": "2026-01-20", "outlet_class": "A"}
+AGREEMENT = {"outlet_code": "HD-101", "agreement_no": "TX-2026-001", "issued_on": "2026-01-20", "outlet_class": "A"}
 CONFIRMATION = {"agreement_confirmed": True, "signatory_name": "王伟"}
 CERTIFICATION = {"certified_engineers": [{"name": "李强", "certificate_no": "ENG-001"}], "all_certified": True}
 

@@ -9,12 +9,12 @@ import pytest
 from tests.api.conftest import Desk
 
 COMPANY_PROPOSAL: dict[str, Any] = {
-    "proposed_by": "company", "outlet_name": "华东家电维修中心", "outlet_code": "HD-001", "region": "华东",
+    "proposed_by": "company", "outlet_name": "华东家电维修中心", "outlet_code": "HD-001", "region": "east",
     "reason": "causes_complaints", "breach_details": "三个月内有效投诉 12 起 / 12 valid complaints in 3 months",
     "proposer_name": "张敏",
 }
 OUTLET_PROPOSAL: dict[str, Any] = {
-    "proposed_by": "outlet", "outlet_name": "华东家电维修中心", "outlet_code": "HD-001", "region": "华东",
+    "proposed_by": "outlet", "outlet_name": "华东家电维修中心", "outlet_code": "HD-001", "region": "east",
     "reason": "outlet_request", "written_notice_ref": "HD-2026-书面通知-07", "proposer_name": "王伟",
 }
 CLEARANCE = {"accounts_settled": True, "spare_parts_returned": True, "outstanding_amount": 0,

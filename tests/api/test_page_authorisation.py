@@ -35,6 +35,9 @@ PAGES: dict[tuple[str, str], tuple[str, str] | None] = {
     ("GET", "/reports/sla"): ("GET", "/api/reports/sla"),
     ("GET", "/admin/users"): ("GET", "/api/users"),
     ("GET", "/account"): ("GET", "/api/auth/me"),
+    ("GET", "/network"): ("GET", "/api/outlets"),
+    ("GET", "/customers"): ("GET", "/api/customers"),
+    ("GET", "/customers/{customer_id}"): ("GET", "/api/customers/{customer_id}"),
     ("POST", "/logout"): None,  # ends the session a browser holds, if any
     ("GET", "/login"): None,
     ("POST", "/login"): None,
@@ -92,7 +95,8 @@ def test_a_page_answers_everyone_as_its_api_route_does(
     deploy_targets(factory, clock, catalog)
     # Pages only read: one target serves every caller (a mutating API row's state is what the page shows).
     target = _prepare(factory, clock, catalog, row.target)
-    url_of = {"task_id": target.task_id, "instance_id": target.instance_id, "key": "two_step_review"}
+    url_of = {"task_id": target.task_id, "instance_id": target.instance_id, "key": "two_step_review",
+              "customer_id": target.customer_id}
     page: dict[str, str] = {}
     api: dict[str, str] = {}
     for caller in USERS:

@@ -29,7 +29,7 @@ def test_assign_delegate_priority_follow_up_and_comments(desk: Desk, client: Tes
     task = desk.task_of("rcc_director", instance_id, "rcc_review")
     url = f"/api/tasks/{task['task_id']}"
     director, other = desk.login("rcc_director"), _add_director(client, desk)
-    assert task["priority"] == 50 and task["region"] == "华东"
+    assert task["priority"] == 50 and task["region"] == "east"
     # Only the assignee hands a task on; a stranger to the task's groups cannot receive it.
     assert client.post(f"{url}/assign", headers=director, json={"assignee": "director2"}).status_code == 403
     client.post(f"{url}/claim", headers=director)
@@ -56,9 +56,9 @@ def test_assign_delegate_priority_follow_up_and_comments(desk: Desk, client: Tes
 def test_queue_filters_on_promoted_case_fields_and_sorts(desk: Desk, clock: FrozenClock, client: TestClient) -> None:
     east = desk.start("outlet", "outlet_onboarding", REGISTRATION)
     clock.advance(timedelta(minutes=1))
-    north = desk.start("outlet", "outlet_onboarding", {**REGISTRATION, "region": "华北"})
-    assert [t["instance_id"] for t in desk.queue("rcc_director", region="华北")] == [north]
-    assert [t["instance_id"] for t in desk.queue("rcc_director", region="华东")] == [east]
+    north = desk.start("outlet", "outlet_onboarding", {**REGISTRATION, "region": "north"})
+    assert [t["instance_id"] for t in desk.queue("rcc_director", region="north")] == [north]
+    assert [t["instance_id"] for t in desk.queue("rcc_director", region="east")] == [east]
     headers = desk.login("rcc_director")
     task = desk.task_of("rcc_director", north, "rcc_review")
     client.post(f"/api/tasks/{task['task_id']}/claim", headers=headers)
@@ -76,9 +76,9 @@ def _report(desk: Desk, user: str = "quality", **params: Any) -> Any:
 def test_sla_deadlines_met_breached_open_and_paused(desk: Desk, deploy_file: Deploy, clock: FrozenClock) -> None:
     deploy_file(TEST_PROCESSES / "sla_parts_wait.bpmn")
     # One repair done in time, one late, one still open but overdue, one open within its time.
-    in_time = desk.start("rcc_agent", "sla_parts_wait", {"region": "华东", "outlet_code": "HD-001"})
-    late = desk.start("rcc_agent", "sla_parts_wait", {"region": "华东", "outlet_code": "HD-001"})
-    overdue = desk.start("rcc_agent", "sla_parts_wait", {"region": "华北", "outlet_code": "HB-002"})
+    in_time = desk.start("rcc_agent", "sla_parts_wait", {"region": "east", "outlet_code": "HD-001"})
+    late = desk.start("rcc_agent", "sla_parts_wait", {"region": "east", "outlet_code": "HD-001"})
+    overdue = desk.start("rcc_agent", "sla_parts_wait", {"region": "north", "outlet_code": "HB-002"})
     confirmation = {"agreement_confirmed": True, "signatory_name": "李"}
     for instance_id in (in_time, late, overdue):
         desk.client.post("/api/messages", headers=desk.login("rcc_agent"),
@@ -87,10 +87,10 @@ def test_sla_deadlines_met_breached_open_and_paused(desk: Desk, deploy_file: Dep
     desk.work("outlet", in_time, "repair", confirmation)
     clock.advance(timedelta(hours=30))
     desk.work("outlet", late, "repair", confirmation)
-    desk.start("rcc_agent", "sla_parts_wait", {"region": "华北", "outlet_code": "HB-002"})  # open, within time
+    desk.start("rcc_agent", "sla_parts_wait", {"region": "north", "outlet_code": "HB-002"})  # open, within time
     rows = {(r["region"], r["outlet_code"]): r for r in _report(desk).json()}
-    assert (rows[("华东", "HD-001")]["met"], rows[("华东", "HD-001")]["breached"]) == (1, 1)
-    assert (rows[("华北", "HB-002")]["breached"], rows[("华北", "HB-002")]["open"]) == (1, 1)
+    assert (rows[("east", "HD-001")]["met"], rows[("east", "HD-001")]["breached"]) == (1, 1)
+    assert (rows[("north", "HB-002")]["breached"], rows[("north", "HB-002")]["open"]) == (1, 1)
     assert all(r["process_key"] == "sla_parts_wait" for r in rows.values())
 
     # While the case waits for parts (sla_pause), its repair clock stands still.
@@ -125,9 +125,9 @@ def test_calendar_api_for_admins(desk: Desk, client: TestClient) -> None:
 def test_case_deadline_is_met_or_breached_when_the_case_ends(desk: Desk, deploy_file: Deploy,
                                                              clock: FrozenClock) -> None:
     deploy_file(TEST_PROCESSES / "sla_case.bpmn")
-    quick = desk.start("rcc_agent", "sla_case", {"region": "华东"})
-    slow = desk.start("rcc_agent", "sla_case", {"region": "华东"})
-    withdrawn = desk.start("rcc_agent", "sla_case", {"region": "华东"})
+    quick = desk.start("rcc_agent", "sla_case", {"region": "east"})
+    slow = desk.start("rcc_agent", "sla_case", {"region": "east"})
+    withdrawn = desk.start("rcc_agent", "sla_case", {"region": "east"})
     clock.advance(timedelta(days=1))
     desk.work("rcc_director", quick, "handle", {"rcc_approved": True})
     desk.client.post(f"/api/instances/{withdrawn}/terminate", headers=desk.login("admin"), json={"reason": "撤回"})

@@ -23,7 +23,7 @@ REQUEST: dict[str, Any] = {
     "serial_number": "SN-2025-009876",
     "purchase_date": "2025-12-21",
     "invoice_no": "FP-88001234",
-    "region": "华北",
+    "region": "north",
     "region_class": "B",
     "outlet_code": "HB-002",
     "customer_request": "return",
@@ -161,7 +161,7 @@ def test_return_chosen_approved_back_to_factory_fees_settled_and_visit_closes(de
     desk.work("outlet", instance_id, "inspect_product", _inspection(10, True, True))
     choice = desk.task_of("outlet", instance_id, "customer_choice")
     assert (choice["customer_name"], choice["serial_number"], choice["outlet_code"], choice["region"]) == (
-        "李四", "SN-2025-009876", "HB-002", "华北")
+        "李四", "SN-2025-009876", "HB-002", "north")
     desk.work("outlet", instance_id, "customer_choice", {"customer_choice": "return", "choice_notes": "要求退款"})
     assert desk.queues() == {"rcc_director": ["rcc_director_approval"]}
     desk.work("rcc_director", instance_id, "rcc_director_approval", APPROVED)

@@ -245,10 +245,14 @@ def test_admin_suspends_resumes_terminates(desk: Desk, review: tuple[str, str], 
 
 
 def test_instances_are_visible_only_to_participants(desk: Desk, review: tuple[str, str]) -> None:
+    """Outside the organisation's scopes (no region, no outlet, not the CSD) a case is seen by who took
+    part in it or whose queue it waits on; the CSD's departments see every case."""
     instance_id, _ = review
     assert desk.client.get(f"/api/instances/{instance_id}", headers=desk.login("outlet")).status_code == 200
     assert desk.client.get(f"/api/instances/{instance_id}", headers=desk.login("rcc_director")).status_code == 200
-    for stranger in ("tech_section", "csd_head", "quality"):
+    for national in ("tech_section", "csd_head", "quality"):
+        assert desk.client.get(f"/api/instances/{instance_id}", headers=desk.login(national)).status_code == 200
+    for stranger in ("rcc_agent", "rcc_visitor", "rcc_settlement"):
         assert desk.client.get(f"/api/instances/{instance_id}", headers=desk.login(stranger)).status_code == 404
         assert desk.client.get(f"/api/instances/{instance_id}/history",
                                headers=desk.login(stranger)).status_code == 404

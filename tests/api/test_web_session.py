@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from api.web.session import CSRF_COOKIE, CSRF_HEADER, SESSION_COOKIE
 from tests.api.conftest import Desk
-from tests.api.test_complaint_handling import CUSTOMER_INTAKE
+from tests.api.test_complaint_handling import _complain
 from tests.api.test_task_queue_api import _snapshot
 from tests.conftest import TEST_PROCESSES
 
@@ -36,7 +36,7 @@ def test_login_sets_a_strict_httponly_session_cookie_and_a_csrf_cookie(client: T
 
 def test_a_write_with_the_cookie_needs_the_csrf_header(desk: Desk, client: TestClient,
                                                        factory: sessionmaker[Session]) -> None:
-    instance_id = desk.start("rcc_agent", "complaint_handling", CUSTOMER_INTAKE, business_key="TS-CSRF")
+    instance_id = _complain(desk, business_key="TS-CSRF")
     task_id = desk.task_of("outlet", instance_id, "onsite_repair")["task_id"]
     web_login(client, "outlet")
     before = _snapshot(factory)
@@ -89,13 +89,12 @@ def test_page_errors_are_pages_and_api_errors_stay_problems(client: TestClient) 
 
 def test_task_search_and_instance_filters(desk: Desk, client: TestClient,
                                           login: Callable[[str], dict[str, str]]) -> None:
-    first = desk.start("rcc_agent", "complaint_handling", CUSTOMER_INTAKE, business_key="TS-FIND-1")
-    desk.start("rcc_agent", "complaint_handling", {**CUSTOMER_INTAKE, "customer_name": "李四"},
-               business_key="TS-FIND-2")
+    first = _complain(desk, business_key="TS-FIND-1")
+    _complain(desk, business_key="TS-FIND-2", customer_name="李四")
     assert [t["business_key"] for t in desk.queue("outlet", search="find-1")] == ["TS-FIND-1"]
     assert [t["business_key"] for t in desk.queue("outlet", search="李")] == ["TS-FIND-2"]
     assert desk.queue("outlet", search="%") == []  # wildcards are searched for, not expanded
-    desk.work("outlet", first, "onsite_repair", {"onsite_resolved": True, "onsite_visit_date": "2026-01-05",
+    desk.work("outlet", first, "onsite_repair", {"declined": False, "onsite_resolved": True, "onsite_visit_date": "2026-01-05",
                                                  "fault_found": "x", "resolution_summary": "ok"})
     admin = login("admin")
 

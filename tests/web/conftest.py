@@ -23,9 +23,11 @@ from playwright.sync_api import Browser, BrowserContext, Page, Playwright, expec
 from api.app import create_app
 from api.settings import Settings
 from engine.catalog import DEFAULT_FORMS_DIR, FormCatalog
+from engine.config import DEFAULT_DEMO_DIR
 from engine.clock import SystemClock
 from engine.db import make_engine, transaction
 from engine.definitions import deploy_files
+from engine.demo_network import sync_demo_network
 from engine.identity import Actor, sync_demo_users
 from engine.migrations import upgrade_to_head
 from tests.conftest import free_port, sessions
@@ -49,6 +51,7 @@ def base_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
                    key=lambda p: (p.suffix != ".dmn", p.name))  # decisions first, as `tixi deploy` does
     with transaction(factory) as session:
         sync_demo_users(session, SystemClock(), enabled=True)
+        sync_demo_network(session, SystemClock(), DEFAULT_DEMO_DIR)
         deploy_files(session, SystemClock(), FormCatalog(DEFAULT_FORMS_DIR), actor=OPERATOR,
                      files=[(f.name, f.read_bytes()) for f in files])
     settings = Settings(database_url=f"sqlite:///{database}", secret_key="browser-test-secret-key-of-32-bytes-or-more", demo_users=True)

@@ -29,13 +29,13 @@ def act(page: Page, action: str, reason: str, variables: dict[str, object] | Non
 
 
 def test_admin_suspends_resumes_and_terminates_from_the_instance_page(as_user: Callable[..., Page]) -> None:
-    instance_id = start_complaint(as_user("rcc_agent"), "TS-WEB-ADMIN")
+    instance_id = start_complaint(as_user("rcc_agent"), "TS-WEB-ADMIN", dispatch_to=None)
     admin = as_user("admin")
     admin.goto("/instances?business_key=TS-WEB-ADMIN&participant=rcc_agent&status=running")
     expect(admin.get_by_test_id("instance-count")).to_have_text("1 instances")
     admin.get_by_test_id("instance-list").get_by_role("link").click()
     expect(admin).to_have_url(re.compile(instance_id))
-    expect(admin.locator('#diagram g.djs-element.mark-active[data-element-id="onsite_repair"]')).to_have_count(1)
+    expect(admin.locator('#diagram g.djs-element.mark-active[data-element-id="dispatch_outlet"]')).to_have_count(1)
     expect(admin.locator('#diagram g.djs-element.mark-finished[data-element-id="severity_decision"]')).to_have_count(1)
 
     act(admin, "Suspend", "顾客出差 / customer away")

@@ -12,7 +12,8 @@ from tests.api.test_complaint_handling import CUSTOMER_INTAKE, FEEDBACK, REPAIRE
 from tests.web.conftest import fill_form, screenshot
 
 
-def start_complaint(page: Page, business_key: str) -> str:
+def start_complaint(page: Page, business_key: str, dispatch_to: str | None = "HD-001") -> str:
+    """Start a complaint from the start page as the RCC agent; unless told not to, dispatch it to an outlet."""
     page.get_by_role("link", name="Start a case").click()
     page.get_by_role("link", name="Complaint handling").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Start: Complaint handling")
@@ -22,7 +23,10 @@ def start_complaint(page: Page, business_key: str) -> str:
     page.get_by_role("button", name="Start", exact=True).click()
     expect(page).to_have_url(re.compile(r"/instances/[0-9a-f-]{36}$"))
     expect(page.get_by_test_id("instance-status")).to_have_text("running")
-    return page.url.rsplit("/", 1)[-1]
+    instance_id = page.url.rsplit("/", 1)[-1]
+    if dispatch_to:
+        work_task(page, business_key, "Dispatch to an outlet", {"outlet_code": dispatch_to})
+    return instance_id
 
 
 def work_task(page: Page, business_key: str, step: str, data: dict[str, object], *, shot: str | None = None) -> None:
@@ -49,8 +53,9 @@ def work_task(page: Page, business_key: str, step: str, data: dict[str, object],
 def test_complaint_from_intake_to_return_visit_through_the_pages(as_user: Callable[..., Page]) -> None:
     key = "TS-WEB-0001"
     agent = as_user("rcc_agent")
-    instance_id = start_complaint(agent, key)
-    expect(agent.get_by_test_id("marks-active")).to_have_text("onsite_repair, repair_deadline")  # task and its timer
+    instance_id = start_complaint(agent, key, dispatch_to=None)
+    expect(agent.get_by_test_id("marks-active")).to_have_text("dispatch_outlet")
+    work_task(agent, key, "Dispatch to an outlet", {"outlet_code": "HD-001"})
 
     outlet = as_user("outlet")
     work_task(outlet, key, "On-site repair within 24 hours", REPAIRED, shot="task-form")
@@ -73,9 +78,9 @@ def test_complaint_from_intake_to_return_visit_through_the_pages(as_user: Callab
     for event in ("started", "task completed", "gateway decision", "ended"):
         expect(history.locator("li").filter(has_text=event).first).to_be_visible()
     completed_by = history.locator("li[data-event=task_completed] .by").all_inner_texts()
-    assert completed_by == ["outlet", "rcc_visitor", "tech_section"]
+    assert completed_by == ["rcc_agent", "outlet", "rcc_visitor", "tech_section"]
     diagram = admin.locator("#diagram")
     expect(diagram).to_have_attribute("data-rendered", "true")
-    for element in ("onsite_repair", "category_decision", "severity_decision"):
+    for element in ("dispatch_outlet", "onsite_repair", "category_decision", "severity_decision"):
         expect(diagram.locator(f'g.djs-element.mark-finished[data-element-id="{element}"]')).to_have_count(1)
     screenshot(admin, "instance")
