@@ -9,15 +9,16 @@ from __future__ import annotations
 
 import json
 import re
+from copy import deepcopy
 from dataclasses import dataclass, field
 from typing import Any
 
 from lxml import etree
 from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
-from SpiffWorkflow.camunda.parser.CamundaParser import CamundaParser
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 
 from engine.bpmn.serialization import SERIALIZER, SERIALIZER_VERSION, spec_to_dict
+from engine.bpmn.task_specs import TixiParser
 
 BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
 CAMUNDA_NS = "http://camunda.org/schema/1.0/bpmn"
@@ -78,18 +79,19 @@ def parse_decisions(root: etree._Element, filename: str) -> list[ParsedDecision]
 
     Raises: DefinitionProblem.
     """
-    parser = CamundaParser()
-    try:
-        parser.add_dmn_xml(root, filename=filename)
-    except (ValidationException, SpiffWorkflowException) as error:
-        raise _problem_from(error) from None
     namespace = etree.QName(root).namespace
-    decisions = root.findall(f"{{{namespace}}}decision")
-    if not decisions:
+    if not root.findall(f"{{{namespace}}}decision"):
         raise DefinitionProblem("the DMN document holds no decision")
+    _refuse_required_decisions(root)
+    parser = TixiParser()
     converter = SERIALIZER.registry.convert_to_dict["BusinessRuleTask"].args[1].__self__  # the registered converter
     parsed = []
-    for decision in decisions:
+    for single in single_decision_documents(root):
+        try:
+            parser.add_dmn_xml(single, filename=filename)
+        except (ValidationException, SpiffWorkflowException) as error:
+            raise _problem_from(error) from None
+        decision = single.find(f"{{{namespace}}}decision")
         key = decision.get("id", "")
         try:
             table = parser.get_engine(key, decision).decision_table
@@ -101,6 +103,41 @@ def parse_decisions(root: etree._Element, filename: str) -> list[ParsedDecision]
             raise DefinitionProblem(f"decision '{key}': {problem}", element_id=key)
         parsed.append(ParsedDecision(key, decision.get("name") or key, table_dict))
     return parsed
+
+
+def single_decision_documents(root: etree._Element) -> list[etree._Element]:
+    """One copy of a DMN document per decision, holding only that decision.
+
+    The library reads one decision per document (it registers the document under its first
+    decision's id, and with two it fails on an internal error): split, each decision is found by
+    its own id, as `camunda:decisionRef` names it.
+    """
+    namespace = etree.QName(root).namespace
+    decisions = root.findall(f"{{{namespace}}}decision")
+    if len(decisions) <= 1:
+        return [root]
+    documents = []
+    for keep in decisions:
+        copy = etree.Element(root.tag, attrib=dict(root.attrib), nsmap=root.nsmap)
+        for child in root:
+            if child is keep or (isinstance(child.tag, str) and etree.QName(child).localname != "decision"
+                                 and etree.QName(child).namespace == namespace):
+                copy.append(deepcopy(child))
+        documents.append(copy)
+    return documents
+
+
+def _refuse_required_decisions(root: etree._Element) -> None:
+    """A decision that requires another (a DRG) is refused: the library evaluates one table, never its requirements."""
+    namespace = etree.QName(root).namespace
+    for decision in root.findall(f"{{{namespace}}}decision"):
+        required = decision.find(f"{{{namespace}}}informationRequirement/{{{namespace}}}requiredDecision")
+        if required is not None:
+            key, needed = decision.get("id", ""), (required.get("href") or "").lstrip("#")
+            raise DefinitionProblem(
+                f"decision '{key}' requires decision '{needed}' (a decision requirement graph); Tixi evaluates one "
+                "decision table per business-rule task and does not evaluate required decisions. Put each decision "
+                f"on its own business-rule task, '{needed}' first, and read its output in '{key}'", element_id=key)
 
 
 def _decision_cell_problem(table: dict[str, Any]) -> str | None:
@@ -140,10 +177,11 @@ def parse_processes(root: etree._Element, filename: str, decisions: list[etree._
     processes = [p for p in root.findall("bpmn:process", _NS) if p.get("isExecutable", "true") == "true"]
     if not processes:
         raise DefinitionProblem("the BPMN document holds no executable process")
-    parser = CamundaParser()
+    parser = TixiParser()
     try:
         for dmn in decisions:
-            parser.add_dmn_xml(dmn)
+            for single in single_decision_documents(dmn):
+                parser.add_dmn_xml(single)
         parser.add_bpmn_xml(root, filename=filename)
         parsed = []
         for process in processes:

@@ -1,0 +1,112 @@
+"""The BPMN elements of docs/bpmn-support.md, each driven through the API on both databases.
+
+Files from other tools hold service, send and receive tasks, plain and manual tasks and DMN files
+with several decisions: each deploys (never a 500) and runs as the matrix says.
+"""
+
+from __future__ import annotations
+
+import io
+import zipfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from fastapi.testclient import TestClient
+
+from tests.conftest import TEST_PROCESSES
+
+Login = Callable[[str], dict[str, str]]
+
+
+def _upload(client: TestClient, login: Login, *paths: Path) -> Any:
+    if len(paths) == 1:  # one file as it is, several as a bundle
+        files = {"file": (paths[0].name, paths[0].read_bytes(), "application/xml")}
+        return client.post("/api/definitions", headers=login("designer"), files=files)
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as bundle:
+        for path in paths:
+            bundle.write(path, path.name)
+    return client.post("/api/definitions", headers=login("designer"),
+                       files={"file": ("bundle.zip", buffer.getvalue(), "application/zip")})
+
+
+def _check(client: TestClient, login: Login, name: str, content: str) -> Any:
+    return client.post("/api/definitions", headers=login("designer"),
+                       files={"file": (name, content.encode(), "application/xml")})
+
+
+def _start(client: TestClient, login: Login, key: str, variables: dict[str, Any]) -> dict[str, Any]:
+    response = client.post("/api/instances", headers=login("admin"),
+                           json={"definition_key": key, "variables": variables})
+    assert response.status_code == 201, response.text
+    return dict(response.json())
+
+
+def _history(client: TestClient, login: Login, instance_id: str) -> list[dict[str, Any]]:
+    response = client.get(f"/api/instances/{instance_id}/history", headers=login("admin"))
+    assert response.status_code == 200, response.text
+    return list(response.json())
+
+
+def test_a_service_task_passes_check_and_deploys(client: TestClient, login: Login) -> None:
+    path = TEST_PROCESSES / "external_review.bpmn"
+    checked = client.post("/api/definitions?dry_run=true", headers=login("designer"),
+                          files={"file": (path.name, path.read_bytes(), "application/xml")})
+    assert checked.status_code == 201 and checked.json()["dry_run"] is True, checked.text
+    response = _upload(client, login, path)
+    assert response.status_code == 201, response.text
+    assert [d["key"] for d in response.json()["definitions"]] == ["external_review"]
+
+
+def test_send_receive_plain_and_manual_tasks_run(client: TestClient, login: Login) -> None:
+    response = _upload(client, login, TEST_PROCESSES / "parts_order_messages.bpmn")
+    assert response.status_code == 201, response.text
+    started = _start(client, login, "parts_order_messages", {"order_no": "PO-7"})
+    assert started["status"] == "running"
+    delivered = client.post("/api/messages", headers=login("admin"),
+                            json={"name": "parts_delivered", "variables": {"parts_ok": True}})
+    assert delivered.status_code == 200, delivered.text
+    assert (delivered.json()["outcome"], delivered.json()["element_id"]) == ("resumed", "await_parts")
+    done = client.get(f"/api/instances/{started['instance_id']}", headers=login("admin")).json()
+    assert done["status"] == "completed"
+    assert done["variables"]["parts_ok"] is True and done["variables"]["order_no"] == "PO-7"
+    steps = [(e["data"]["element"], e["data"]["type"]) for e in _history(client, login, started["instance_id"])
+             if e["event_type"] == "element_completed"]
+    assert steps == [("start", "StartEvent"), ("order_parts", "SendTask"), ("await_parts", "ReceiveTask"),
+                     ("note_arrival", "Task"), ("fit_parts", "ManualTask"), ("done", "EndEvent")]
+
+
+def test_a_dmn_file_with_two_decisions_serves_each_by_its_id(client: TestClient, login: Login) -> None:
+    response = _upload(client, login, TEST_PROCESSES / "repair_rules.dmn", TEST_PROCESSES / "repair_routing.bpmn")
+    assert response.status_code == 201, response.text
+    assert sorted(d["key"] for d in response.json()["definitions"]) == ["repair_route", "repair_routing",
+                                                                         "warranty_cover"]
+    started = _start(client, login, "repair_routing", {"fault": "compressor", "months": 30})
+    assert started["status"] == "completed"
+    decided = {e["data"]["element"]: (e["data"]["decision"], e["data"]["outputs"])
+               for e in _history(client, login, started["instance_id"]) if e["event_type"] == "decision_evaluated"}
+    assert decided == {"decide_route": ("repair_route", {"route": "factory"}),
+                       "decide_cover": ("warranty_cover", {"cover": "none"})}
+
+
+def test_a_dmn_file_with_two_decisions_deploys_alone_then_serves_a_later_process(client: TestClient,
+                                                                                  login: Login) -> None:
+    assert _upload(client, login, TEST_PROCESSES / "repair_rules.dmn").status_code == 201
+    assert _upload(client, login, TEST_PROCESSES / "repair_routing.bpmn").status_code == 201
+    started = _start(client, login, "repair_routing", {"fault": "display", "months": 3})
+    variables = client.get(f"/api/instances/{started['instance_id']}", headers=login("admin")).json()["variables"]
+    assert (variables["route"], variables["cover"]) == ("outlet", "full")
+
+
+def test_a_required_decision_is_refused_naming_both(client: TestClient, login: Login) -> None:
+    source = (TEST_PROCESSES / "repair_rules.dmn").read_text(encoding="utf-8").replace(
+        '<decision id="repair_route" name="维修路线 / Repair route">',
+        '<decision id="repair_route" name="维修路线 / Repair route"><informationRequirement id="req">'
+        '<requiredDecision href="#warranty_cover"/></informationRequirement>')
+    response = _check(client, login, "repair_rules.dmn", source)
+    assert response.status_code == 422, response.text
+    body = response.json()
+    assert body["element"] == "repair_route"
+    assert "requires decision 'warranty_cover'" in body["detail"] and "own business-rule task" in body["detail"]
+    assert client.get("/api/definitions", headers=login("admin")).json() == []
