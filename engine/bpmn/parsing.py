@@ -18,6 +18,7 @@ from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 
 from engine.bpmn.serialization import SERIALIZER, SERIALIZER_VERSION, spec_to_dict
+from engine.bpmn.support import external_topic, unsupported_elements
 from engine.bpmn.task_specs import TixiParser
 
 BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
@@ -177,6 +178,10 @@ def parse_processes(root: etree._Element, filename: str, decisions: list[etree._
     processes = [p for p in root.findall("bpmn:process", _NS) if p.get("isExecutable", "true") == "true"]
     if not processes:
         raise DefinitionProblem("the BPMN document holds no executable process")
+    for process in processes:
+        refused = unsupported_elements(process)
+        if refused:
+            raise DefinitionProblem(refused[0].message, element_id=refused[0].element_id, line=refused[0].line)
     parser = TixiParser()
     try:
         for dmn in decisions:
@@ -307,6 +312,11 @@ def _elements(process: etree._Element) -> dict[str, Any]:
             for node in process.iter(f"{{{BPMN_NS}}}messageEventDefinition")
         },
         "start_events": start_events,
+        # Service and send tasks a worker does through the external-task API (engine/external_tasks.py).
+        "external_tasks": {
+            node.get("id", ""): {"topic": external_topic(node), "name": node.get("name") or node.get("id")}
+            for tag in ("serviceTask", "sendTask") for node in process.iter(f"{{{BPMN_NS}}}{tag}")
+        },
         "side_end_events": sorted(
             node.get("id", "") for node in process.iter(f"{{{BPMN_NS}}}endEvent")
             if _properties(node).get("side_branch") == "true"

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import pytest
 from fastapi.testclient import TestClient
 
 from tests.conftest import TEST_PROCESSES
@@ -59,7 +60,7 @@ def test_a_service_task_passes_check_and_deploys(client: TestClient, login: Logi
     assert [d["key"] for d in response.json()["definitions"]] == ["external_review"]
 
 
-def test_send_receive_plain_and_manual_tasks_run(client: TestClient, login: Login) -> None:
+def test_receive_plain_and_manual_tasks_run(client: TestClient, login: Login) -> None:
     response = _upload(client, login, TEST_PROCESSES / "parts_order_messages.bpmn")
     assert response.status_code == 201, response.text
     started = _start(client, login, "parts_order_messages", {"order_no": "PO-7"})
@@ -73,7 +74,7 @@ def test_send_receive_plain_and_manual_tasks_run(client: TestClient, login: Logi
     assert done["variables"]["parts_ok"] is True and done["variables"]["order_no"] == "PO-7"
     steps = [(e["data"]["element"], e["data"]["type"]) for e in _history(client, login, started["instance_id"])
              if e["event_type"] == "element_completed"]
-    assert steps == [("start", "StartEvent"), ("order_parts", "SendTask"), ("await_parts", "ReceiveTask"),
+    assert steps == [("start", "StartEvent"), ("await_parts", "ReceiveTask"),
                      ("note_arrival", "Task"), ("fit_parts", "ManualTask"), ("done", "EndEvent")]
 
 
@@ -109,4 +110,74 @@ def test_a_required_decision_is_refused_naming_both(client: TestClient, login: L
     body = response.json()
     assert body["element"] == "repair_route"
     assert "requires decision 'warranty_cover'" in body["detail"] and "own business-rule task" in body["detail"]
+    assert client.get("/api/definitions", headers=login("admin")).json() == []
+
+
+def test_throw_inclusive_gateways_subprocess_error_and_terminate_run(client: TestClient, login: Login) -> None:
+    assert _upload(client, login, TEST_PROCESSES / "flow_elements.bpmn").status_code == 201
+    started = _start(client, login, "flow_elements", {"needs_parts": True, "needs_visit": True, "needs_note": False})
+    assert started["status"] == "completed"
+    done = [e["data"]["element"] for e in _history(client, login, started["instance_id"])
+            if e["event_type"] in ("element_completed", "gateway_decision")]
+    assert {"milestone", "split", "order_parts", "book_visit", "join", "inspect_fails", "failed", "stop"} <= set(done)
+    assert "note" not in done and "never" not in done
+    ended = [e for e in _history(client, login, started["instance_id"]) if e["event_type"] == "ended"]
+    assert ended[0]["data"]["end_event"] == "stop"
+
+
+_PROCESS = ('<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" '
+            'xmlns:camunda="http://camunda.org/schema/1.0/bpmn" id="d" targetNamespace="http://tixi.example/t">'
+            '<bpmn:process id="refused" isExecutable="true">{body}</bpmn:process>{extra}</bpmn:definitions>')
+_MESSAGE = '<bpmn:message id="m" name="m"/>'
+# Each element the library would accept but Tixi cannot run as the standard says, with what the designer reads.
+REFUSED = {
+    "event-based gateway": ('<bpmn:startEvent id="s"/><bpmn:eventBasedGateway id="g" name="Wait"/>', "",
+                            "g", "event-based gateway 'g' (Wait) is not run by Tixi: wait with a receive task"),
+    "link event": ('<bpmn:startEvent id="s"/><bpmn:intermediateThrowEvent id="l"><bpmn:linkEventDefinition '
+                   'name="A"/></bpmn:intermediateThrowEvent>', "", "l", "connect the two places with a sequence flow"),
+    "signal start": ('<bpmn:startEvent id="s"><bpmn:signalEventDefinition/></bpmn:startEvent>', "",
+                     "s", "is a signal event start event, which Tixi does not run: use a message event"),
+    "conditional catch": ('<bpmn:startEvent id="s"/><bpmn:intermediateCatchEvent id="c"><bpmn:conditionalEventDefinition>'
+                          '<bpmn:condition>x</bpmn:condition></bpmn:conditionalEventDefinition>'
+                          '</bpmn:intermediateCatchEvent>', "", "c", "test the condition at an exclusive gateway"),
+    "compensation boundary": ('<bpmn:startEvent id="s"/><bpmn:task id="t"/><bpmn:boundaryEvent id="b" attachedToRef="t">'
+                              '<bpmn:compensateEventDefinition/></bpmn:boundaryEvent>', "", "b",
+                              "draw the undoing steps as ordinary tasks"),
+    "ad-hoc subprocess": ('<bpmn:startEvent id="s"/><bpmn:adHocSubProcess id="a"/>', "", "a",
+                          "ad-hoc sub process 'a' is not run by Tixi"),
+    "event subprocess": ('<bpmn:startEvent id="s"/><bpmn:subProcess id="e" triggeredByEvent="true">'
+                         '<bpmn:startEvent id="es"/></bpmn:subProcess>', "", "e", "is an event subprocess"),
+    "message start inside a subprocess": ('<bpmn:startEvent id="s"/><bpmn:subProcess id="sp"><bpmn:startEvent id="ms">'
+                                          '<bpmn:messageEventDefinition messageRef="m"/></bpmn:startEvent>'
+                                          '</bpmn:subProcess>', _MESSAGE, "ms", "message start inside a subprocess"),
+    "multiple start": ('<bpmn:startEvent id="s"><bpmn:messageEventDefinition messageRef="m"/><bpmn:timerEventDefinition>'
+                       '<bpmn:timeDuration>PT1H</bpmn:timeDuration></bpmn:timerEventDefinition></bpmn:startEvent>',
+                       _MESSAGE, "s", "has 2 event definitions (a multiple event)"),
+    "message end": ('<bpmn:startEvent id="s"/><bpmn:endEvent id="e"><bpmn:messageEventDefinition messageRef="m"/>'
+                    '</bpmn:endEvent>', _MESSAGE, "e", "Tixi does not deliver a thrown message to another case"),
+    "Java delegate": ('<bpmn:startEvent id="s"/><bpmn:serviceTask id="j" camunda:class="com.acme.Mail"/>', "", "j",
+                      "is implemented by camunda:class, Java code Tixi cannot run: set camunda:type=\"external\""),
+    "connector": ('<bpmn:startEvent id="s"/><bpmn:serviceTask id="c"><bpmn:extensionElements><camunda:connector>'
+                  '<camunda:connectorId>http-connector</camunda:connectorId></camunda:connector>'
+                  '</bpmn:extensionElements></bpmn:serviceTask>', "", "c", "uses a camunda:connector"),
+    "external without topic": ('<bpmn:startEvent id="s"/><bpmn:serviceTask id="x" camunda:type="external"/>', "", "x",
+                               "is an external task without camunda:topic"),
+    "send task without worker": ('<bpmn:startEvent id="s"/><bpmn:sendTask id="st" messageRef="m"/>', _MESSAGE, "st",
+                                 "is a send task without a worker"),
+    "multi-instance": ('<bpmn:startEvent id="s"/><bpmn:task id="mi"><bpmn:multiInstanceLoopCharacteristics '
+                       'camunda:collection="items"/></bpmn:task>', "", "mi",
+                       "task 'mi' repeats (multi instance loop characteristics)"),
+}
+
+
+@pytest.mark.parametrize("case", list(REFUSED))
+def test_an_element_tixi_cannot_run_is_refused_at_check_naming_it(client: TestClient, login: Login, case: str) -> None:
+    body, extra, element, message = REFUSED[case]
+    source = _PROCESS.format(body=body, extra=extra)
+    for dry_run in ("true", "false"):
+        response = client.post(f"/api/definitions?dry_run={dry_run}", headers=login("designer"),
+                               files={"file": ("refused.bpmn", source.encode(), "application/xml")})
+        assert response.status_code == 422, response.text
+        assert response.json()["element"] == element
+        assert message in response.json()["detail"], response.json()["detail"]
     assert client.get("/api/definitions", headers=login("admin")).json() == []
