@@ -14,6 +14,7 @@ from engine.data_limits import data_problem
 from engine.definitions import DefinitionInfo
 from engine.identity import GroupInfo, UserInfo
 from engine.instances import InstanceDetail, InstanceSummary, Page
+from engine.service_accounts import ServiceAccountInfo
 from engine.tasks import TaskDetail, TaskSummary
 
 T = TypeVar("T")
@@ -365,3 +366,24 @@ class CalendarDayOut(Out):
     day: date
     kind: str
     name: str
+
+
+class ServiceAccountIn(In):
+    name: str = Field(min_length=2, max_length=64, description="lower-case letters, digits, '_', '.', '-'")
+
+
+class ServiceAccountOut(BaseModel):
+    name: str
+    created_by: str
+    created_at: datetime
+    revoked_at: datetime | None
+    last_used_at: datetime | None
+
+    @classmethod
+    def of(cls, info: ServiceAccountInfo) -> ServiceAccountOut:
+        return cls(name=info.name, created_by=info.created_by, created_at=info.created_at,
+                   revoked_at=info.revoked_at, last_used_at=info.last_used_at)
+
+
+class ServiceAccountCreatedOut(ServiceAccountOut):
+    api_key: str = Field(description="shown this once; the worker sends name and key by HTTP basic auth")

@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from enum import StrEnum
 
 from engine.errors import PermissionDeniedError
-from engine.identity import ADMIN_GROUP, DESIGNER_GROUP, Actor
+from engine.identity import ADMIN_GROUP, DESIGNER_GROUP, SERVICE_ACCOUNT_GROUP, Actor
 
 
 class Permission(StrEnum):
@@ -22,6 +22,7 @@ class Permission(StrEnum):
     ADMINISTER = "administer"  # suspend, resume, terminate, retry; users, groups, the calendar
     AUDIT = "audit"  # every case and its whole history; the audit chain check
     REPORT = "report"  # the SLA report
+    EXTERNAL_WORK = "external_work"  # fetch, lock and complete external tasks (workers' service accounts)
 
 
 EVERYONE: tuple[str, ...] | None = None  # any signed-in user
@@ -34,6 +35,7 @@ _GRANTED_TO: dict[Permission, tuple[str, ...] | None] = {
     Permission.ADMINISTER: (ADMIN_GROUP,),
     Permission.AUDIT: (ADMIN_GROUP,),
     Permission.REPORT: REPORT_GROUPS,
+    Permission.EXTERNAL_WORK: (SERVICE_ACCOUNT_GROUP, ADMIN_GROUP),
 }
 
 

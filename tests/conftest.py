@@ -39,10 +39,12 @@ from engine.tables import (
     Deadline,
     Definition,
     Deployment,
+    ExternalTask,
     Group,
     Instance,
     InstanceStateChunk,
     MessageSubscription,
+    ServiceAccount,
     StartTimer,
     Task,
     TaskCandidateGroup,
@@ -108,7 +110,8 @@ def factory(db_engine: Engine, _demo_users: None) -> Iterator[sessionmaker[Sessi
     yield made
     with transaction(made) as session:
         for table in (AuditEvent, TaskComment, Deadline, MessageSubscription, TaskCandidateGroup, Timer, Task,
-                      InstanceStateChunk, Instance, StartTimer, CalendarDay, Definition, Deployment):
+                      ExternalTask, ServiceAccount, InstanceStateChunk, Instance, StartTimer, CalendarDay, Definition,
+                      Deployment):
             session.execute(delete(table))
         session.execute(delete(User).where(User.is_demo.is_(False)))
         session.execute(delete(Group).where(Group.group_id.not_in(STANDARD_GROUPS)))

@@ -182,6 +182,9 @@ def parse_processes(root: etree._Element, filename: str, decisions: list[etree._
         refused = unsupported_elements(process)
         if refused:
             raise DefinitionProblem(refused[0].message, element_id=refused[0].element_id, line=refused[0].line)
+        # A send task a worker does (the only kind not refused) runs as the service task it is in Camunda 7.
+        for send in process.iter(f"{{{BPMN_NS}}}sendTask"):
+            send.tag = f"{{{BPMN_NS}}}serviceTask"
     parser = TixiParser()
     try:
         for dmn in decisions:
@@ -314,7 +317,8 @@ def _elements(process: etree._Element) -> dict[str, Any]:
         "start_events": start_events,
         # Service and send tasks a worker does through the external-task API (engine/external_tasks.py).
         "external_tasks": {
-            node.get("id", ""): {"topic": external_topic(node), "name": node.get("name") or node.get("id")}
+            node.get("id", ""): {"topic": external_topic(node), "name": node.get("name") or node.get("id"),
+                                 "priority": _task_priority(node)}
             for tag in ("serviceTask", "sendTask") for node in process.iter(f"{{{BPMN_NS}}}{tag}")
         },
         "side_end_events": sorted(
@@ -332,6 +336,14 @@ def _elements(process: etree._Element) -> dict[str, Any]:
         "starter_groups": _split_list(_camunda(process, "candidateStarterGroups")),
         "case_sla": _case_sla(process),
     }
+
+
+def _task_priority(node: etree._Element) -> int:
+    """`camunda:taskPriority` as a number (workers fetching with usePriority take the highest first); else 0."""
+    try:
+        return int(_camunda(node, "taskPriority") or 0)
+    except ValueError:
+        return 0
 
 
 def _expressions(process: etree._Element) -> list[Expression]:

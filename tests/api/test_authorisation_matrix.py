@@ -121,6 +121,11 @@ MATRIX: dict[tuple[str, str], Row] = {
     ("POST", "/api/groups"): Row(body={"group_id": "matrix_group", "name": "矩阵 / Matrix"},
                                  allowed=only(201, "admin"), default=403, mutates=True),
     ("GET", "/api/forms/{form_key}"): Row(),
+    ("GET", "/api/service-accounts"): Row(allowed=only(200, "admin"), default=403),
+    ("POST", "/api/service-accounts"): Row(body={"name": "matrix-worker"}, allowed=only(201, "admin"), default=403,
+                                           mutates=True),
+    # No account of that name: the admin is told so; everyone else is refused before the look-up.
+    ("POST", "/api/service-accounts/{name}/revoke"): Row(allowed=only(404, "admin"), default=403),
 }
 
 
