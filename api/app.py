@@ -108,6 +108,7 @@ def create_app(
     for module in (health, auth, definitions, instances, tasks, messages, reports, admin, service_accounts,
                    external_tasks, docs):
         app.include_router(module.router)
+    app.include_router(service_accounts.external_router)
     # The web app (issue 5): pages at /, their scripts and the npm packages' builds at /static.
     for page_module in (login, inbox, design, monitor):
         app.include_router(page_module.router)

@@ -1,4 +1,4 @@
-"""Service accounts (admins): the logins external-task workers use on /engine-rest."""
+"""Service accounts and the external tasks they work, for admins (workers use /engine-rest)."""
 
 from __future__ import annotations
 
@@ -6,12 +6,14 @@ from fastapi import APIRouter
 
 from api.deps import CHECKED_INPUT, ActorDep, ClockDep, SessionDep
 from api.problems import API_ERRORS
-from api.schemas import ServiceAccountCreatedOut, ServiceAccountIn, ServiceAccountOut
-from engine import service_accounts
+from api.schemas import ExternalTaskAdminOut, ServiceAccountCreatedOut, ServiceAccountIn, ServiceAccountOut
+from engine import external_tasks, service_accounts
 from engine.permissions import Permission, require
 
 router = APIRouter(prefix="/api/service-accounts", tags=["service accounts"], responses=API_ERRORS,
                    dependencies=CHECKED_INPUT)
+external_router = APIRouter(prefix="/api/external-tasks", tags=["service accounts"], responses=API_ERRORS,
+                            dependencies=CHECKED_INPUT)
 
 
 @router.post("", status_code=201, summary="Create a service account; its API key is shown this once (admins)")
@@ -34,3 +36,10 @@ def list_accounts(session: SessionDep, actor: ActorDep) -> list[ServiceAccountOu
 def revoke(name: str, session: SessionDep, clock: ClockDep, actor: ActorDep) -> ServiceAccountOut:
     with session.begin():
         return ServiceAccountOut.of(service_accounts.revoke_service_account(session, clock, actor=actor, name=name))
+
+
+@external_router.get("", summary="Open external tasks with their locks, retries and failures (admins)")
+def list_external_tasks(session: SessionDep, clock: ClockDep, actor: ActorDep) -> list[ExternalTaskAdminOut]:
+    require(actor, Permission.ADMINISTER)
+    with session.begin():
+        return [ExternalTaskAdminOut.of(t) for t in external_tasks.list_external_tasks(session, clock, actor=actor)]

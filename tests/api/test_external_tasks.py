@@ -18,6 +18,7 @@ from camunda.external_task.external_task import ExternalTask, TaskResult
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
+from api.web.session import SESSION_COOKIE
 from engine.clock import FrozenClock
 from tests.api.external_worker import run_once, serving, worker
 from tests.conftest import TEST_PROCESSES
@@ -258,3 +259,22 @@ def test_bad_requests_are_problems_naming_the_field(client: TestClient, login: L
     bad_name = requests.post(f"{base_url}/external-task/{locked['id']}/complete", auth=account, timeout=10,
                              json={"workerId": "w", "variables": {"__class__": {"value": 1}}})
     assert bad_name.status_code == 422
+
+
+def test_the_admin_page_lists_locks_and_incidents_with_a_retry(client: TestClient, login: Login, base_url: str,
+                                                               account: tuple[str, str]) -> None:
+    instance_id = _deploy_and_start(client, login)
+    assert run_once(worker(base_url, "w1", *account), "parts-stock",
+                    lambda task: task.failure("stock service down", "HTTP 503", max_retries=0, retry_timeout=0))
+    listed = client.get("/api/external-tasks", headers=login("admin")).json()
+    assert [(t["element_id"], t["retries"], t["error_message"], t["worker_id"]) for t in listed] == [
+        ("check_parts", 0, "stock service down", "w1")]
+    client.cookies.set(SESSION_COOKIE, login("admin")["Authorization"].removeprefix("Bearer "))
+    page = client.get("/admin/external-tasks")
+    assert page.status_code == 200
+    assert 'data-testid="incident"' in page.text and "stock service down" in page.text
+    assert f'data-api-form="POST /api/instances/{instance_id}/retry"' in page.text
+    assert "parts-worker" in page.text
+    client.cookies.set(SESSION_COOKIE, login("rcc_agent")["Authorization"].removeprefix("Bearer "))
+    assert client.get("/admin/external-tasks").status_code == 403
+    client.cookies.clear()
