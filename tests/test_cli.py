@@ -26,7 +26,7 @@ from engine.identity import Actor, find_actor
 from engine.clock import SystemClock
 from engine.logins import LockoutPolicy, find_login, record_login_failure
 from engine.passwords import password_matches
-from engine.tables import AuditEvent, Definition, Deployment, Group, Membership, User
+from engine.tables import AuditEvent, Definition, Deployment, Group, Membership, ServiceAccount, User
 from tests.conftest import ROOT, STANDARD_GROUPS, TEST_PROCESSES
 
 
@@ -224,6 +224,24 @@ def test_users_add_creates_a_user_who_can_log_in(migrated: Tixi, database: Engin
         user = session.scalars(select(User).where(User.username == "li.na")).one()
         assert (user.display_name, user.is_active, user.is_demo) == ("李娜", True, False)
     assert actor.groups == frozenset({"rcc_agent"})
+
+
+def test_service_account_add_prints_a_key_that_is_stored_hashed_and_revoke_ends_it(migrated: Tixi,
+                                                                                  database: Engine) -> None:
+    result = migrated("service-account", "add", "parts-worker")
+    assert result.exit_code == 0, result.output
+    key = result.stdout.strip().rsplit(" ", 1)[-1]
+    assert key.startswith("tixi_") and "shown this once" in result.stdout
+    with Session(database) as session:
+        account = session.scalars(select(ServiceAccount)).one()
+        assert account.name == "parts-worker" and key not in account.key_hash
+        assert password_matches(account.key_hash, key)
+    taken = migrated("service-account", "add", "parts-worker")
+    assert _failed_cleanly(taken) and "is taken" in taken.stderr
+    assert migrated("service-account", "revoke", "parts-worker").exit_code == 0
+    with Session(database) as session:
+        assert session.scalars(select(ServiceAccount)).one().revoked_at is not None
+    assert "no service account 'nobody'" in migrated("service-account", "revoke", "nobody").stderr
 
 
 def test_users_add_prompts_for_the_password_twice(migrated: Tixi, database: Engine) -> None:

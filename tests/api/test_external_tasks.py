@@ -278,3 +278,45 @@ def test_the_admin_page_lists_locks_and_incidents_with_a_retry(client: TestClien
     client.cookies.set(SESSION_COOKIE, login("rcc_agent")["Authorization"].removeprefix("Bearer "))
     assert client.get("/admin/external-tasks").status_code == 403
     client.cookies.clear()
+
+
+_PLAIN_SERVICE = """<?xml version="1.0" encoding="UTF-8"?>
+<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" id="d" targetNamespace="http://tixi.example/t">
+  <bpmn:process id="plain_service" isExecutable="true">
+    <bpmn:startEvent id="start"/><bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="notify"/>
+    <bpmn:serviceTask id="notify" name="通知 / Notify"/><bpmn:sequenceFlow id="f2" sourceRef="notify" targetRef="done"/>
+    <bpmn:endEvent id="done"/>
+  </bpmn:process>
+</bpmn:definitions>"""
+
+
+def test_a_service_task_without_a_topic_is_fetched_under_the_default_one(client: TestClient, login: Login,
+                                                                           base_url: str,
+                                                                           account: tuple[str, str]) -> None:
+    deployed = client.post("/api/definitions", headers=login("designer"),
+                           files={"file": ("plain.bpmn", _PLAIN_SERVICE.encode(), "application/xml")})
+    assert deployed.status_code == 201, deployed.text
+    started = client.post("/api/instances", headers=login("admin"),
+                          json={"definition_key": "plain_service", "variables": {}}).json()
+    assert run_once(worker(base_url, "w1", *account), "tixi-default", lambda task: task.complete({"sent": True}))
+    assert _instance(client, login, started["instance_id"])["status"] == "completed"
+
+
+def test_a_terminated_or_suspended_case_gives_no_work_and_refuses_reports(
+        client: TestClient, login: Login, base_url: str, account: tuple[str, str]) -> None:
+    suspended_id = _deploy_and_start(client, login)
+    assert client.post(f"/api/instances/{suspended_id}/suspend", headers=login("admin"),
+                       json={"reason": "audit"}).status_code == 200
+    the_client = ExternalTaskClient("w", base_url, {"auth_basic": {"username": account[0], "password": account[1]},
+                                                    "asyncResponseTimeout": 0})
+    assert the_client.fetch_and_lock("parts-stock") == []  # a suspended case's task is not handed out
+    assert client.post(f"/api/instances/{suspended_id}/resume", headers=login("admin"),
+                       json={"reason": "done"}).status_code == 200
+    [locked] = the_client.fetch_and_lock("parts-stock")
+    assert client.post(f"/api/instances/{suspended_id}/terminate", headers=login("admin"),
+                       json={"reason": "withdrawn"}).status_code == 200
+    with pytest.raises(Exception, match="received 409 : urn:tixi:problem:task-not-ready : the external task is "
+                                        "cancelled"):
+        the_client.complete(locked["id"], {"in_stock": True})
+    cancelled = _events(client, login, suspended_id, "external_task_cancelled")
+    assert [e["data"]["element"] for e in cancelled] == ["check_parts"]
