@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.conftest import TEST_PROCESSES
+from tests.conftest import ROOT, TEST_PROCESSES
 
 Login = Callable[[str], dict[str, str]]
 
@@ -181,3 +181,15 @@ def test_an_element_tixi_cannot_run_is_refused_at_check_naming_it(client: TestCl
         assert response.json()["element"] == element
         assert message in response.json()["detail"], response.json()["detail"]
     assert client.get("/api/definitions", headers=login("admin")).json() == []
+
+
+@pytest.mark.parametrize("path", sorted([*(ROOT / "processes").glob("*.*mn"), *TEST_PROCESSES.glob("*.*mn")]),
+                         ids=lambda p: f"{p.parent.name}/{p.name}")
+def test_no_file_of_the_repository_makes_check_answer_a_server_error(client: TestClient, login: Login,
+                                                                     path: Path) -> None:
+    response = client.post("/api/definitions?dry_run=true", headers=login("designer"),
+                           files={"file": (path.name, path.read_bytes(), "application/xml")})
+    # Alone, a process may miss the decision or process it calls: refused with a reason, never a 500.
+    assert response.status_code in (201, 422), response.text
+    if response.status_code == 422:
+        assert response.json()["detail"].startswith(path.name)
