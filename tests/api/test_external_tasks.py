@@ -17,9 +17,12 @@ from camunda.client.external_task_client import ExternalTaskClient
 from camunda.external_task.external_task import ExternalTask, TaskResult
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from sqlalchemy.orm import Session, sessionmaker
 
 from api.web.session import SESSION_COOKIE
 from engine.clock import FrozenClock
+from engine.db import transaction
+from engine.invariants import check_invariants
 from tests.api.external_worker import run_once, serving, worker
 from tests.conftest import TEST_PROCESSES
 
@@ -39,6 +42,11 @@ def account(client: TestClient, login: Login) -> tuple[str, str]:
     made = client.post("/api/service-accounts", headers=login("admin"), json={"name": "parts-worker"})
     assert made.status_code == 201, made.text
     return "parts-worker", str(made.json()["api_key"])
+
+
+def _invariants_hold(factory: sessionmaker[Session]) -> None:
+    with transaction(factory) as session:
+        assert check_invariants(session).violations == []
 
 
 def _deploy_and_start(client: TestClient, login: Login, variables: dict[str, Any] | None = None) -> str:
@@ -74,7 +82,8 @@ def _events(client: TestClient, login: Login, instance_id: str, *types: str) -> 
 
 
 def test_a_worker_completes_the_external_task_and_the_case_runs_on(client: TestClient, login: Login,
-                                                                   base_url: str, account: tuple[str, str]) -> None:
+                                                                   base_url: str, account: tuple[str, str],
+                                                                   factory: sessionmaker[Session]) -> None:
     instance_id = _deploy_and_start(client, login)
     seen: list[dict[str, Any]] = []
 
@@ -98,12 +107,15 @@ def test_a_worker_completes_the_external_task_and_the_case_runs_on(client: TestC
         ("external_task_created", "rcc_director"), ("external_task_locked", "parts-worker"),
         ("external_task_completed", "parts-worker")]
     assert events[2]["data"]["worker_id"] == "w1" and events[2]["data"]["variables"]["in_stock"] is True
+    _invariants_hold(factory)
     _work(client, login, instance_id, "confirm", "outlet", {"agreement_confirmed": True, "signatory_name": "Li"})
     assert _instance(client, login, instance_id)["status"] == "completed"
+    _invariants_hold(factory)
 
 
 def test_failures_are_retried_after_the_timeout_then_become_an_incident_an_admin_retries(
-        client: TestClient, login: Login, base_url: str, account: tuple[str, str], clock: FrozenClock) -> None:
+        client: TestClient, login: Login, base_url: str, account: tuple[str, str], clock: FrozenClock,
+        factory: sessionmaker[Session]) -> None:
     instance_id = _deploy_and_start(client, login)
     the_worker = worker(base_url, "w1", *account, retries=2, retryTimeout=60_000)
 
@@ -135,10 +147,11 @@ def test_failures_are_retried_after_the_timeout_then_become_an_incident_an_admin
     assert _instance(client, login, instance_id)["status"] == "running"
     assert run_once(the_worker, "parts-stock", lambda task: task.complete({"in_stock": True}))
     assert [t["element_id"] for t in _instance(client, login, instance_id)["waiting_tasks"]] == ["confirm"]
+    _invariants_hold(factory)
 
 
 def test_a_bpmn_error_is_caught_by_the_boundary_event(client: TestClient, login: Login, base_url: str,
-                                                      account: tuple[str, str]) -> None:
+                                                      account: tuple[str, str], factory: sessionmaker[Session]) -> None:
     instance_id = _deploy_and_start(client, login)
     assert run_once(worker(base_url, "w1", *account), "parts-stock",
                     lambda task: task.bpmn_error("NO_STOCK", "none left", {"restock_weeks": 3}))
@@ -148,6 +161,7 @@ def test_a_bpmn_error_is_caught_by_the_boundary_event(client: TestClient, login:
     assert ended[0]["data"]["end_event"] == "out_of_stock"
     [thrown] = _events(client, login, instance_id, "external_task_bpmn_error")
     assert thrown["data"]["error_code"] == "NO_STOCK" and thrown["data"]["caught"] is True
+    _invariants_hold(factory)
 
 
 def test_an_uncaught_bpmn_error_is_an_incident(client: TestClient, login: Login, base_url: str,
@@ -231,6 +245,10 @@ def test_workers_authenticate_as_service_accounts(client: TestClient, login: Log
     assert requests.post(url, json=body, headers=login("admin"), timeout=10).status_code == 200
     refused = requests.post(url, json=body, headers=login("rcc_agent"), timeout=10)
     assert refused.status_code == 403
+    # The client's own bearer option carries an admin's token as it is.
+    token = login("admin")["Authorization"].removeprefix("Bearer ")
+    assert ExternalTaskClient("admin-worker", base_url, {"auth_bearer": {"access_token": token},
+                                                         "asyncResponseTimeout": 0}).fetch_and_lock("parts-stock") == []
     accounts = client.get("/api/service-accounts", headers=login("admin")).json()
     assert [(a["name"], a["last_used_at"] is not None, "api_key" in a) for a in accounts] == [("parts-worker", True, False)]
     assert client.get("/api/service-accounts", headers=login("rcc_agent")).status_code == 403
@@ -303,7 +321,8 @@ def test_a_service_task_without_a_topic_is_fetched_under_the_default_one(client:
 
 
 def test_a_terminated_or_suspended_case_gives_no_work_and_refuses_reports(
-        client: TestClient, login: Login, base_url: str, account: tuple[str, str]) -> None:
+        client: TestClient, login: Login, base_url: str, account: tuple[str, str],
+        factory: sessionmaker[Session]) -> None:
     suspended_id = _deploy_and_start(client, login)
     assert client.post(f"/api/instances/{suspended_id}/suspend", headers=login("admin"),
                        json={"reason": "audit"}).status_code == 200
@@ -320,3 +339,4 @@ def test_a_terminated_or_suspended_case_gives_no_work_and_refuses_reports(
         the_client.complete(locked["id"], {"in_stock": True})
     cancelled = _events(client, login, suspended_id, "external_task_cancelled")
     assert [e["data"]["element"] for e in cancelled] == ["check_parts"]
+    _invariants_hold(factory)
