@@ -136,6 +136,17 @@ def test_deploy_folder_shows_progress_and_stores_every_process(migrated: Tixi, d
         assert f"{key} v1" in result.stdout  # every stored version is printed
 
 
+def test_deploy_takes_service_receive_tasks_and_a_dmn_file_of_two_decisions(migrated: Tixi, database: Engine,
+                                                                             tmp_path: Path) -> None:
+    for name in ("repair_rules.dmn", "repair_routing.bpmn", "external_review.bpmn", "parts_order_messages.bpmn"):
+        (tmp_path / name).write_bytes((TEST_PROCESSES / name).read_bytes())
+    result = migrated("deploy", str(tmp_path))
+    assert result.exit_code == 0, result.output
+    with Session(database) as session:
+        keys = set(session.scalars(select(Definition.key)))
+    assert keys == {"warranty_cover", "repair_route", "repair_routing", "external_review", "parts_order_messages"}
+
+
 def test_redeploy_is_idempotent(migrated: Tixi, database: Engine) -> None:
     first = migrated("deploy", "processes/")
     assert first.exit_code == 0, first.output
