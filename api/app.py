@@ -24,17 +24,20 @@ from api.routes import (
     customers,
     definitions,
     docs,
+    external_tasks,
     health,
     instances,
     messages,
     network,
     reports,
+    service_accounts,
     tasks,
 )
 from api.security_headers import SecurityHeaders
 from api.settings import Settings
 from api.web import design, inbox, login, monitor, network_pages
 from api.web.pages import install_error_pages
+from api.worker_auth import ServiceKeyCache
 from engine.advance_limits import give_limits
 from engine.catalog import FormCatalog
 from engine.clock import Clock, SystemClock
@@ -96,6 +99,7 @@ def create_app(
     app.state.stop_advances = stop_advances
     app.state.catalog = FormCatalog(settings.forms_dir)
     app.state.actor_cache = ActorCache(settings.actor_cache_seconds)
+    app.state.service_keys = ServiceKeyCache(settings.service_key_cache_seconds)
     policy = LockoutPolicy(failures=settings.login_failures, window=timedelta(minutes=settings.login_window_minutes),
                            lockout=timedelta(minutes=settings.login_lockout_minutes))
     app.state.login_guard = LoginGuard(factory, clock, policy=policy, address_failures=settings.login_address_failures,
@@ -103,8 +107,10 @@ def create_app(
     problems.install(app)
     app.add_middleware(BodySizeLimit, max_upload_bytes=settings.max_upload_bytes)
     app.add_middleware(EarlyLoginRefusal)
-    for module in (health, auth, definitions, instances, tasks, messages, reports, admin, network, customers, docs):
+    for module in (health, auth, definitions, instances, tasks, messages, reports, admin, network, customers,
+                   service_accounts, external_tasks, docs):
         app.include_router(module.router)
+    app.include_router(service_accounts.external_router)
     # The web app (issue 5): pages at /, their scripts and the npm packages' builds at /static.
     for page_module in (login, inbox, design, monitor, network_pages):
         app.include_router(page_module.router)

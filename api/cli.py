@@ -33,6 +33,9 @@ app.add_typer(db_app, name="db")
 app.add_typer(users_app, name="users")
 app.add_typer(audit_app, name="audit")
 app.add_typer(import_app, name="import")
+service_app = typer.Typer(help="Service accounts: the logins of external-task workers.", no_args_is_help=True)
+app.add_typer(service_app, name="service-account")
+
 
 @db_app.command("upgrade")
 def db_upgrade() -> None:
@@ -123,6 +126,38 @@ def users_demo(enable: Annotated[bool, typer.Option("--enable/--disable")] = Tru
     with _database_ready(), transaction(factory) as session:
         names = sync_demo_users(session, SystemClock(), enabled=enable)
     typer.echo(f"demo users: {', '.join(names)}" if enable else "demo users disabled")
+
+
+@service_app.command("add")
+def service_account_add(name: str) -> None:
+    """Create a service account and print its API key, once (the worker sends name and key by basic auth)."""
+    from engine.service_accounts import create_service_account, hash_api_key, new_api_key
+
+    settings = _settings()
+    factory = workflow_sessions(make_engine(settings.database_url), settings)
+    key = new_api_key()
+    key_hash = hash_api_key(key)  # before the transaction: argon2 takes ~100 ms
+    try:
+        with _database_ready(), transaction(factory) as session:
+            create_service_account(session, SystemClock(), actor=OPERATOR, name=name, key_hash=key_hash)
+    except ServiceError as error:
+        raise _fail(error.detail) from None
+    typer.echo(f"created service account {name}; its API key (shown this once): {key}")
+
+
+@service_app.command("revoke")
+def service_account_revoke(name: str) -> None:
+    """End a service account at once."""
+    from engine.service_accounts import revoke_service_account
+
+    settings = _settings()
+    factory = workflow_sessions(make_engine(settings.database_url), settings)
+    try:
+        with _database_ready(), transaction(factory) as session:
+            revoke_service_account(session, SystemClock(), actor=OPERATOR, name=name)
+    except ServiceError as error:
+        raise _fail(error.detail) from None
+    typer.echo(f"service account {name} revoked")
 
 
 @audit_app.command("verify")

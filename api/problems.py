@@ -17,6 +17,7 @@ from engine import errors
 
 log = logging.getLogger(__name__)
 RETRYABLE_SQLSTATES = {"40P01", "40001"}  # deadlock detected, serialization failure
+CAMUNDA_PATH = "/engine-rest/"  # api/routes/external_tasks.py
 
 STATUS_BY_ERROR: dict[type[errors.ServiceError], int] = {
     errors.NotFoundError: 404,
@@ -83,6 +84,8 @@ def problem(status: int, code: str, title: str, detail: str, instance: str,
             extras: dict[str, Any] | None = None) -> JSONResponse:
     body = {**(extras or {}), "type": f"urn:tixi:problem:{code}", "title": title, "status": status,
             "detail": detail, "instance": instance}
+    if instance.startswith(CAMUNDA_PATH):
+        body["message"] = detail  # Camunda's clients print `type` and `message` of an error answer
     headers = {"WWW-Authenticate": "Bearer"} if status == 401 else {}
     if isinstance(body.get("retry_after_seconds"), int):
         headers["Retry-After"] = str(body["retry_after_seconds"])

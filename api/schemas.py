@@ -12,8 +12,10 @@ from pydantic_core import PydanticCustomError
 from engine.audit import HistoryEvent
 from engine.data_limits import data_problem
 from engine.definitions import DefinitionInfo
+from engine.external_tasks import ExternalTaskInfo
 from engine.identity import GroupInfo, UserInfo
 from engine.instances import InstanceDetail, InstanceSummary, Page
+from engine.service_accounts import ServiceAccountInfo
 from engine.tasks import TaskDetail, TaskSummary
 
 T = TypeVar("T")
@@ -373,3 +375,49 @@ class CalendarDayOut(Out):
     day: date
     kind: str
     name: str
+
+
+class ServiceAccountIn(In):
+    name: str = Field(min_length=2, max_length=64, description="lower-case letters, digits, '_', '.', '-'")
+
+
+class ServiceAccountOut(BaseModel):
+    name: str
+    created_by: str
+    created_at: datetime
+    revoked_at: datetime | None
+    last_used_at: datetime | None
+
+    @classmethod
+    def of(cls, info: ServiceAccountInfo) -> ServiceAccountOut:
+        return cls(name=info.name, created_by=info.created_by, created_at=info.created_at,
+                   revoked_at=info.revoked_at, last_used_at=info.last_used_at)
+
+
+class ServiceAccountCreatedOut(ServiceAccountOut):
+    api_key: str = Field(description="shown this once; the worker sends name and key by HTTP basic auth")
+
+
+class ExternalTaskAdminOut(BaseModel):
+    external_task_id: uuid.UUID
+    instance_id: uuid.UUID
+    definition_key: str
+    business_key: str | None
+    element_id: str
+    name: str
+    topic: str
+    worker_id: str | None
+    lock_expires_at: datetime | None
+    retries: int | None
+    retry_at: datetime | None
+    error_message: str | None
+    error_details: str | None
+    created_at: datetime
+
+    @classmethod
+    def of(cls, info: ExternalTaskInfo) -> ExternalTaskAdminOut:
+        return cls(external_task_id=info.external_task_id, instance_id=info.instance_id,
+                   definition_key=info.definition_key, business_key=info.business_key, element_id=info.element_id,
+                   name=info.name, topic=info.topic, worker_id=info.worker_id, lock_expires_at=info.lock_expires_at,
+                   retries=info.retries, retry_at=info.retry_at, error_message=info.error_message,
+                   error_details=info.error_details, created_at=info.created_at)

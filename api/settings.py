@@ -57,6 +57,12 @@ class Settings(EngineConfig):
     # ... and at most this many password hashes run at once, with as many more waiting for a turn.
     login_hash_slots: int = 2
     login_hash_queue: int = 4
+    # External-task workers' long polling (fetchAndLock's asyncResponseTimeout) is cut to this, and
+    # looks for new work at this interval, outside any transaction.
+    external_task_max_poll_ms: int = 60_000
+    external_task_poll_interval_ms: int = 250
+    # A service account's checked key is kept this long, so a worker's requests skip argon2.
+    service_key_cache_seconds: float = 60.0
 
     def advance_limits(self, stop: threading.Event | None = None) -> AdvanceLimits:
         return AdvanceLimits(steps=self.advance_max_steps, cpu_seconds=self.advance_max_cpu_seconds,

@@ -88,3 +88,9 @@ class ShuttingDownError(ServiceError):
     """The server stopped an advance in flight to shut down; the transaction is rolled back."""
 
     code, title = "shutting-down", "The server is shutting down"
+
+
+class ExternalTaskLockError(ConflictError):
+    """A worker reported on an external task it does not hold the lock of (never fetched, expired, taken over)."""
+
+    code, title = "external-task-lock", "The external task is not locked by this worker"

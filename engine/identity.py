@@ -19,6 +19,8 @@ from engine.tables import Group, Membership, Outlet, Region, User
 
 ADMIN_GROUP = "admin"
 DESIGNER_GROUP = "designer"
+# No stored group: the one group of a service account's actor (engine/service_accounts.py).
+SERVICE_ACCOUNT_GROUP = "service_account"
 DEMO_PASSWORD = "demo"
 USERNAME = re.compile(r"^[a-z][a-z0-9_.-]{1,63}$")
 

@@ -27,6 +27,7 @@ from engine.errors import (
     StateUnloadableError,
     ValidationError,
 )
+from engine.external_tasks import retry_external_incidents
 from engine.identity import Actor
 from engine.incidents import process_error
 from engine.permissions import Permission, has, may_start, require, sees_everything
@@ -186,6 +187,13 @@ def retry_instance(
                                  instance_status=record.status)
     bundle = bundle_of(session, record)
     run = load_run(record, bundle)
+    if retry_external_incidents(session, clock, actor=actor.username, record=record):
+        # A worker's failure left the workflow as it was: the task only needs retries to be fetched again.
+        record.status, record.status_reason = InstanceStatus.RUNNING, None
+        record_event(session, clock, actor=actor.username, event_type="incident_resolved", instance_id=instance_id,
+                     definition_key=record.definition_key, data={"reason": reason, "variables": variables})
+        session.flush()
+        return _detail(session, actor, record, bundle, run)
     try:
         steps = run.retry(variables, clock.now())
     except KeyError:

@@ -10,7 +10,8 @@ races, killed processes or a restore from backup:
 - the rows agree with the history: every task row was created in it, a completed row was completed
   exactly once in it, an instance's status is the one its last status event left;
 - no instance is half-advanced: a running, suspended or failed instance's open tasks and pending
-  timers are exactly the workflow's ready user tasks and waiting timers; an ended one has none.
+  timers (and open external tasks) are exactly the workflow's ready user tasks and waiting timers
+  (and waiting service tasks); an ended one has none.
 """
 
 from __future__ import annotations
@@ -25,8 +26,8 @@ from sqlalchemy.orm import Session
 from engine.audit import verify_chains
 from engine.bundles import bundle_of
 from engine.errors import StateUnloadableError
-from engine.states import InstanceStatus, TaskStatus, TimerStatus
-from engine.tables import AuditEvent, Instance, MessageSubscription, Task, Timer
+from engine.states import ExternalTaskStatus, InstanceStatus, TaskStatus, TimerStatus
+from engine.tables import AuditEvent, ExternalTask, Instance, MessageSubscription, Task, Timer
 from engine.workflow_store import load_run
 
 # The instance status each status event leaves behind.
@@ -35,8 +36,9 @@ STATUS_AFTER = {"started": InstanceStatus.RUNNING, "suspended": InstanceStatus.S
                 "ended": InstanceStatus.COMPLETED, "incident": InstanceStatus.FAILED,
                 "incident_resolved": InstanceStatus.RUNNING}
 ENDED = (InstanceStatus.COMPLETED, InstanceStatus.TERMINATED)
-TASK_CLOSED = ("task_completed", "task_cancelled")
-ALLOWED_AFTER_END = {"task_cancelled", "comment_added"}
+TASK_CLOSED = ("task_completed", "task_cancelled", "external_task_completed", "external_task_cancelled")
+TASK_CREATED = ("task_created", "external_task_created")
+ALLOWED_AFTER_END = {"task_cancelled", "comment_added", "external_task_cancelled"}
 ALLOWED_ON_CLOSED_TASK = {"comment_added"}
 
 
@@ -98,7 +100,7 @@ def _check_history(record: Instance, history: list[AuditEvent]) -> list[Violatio
             status = STATUS_AFTER[kind]
         if task_id is None:
             continue
-        if kind == "task_created":
+        if kind in TASK_CREATED:
             if task_id in created:
                 bad(f"task created twice (row {event.event_id})", task_id)
             created.add(task_id)
@@ -134,17 +136,19 @@ def _check_rows(record: Instance, history: list[AuditEvent], task_rows: list[Tas
 
 
 def _check_state(session: Session, record: Instance, task_rows: list[Task]) -> list[Violation]:
-    """The stored workflow and the queue, timer and subscription rows derived from it agree."""
+    """The stored workflow and the queue, timer, subscription and external-task rows derived from it agree."""
     open_tasks = {t.task_id for t in task_rows if t.status == TaskStatus.OPEN}
+    open_external = set(session.scalars(select(ExternalTask.external_task_id).where(
+        ExternalTask.instance_id == record.instance_id, ExternalTask.status == ExternalTaskStatus.OPEN)))
     pending = set(session.scalars(select(Timer.timer_id).where(Timer.instance_id == record.instance_id,
                                                                 Timer.status == TimerStatus.PENDING)))
     if record.status in ENDED:
         subscriptions = session.scalars(select(MessageSubscription.task_id)
                                         .where(MessageSubscription.instance_id == record.instance_id)).all()
-        if open_tasks or pending or subscriptions:
+        if open_tasks or pending or subscriptions or open_external:
             return [Violation(record.instance_id, None, f"{record.status} instance still has {len(open_tasks)} open "
                                                         f"task(s), {len(pending)} timer(s), {len(subscriptions)} "
-                                                        "subscription(s)")]
+                                                        f"subscription(s), {len(open_external)} external task(s)")]
         return []
     try:
         run = load_run(record, bundle_of(session, record))
@@ -159,4 +163,8 @@ def _check_state(session: Session, record: Instance, task_rows: list[Task]) -> l
     if waiting != pending:
         found.append(Violation(record.instance_id, None, f"half-advanced: workflow waits on {len(waiting)} timer(s), "
                                                          f"{len(pending)} pending timer row(s) differ"))
+    service = {t.task_id for t in run.waiting_service_tasks()}
+    if service != open_external:
+        found.append(Violation(record.instance_id, None, f"half-advanced: the workflow waits on {len(service)} service "
+                                                         f"task(s), {len(open_external)} open external task row(s) differ"))
     return found

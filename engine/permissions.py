@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from enum import StrEnum
 
 from engine.errors import PermissionDeniedError
-from engine.identity import ADMIN_GROUP, DESIGNER_GROUP, Actor
+from engine.identity import ADMIN_GROUP, DESIGNER_GROUP, SERVICE_ACCOUNT_GROUP, Actor
 
 
 class Permission(StrEnum):
@@ -23,6 +23,7 @@ class Permission(StrEnum):
     AUDIT = "audit"  # every case and its whole history; the audit chain check
     REPORT = "report"  # the SLA report
     ARCHIVE = "archive"  # the customer archive (then limited to one's region: engine/customers.py)
+    EXTERNAL_WORK = "external_work"  # fetch, lock and complete external tasks (workers' service accounts)
 
 
 EVERYONE: tuple[str, ...] | None = None  # any signed-in user
@@ -39,6 +40,7 @@ _GRANTED_TO: dict[Permission, tuple[str, ...] | None] = {
     Permission.AUDIT: (ADMIN_GROUP,),
     Permission.REPORT: REPORT_GROUPS,
     Permission.ARCHIVE: ARCHIVE_GROUPS,
+    Permission.EXTERNAL_WORK: (SERVICE_ACCOUNT_GROUP, ADMIN_GROUP),
 }
 
 

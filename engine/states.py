@@ -27,6 +27,12 @@ class TaskStatus(StrEnum):
     CANCELLED = "cancelled"  # the workflow moved past it (a boundary event, a terminated case)
 
 
+class ExternalTaskStatus(StrEnum):
+    OPEN = "open"  # waiting for a worker, locked by one, or failed with retries left (or none: an incident)
+    COMPLETED = "completed"
+    CANCELLED = "cancelled"  # the workflow moved past it (a boundary event, a BPMN error, a terminated case)
+
+
 class TimerStatus(StrEnum):
     PENDING = "pending"
     FIRED = "fired"

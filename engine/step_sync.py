@@ -2,12 +2,13 @@
 
 After every advance: one history row per finished element, the queue rows of ready user tasks
 (created, or cancelled when the workflow moved past them), the due times of waiting timers and the
-waiting message subscriptions, and the case fields the queues filter on, all in the caller's
+waiting message subscriptions, the external tasks workers fetch, and the case fields the queues filter on, all in the caller's
 transaction.
 """
 
 from __future__ import annotations
 
+import json
 import uuid
 from datetime import datetime
 from typing import Any
@@ -16,14 +17,16 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from engine.audit import record_event
+from engine.bpmn.external_work import WaitingServiceTask
 from engine.bpmn.spiff_adapter import ReadyUserTask, Step, WaitingMessage, WaitingTimer, WorkflowError, WorkflowRun
+from engine.bpmn.support import DEFAULT_TOPIC
 from engine.bundles import Bundle
 from engine.clock import Clock
 from engine.deadlines import close_deadline, open_deadline, pause_or_resume
 from engine.errors import ProcessError
 from engine.register_actions import apply_register_actions
-from engine.states import TaskStatus, TimerStatus
-from engine.tables import Instance, MessageSubscription, Task, TaskCandidateGroup, Timer
+from engine.states import ExternalTaskStatus, TaskStatus, TimerStatus
+from engine.tables import ExternalTask, Instance, MessageSubscription, Task, TaskCandidateGroup, Timer
 
 TIMER_STEP_TYPES = {"IntermediateCatchEvent", "BoundaryEvent", "StartEvent"}
 PROMOTED_FIELDS = ("region", "outlet_code", "customer_name", "serial_number")
@@ -54,6 +57,9 @@ def sync_rows(
                          now=now)
         if messages or bundle.uses("message_events"):
             _sync_messages(session, record=record, waiting_messages=messages, now=now)
+        if bundle.uses("external_tasks"):
+            _sync_external_tasks(session, clock, actor=actor, record=record, bundle=bundle, run=run,
+                                 waiting=run.waiting_service_tasks())
     variables = run.variables()
     _promote_case_fields(record, variables)
     if bundle.uses("register_actions"):
@@ -64,6 +70,7 @@ def sync_rows(
         waiting_at = [(t.process_key, t.element_id) for t in ready]
         waiting_at += [(t.process_key, t.element_id) for t in timers]
         waiting_at += [(m.process_key, m.element_id) for m in messages]
+        waiting_at += [(t.process_key, t.element_id) for t in run.waiting_service_tasks()]
         pause_or_resume(session, instance_id=record.instance_id, paused=_waits_on_customer(bundle, waiting_at),
                         now=now)
     return variables
@@ -213,3 +220,35 @@ def _sync_messages(
             session.add(MessageSubscription(task_id=task_id, instance_id=record.instance_id,
                                             message_name=message.message_name, element_id=message.element_id,
                                             created_at=now))
+
+
+def _sync_external_tasks(
+    session: Session, clock: Clock, *, actor: str, record: Instance, bundle: Bundle, run: WorkflowRun,
+    waiting: list[WaitingServiceTask],
+) -> None:
+    """A row for each service task the workflow now waits on; an open row it moved past is cancelled."""
+    now = clock.now()
+    waiting_by_id = {t.task_id: t for t in waiting}
+    known = {row.external_task_id: row for row in session.scalars(select(ExternalTask).where(
+        ExternalTask.instance_id == record.instance_id,
+        or_(ExternalTask.status == ExternalTaskStatus.OPEN, ExternalTask.external_task_id.in_(list(waiting_by_id)))))}
+    for task_id, row in known.items():
+        if row.status == ExternalTaskStatus.OPEN and task_id not in waiting_by_id:
+            row.status, row.completed_at, row.lock_expires_at = ExternalTaskStatus.CANCELLED, now, None
+            record_event(session, clock, actor=actor, event_type="external_task_cancelled",
+                         instance_id=record.instance_id, task_id=task_id, definition_key=record.definition_key,
+                         data={"element": row.element_id, "topic": row.topic})
+    for task_id, task in waiting_by_id.items():
+        if task_id in known:
+            continue
+        meta = bundle.elements(task.process_key).get("external_tasks", {}).get(task.element_id, {})
+        topic = meta.get("topic") or DEFAULT_TOPIC
+        session.add(ExternalTask(
+            external_task_id=task_id, instance_id=record.instance_id, process_key=task.process_key,
+            element_id=task.element_id, name=meta.get("name") or task.element_id, topic=topic,
+            status=ExternalTaskStatus.OPEN, variables=json.loads(json.dumps(run.task_variables(task_id), default=str)),
+            priority=int(meta.get("priority") or 0), created_at=now))
+        record_event(session, clock, actor=actor, event_type="external_task_created", instance_id=record.instance_id,
+                     task_id=task_id, definition_key=record.definition_key,
+                     data={"process": task.process_key, "element": task.element_id, "name": meta.get("name"),
+                           "topic": topic})

@@ -283,3 +283,47 @@ class AuditEvent(Base):
     # instance-less chain) and the hash over its own content and that link.
     prev_hash: Mapped[str] = mapped_column(String(64), default="")
     row_hash: Mapped[str] = mapped_column(String(64), default="")
+
+
+class ExternalTask(Base):
+    """A service task waiting for a worker (Camunda 7's external task): fetched, locked, completed or failed.
+
+    The row mirrors a STARTED service task of the workflow (engine/step_sync.py), as `tasks` mirrors
+    ready user tasks; workers find work here without loading workflows.
+    """
+
+    __tablename__ = "external_tasks"
+    __table_args__ = (Index(None, "status", "topic", "priority"), Index(None, "instance_id"))
+    external_task_id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)  # SpiffWorkflow's task id
+    instance_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("instances.instance_id", ondelete="CASCADE"))
+    process_key: Mapped[str] = mapped_column(String(200))
+    element_id: Mapped[str] = mapped_column(String(200))
+    name: Mapped[str] = mapped_column(String(500))
+    topic: Mapped[str] = mapped_column(String(200))
+    status: Mapped[str] = mapped_column(String(16))  # open | completed | cancelled
+    variables: Mapped[dict[str, Any]]  # the case data when the task was reached: what a worker is given
+    worker_id: Mapped[str | None] = mapped_column(String(255))  # the lock holder (the last one, once released)
+    lock_expires_at: Mapped[datetime | None]
+    retries: Mapped[int | None] = mapped_column(Integer)  # None until a worker reports a failure; 0: an incident
+    retry_at: Mapped[datetime | None]  # after a failure, not fetched again before this (the retry timeout)
+    error_message: Mapped[str | None] = mapped_column(Text)
+    error_details: Mapped[str | None] = mapped_column(Text)
+    priority: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime]
+    completed_at: Mapped[datetime | None]
+    completed_by: Mapped[str | None] = mapped_column(String(64))  # the service account
+    lock_version: Mapped[int] = mapped_column(Integer)
+    __mapper_args__ = {"version_id_col": lock_version}
+
+
+class ServiceAccount(Base):
+    """A machine's login (an external-task worker): a name and an API key, stored hashed, revocable."""
+
+    __tablename__ = "service_accounts"
+    service_account_id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    key_hash: Mapped[str] = mapped_column(String(200))
+    created_by: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime]
+    revoked_at: Mapped[datetime | None]
+    last_used_at: Mapped[datetime | None]

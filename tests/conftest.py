@@ -44,10 +44,12 @@ from engine.tables import (
     Deadline,
     Definition,
     Deployment,
+    ExternalTask,
     Group,
     Instance,
     InstanceStateChunk,
     MessageSubscription,
+    ServiceAccount,
     StartTimer,
     Task,
     TaskCandidateGroup,
@@ -118,7 +120,8 @@ def factory(db_engine: Engine, _demo_users: None) -> Iterator[sessionmaker[Sessi
     yield made
     with transaction(made) as session:
         for table in (AuditEvent, TaskComment, Deadline, MessageSubscription, TaskCandidateGroup, Timer, Task,
-                      InstanceStateChunk, Instance, StartTimer, CalendarDay, Definition, Deployment):
+                      ExternalTask, ServiceAccount, InstanceStateChunk, Instance, StartTimer, CalendarDay, Definition,
+                      Deployment):
             session.execute(delete(table))
         session.execute(delete(User).where(User.is_demo.is_(False)))
         for table in (OutletStaff, OutletAssessment, Product, Customer):

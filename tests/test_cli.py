@@ -26,7 +26,7 @@ from engine.identity import Actor, find_actor
 from engine.clock import SystemClock
 from engine.logins import LockoutPolicy, find_login, record_login_failure
 from engine.passwords import password_matches
-from engine.tables import AuditEvent, Definition, Deployment, Group, Membership, User
+from engine.tables import AuditEvent, Definition, Deployment, Group, Membership, ServiceAccount, User
 from tests.conftest import ROOT, STANDARD_GROUPS, TEST_PROCESSES
 
 
@@ -136,6 +136,17 @@ def test_deploy_folder_shows_progress_and_stores_every_process(migrated: Tixi, d
         assert f"{key} v1" in result.stdout  # every stored version is printed
 
 
+def test_deploy_takes_service_receive_tasks_and_a_dmn_file_of_two_decisions(migrated: Tixi, database: Engine,
+                                                                             tmp_path: Path) -> None:
+    for name in ("repair_rules.dmn", "repair_routing.bpmn", "external_review.bpmn", "parts_order_messages.bpmn"):
+        (tmp_path / name).write_bytes((TEST_PROCESSES / name).read_bytes())
+    result = migrated("deploy", str(tmp_path))
+    assert result.exit_code == 0, result.output
+    with Session(database) as session:
+        keys = set(session.scalars(select(Definition.key)))
+    assert keys == {"warranty_cover", "repair_route", "repair_routing", "external_review", "parts_order_messages"}
+
+
 def test_redeploy_is_idempotent(migrated: Tixi, database: Engine) -> None:
     first = migrated("deploy", "processes/")
     assert first.exit_code == 0, first.output
@@ -224,6 +235,24 @@ def test_users_add_creates_a_user_who_can_log_in(migrated: Tixi, database: Engin
         user = session.scalars(select(User).where(User.username == "li.na")).one()
         assert (user.display_name, user.is_active, user.is_demo) == ("李娜", True, False)
     assert actor.groups == frozenset({"rcc_agent"})
+
+
+def test_service_account_add_prints_a_key_that_is_stored_hashed_and_revoke_ends_it(migrated: Tixi,
+                                                                                  database: Engine) -> None:
+    result = migrated("service-account", "add", "parts-worker")
+    assert result.exit_code == 0, result.output
+    key = result.stdout.strip().rsplit(" ", 1)[-1]
+    assert key.startswith("tixi_") and "shown this once" in result.stdout
+    with Session(database) as session:
+        account = session.scalars(select(ServiceAccount)).one()
+        assert account.name == "parts-worker" and key not in account.key_hash
+        assert password_matches(account.key_hash, key)
+    taken = migrated("service-account", "add", "parts-worker")
+    assert _failed_cleanly(taken) and "is taken" in taken.stderr
+    assert migrated("service-account", "revoke", "parts-worker").exit_code == 0
+    with Session(database) as session:
+        assert session.scalars(select(ServiceAccount)).one().revoked_at is not None
+    assert "no service account 'nobody'" in migrated("service-account", "revoke", "nobody").stderr
 
 
 def test_users_add_prompts_for_the_password_twice(migrated: Tixi, database: Engine) -> None:

@@ -1,4 +1,4 @@
-"""The admins' pages: instances with their diagram and history, the SLA report, users and groups."""
+"""The admins' pages: instances with their diagram and history, the SLA report, users and groups, external tasks."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from fastapi.responses import HTMLResponse
 
 from api.deps import CHECKED_INPUT, ClockDep, SessionDep
 from api.web.pages import PageActor, deployed_processes, render
-from engine import identity, instances, reports
+from engine import external_tasks, identity, instances, reports, service_accounts
 from engine.audit import HistoryEvent
 from engine.clock import end_of_day, start_of_day
 from engine.errors import ValidationError
@@ -115,6 +115,16 @@ def users_page(request: Request, session: SessionDep, actor: PageActor) -> HTMLR
         users = identity.list_users(session)
         groups = identity.list_groups(session)
     return render(request, "users.html", actor=actor, section="users", users=users, groups=groups)
+
+
+@router.get("/admin/external-tasks")
+def external_tasks_page(request: Request, session: SessionDep, clock: ClockDep, actor: PageActor) -> HTMLResponse:
+    require(actor, Permission.ADMINISTER)
+    with session.begin():
+        tasks = external_tasks.list_external_tasks(session, clock, actor=actor)
+        accounts = service_accounts.list_service_accounts(session, actor=actor)
+    return render(request, "external_tasks.html", actor=actor, section="external_tasks", tasks=tasks,
+                  accounts=accounts, now=clock.now())
 
 
 def day_field(text: str, field: str) -> date | None:

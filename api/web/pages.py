@@ -141,7 +141,7 @@ def install_error_pages(app: FastAPI) -> None:
 
 
 def _is_api(request: Request) -> bool:
-    return request.url.path.startswith(("/api/", "/static/", "/docs", "/openapi", "/redoc"))
+    return request.url.path.startswith(("/api/", "/engine-rest/", "/static/", "/docs", "/openapi", "/redoc"))
 
 
 def _error_page(request: Request, status: int, detail: str) -> HTMLResponse:

@@ -9,15 +9,17 @@ from __future__ import annotations
 
 import json
 import re
+from copy import deepcopy
 from dataclasses import dataclass, field
 from typing import Any
 
 from lxml import etree
 from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
-from SpiffWorkflow.camunda.parser.CamundaParser import CamundaParser
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 
 from engine.bpmn.serialization import SERIALIZER, SERIALIZER_VERSION, spec_to_dict
+from engine.bpmn.support import external_topic, unsupported_elements
+from engine.bpmn.task_specs import TixiParser
 
 BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
 CAMUNDA_NS = "http://camunda.org/schema/1.0/bpmn"
@@ -78,18 +80,19 @@ def parse_decisions(root: etree._Element, filename: str) -> list[ParsedDecision]
 
     Raises: DefinitionProblem.
     """
-    parser = CamundaParser()
-    try:
-        parser.add_dmn_xml(root, filename=filename)
-    except (ValidationException, SpiffWorkflowException) as error:
-        raise _problem_from(error) from None
     namespace = etree.QName(root).namespace
-    decisions = root.findall(f"{{{namespace}}}decision")
-    if not decisions:
+    if not root.findall(f"{{{namespace}}}decision"):
         raise DefinitionProblem("the DMN document holds no decision")
+    _refuse_required_decisions(root)
+    parser = TixiParser()
     converter = SERIALIZER.registry.convert_to_dict["BusinessRuleTask"].args[1].__self__  # the registered converter
     parsed = []
-    for decision in decisions:
+    for single in single_decision_documents(root):
+        try:
+            parser.add_dmn_xml(single, filename=filename)
+        except (ValidationException, SpiffWorkflowException) as error:
+            raise _problem_from(error) from None
+        decision = single.find(f"{{{namespace}}}decision")
         key = decision.get("id", "")
         try:
             table = parser.get_engine(key, decision).decision_table
@@ -101,6 +104,41 @@ def parse_decisions(root: etree._Element, filename: str) -> list[ParsedDecision]
             raise DefinitionProblem(f"decision '{key}': {problem}", element_id=key)
         parsed.append(ParsedDecision(key, decision.get("name") or key, table_dict))
     return parsed
+
+
+def single_decision_documents(root: etree._Element) -> list[etree._Element]:
+    """One copy of a DMN document per decision, holding only that decision.
+
+    The library reads one decision per document (it registers the document under its first
+    decision's id, and with two it fails on an internal error): split, each decision is found by
+    its own id, as `camunda:decisionRef` names it.
+    """
+    namespace = etree.QName(root).namespace
+    decisions = root.findall(f"{{{namespace}}}decision")
+    if len(decisions) <= 1:
+        return [root]
+    documents = []
+    for keep in decisions:
+        copy = etree.Element(root.tag, attrib=dict(root.attrib), nsmap=root.nsmap)
+        for child in root:
+            if child is keep or (isinstance(child.tag, str) and etree.QName(child).localname != "decision"
+                                 and etree.QName(child).namespace == namespace):
+                copy.append(deepcopy(child))
+        documents.append(copy)
+    return documents
+
+
+def _refuse_required_decisions(root: etree._Element) -> None:
+    """A decision that requires another (a DRG) is refused: the library evaluates one table, never its requirements."""
+    namespace = etree.QName(root).namespace
+    for decision in root.findall(f"{{{namespace}}}decision"):
+        required = decision.find(f"{{{namespace}}}informationRequirement/{{{namespace}}}requiredDecision")
+        if required is not None:
+            key, needed = decision.get("id", ""), (required.get("href") or "").lstrip("#")
+            raise DefinitionProblem(
+                f"decision '{key}' requires decision '{needed}' (a decision requirement graph); Tixi evaluates one "
+                "decision table per business-rule task and does not evaluate required decisions. Put each decision "
+                f"on its own business-rule task, '{needed}' first, and read its output in '{key}'", element_id=key)
 
 
 def _decision_cell_problem(table: dict[str, Any]) -> str | None:
@@ -140,10 +178,18 @@ def parse_processes(root: etree._Element, filename: str, decisions: list[etree._
     processes = [p for p in root.findall("bpmn:process", _NS) if p.get("isExecutable", "true") == "true"]
     if not processes:
         raise DefinitionProblem("the BPMN document holds no executable process")
-    parser = CamundaParser()
+    for process in processes:
+        refused = unsupported_elements(process)
+        if refused:
+            raise DefinitionProblem(refused[0].message, element_id=refused[0].element_id, line=refused[0].line)
+        # A send task a worker does (the only kind not refused) runs as the service task it is in Camunda 7.
+        for send in process.iter(f"{{{BPMN_NS}}}sendTask"):
+            send.tag = f"{{{BPMN_NS}}}serviceTask"
+    parser = TixiParser()
     try:
         for dmn in decisions:
-            parser.add_dmn_xml(dmn)
+            for single in single_decision_documents(dmn):
+                parser.add_dmn_xml(single)
         parser.add_bpmn_xml(root, filename=filename)
         parsed = []
         for process in processes:
@@ -269,6 +315,12 @@ def _elements(process: etree._Element) -> dict[str, Any]:
             for node in process.iter(f"{{{BPMN_NS}}}messageEventDefinition")
         },
         "start_events": start_events,
+        # Service and send tasks a worker does through the external-task API (engine/external_tasks.py).
+        "external_tasks": {
+            node.get("id", ""): {"topic": external_topic(node), "name": node.get("name") or node.get("id"),
+                                 "priority": _task_priority(node)}
+            for tag in ("serviceTask", "sendTask") for node in process.iter(f"{{{BPMN_NS}}}{tag}")
+        },
         "side_end_events": sorted(
             node.get("id", "") for node in process.iter(f"{{{BPMN_NS}}}endEvent")
             if _properties(node).get("side_branch") == "true"
@@ -289,6 +341,14 @@ def _elements(process: etree._Element) -> dict[str, Any]:
         "starter_groups": _split_list(_camunda(process, "candidateStarterGroups")),
         "case_sla": _case_sla(process),
     }
+
+
+def _task_priority(node: etree._Element) -> int:
+    """`camunda:taskPriority` as a number (workers fetching with usePriority take the highest first); else 0."""
+    try:
+        return int(_camunda(node, "taskPriority") or 0)
+    except ValueError:
+        return 0
 
 
 def _expressions(process: etree._Element) -> list[Expression]:

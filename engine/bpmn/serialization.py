@@ -32,6 +32,7 @@ from SpiffWorkflow.task import Task
 from SpiffWorkflow.util.task import TaskState
 
 from engine.bpmn.storable import unstorable_value
+from engine.bpmn.task_specs import CONVERTERS, REPLACES
 from engine.errors import ProcessError, StateUnloadableError
 
 # While a state is written: for each task table (by id()), the tasks the state keeps (not spilled).
@@ -58,7 +59,8 @@ class _SubprocessConverter(_LeavesOutSpilledTasks, BpmnSubWorkflowConverter):  #
 
 
 SERIALIZER = BpmnWorkflowSerializer(BpmnWorkflowSerializer.configure(
-    {**CAMUNDA_CONFIG, BpmnWorkflow: _TopConverter, BpmnSubWorkflow: _SubprocessConverter}))
+    {**{k: v for k, v in CAMUNDA_CONFIG.items() if k not in REPLACES}, **CONVERTERS,
+     BpmnWorkflow: _TopConverter, BpmnSubWorkflow: _SubprocessConverter}))
 SERIALIZER_VERSION: str = SERIALIZER.VERSION
 _SPEC_KEYS = ("spec", "subprocess_specs")
 _VERSION_KEY = BpmnWorkflowSerializer.VERSION_KEY

@@ -24,6 +24,7 @@ from SpiffWorkflow.task import Task as SpiffTask
 from SpiffWorkflow.util.task import TaskState
 
 from engine.bpmn import budget, spiff_patches, timing
+from engine.bpmn.external_work import ExternalWork
 from engine.bpmn.sandbox import SandboxError, attach_sandbox, make_script_engine
 from engine.bpmn.serialization import (
     DEFAULT_SPILL_AT,
@@ -85,7 +86,7 @@ class Step:
     data: dict[str, Any] | None = None  # what a business-rule task decided
 
 
-class WorkflowRun:
+class WorkflowRun(ExternalWork):
     limits = budget.DEFAULT_LIMITS  # what one advance may spend; the engine sets the server's
 
     def __init__(self, workflow: BpmnWorkflow, index: SpillIndex | None = None) -> None:
@@ -157,7 +158,11 @@ class WorkflowRun:
 
         def run() -> None:
             task.data.update(variables)
-            self._workflow.send_event(BpmnEvent(definition, payload={"payload": variables, "result_var": None}))
+            # The Camunda definition (catch events) takes its payload wrapped; the standard one (a
+            # receive task) merges the payload itself into the task's data.
+            wrapped = type(definition) is not MessageEventDefinition
+            payload = {"payload": variables, "result_var": None} if wrapped else dict(variables)
+            self._workflow.send_event(BpmnEvent(definition, payload=payload))
             self._workflow.do_engine_steps()
 
         return self._tracking(now, run)
@@ -310,7 +315,9 @@ class WorkflowRun:
                 data = _gateway_inputs(task)
             if type(task.task_spec).__name__ == "BusinessRuleTask":
                 data = _decision_record(task)
-            steps.append(Step(_process_key(task), task.task_spec.bpmn_id, type(task.task_spec).__name__, chosen, data))
+            # Tixi's own specs name the BPMN element they stand for (`tixi_type`), not their class.
+            element_type = getattr(task.task_spec, "tixi_type", type(task.task_spec).__name__)
+            steps.append(Step(_process_key(task), task.task_spec.bpmn_id, element_type, chosen, data))
         return steps
 
 

@@ -152,6 +152,12 @@ MATRIX: dict[tuple[str, str], Row] = {
                                                    default=404),
     ("GET", "/api/customers/{customer_id}/cases"): Row("customer", allowed=only(200, *ARCHIVE), default=404),
     ("GET", "/api/products/{serial_number}/cases"): Row(allowed=only(200, *ARCHIVE), default=403),
+    ("GET", "/api/service-accounts"): Row(allowed=only(200, "admin"), default=403),
+    ("POST", "/api/service-accounts"): Row(body={"name": "matrix-worker"}, allowed=only(201, "admin"), default=403,
+                                           mutates=True),
+    # No account of that name: the admin is told so; everyone else is refused before the look-up.
+    ("POST", "/api/service-accounts/{name}/revoke"): Row(allowed=only(404, "admin"), default=403),
+    ("GET", "/api/external-tasks"): Row(allowed=only(200, "admin"), default=403),
 }
 
 

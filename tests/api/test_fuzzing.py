@@ -22,12 +22,13 @@ from schemathesis.specs.openapi.checks import (
     response_schema_conformance,
     status_code_conformance,
 )
+from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from api.auth import issue_token
 from api.settings import Settings
 from engine import definitions, instances
-from engine.catalog import FormCatalog
+from engine.catalog import DEFAULT_FORMS_DIR, FormCatalog
 from engine.clock import FrozenClock
 from engine.db import transaction
 from engine.identity import Actor
@@ -35,6 +36,14 @@ from tests.conftest import DESIGNER, TEST_PROCESSES
 
 MAX_EXAMPLES = 25
 CHECKS = [content_type_conformance, status_code_conformance, response_schema_conformance]
+
+
+@pytest.fixture
+def app_settings(db_engine: Engine) -> Settings:
+    """The suite's settings without long polling: fetchAndLock answers at once rather than wait for work."""
+    return Settings(database_url=str(db_engine.url), secret_key="test-secret-key-not-for-production",
+                    forms_dir=DEFAULT_FORMS_DIR, demo_users=True, scheduler_in_process=False,
+                    external_task_max_poll_ms=0)
 
 
 def not_a_server_error(ctx: Any, response: Any, case: Any) -> bool | None:

@@ -34,6 +34,7 @@ PAGES: dict[tuple[str, str], tuple[str, str] | None] = {
     ("GET", "/instances/{instance_id}"): ("GET", "/api/instances/{instance_id}"),
     ("GET", "/reports/sla"): ("GET", "/api/reports/sla"),
     ("GET", "/admin/users"): ("GET", "/api/users"),
+    ("GET", "/admin/external-tasks"): ("GET", "/api/external-tasks"),
     ("GET", "/account"): ("GET", "/api/auth/me"),
     ("GET", "/network"): ("GET", "/api/outlets"),
     ("GET", "/customers"): ("GET", "/api/customers"),
@@ -49,10 +50,13 @@ PAGES: dict[tuple[str, str], tuple[str, str] | None] = {
 
 
 def page_routes(client: TestClient) -> set[tuple[str, str]]:
-    """Every (method, path) the app serves outside /api and the static files."""
+    """Every (method, path) the app serves outside /api, the static files and the workers' /engine-rest.
+
+    /engine-rest is Camunda's API for workers' service accounts, no page's: tests/api/test_external_tasks.py.
+    """
     contexts = iter_route_contexts(client.app.routes)  # type: ignore[attr-defined]
     return {(method, str(route.path)) for route in contexts
-            if getattr(route, "methods", None) and not str(route.path).startswith(("/api", "/static"))
+            if getattr(route, "methods", None) and not str(route.path).startswith(("/api", "/static", "/engine-rest"))
             for method in (route.methods or set()) - {"HEAD"}}
 
 

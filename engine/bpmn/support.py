@@ -1,0 +1,156 @@
+"""Which BPMN elements Tixi runs, and the refusal at Check for every other one.
+
+The library parses more than it runs as the standard says: an event-based gateway, a link event or
+a signal deploy and then stall or end the case early. So the elements that run are listed here
+(each has a test, see docs/bpmn-support.md), and any other flow element or event definition is
+refused at deploy and Check with a message naming it and saying what to draw instead.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from lxml import etree
+
+BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
+CAMUNDA_NS = "http://camunda.org/schema/1.0/bpmn"
+DEFAULT_TOPIC = "tixi-default"  # the topic of a service task that names none (Camunda's "external" without type)
+
+# The event definitions each kind of event runs with; None: a plain event without one.
+_EVENTS: dict[str, set[str | None]] = {
+    "startEvent": {None, "timerEventDefinition", "messageEventDefinition"},
+    "endEvent": {None, "terminateEventDefinition", "errorEventDefinition"},
+    "intermediateCatchEvent": {"timerEventDefinition", "messageEventDefinition"},
+    "intermediateThrowEvent": {None},
+    "boundaryEvent": {"timerEventDefinition", "messageEventDefinition", "errorEventDefinition"},
+}
+_JAVA_IMPLEMENTATIONS = ("class", "expression", "delegateExpression")
+
+# What to draw instead of each refused element.
+_INSTEAD = {
+    "eventBasedGateway": "wait with a receive task or message catch event and put timer or message boundary "
+                         "events on it",
+    "complexGateway": "use an inclusive or exclusive gateway with conditions",
+    "adHocSubProcess": "draw the tasks of the subprocess with a parallel gateway, or as separate user tasks",
+    "transaction": "use an embedded subprocess with an error boundary event",
+    "multiInstanceLoopCharacteristics": "draw the repetition as a loop back through an exclusive gateway",
+    "standardLoopCharacteristics": "draw the repetition as a loop back through an exclusive gateway",
+    "signalEventDefinition": "use a message event; POST /api/messages delivers it",
+    "conditionalEventDefinition": "test the condition at an exclusive gateway after the step that changes it",
+    "linkEventDefinition": "connect the two places with a sequence flow",
+    "escalationEventDefinition": "use an error end event and an error boundary event on the subprocess",
+    "compensateEventDefinition": "draw the undoing steps as ordinary tasks on an error or exclusive-gateway path",
+    "cancelEventDefinition": "use an error end event and an error boundary event on the subprocess",
+    "messageEventDefinition": "a worker can send the message: use a send task or service task with "
+                              "camunda:type=\"external\" and camunda:topic",
+    "timerEventDefinition": "use a timer intermediate catch event or timer boundary event",
+    "errorEventDefinition": "use an error boundary event on the task or subprocess",
+    "terminateEventDefinition": "use a terminate end event",
+    None: "give the event one of the definitions listed in docs/bpmn-support.md",
+}
+
+
+@dataclass(frozen=True)
+class Unsupported:
+    element_id: str
+    line: int | None
+    message: str
+
+
+def unsupported_elements(process: etree._Element) -> list[Unsupported]:
+    """Every flow element of `process` (and its subprocesses) that Tixi would not run as the standard says."""
+    found = []
+    for node in process.iter():
+        if not isinstance(node.tag, str) or etree.QName(node).namespace != BPMN_NS:
+            continue
+        local = etree.QName(node).localname
+        problem = _problem(node, local)
+        if problem:
+            found.append(Unsupported(_id(node), node.sourceline, problem))
+    return found
+
+
+def _problem(node: etree._Element, local: str) -> str | None:
+    if local in _INSTEAD and local.endswith("LoopCharacteristics"):
+        return f"{_what(node.getparent())} repeats ({_words(local)}), which Tixi does not run: {_INSTEAD[local]}"
+    if local in ("eventBasedGateway", "complexGateway", "adHocSubProcess", "transaction"):
+        return f"{_what(node)} is not run by Tixi: {_INSTEAD[local]}"
+    if local == "subProcess" and node.get("triggeredByEvent") == "true":
+        return (f"{_what(node)} is an event subprocess, which Tixi does not run: put a boundary event on an "
+                "embedded subprocess instead")
+    if local in _EVENTS:
+        return _event_problem(node, local)
+    if local in ("serviceTask", "sendTask"):
+        return _implementation_problem(node, local)
+    return None
+
+
+def _event_problem(node: etree._Element, local: str) -> str | None:
+    definitions = [etree.QName(child).localname for child in node
+                   if isinstance(child.tag, str) and etree.QName(child).localname.endswith("EventDefinition")]
+    if len(definitions) > 1:
+        return (f"{_what(node)} has {len(definitions)} event definitions (a multiple event), and Tixi waits on one: "
+                "draw one event per trigger")
+    definition = definitions[0] if definitions else None
+    if definition == "messageEventDefinition" and local == "startEvent" and _in_subprocess(node):
+        return f"{_what(node)} is a message start inside a subprocess, which never triggers: {_INSTEAD[None]}"
+    if definition in _EVENTS[local]:
+        return None
+    kind = _words(definition or "none") if definition else "plain"
+    instead = _INSTEAD.get(definition, _INSTEAD[None])
+    if definition == "messageEventDefinition" and local in ("intermediateThrowEvent", "endEvent"):
+        instead = ("Tixi does not deliver a thrown message to another case; " + _INSTEAD["messageEventDefinition"])
+    return f"{_what(node)} is a {kind} {_words(local)}, which Tixi does not run: {instead}"
+
+
+def _implementation_problem(node: etree._Element, local: str) -> str | None:
+    for name in _JAVA_IMPLEMENTATIONS:
+        if node.get(f"{{{CAMUNDA_NS}}}{name}"):
+            return (f"{_what(node)} is implemented by camunda:{name}, Java code Tixi cannot run: set "
+                    "camunda:type=\"external\" and camunda:topic, and let a worker do the work through the "
+                    "external-task API")
+    if node.find(f"{{{BPMN_NS}}}extensionElements/{{{CAMUNDA_NS}}}connector") is not None:
+        return (f"{_what(node)} uses a camunda:connector, which Tixi does not run: set camunda:type=\"external\" "
+                "and camunda:topic, and let a worker make the call")
+    kind = node.get(f"{{{CAMUNDA_NS}}}type")
+    if kind is not None and kind != "external":
+        return f"{_what(node)} has camunda:type=\"{kind}\"; Tixi runs only camunda:type=\"external\""
+    if kind == "external" and not (node.get(f"{{{CAMUNDA_NS}}}topic") or "").strip():
+        return f"{_what(node)} is an external task without camunda:topic: name the topic its workers fetch"
+    if local == "sendTask" and kind is None:
+        return (f"{_what(node)} is a send task without a worker; Tixi does not deliver a thrown message to "
+                "another case: set camunda:type=\"external\" and camunda:topic, and let a worker send it")
+    return None
+
+
+def external_topic(node: etree._Element) -> str:
+    """The topic workers fetch a service or send task under."""
+    return (node.get(f"{{{CAMUNDA_NS}}}topic") or "").strip() or DEFAULT_TOPIC
+
+
+def _in_subprocess(node: etree._Element) -> bool:
+    parent = node.getparent()
+    return parent is not None and etree.QName(parent).localname != "process"
+
+
+def _what(node: etree._Element | None) -> str:
+    if node is None:
+        return "an element"
+    name = node.get("name")
+    label = f"'{_id(node)}' ({name})" if name else f"'{_id(node)}'"
+    return f"{_words(etree.QName(node).localname)} {label}"
+
+
+def _id(node: etree._Element | None) -> str:
+    while node is not None:
+        if node.get("id"):
+            return str(node.get("id"))
+        node = node.getparent()
+    return ""
+
+
+def _words(local: str) -> str:
+    """`eventBasedGateway` as 'event-based gateway' in a message, so the designer finds it in the palette."""
+    text = local.removesuffix("EventDefinition") + (" event" if local.endswith("EventDefinition") else "")
+    out = "".join(" " + c.lower() if c.isupper() else c for c in text).strip()
+    return out.replace("event based", "event-based").replace("ad hoc", "ad-hoc")

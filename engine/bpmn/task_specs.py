@@ -1,0 +1,71 @@
+"""Tixi's own task specs and the parser that makes them, where the library's behaviour is not the standard's.
+
+- A plain `bpmn:task` and a `bpmn:manualTask` are pass-through steps (Camunda 7 runs them so):
+  the library marks them `manual`, so they wait READY for a person no queue shows, and the case
+  stalls with nothing to do. Here they run on their own and the history records them.
+- Converters for what the library's Camunda configuration forgets: a `bpmn:serviceTask` and the
+  standard message definition of a send or receive task (its Camunda subclass takes the name
+  "MessageEventDefinition", so the standard one is stored as "StandardMessageEventDefinition").
+
+The pass-through specs keep the library's type names in the stored spec, so definitions deployed
+before are restored as these specs too, and their stalled tasks run at their next advance.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from SpiffWorkflow.bpmn.parser.util import full_tag
+from SpiffWorkflow.bpmn.serializer.default.event_definition import MessageEventDefinitionConverter
+from SpiffWorkflow.bpmn.serializer.default.task_spec import BpmnTaskSpecConverter
+from SpiffWorkflow.bpmn.specs.defaults import ManualTask, NoneTask, ServiceTask
+from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
+from SpiffWorkflow.camunda.parser.CamundaParser import CamundaParser
+from SpiffWorkflow.camunda.parser.task_spec import CamundaTaskParser
+
+
+class PassThroughTask(NoneTask):  # type: ignore[misc]
+    """A `bpmn:task`: done as soon as it is reached."""
+
+    tixi_type = "Task"
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.manual = False
+
+
+class PassThroughManualTask(ManualTask):  # type: ignore[misc]
+    """A `bpmn:manualTask`: work done outside any system, so the engine only records that it was reached."""
+
+    tixi_type = "ManualTask"
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.manual = False
+
+
+class TixiParser(CamundaParser):  # type: ignore[misc]
+    OVERRIDE_PARSER_CLASSES = {
+        **CamundaParser.OVERRIDE_PARSER_CLASSES,
+        full_tag("task"): (CamundaTaskParser, PassThroughTask),
+        full_tag("manualTask"): (CamundaTaskParser, PassThroughManualTask),
+    }
+
+
+def _named(base: Any, typename: str) -> type:
+    """A converter class that stores its specs under `typename` (the serializer builds it with two arguments)."""
+
+    def __init__(self: Any, target_class: type, registry: Any) -> None:
+        base.__init__(self, target_class, registry, typename=typename)
+
+    return type(f"{typename}Converter", (base,), {"__init__": __init__})
+
+
+# Entries for the serializer's configuration; `replaces` are the library's entries they take over.
+CONVERTERS: dict[type, type] = {
+    PassThroughTask: _named(BpmnTaskSpecConverter, "NoneTask"),
+    PassThroughManualTask: _named(BpmnTaskSpecConverter, "ManualTask"),
+    ServiceTask: BpmnTaskSpecConverter,
+    MessageEventDefinition: _named(MessageEventDefinitionConverter, "StandardMessageEventDefinition"),
+}
+REPLACES = (NoneTask, ManualTask)
