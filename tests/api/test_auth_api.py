@@ -68,6 +68,18 @@ PROTECTED = [
     ("get", f"/api/customers/{SOME_ID}/cases"),
     ("patch", f"/api/customers/{SOME_ID}"),
     ("get", "/api/products/SN-1/cases"),
+    ("get", "/api/service-accounts"),
+    ("post", "/api/service-accounts"),
+    ("post", "/api/service-accounts/parts-worker/revoke"),
+    ("get", "/api/external-tasks"),
+]
+# Camunda 7's external-task API, for workers: HTTP basic auth with a service account's key.
+WORKER_ROUTES = [
+    ("post", "/engine-rest/external-task/fetchAndLock"),
+    ("get", "/engine-rest/external-task"),
+    *((method, f"/engine-rest/external-task/{SOME_ID}{tail}") for method, tail in (
+        ("get", ""), ("post", "/complete"), ("post", "/failure"), ("post", "/bpmnError"), ("post", "/extendLock"),
+        ("post", "/unlock"))),
 ]
 
 
@@ -80,9 +92,16 @@ def test_every_protected_route_is_listed(client: TestClient) -> None:
                .replace("{username}", "outlet").replace("{form_key}", "outlet_registration")
                .replace("{day}", "2026-10-01").replace("{customer_id}", SOME_ID)
                .replace("{code}", "east" if path.startswith("/api/regions") else "HD-001")
-               .replace("{serial_number}", "SN-1"))
+               .replace("{serial_number}", "SN-1").replace("{name}", "parts-worker")
+               .replace("{task_id}", SOME_ID))
               for path, item in schema["paths"].items() for method in item if path not in public}
-    assert routes == set(PROTECTED)
+    assert routes == set(PROTECTED) | set(WORKER_ROUTES)
+
+
+@pytest.mark.parametrize(("method", "path"), WORKER_ROUTES)
+def test_a_worker_without_its_key_gets_401(client: TestClient, method: str, path: str) -> None:
+    response = getattr(client, method)(path)
+    assert response.status_code == 401, response.text
 
 
 @pytest.mark.parametrize(("method", "path"), PROTECTED)
