@@ -18,7 +18,7 @@ from api import problems
 from api.actors import ActorCache
 from api.limits import BodySizeLimit
 from api.login_guard import EarlyLoginRefusal, HashSlots, LoginGuard
-from api.routes import admin, auth, definitions, docs, health, instances, messages, reports, tasks
+from api.routes import admin, auth, definitions, docs, health, instances, messages, notifications, reports, tasks
 from api.security_headers import SecurityHeaders
 from api.settings import Settings
 from api.web import design, inbox, login, monitor
@@ -64,7 +64,7 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         stop = None
         if scheduler:
-            _, stop = start_background_worker(factory, clock, interval=settings.scheduler_interval)
+            _, stop = start_background_worker(factory, clock, interval=settings.scheduler_interval, config=settings)
         yield
         if stop is not None:
             stop.set()
@@ -91,7 +91,7 @@ def create_app(
     problems.install(app)
     app.add_middleware(BodySizeLimit, max_upload_bytes=settings.max_upload_bytes)
     app.add_middleware(EarlyLoginRefusal)
-    for module in (health, auth, definitions, instances, tasks, messages, reports, admin, docs):
+    for module in (health, auth, definitions, instances, tasks, messages, reports, admin, notifications, docs):
         app.include_router(module.router)
     # The web app (issue 5): pages at /, their scripts and the npm packages' builds at /static.
     for page_module in (login, inbox, design, monitor):

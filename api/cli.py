@@ -234,7 +234,7 @@ def serve(
 
 @app.command()
 def worker(interval: Annotated[float, typer.Option(help="seconds between ticks")] = 1.0) -> None:
-    """Run the timer scheduler alone (several may run against one database)."""
+    """Run the scheduler alone: timers, deadline alerts and the notification outbox (several may run at once)."""
     from engine.worker import run_worker
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -243,7 +243,7 @@ def worker(interval: Annotated[float, typer.Option(help="seconds between ticks")
     give_limits(factory, settings.advance_limits())
     stop = threading.Event()
     try:
-        run_worker(factory, SystemClock(), stop, interval=interval)
+        run_worker(factory, SystemClock(), stop, interval=interval, config=settings)
     except KeyboardInterrupt:
         stop.set()
 

@@ -46,6 +46,13 @@ class DeadlineStatus(StrEnum):
     CANCELLED = "cancelled"
 
 
+class NotificationStatus(StrEnum):
+    PENDING = "pending"  # waiting for its (next) attempt
+    SENDING = "sending"  # claimed by a dispatcher, which sends it outside any transaction
+    SENT = "sent"
+    DEAD = "dead"  # given up after the last attempt (or refused for good): an admin may resend it
+
+
 class InstanceAction(StrEnum):
     SUSPEND = "suspend"
     RESUME = "resume"

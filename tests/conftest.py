@@ -40,15 +40,19 @@ from engine.tables import (
     Definition,
     Deployment,
     Group,
+    GroupNotificationDefault,
     Instance,
     InstanceStateChunk,
     MessageSubscription,
+    Notification,
+    NotificationSetting,
     StartTimer,
     Task,
     TaskCandidateGroup,
     TaskComment,
     Timer,
     User,
+    WebhookEndpoint,
 )
 from engine.workflow_store import session_factory
 
@@ -107,7 +111,8 @@ def factory(db_engine: Engine, _demo_users: None) -> Iterator[sessionmaker[Sessi
     made = sessions(db_engine)
     yield made
     with transaction(made) as session:
-        for table in (AuditEvent, TaskComment, Deadline, MessageSubscription, TaskCandidateGroup, Timer, Task,
+        for table in (Notification, NotificationSetting, GroupNotificationDefault, WebhookEndpoint, AuditEvent,
+                      TaskComment, Deadline, MessageSubscription, TaskCandidateGroup, Timer, Task,
                       InstanceStateChunk, Instance, StartTimer, CalendarDay, Definition, Deployment):
             session.execute(delete(table))
         session.execute(delete(User).where(User.is_demo.is_(False)))
