@@ -6,6 +6,7 @@ checks the signature; the dispatcher's ticks are called as the scheduler calls t
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from datetime import timedelta
 
@@ -88,3 +89,91 @@ def test_a_change_that_rolls_back_tells_no_one(outlet_case: Callable[..., str], 
     assert response.status_code == 422, response.text
     with factory() as session:
         assert session.scalar(select(func.count()).select_from(Notification)) == 0
+
+
+def test_assignment_delegation_mentions_and_the_end_of_a_case_reach_the_people_concerned(
+        outlet_case: Callable[..., str], desk: Desk, client: TestClient, factory: sessionmaker[Session],
+        dispatcher: Dispatcher) -> None:
+    instance_id = outlet_case()
+    task_id = desk.task_of("outlet", instance_id, "repair")["task_id"]
+    admin, outlet = desk.login("admin"), desk.login("outlet")
+    assert client.post(f"/api/tasks/{task_id}/assign", headers=admin, json={"assignee": "outlet"}).status_code == 200
+    comment = client.post(f"/api/tasks/{task_id}/comments", headers=outlet,
+                          json={"text": "@rcc_agent 客户不在家, please call. @nobody @outlet."})
+    assert comment.status_code == 201, comment.text
+    done = client.post(f"/api/tasks/{task_id}/complete", headers=outlet, json={"data": {"rcc_approved": True}})
+    assert done.status_code == 200, done.text
+
+    told = sorted((r.event_kind, r.recipient, r.channel) for r in rows_of(factory) if r.event_kind != "task_queued")
+    assert told == [("case_ended", "rcc_agent", "in_app"),  # rcc_agent has no mail address
+                    ("mentioned", "rcc_agent", "in_app"),  # not @nobody (no such user), not the author
+                    ("task_assigned", "outlet", "email"), ("task_assigned", "outlet", "in_app")]
+    dispatch_notifications(factory, dispatcher)
+    items = client.get("/api/notifications", headers=desk.login("rcc_agent")).json()["items"]
+    by_kind = {i["event_kind"]: i for i in items}
+    assert set(by_kind) == {"mentioned", "case_ended"}
+    assert "客户不在家" in by_kind["mentioned"]["body"] and by_kind["mentioned"]["link"] == f"/tasks/{task_id}"
+    assert by_kind["case_ended"]["link"] == f"/instances/{instance_id}"
+    assert "修复 / Repaired" in by_kind["case_ended"]["body"]
+
+
+def test_a_delegated_task_tells_the_delegate_and_tells_the_owner_when_it_comes_back(
+        outlet_case: Callable[..., str], desk: Desk, client: TestClient, factory: sessionmaker[Session]) -> None:
+    created = client.post("/api/users", headers=desk.login("admin"),
+                          json={"username": "li.wei", "password": "password-of-li", "groups": ["outlet"]})
+    assert created.status_code == 201, created.text
+    instance_id = outlet_case()
+    task_id = desk.task_of("outlet", instance_id, "repair")["task_id"]
+    outlet = desk.login("outlet")
+    assert client.post(f"/api/tasks/{task_id}/claim", headers=outlet).status_code == 200
+    assert client.post(f"/api/tasks/{task_id}/delegate", headers=outlet, json={"assignee": "li.wei"}).status_code == 200
+    li = desk.login("li.wei", "password-of-li")
+    assert client.post(f"/api/tasks/{task_id}/unclaim", headers=li).status_code == 200
+    told = [(r.event_kind, r.recipient) for r in rows_of(factory, channel="in_app")
+            if r.event_kind in ("task_delegated", "task_returned")]
+    assert sorted(told) == [("task_delegated", "li.wei"), ("task_returned", "outlet")]
+
+
+def test_people_choose_their_channels_and_bad_settings_are_refused_naming_the_field(
+        outlet_case: Callable[..., str], desk: Desk, client: TestClient, factory: sessionmaker[Session]) -> None:
+    outlet = desk.login("outlet")
+    for body, field in (({"email": "not-an-address"}, "email"), ({"phone": "call me"}, "phone"),
+                        ({"language": "fr"}, "language"), ({"channels": {"task_queued": ["pigeon"]}}, "channels"),
+                        ({"channels": {"birthday": ["email"]}}, "channels")):
+        refused = client.put("/api/me/notification-settings", headers=outlet, json=body)
+        assert refused.status_code == 422, refused.text
+        assert field in json.dumps(refused.json()), refused.json()
+    stored = client.get("/api/me/notification-settings", headers=outlet).json()
+    assert stored["email"] == "engineer@outlet.example" and stored["channels"] == {}  # nothing of the refused stored
+
+    chosen = client.put("/api/me/notification-settings", headers=outlet,
+                        json={"email": "me@outlet.example", "language": "en", "channels": {"task_queued": ["email"]}})
+    assert chosen.status_code == 200, chosen.text
+    outlet_case()
+    [row] = rows_of(factory, event_kind="task_queued", recipient="outlet")
+    assert (row.channel, row.target, row.language) == ("email", "me@outlet.example", "en")
+
+
+def test_admins_set_group_defaults_and_webhooks_and_others_may_not(
+        desk: Desk, client: TestClient, outlet_case: Callable[..., str], factory: sessionmaker[Session]) -> None:
+    outlet = desk.login("outlet")
+    assert client.put("/api/groups/outlet/notification-defaults", headers=outlet,
+                      json={"channels": {"task_queued": ["in_app"]}}).status_code == 403
+    assert client.post("/api/webhooks", headers=outlet,
+                       json={"group_id": "outlet", "url": "http://127.0.0.1:9/x"}).status_code == 403
+    admin = desk.login("admin")
+    for body, field in (({"group_id": "nosuch", "url": "http://127.0.0.1:9/x"}, "group_id"),
+                        ({"group_id": "outlet", "url": "file:///etc/passwd"}, "url"),
+                        ({"group_id": "outlet", "url": "http://127.0.0.1:9/x", "kind": "telegram"}, "kind")):
+        refused = client.post("/api/webhooks", headers=admin, json=body)
+        assert refused.status_code == 422 and field in json.dumps(refused.json()), refused.text
+    assert client.put("/api/groups/outlet/notification-defaults", headers=admin,
+                      json={"channels": {"task_queued": ["in_app"]}}).status_code == 200
+    created = client.post("/api/users", headers=admin,
+                          json={"username": "zhao.min", "password": "password-of-zhao", "groups": ["outlet"]})
+    assert created.status_code == 201
+    outlet_case()
+    # zhao.min chose nothing: the group's default (in the app only); the demo outlet user chose mail.
+    queued = {(r.recipient, r.channel) for r in rows_of(factory, event_kind="task_queued")}
+    assert ("zhao.min", "in_app") in queued and ("zhao.min", "email") not in queued
+    assert ("outlet", "email") in queued
