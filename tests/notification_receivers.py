@@ -6,6 +6,7 @@ well-behaved receiver does, so a test can count deliveries at the receiver's lev
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 import json
@@ -15,6 +16,7 @@ from dataclasses import dataclass, field
 from email import message_from_bytes, policy
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 from aiosmtpd.controller import Controller
 
@@ -75,10 +77,14 @@ class Arrival:
 
 
 class WebhookReceiver:
-    """An HTTP server that checks Tixi's signature and answers as told: 'ok', a status code, or 'hang'."""
+    """An HTTP server that checks a signature and answers as told: 'ok', a status code, or 'hang'.
 
-    def __init__(self, secret: str) -> None:
-        self.secret = secret
+    `scheme`: "tixi" (X-Tixi-Timestamp/-Signature over timestamp.body), "dingtalk" (timestamp and
+    sign in the query, as DingTalk documents it) or "none" (a WeCom robot: its key is its URL).
+    """
+
+    def __init__(self, secret: str, scheme: str = "tixi") -> None:
+        self.secret, self.scheme = secret, scheme
         self.answers: list[str | int] = []  # consumed one per request; empty: 'ok'
         self.arrivals: list[Arrival] = []
         self.accepted: dict[str, Arrival] = {}  # by idempotency key: a copy is dropped
@@ -90,11 +96,8 @@ class WebhookReceiver:
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
-                stamp = self.headers.get("X-Tixi-Timestamp", "")
-                expected = "sha256=" + hmac.new(receiver.secret.encode(), stamp.encode() + b"." + body,
-                                                hashlib.sha256).hexdigest()
                 arrival = Arrival(self.headers.get("Idempotency-Key", ""), self.path, json.loads(body),
-                                  hmac.compare_digest(expected, self.headers.get("X-Tixi-Signature", "")))
+                                  receiver.signed(self.headers, self.path, body))
                 with receiver._lock:
                     answer = receiver.answers.pop(0) if receiver.answers else "ok"
                     receiver.arrivals.append(arrival)
@@ -115,6 +118,18 @@ class WebhookReceiver:
         self.server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
         self.server.daemon_threads = True
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def signed(self, headers: Any, path: str, body: bytes) -> bool:
+        if self.scheme == "none":
+            return True
+        if self.scheme == "dingtalk":
+            query = parse_qs(urlsplit(path).query)
+            stamp, sign = query.get("timestamp", [""])[0], query.get("sign", [""])[0]
+            mac = hmac.new(self.secret.encode(), f"{stamp}\n{self.secret}".encode(), hashlib.sha256)
+            return bool(stamp) and hmac.compare_digest(base64.b64encode(mac.digest()).decode(), sign)
+        stamp = headers.get("X-Tixi-Timestamp", "")
+        expected = "sha256=" + hmac.new(self.secret.encode(), stamp.encode() + b"." + body, hashlib.sha256).hexdigest()
+        return hmac.compare_digest(expected, headers.get("X-Tixi-Signature", ""))
 
     @property
     def url(self) -> str:

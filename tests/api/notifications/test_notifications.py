@@ -15,6 +15,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from engine.clock import FrozenClock
+from engine.config import EngineConfig
 from engine.notifications.deadline_alerts import sweep_deadlines
 from engine.notifications.dispatcher import Dispatcher, dispatch_notifications
 from engine.tables import Notification
@@ -177,3 +178,35 @@ def test_admins_set_group_defaults_and_webhooks_and_others_may_not(
     queued = {(r.recipient, r.channel) for r in rows_of(factory, event_kind="task_queued")}
     assert ("zhao.min", "in_app") in queued and ("zhao.min", "email") not in queued
     assert ("outlet", "email") in queued
+
+
+def test_wecom_and_dingtalk_robots_and_the_sms_gateway_get_their_own_shapes_and_signatures(
+        outlet_case: Callable[..., str], desk: Desk, client: TestClient, factory: sessionmaker[Session],
+        notify_config: EngineConfig, clock: FrozenClock) -> None:
+    with (WebhookReceiver("", scheme="none") as wecom, WebhookReceiver("ding-secret", scheme="dingtalk") as dingtalk,
+          WebhookReceiver("sms-secret") as sms_gateway):
+        admin = desk.login("admin")
+        for kind, url, secret in (("wecom", wecom.url + "?key=robot-key", None),
+                                  ("dingtalk", dingtalk.url + "?access_token=robot-token", "ding-secret")):
+            added = client.post("/api/webhooks", headers=admin,
+                                json={"group_id": "outlet", "kind": kind, "url": url, "secret": secret})
+            assert added.status_code == 201, added.text
+            assert "robot-" not in added.json()["url"]  # a robot's key is a secret: never read back
+        assert client.put("/api/me/notification-settings", headers=desk.login("outlet"),
+                          json={"phone": "+86 138 0000 0000", "language": "zh",
+                                "channels": {"task_queued": ["sms"]}}).status_code == 200
+        sending = Dispatcher(notify_config.model_copy(update={"sms_gateway_url": sms_gateway.url,
+                                                              "sms_gateway_secret": "sms-secret"}), clock)
+        try:
+            outlet_case()
+            assert dispatch_notifications(factory, sending) == 4  # three webhooks (generic too) and one SMS
+        finally:
+            sending.close()
+        [to_wecom], [to_dingtalk], [sms] = wecom.accepted.values(), dingtalk.accepted.values(), sms_gateway.accepted.values()
+    assert to_wecom.payload["msgtype"] == "markdown" and "上门维修" in to_wecom.payload["markdown"]["content"]
+    assert "key=robot-key" in to_wecom.path
+    assert to_dingtalk.signature_ok and "access_token=robot-token" in to_dingtalk.path
+    assert set(to_dingtalk.payload["markdown"]) == {"title", "text"} and "BX-2026-0001" in to_dingtalk.payload["markdown"]["title"]
+    assert sms.signature_ok and sms.payload["phone"] == "+86 138 0000 0000"
+    assert sms.payload["text"].startswith("新任务:") and "New task" not in sms.payload["text"]  # her language only
+    assert all(r.status == "sent" for r in rows_of(factory))
