@@ -21,7 +21,7 @@ from api.login_guard import EarlyLoginRefusal, HashSlots, LoginGuard
 from api.routes import admin, auth, definitions, docs, health, instances, messages, notifications, reports, tasks
 from api.security_headers import SecurityHeaders
 from api.settings import Settings
-from api.web import design, inbox, login, monitor
+from api.web import design, inbox, login, monitor, notices
 from api.web.pages import install_error_pages
 from engine.advance_limits import give_limits
 from engine.catalog import FormCatalog
@@ -94,7 +94,7 @@ def create_app(
     for module in (health, auth, definitions, instances, tasks, messages, reports, admin, notifications, docs):
         app.include_router(module.router)
     # The web app (issue 5): pages at /, their scripts and the npm packages' builds at /static.
-    for page_module in (login, inbox, design, monitor):
+    for page_module in (login, inbox, design, monitor, notices):
         app.include_router(page_module.router)
     install_error_pages(app)
     app.mount("/static", StaticFiles(directory=WEB_STATIC, check_dir=False), name="static")

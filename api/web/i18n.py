@@ -195,6 +195,20 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "status.open": ("待办", "open"),
     "status.cancelled": ("已取消", "cancelled"),
     "any": ("全部", "Any"),
+    # the notification centre and its dead letters
+    "nav.notifications": ("通知", "Notifications"),
+    "nav.dead_letters": ("投递失败的通知", "Undelivered notifications"),
+    "notices.unread": ("{n} 条未读", "{n} unread"),
+    "notices.none": ("没有通知。", "No notifications."),
+    "notices.read": ("标为已读", "Mark read"),
+    "notices.read_all": ("全部标为已读", "Mark all read"),
+    "notices.open": ("打开", "Open"),
+    "notices.dead_none": ("没有投递失败的通知。", "Every notification was delivered."),
+    "notices.channel": ("渠道", "Channel"),
+    "notices.recipient": ("接收人", "Recipient"),
+    "notices.reason": ("原因", "Reason"),
+    "notices.attempts": ("尝试次数", "Attempts"),
+    "notices.resend": ("重新发送", "Resend"),
 }
 
 

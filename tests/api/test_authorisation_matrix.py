@@ -121,7 +121,26 @@ MATRIX: dict[tuple[str, str], Row] = {
     ("POST", "/api/groups"): Row(body={"group_id": "matrix_group", "name": "矩阵 / Matrix"},
                                  allowed=only(201, "admin"), default=403, mutates=True),
     ("GET", "/api/forms/{form_key}"): Row(),
+    # Notifications: each caller reads and marks only their own (someone else's id answers 404).
+    ("GET", "/api/notifications"): Row(),
+    ("GET", "/api/notifications/unread"): Row(),
+    ("POST", "/api/notifications/read"): Row(),
+    ("POST", "/api/notifications/{notification_id}/read"): Row(default=404),
+    ("GET", "/api/me/notification-settings"): Row(),
+    ("PUT", "/api/me/notification-settings"): Row(body={"language": "zh"}),
+    ("PUT", "/api/users/{username}/notification-settings"): Row(body={"language": "en"}, allowed=only(200, "admin"),
+                                                                default=403),
+    ("GET", "/api/webhooks"): Row(allowed=only(200, "admin"), default=403),
+    ("POST", "/api/webhooks"): Row(body={"group_id": "quality", "url": "http://127.0.0.1:9/hook"},
+                                   allowed=only(201, "admin"), default=403, mutates=True),
+    ("DELETE", "/api/webhooks/{endpoint_id}"): Row(allowed=only(404, "admin"), default=403),
+    ("GET", "/api/groups/{group_id}/notification-defaults"): Row(allowed=only(200, "admin"), default=403),
+    ("PUT", "/api/groups/{group_id}/notification-defaults"): Row(body={"channels": {"task_queued": ["in_app"]}},
+                                                                 allowed=only(200, "admin"), default=403),
+    ("GET", "/api/admin/notifications/dead"): Row(allowed=only(200, "admin"), default=403),
+    ("POST", "/api/admin/notifications/{notification_id}/resend"): Row(allowed=only(404, "admin"), default=403),
 }
+NO_SUCH_ID = "00000000-0000-4000-8000-000000000000"  # a notification or webhook id that names nothing
 
 
 def api_routes(client: TestClient) -> set[tuple[str, str]]:
@@ -218,7 +237,9 @@ def _headers(caller: str, settings: Settings, clock: FrozenClock) -> dict[str, s
 def _call(client: TestClient, method: str, path: str, row: Row, target: Target, headers: dict[str, str]) -> Any:
     url = (path.replace("{instance_id}", target.instance_id).replace("{task_id}", target.task_id)
            .replace("{key}", "two_step_review").replace("{version}", "1").replace("{username}", "quality")
-           .replace("{form_key}", "rcc_site_review").replace("{day}", HOLIDAY))
+           .replace("{form_key}", "rcc_site_review").replace("{day}", HOLIDAY)
+           .replace("{notification_id}", NO_SUCH_ID).replace("{endpoint_id}", NO_SUCH_ID)
+           .replace("{group_id}", "quality"))
     if path == "/api/definitions" and method == "POST":
         review = TEST_PROCESSES / "two_step_review.bpmn"
         return client.post(url, headers=headers, files={"file": (review.name, review.read_bytes(), "text/xml")})

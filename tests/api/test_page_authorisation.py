@@ -34,6 +34,8 @@ PAGES: dict[tuple[str, str], tuple[str, str] | None] = {
     ("GET", "/instances/{instance_id}"): ("GET", "/api/instances/{instance_id}"),
     ("GET", "/reports/sla"): ("GET", "/api/reports/sla"),
     ("GET", "/admin/users"): ("GET", "/api/users"),
+    ("GET", "/notifications"): ("GET", "/api/notifications"),
+    ("GET", "/admin/notifications"): ("GET", "/api/admin/notifications/dead"),
     ("GET", "/account"): ("GET", "/api/auth/me"),
     ("POST", "/logout"): None,  # ends the session a browser holds, if any
     ("GET", "/login"): None,
