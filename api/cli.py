@@ -19,6 +19,7 @@ from engine.clock import SystemClock
 from engine.db import make_engine, transaction
 from engine.errors import ServiceError
 from engine.identity import ADMIN_GROUP, Actor, add_user, sync_demo_users
+from engine.notifications.centre import give_demo_addresses
 from engine.workflow_store import session_factory as workflow_sessions
 
 app = typer.Typer(help="Tixi (体系): BPMN workflow engine for after-sales customer service.", no_args_is_help=True)
@@ -224,12 +225,23 @@ def serve(
     factory = workflow_sessions(make_engine(settings.database_url), settings)
     with _database_ready(), transaction(factory) as session:
         names = sync_demo_users(session, SystemClock(), enabled=settings.demo_users)
+        if names:
+            give_demo_addresses(session, SystemClock(), usernames=names)
     if names:
         typer.echo(f"demo users (password 'demo'): {', '.join(names)}; set TIXI_DEMO_USERS=false to turn them off")
+    if scheduler:
+        _say_where_mail_goes(settings)
     served = create_app(settings, session_factory=factory, run_scheduler=scheduler)
     serve_until_stopped(served, host=host, port=port, grace_seconds=settings.shutdown_grace_seconds,
                         http=header_timeout_protocol(settings.header_timeout_seconds),
                         limit_concurrency=settings.max_connections)
+
+
+def _say_where_mail_goes(settings: Settings) -> None:
+    if settings.smtp_host:
+        typer.echo(f"notifications: mail through {settings.smtp_host}:{settings.smtp_port} ({settings.smtp_security})")
+    else:
+        typer.echo(f"notifications: no TIXI_SMTP_HOST set; each mail is written to {settings.mail_sink_dir}/<id>.eml")
 
 
 @app.command()
@@ -241,6 +253,7 @@ def worker(interval: Annotated[float, typer.Option(help="seconds between ticks")
     settings = _settings()
     factory = workflow_sessions(make_engine(settings.database_url), settings)
     give_limits(factory, settings.advance_limits())
+    _say_where_mail_goes(settings)
     stop = threading.Event()
     try:
         run_worker(factory, SystemClock(), stop, interval=interval, config=settings)

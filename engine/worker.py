@@ -27,13 +27,16 @@ def run_worker(factory: sessionmaker[Session], clock: Clock, stop: threading.Eve
     try:
         while not stop.is_set():
             try:
-                done = fire_due_timers(factory, clock) + fire_start_timers(factory, clock)
+                fired = fire_due_timers(factory, clock) + fire_start_timers(factory, clock)
+                done = fired
                 if dispatcher is not None:
                     done += sweep_deadlines(factory, clock, reminder_hours=dispatcher.config.deadline_reminder_hours)
                     done += dispatch_notifications(factory, dispatcher)
             except Exception:  # a database blip must not kill the scheduler; try again next tick
                 log.exception("scheduler tick failed")
-                done = 0
+                fired = done = 0
+            if fired:
+                log.info("fired %d timer(s)", fired)
             if done:
                 continue  # more may be due: do not wait
             stop.wait(interval)

@@ -112,6 +112,19 @@ def set_preferences(session: Session, clock: Clock, *, actor: Actor, username: s
     return get_preferences(session, username=username)
 
 
+DEMO_MAIL_DOMAIN = "demo.tixi.invalid"  # .invalid: a mail that escapes the local sink reaches nobody
+
+
+def give_demo_addresses(session: Session, clock: Clock, *, usernames: list[str]) -> int:
+    """Demo users without settings get `<name>@demo.tixi.invalid`, so `make run` shows the mail it would send."""
+    have = set(session.scalars(select(NotificationSetting.username).where(NotificationSetting.username.in_(usernames))))
+    added = [name for name in usernames if name not in have]
+    session.add_all(NotificationSetting(username=name, email=f"{name}@{DEMO_MAIL_DOMAIN}", channels={},
+                                        quiet_hours=False, updated_at=clock.now()) for name in added)
+    session.flush()
+    return len(added)
+
+
 def check_channels(channels: dict[str, list[str]]) -> dict[str, list[str]]:
     """Raises: ValidationError naming the unknown event kind or channel."""
     kinds = {k.value for k in EventKind}

@@ -153,6 +153,7 @@ def _send(dispatcher: Dispatcher, mail: MailBatch, item: Outgoing, subject: str,
 
 def record_outcomes(factory: sessionmaker[Session], dispatcher: Dispatcher, outcomes: list[Outcome]) -> None:
     config = dispatcher.config
+    counts = {NotificationStatus.SENT: 0, NotificationStatus.PENDING: 0, NotificationStatus.DEAD: 0}
     with factory() as session, session.begin():
         now = dispatcher.clock.now()
         rows = {r.notification_id: r for r in session.scalars(
@@ -171,6 +172,9 @@ def record_outcomes(factory: sessionmaker[Session], dispatcher: Dispatcher, outc
             else:
                 row.status, row.last_error = NotificationStatus.PENDING, outcome.error
                 row.next_attempt_at = now + backoff(row.attempts, config, dispatcher.rng)
+            counts[NotificationStatus(row.status)] += 1
+    log.info("notifications: %d sent, %d to retry, %d dead", counts[NotificationStatus.SENT],
+             counts[NotificationStatus.PENDING], counts[NotificationStatus.DEAD])
 
 
 def backoff(attempts: int, config: EngineConfig, rng: random.Random) -> timedelta:
