@@ -10,15 +10,15 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, delete, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from engine.business_calendar import working_time_after
 from engine.clock import Clock
 from engine.notifications.kinds import EventKind
 from engine.notifications.outbox import notify_deadline
-from engine.states import DeadlineStatus, InstanceStatus, TaskStatus
-from engine.tables import Deadline, Instance, Task, TaskCandidateGroup
+from engine.states import DeadlineStatus, InstanceStatus, NotificationStatus, TaskStatus
+from engine.tables import Deadline, Instance, Notification, Task, TaskCandidateGroup
 
 BATCH_SIZE = 100
 
@@ -35,6 +35,7 @@ def sweep_deadlines(factory: sessionmaker[Session], clock: Clock, *, reminder_ho
         for row in breached:
             row.breach_notified_at = now
             row.reminded_at = row.reminded_at or now  # a reminder after the breach would only confuse
+            _drop_waiting_reminders(session, row)
             told += _tell(session, EventKind.DEADLINE_BREACHED, row, now)
         if reminder_hours > 0:
             horizon = working_time_after(session, now, timedelta(hours=reminder_hours))
@@ -53,6 +54,15 @@ def _claim(session: Session, query: Select[Deadline], limit: int) -> list[Deadli
         # Two workers sweeping at once: each walks past the other's deadlines, so each is told once.
         statement = statement.with_for_update(skip_locked=True)
     return list(session.scalars(statement))
+
+
+def _drop_waiting_reminders(session: Session, row: Deadline) -> None:
+    """A reminder still held by someone's quiet hours is superseded by the breach: "due soon" would now mislead."""
+    held = delete(Notification).where(Notification.event_kind == EventKind.DEADLINE_NEAR,
+                                      Notification.status == NotificationStatus.PENDING,
+                                      Notification.instance_id == row.instance_id)
+    held = held.where(Notification.task_id == row.task_id if row.task_id is not None else Notification.task_id.is_(None))
+    session.execute(held)
 
 
 def _tell(session: Session, kind: EventKind, row: Deadline, now: datetime) -> int:

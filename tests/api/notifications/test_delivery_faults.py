@@ -12,13 +12,14 @@ from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 
+import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine
+from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from engine.clock import FrozenClock
 from engine.config import DEFAULT_NOTIFICATION_TEMPLATES_DIR, EngineConfig
-from engine.notifications.dispatcher import Dispatcher, dispatch_notifications
+from engine.notifications.dispatcher import Dispatcher, claim_batch, dispatch_notifications
 from engine.tables import Notification
 from tests.api.conftest import Desk
 from tests.api.notifications.conftest import rows_of
@@ -135,3 +136,15 @@ def test_a_dispatcher_killed_between_send_and_mark_redelivers_with_the_same_key(
     assert len(mail_sink.received) == 2 and len(mail_sink.delivered) == 1
     assert len(receiver.arrivals) == 2 and len(receiver.accepted) == 1
     assert receiver.arrivals[0].key == receiver.arrivals[1].key == str(_webhook_row(factory).notification_id)
+
+
+def test_a_second_dispatcher_skips_the_rows_another_has_locked(
+        outlet_case: Callable[..., str], factory: sessionmaker[Session], clock: FrozenClock, db_engine: Engine) -> None:
+    if db_engine.dialect.name != "postgresql":
+        pytest.skip("SQLite serialises writers (BEGIN IMMEDIATE): a second dispatcher waits rather than skips")
+    outlet_case()
+    with factory() as other, other.begin():  # another dispatcher in the middle of its claim
+        locked = other.scalars(select(Notification).order_by(Notification.next_attempt_at, Notification.notification_id)
+                               .limit(1).with_for_update()).one()
+        claimed = claim_batch(factory, clock, limit=50, lease=timedelta(minutes=5))
+        assert len(claimed) == 2 and locked.notification_id not in {c.notification_id for c in claimed}

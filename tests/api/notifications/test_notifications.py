@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
 
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
@@ -21,7 +23,10 @@ from engine.notifications.dispatcher import Dispatcher, dispatch_notifications
 from engine.tables import Notification
 from tests.api.conftest import Desk
 from tests.api.notifications.conftest import rows_of
+from tests.conftest import TEST_PROCESSES
 from tests.notification_receivers import MailSink, WebhookReceiver
+
+Deploy = Callable[[Path], list[dict[str, Any]]]
 
 
 def test_a_task_entering_the_outlet_queue_mails_its_engineer_and_posts_to_the_outlet_webhook(
@@ -210,3 +215,33 @@ def test_wecom_and_dingtalk_robots_and_the_sms_gateway_get_their_own_shapes_and_
     assert sms.signature_ok and sms.payload["phone"] == "+86 138 0000 0000"
     assert sms.payload["text"].startswith("新任务:") and "New task" not in sms.payload["text"]  # her language only
     assert all(r.status == "sent" for r in rows_of(factory))
+
+
+def test_quiet_hours_hold_a_reminder_until_working_time_and_a_breach_goes_at_once(
+        outlet_case: Callable[..., str], desk: Desk, client: TestClient, factory: sessionmaker[Session],
+        dispatcher: Dispatcher, clock: FrozenClock, deploy_file: Deploy, tmp_path: Path, mail_sink: MailSink,
+        receiver: WebhookReceiver) -> None:
+    assert client.put("/api/me/notification-settings", headers=desk.login("outlet"),
+                      json={"email": "engineer@outlet.example", "quiet_hours": True}).status_code == 200
+    # Due 14 hours after Monday 17:00 China time: Tuesday 07:00, before the working day starts.
+    night = tmp_path / "outlet_repair.bpmn"
+    night.write_text((TEST_PROCESSES / "outlet_repair.bpmn").read_text().replace("PT24H", "PT14H"))
+    deploy_file(night)
+    outlet_case("BX-NIGHT")
+    dispatch_notifications(factory, dispatcher)
+    assert sweep_deadlines(factory, clock, reminder_hours=4) == 1  # near already: 17:00 ends the working day
+    [held] = rows_of(factory, event_kind="deadline_near", channel="email")
+    assert held.next_attempt_at == datetime(2026, 1, 6, 1, 0, tzinfo=UTC)  # Tuesday 09:00 China time
+    dispatch_notifications(factory, dispatcher)
+    assert [a.payload["event"] for a in receiver.arrivals] == ["task_queued", "deadline_near"]  # the group's robot
+    assert len(mail_sink.received) == 1  # the reminder mail waits
+
+    clock.advance(timedelta(hours=14, minutes=1))  # Tuesday 07:01 China time: breached, quiet hours or not
+    assert sweep_deadlines(factory, clock, reminder_hours=4) == 1
+    dispatch_notifications(factory, dispatcher)
+    assert "已超时 / Deadline breached" in mail_sink.received[-1].subject
+    clock.set(datetime(2026, 1, 6, 1, 0, tzinfo=UTC))
+    dispatch_notifications(factory, dispatcher)
+    # The held reminder was superseded by the breach: "due soon" would now mislead.
+    assert [m.subject.split(":")[0] for m in mail_sink.received] == ["新任务 / New task", "已超时 / Deadline breached"]
+    assert rows_of(factory, event_kind="deadline_near", channel="email") == []
