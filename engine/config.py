@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Literal
 
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -43,7 +44,7 @@ class EngineConfig(BaseSettings):
     # so a new installation shows what it would send without a mail server.
     smtp_host: str = ""
     smtp_port: int = 25
-    smtp_security: str = "none"  # none | starttls | tls
+    smtp_security: Literal["none", "starttls", "tls"] = "none"  # tls: implicit TLS (port 465)
     smtp_username: str = ""
     smtp_password: str = ""
     smtp_timeout_seconds: float = 30.0

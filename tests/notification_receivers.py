@@ -19,6 +19,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult, LoginPassword
 
 from tests.conftest import free_port
 
@@ -145,9 +146,18 @@ class WebhookReceiver:
         self.server.server_close()
 
 
-def running_mail_sink() -> Iterator[MailSink]:
+def running_mail_sink(login: tuple[str, str] | None = None) -> Iterator[MailSink]:
+    """An SMTP server on a free loopback port; with `login`, it demands AUTH with that name and password."""
     sink = MailSink(port=free_port())
-    controller = Controller(_SmtpHandler(sink), hostname=sink.host, port=sink.port)
+    extra: dict[str, Any] = {}
+    if login is not None:
+        def authenticator(server: Any, session: Any, envelope: Any, mechanism: str, data: Any) -> AuthResult:
+            ok = isinstance(data, LoginPassword) and (data.login.decode(), data.password.decode()) == login
+            return AuthResult(success=ok, handled=False)
+
+        # Loopback only, so plain-text AUTH without TLS is acceptable here (never in production).
+        extra = {"authenticator": authenticator, "auth_required": True, "auth_require_tls": False}
+    controller = Controller(_SmtpHandler(sink), hostname=sink.host, port=sink.port, **extra)
     controller.start()
     try:
         yield sink

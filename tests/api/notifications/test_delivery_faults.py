@@ -24,7 +24,7 @@ from engine.tables import Notification
 from tests.api.conftest import Desk
 from tests.api.notifications.conftest import rows_of
 from tests.conftest import ROOT
-from tests.notification_receivers import MailSink, WebhookReceiver
+from tests.notification_receivers import MailSink, WebhookReceiver, running_mail_sink
 
 PAST_BACKOFF = timedelta(seconds=61)  # the configured backoff's cap, plus one second
 
@@ -148,3 +148,23 @@ def test_a_second_dispatcher_skips_the_rows_another_has_locked(
                                .limit(1).with_for_update()).one()
         claimed = claim_batch(factory, clock, limit=50, lease=timedelta(minutes=5))
         assert len(claimed) == 2 and locked.notification_id not in {c.notification_id for c in claimed}
+
+
+@pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")  # loopback only
+def test_mail_logs_in_when_the_server_demands_it_and_a_wrong_password_is_a_dead_letter(
+        outlet_case: Callable[..., str], factory: sessionmaker[Session], notify_config: EngineConfig,
+        clock: FrozenClock) -> None:
+    for sink in running_mail_sink(login=("tixi", "right-password")):
+        for password, expected in (("wrong-password", "dead"), ("right-password", "sent")):
+            config = notify_config.model_copy(update={"smtp_port": sink.port, "smtp_username": "tixi",
+                                                      "smtp_password": password})
+            sending = Dispatcher(config, clock)
+            try:
+                outlet_case(f"BX-AUTH-{password}")
+                dispatch_notifications(factory, sending)
+            finally:
+                sending.close()
+            [row] = [r for r in rows_of(factory, channel="email") if r.context["business_key"] == f"BX-AUTH-{password}"]
+            assert row.status == expected, row.last_error
+        assert [m.subject.split(" · ")[1] for m in sink.received] == ["BX-AUTH-right-password"]
+    assert "535" in (next(r for r in rows_of(factory, status="dead")).last_error or "")
