@@ -245,3 +245,15 @@ def test_quiet_hours_hold_a_reminder_until_working_time_and_a_breach_goes_at_onc
     # The held reminder was superseded by the breach: "due soon" would now mislead.
     assert [m.subject.split(":")[0] for m in mail_sink.received] == ["新任务 / New task", "已超时 / Deadline breached"]
     assert rows_of(factory, event_kind="deadline_near", channel="email") == []
+
+
+def test_a_terminated_case_tells_its_starter_why(outlet_case: Callable[..., str], desk: Desk, client: TestClient,
+                                                factory: sessionmaker[Session], dispatcher: Dispatcher) -> None:
+    instance_id = outlet_case()
+    terminated = client.post(f"/api/instances/{instance_id}/terminate", headers=desk.login("admin"),
+                             json={"reason": "客户撤回 / withdrawn by the customer"})
+    assert terminated.status_code == 200, terminated.text
+    dispatch_notifications(factory, dispatcher)
+    [item] = client.get("/api/notifications", headers=desk.login("rcc_agent")).json()["items"]
+    assert item["event_kind"] == "case_ended" and item["instance_id"] == instance_id
+    assert "terminated" in item["body"] and "withdrawn by the customer" in item["body"]
