@@ -63,6 +63,8 @@ class WebhookIn(In):
     kind: str = Field(default="generic", max_length=16, description="generic, wecom or dingtalk")
     url: str = Field(max_length=2000)
     secret: str | None = Field(default=None, max_length=200)
+    outlet_code: str | None = Field(default=None, max_length=200,
+                                    description="only cases of this outlet (a robot in one outlet's chat)")
 
 
 class WebhookOut(Out):
@@ -71,6 +73,7 @@ class WebhookOut(Out):
     kind: str
     url: str
     has_secret: bool
+    outlet_code: str | None
     is_active: bool
     created_at: datetime
 

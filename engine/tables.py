@@ -364,6 +364,8 @@ class WebhookEndpoint(Base):
     kind: Mapped[str] = mapped_column(String(16))  # generic | wecom | dingtalk
     url: Mapped[str] = mapped_column(String(2000))
     secret: Mapped[str | None] = mapped_column(String(200))
+    # A robot in one outlet's chat hears only of that outlet's cases: one outlet never sees another's customers.
+    outlet_code: Mapped[str | None] = mapped_column(String(200))
     is_active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime]
 

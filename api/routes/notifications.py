@@ -90,7 +90,8 @@ def list_webhooks(session: SessionDep, actor: ActorDep, group_id: str | None = N
 def add_webhook(body: WebhookIn, session: SessionDep, clock: ClockDep, actor: ActorDep) -> WebhookOut:
     with session.begin():
         return WebhookOut.of(administration.add_endpoint(session, clock, actor=actor, group_id=body.group_id,
-                                                         kind=body.kind, url=body.url, secret=body.secret))
+                                                         kind=body.kind, url=body.url, secret=body.secret,
+                                                         outlet_code=body.outlet_code))
 
 
 @router.delete("/webhooks/{endpoint_id}", status_code=204, summary="Turn a group's webhook off (admins)")

@@ -28,6 +28,7 @@ class EndpointInfo:
     kind: str
     url: str
     has_secret: bool  # the secret itself is never read back
+    outlet_code: str | None
     is_active: bool
     created_at: datetime
 
@@ -50,7 +51,7 @@ class DeadLetter:
 
 def _endpoint_info(row: WebhookEndpoint) -> EndpointInfo:
     return EndpointInfo(row.endpoint_id, row.group_id, row.kind, _shown_url(row.url), bool(row.secret),
-                        row.is_active, row.created_at)
+                        row.outlet_code, row.is_active, row.created_at)
 
 
 def _shown_url(url: str) -> str:
@@ -68,7 +69,7 @@ def list_endpoints(session: Session, *, actor: Actor, group_id: str | None = Non
 
 
 def add_endpoint(session: Session, clock: Clock, *, actor: Actor, group_id: str, kind: str, url: str,
-                 secret: str | None) -> EndpointInfo:
+                 secret: str | None, outlet_code: str | None = None) -> EndpointInfo:
     """Raises: PermissionDeniedError, ValidationError."""
     require(actor, Permission.ADMINISTER)
     if session.get(Group, group_id) is None:
@@ -81,11 +82,11 @@ def add_endpoint(session: Session, clock: Clock, *, actor: Actor, group_id: str,
     if secret is not None and not 1 <= len(secret) <= 200:
         raise ValidationError("secret has 1 to 200 characters", field="secret")
     row = WebhookEndpoint(endpoint_id=uuid.uuid4(), group_id=group_id, kind=kind, url=url, secret=secret or None,
-                          is_active=True, created_at=clock.now())
+                          outlet_code=outlet_code or None, is_active=True, created_at=clock.now())
     session.add(row)
     record_event(session, clock, actor=actor.username, event_type="webhook_added",
                  data={"endpoint_id": str(row.endpoint_id), "group_id": group_id, "kind": kind,
-                       "url": _shown_url(url)})
+                       "url": _shown_url(url), "outlet_code": row.outlet_code})
     session.flush()
     return _endpoint_info(row)
 

@@ -131,6 +131,8 @@ def _to_webhooks(session: Session, kind: EventKind, groups: Sequence[str], *, re
     endpoints = session.scalars(select(WebhookEndpoint).where(WebhookEndpoint.group_id.in_(list(groups)),
                                                               WebhookEndpoint.is_active.is_(True)))
     for endpoint in endpoints:
+        if endpoint.outlet_code is not None and record.outlet_code not in (None, endpoint.outlet_code):
+            continue  # an outlet's own chat hears what its staff may see (engine/visibility.py): not another's cases
         session.add(_row(kind, Channel.WEBHOOK, recipient=None, group_id=endpoint.group_id,
                          target=str(endpoint.endpoint_id), language=None, record=record, task_id=task_id,
                          context=context, due=now, now=now))

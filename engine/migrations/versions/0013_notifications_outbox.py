@@ -75,6 +75,7 @@ def upgrade() -> None:
     sa.Column('kind', sa.String(length=16), nullable=False),
     sa.Column('url', sa.String(length=2000), nullable=False),
     sa.Column('secret', sa.String(length=200), nullable=True),
+    sa.Column('outlet_code', sa.String(length=200), nullable=True),
     sa.Column('is_active', sa.Boolean(), nullable=False),
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['group_id'], ['groups.group_id'], name=op.f('fk_webhook_endpoints_group_id_groups'), ondelete='CASCADE'),

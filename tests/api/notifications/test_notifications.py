@@ -22,7 +22,7 @@ from engine.notifications.deadline_alerts import sweep_deadlines
 from engine.notifications.dispatcher import Dispatcher, dispatch_notifications
 from engine.tables import Notification
 from tests.api.conftest import Desk
-from tests.api.notifications.conftest import rows_of
+from tests.api.notifications.conftest import SECRET, rows_of
 from tests.conftest import TEST_PROCESSES
 from tests.notification_receivers import MailSink, WebhookReceiver
 
@@ -257,3 +257,25 @@ def test_a_terminated_case_tells_its_starter_why(outlet_case: Callable[..., str]
     [item] = client.get("/api/notifications", headers=desk.login("rcc_agent")).json()["items"]
     assert item["event_kind"] == "case_ended" and item["instance_id"] == instance_id
     assert "terminated" in item["body"] and "withdrawn by the customer" in item["body"]
+
+
+def test_one_outlet_never_hears_of_another_outlets_customers(
+        outlet_case: Callable[..., str], desk: Desk, client: TestClient, factory: sessionmaker[Session],
+        dispatcher: Dispatcher, receiver: WebhookReceiver) -> None:
+    admin = desk.login("admin")
+    for name, outlet in (("hd.engineer", "HD-001"), ("hb.engineer", "HB-002")):
+        created = client.post("/api/users", headers=admin, json={"username": name, "password": f"password-{name}",
+                                                                  "groups": ["outlet"], "outlet_code": outlet})
+        assert created.status_code == 201, created.text
+    with WebhookReceiver(SECRET) as hd_chat, WebhookReceiver(SECRET) as hb_chat:
+        for chat, outlet in ((hd_chat, "HD-001"), (hb_chat, "HB-002")):
+            added = client.post("/api/webhooks", headers=admin, json={"group_id": "outlet", "url": chat.url,
+                                                                      "secret": SECRET, "outlet_code": outlet})
+            assert added.status_code == 201 and added.json()["outlet_code"] == outlet
+        outlet_case("BX-HD-1", outlet_code="HD-001")
+        dispatch_notifications(factory, dispatcher)
+        assert [a.payload["context"]["business_key"] for a in hd_chat.accepted.values()] == ["BX-HD-1"]
+        assert hb_chat.arrivals == []
+    told = {r.recipient for r in rows_of(factory, event_kind="task_queued") if r.recipient}
+    assert told == {"outlet", "hd.engineer"}  # the demo outlet user is bound to no outlet
+    assert len(receiver.accepted) == 1  # the group's webhook for every outlet
