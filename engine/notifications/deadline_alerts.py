@@ -35,7 +35,7 @@ def sweep_deadlines(factory: sessionmaker[Session], clock: Clock, *, reminder_ho
         for row in breached:
             row.breach_notified_at = now
             row.reminded_at = row.reminded_at or now  # a reminder after the breach would only confuse
-            _drop_waiting_reminders(session, row)
+            _drop_held_reminders(session, row, now)
             told += _tell(session, EventKind.DEADLINE_BREACHED, row, now)
         if reminder_hours > 0:
             horizon = working_time_after(session, now, timedelta(hours=reminder_hours))
@@ -56,10 +56,11 @@ def _claim(session: Session, query: Select[Deadline], limit: int) -> list[Deadli
     return list(session.scalars(statement))
 
 
-def _drop_waiting_reminders(session: Session, row: Deadline) -> None:
+def _drop_held_reminders(session: Session, row: Deadline, now: datetime) -> None:
     """A reminder still held by someone's quiet hours is superseded by the breach: "due soon" would now mislead."""
     held = delete(Notification).where(Notification.event_kind == EventKind.DEADLINE_NEAR,
                                       Notification.status == NotificationStatus.PENDING,
+                                      Notification.attempts == 0, Notification.next_attempt_at > now,
                                       Notification.instance_id == row.instance_id)
     held = held.where(Notification.task_id == row.task_id if row.task_id is not None else Notification.task_id.is_(None))
     session.execute(held)
