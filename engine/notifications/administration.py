@@ -76,9 +76,13 @@ def add_endpoint(session: Session, clock: Clock, *, actor: Actor, group_id: str,
         raise ValidationError(f"no group '{group_id}'", field="group_id")
     if kind not in {k.value for k in WebhookKind}:
         raise ValidationError(f"kind is one of {', '.join(k.value for k in WebhookKind)}", field="kind")
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.netloc or len(url) > 2000:
-        raise ValidationError("url must be an http(s) URL of at most 2000 characters", field="url")
+    try:
+        parts = urlsplit(url)
+        valid = parts.scheme in ("http", "https") and bool(parts.hostname) and len(url) <= 2000
+    except ValueError:  # e.g. an unclosed IPv6 bracket
+        valid = False
+    if not valid:
+        raise ValidationError("url must be an http(s) URL with a host, of at most 2000 characters", field="url")
     if secret is not None and not 1 <= len(secret) <= 200:
         raise ValidationError("secret has 1 to 200 characters", field="secret")
     row = WebhookEndpoint(endpoint_id=uuid.uuid4(), group_id=group_id, kind=kind, url=url, secret=secret or None,

@@ -80,7 +80,8 @@ class Dispatcher:
 def dispatch_notifications(factory: sessionmaker[Session], dispatcher: Dispatcher) -> int:
     """One tick: claim, send, mark; returns how many rows were handled (sent, retried or dead)."""
     claimed = claim_batch(factory, dispatcher.clock, limit=dispatcher.config.notify_batch_size,
-                          lease=timedelta(seconds=dispatcher.config.notify_lease_seconds))
+                          lease=timedelta(seconds=dispatcher.config.notify_lease_seconds),
+                          max_attempts=dispatcher.config.notify_max_attempts)
     if not claimed:
         return 0
     outcomes = send_batch(dispatcher, claimed)
@@ -88,7 +89,8 @@ def dispatch_notifications(factory: sessionmaker[Session], dispatcher: Dispatche
     return len(outcomes)
 
 
-def claim_batch(factory: sessionmaker[Session], clock: Clock, *, limit: int, lease: timedelta) -> list[Outgoing]:
+def claim_batch(factory: sessionmaker[Session], clock: Clock, *, limit: int, lease: timedelta,
+                max_attempts: int = 5) -> list[Outgoing]:
     with factory() as session, session.begin():
         now = clock.now()
         query = (
@@ -104,6 +106,11 @@ def claim_batch(factory: sessionmaker[Session], clock: Clock, *, limit: int, lea
         endpoints = _endpoints(session, [r.target for r in rows if r.channel == Channel.WEBHOOK])
         claimed = []
         for row in rows:
+            if row.status == NotificationStatus.SENDING and row.attempts >= max_attempts:
+                # Its dispatchers died while sending it every time: it may be what kills them.
+                row.status = NotificationStatus.DEAD
+                row.last_error = f"the dispatcher stopped while sending it, {row.attempts} time(s)"
+                continue
             row.status, row.claimed_at, row.attempts = NotificationStatus.SENDING, now, row.attempts + 1
             claimed.append(Outgoing(row.notification_id, row.event_kind, row.channel, row.target, row.language,
                                     dict(row.context), endpoints.get(row.target)))
@@ -124,6 +131,11 @@ def send_batch(dispatcher: Dispatcher, claimed: list[Outgoing]) -> list[Outcome]
                 _send(dispatcher, mail, item, rendered.subject, rendered.body)
             except DeliveryError as error:
                 outcomes.append(Outcome(item.notification_id, error=error.reason, permanent=error.permanent,
+                                        subject=rendered.subject, body=rendered.body))
+                continue
+            except Exception as error:  # a bug or a library's surprise must not stall the batch: retried, then dead
+                log.exception("sending notification %s failed unexpectedly", item.notification_id)
+                outcomes.append(Outcome(item.notification_id, error=f"unexpected {type(error).__name__}: {error}",
                                         subject=rendered.subject, body=rendered.body))
                 continue
             outcomes.append(Outcome(item.notification_id, subject=rendered.subject, body=rendered.body))

@@ -168,3 +168,16 @@ def test_mail_logs_in_when_the_server_demands_it_and_a_wrong_password_is_a_dead_
             assert row.status == expected, row.last_error
         assert [m.subject.split(" · ")[1] for m in sink.received] == ["BX-AUTH-right-password"]
     assert "535" in (next(r for r in rows_of(factory, status="dead")).last_error or "")
+
+
+def test_a_message_whose_dispatchers_die_every_time_becomes_a_dead_letter(
+        outlet_case: Callable[..., str], factory: sessionmaker[Session], clock: FrozenClock,
+        notify_config: EngineConfig) -> None:
+    outlet_case()
+    lease = timedelta(seconds=notify_config.notify_lease_seconds)
+    for _ in range(notify_config.notify_max_attempts):  # claimed, then the dispatcher dies before marking
+        assert len(claim_batch(factory, clock, limit=50, lease=lease, max_attempts=3)) == 3
+        clock.advance(lease + timedelta(seconds=1))
+    assert claim_batch(factory, clock, limit=50, lease=lease, max_attempts=3) == []
+    rows = rows_of(factory)
+    assert {r.status for r in rows} == {"dead"} and all("stopped while sending" in (r.last_error or "") for r in rows)

@@ -170,6 +170,7 @@ def test_admins_set_group_defaults_and_webhooks_and_others_may_not(
     admin = desk.login("admin")
     for body, field in (({"group_id": "nosuch", "url": "http://127.0.0.1:9/x"}, "group_id"),
                         ({"group_id": "outlet", "url": "file:///etc/passwd"}, "url"),
+                        ({"group_id": "outlet", "url": "http://[::1/hook"}, "url"),
                         ({"group_id": "outlet", "url": "http://127.0.0.1:9/x", "kind": "telegram"}, "kind")):
         refused = client.post("/api/webhooks", headers=admin, json=body)
         assert refused.status_code == 422 and field in json.dumps(refused.json()), refused.text
