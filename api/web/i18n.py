@@ -209,6 +209,14 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "notices.reason": ("原因", "Reason"),
     "notices.attempts": ("尝试次数", "Attempts"),
     "notices.resend": ("重新发送", "Resend"),
+    "notices.settings": ("通知设置", "Notification settings"),
+    "notices.email": ("邮箱", "Mail address"),
+    "notices.phone": ("手机号（短信）", "Mobile phone (SMS)"),
+    "notices.language": ("通知语言", "Language of notifications"),
+    "notices.both": ("中文 / English", "中文 / English"),
+    "notices.quiet_hours": ("非工作时间不发提醒（超时通知照发）", "Hold reminders outside working hours (breaches still go)"),
+    "notices.channels": ("各事件的渠道（JSON，留空为默认：站内与邮件）", "Channels per event (JSON; empty: in the app and by mail)"),
+    "notices.save": ("保存通知设置", "Save notification settings"),
 }
 
 

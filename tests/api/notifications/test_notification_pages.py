@@ -13,6 +13,7 @@ from api.settings import Settings
 from api.web.session import SESSION_COOKIE
 from engine.clock import FrozenClock
 from engine.notifications.dispatcher import Dispatcher, dispatch_notifications
+from tests.api.conftest import Desk
 from tests.notification_receivers import WebhookReceiver
 
 
@@ -55,3 +56,14 @@ def test_admins_see_dead_letters_with_their_reason_on_a_page(
     page = _page(client, "/admin/notifications", "admin", app_settings, clock)
     assert page.count('data-notification="') == 1 and "answered 404" in page
     assert "/resend" in page
+
+
+def test_the_account_page_shows_the_persons_notification_settings(
+        desk: Desk, client: TestClient, app_settings: Settings, clock: FrozenClock) -> None:
+    saved = client.put("/api/me/notification-settings", headers=desk.login("outlet"),
+                       json={"email": "me@outlet.example", "language": "en", "quiet_hours": True,
+                             "channels": {"task_queued": ["in_app"]}})
+    assert saved.status_code == 200
+    page = _page(client, "/account", "outlet", app_settings, clock)
+    assert 'data-api="PUT /api/me/notification-settings"' in page and 'value="me@outlet.example"' in page
+    assert '<option value="en" selected>' in page and "task_queued" in page
