@@ -81,7 +81,7 @@ def notify_case_ended(session: Session, *, record: Instance, actor: str, outcome
 
 
 def notify_mentions(session: Session, *, record: Instance, task: Task, author: str, text: str, now: datetime) -> None:
-    """Everyone named as `@name` in a comment who may see the case's outlet hears of it."""
+    """Everyone named as `@name` in a comment hears of it, unless the case is another outlet's."""
     names = sorted({name.rstrip(".-") for name in MENTION.findall(text)})
     if names:
         context = task_context(record, task, actor=author, comment=text[:500])
@@ -113,13 +113,10 @@ def _to_groups(session: Session, kind: EventKind, groups: Sequence[str], *, reco
                task_id: uuid.UUID | None, context: dict[str, Any], now: datetime, exclude: str | None = None) -> None:
     if not groups:
         return
-    members = session.execute(
-        select(User.username, User.outlet_code).join(Membership, Membership.user_id == User.user_id)
+    usernames = session.scalars(
+        select(User.username).join(Membership, Membership.user_id == User.user_id)
         .where(Membership.group_id.in_(list(groups)), User.is_active.is_(True))
     ).all()
-    # Outlet staff hear only of their own outlet's cases, as they see only those (engine/visibility.py).
-    usernames = sorted({name for name, outlet in members
-                        if outlet is None or record.outlet_code is None or outlet == record.outlet_code})
     _to_users(session, kind, usernames, record=record, task_id=task_id, context=context, now=now, exclude=exclude)
     _to_webhooks(session, kind, groups, record=record, task_id=task_id, context=context, now=now)
 
@@ -143,7 +140,10 @@ def _to_users(session: Session, kind: EventKind, usernames: Iterable[str], *, re
     wanted = sorted(set(usernames) - {exclude})
     if not wanted:
         return
-    active = set(session.scalars(select(User.username).where(User.username.in_(wanted), User.is_active.is_(True))))
+    # Outlet staff hear only of their own outlet's cases (or of none), as they see only those (engine/visibility.py).
+    active = {name for name, outlet in session.execute(
+        select(User.username, User.outlet_code).where(User.username.in_(wanted), User.is_active.is_(True)))
+        if outlet is None or record.outlet_code is None or outlet == record.outlet_code}
     settings = {s.username: s for s in session.scalars(
         select(NotificationSetting).where(NotificationSetting.username.in_(sorted(active))))}
     defaults = _group_defaults(session, sorted(active - set(settings)), kind)

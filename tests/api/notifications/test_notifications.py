@@ -273,10 +273,15 @@ def test_one_outlet_never_hears_of_another_outlets_customers(
             added = client.post("/api/webhooks", headers=admin, json={"group_id": "outlet", "url": chat.url,
                                                                       "secret": SECRET, "outlet_code": outlet})
             assert added.status_code == 201 and added.json()["outlet_code"] == outlet
-        outlet_case("BX-HD-1", outlet_code="HD-001")
+        instance_id = outlet_case("BX-HD-1", outlet_code="HD-001")
         dispatch_notifications(factory, dispatcher)
         assert [a.payload["context"]["business_key"] for a in hd_chat.accepted.values()] == ["BX-HD-1"]
         assert hb_chat.arrivals == []
     told = {r.recipient for r in rows_of(factory, event_kind="task_queued") if r.recipient}
     assert told == {"outlet", "hd.engineer"}  # the demo outlet user is bound to no outlet
+    task_id = desk.task_of("outlet", instance_id, "repair")["task_id"]
+    commented = client.post(f"/api/tasks/{task_id}/comments", headers=desk.login("outlet"),
+                            json={"text": "@hb.engineer @hd.engineer 请协助"})
+    assert commented.status_code == 201
+    assert {r.recipient for r in rows_of(factory, event_kind="mentioned")} == {"hd.engineer"}
     assert len(receiver.accepted) == 1  # the group's webhook for every outlet
