@@ -29,13 +29,14 @@ from api.routes import (
     instances,
     messages,
     network,
+    notifications,
     reports,
     service_accounts,
     tasks,
 )
 from api.security_headers import SecurityHeaders
 from api.settings import Settings
-from api.web import design, inbox, login, monitor, network_pages
+from api.web import design, inbox, login, monitor, network_pages, notices
 from api.web.pages import install_error_pages
 from api.worker_auth import ServiceKeyCache
 from engine.advance_limits import give_limits
@@ -79,7 +80,7 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         stop = None
         if scheduler:
-            _, stop = start_background_worker(factory, clock, interval=settings.scheduler_interval)
+            _, stop = start_background_worker(factory, clock, interval=settings.scheduler_interval, config=settings)
         yield
         if stop is not None:
             stop.set()
@@ -108,11 +109,11 @@ def create_app(
     app.add_middleware(BodySizeLimit, max_upload_bytes=settings.max_upload_bytes)
     app.add_middleware(EarlyLoginRefusal)
     for module in (health, auth, definitions, instances, tasks, messages, reports, admin, network, customers,
-                   service_accounts, external_tasks, docs):
+                   service_accounts, external_tasks, notifications, docs):
         app.include_router(module.router)
     app.include_router(service_accounts.external_router)
     # The web app (issue 5): pages at /, their scripts and the npm packages' builds at /static.
-    for page_module in (login, inbox, design, monitor, network_pages):
+    for page_module in (login, inbox, design, monitor, network_pages, notices):
         app.include_router(page_module.router)
     install_error_pages(app)
     app.mount("/static", StaticFiles(directory=WEB_STATIC, check_dir=False), name="static")

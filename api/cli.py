@@ -14,6 +14,7 @@ from api.cli_support import OPERATOR
 from api.cli_support import database_ready as _database_ready
 from api.cli_support import fail as _fail
 from api.cli_support import load_settings as _settings
+from api.settings import Settings
 from engine.advance_limits import give_limits
 from engine.catalog import FormCatalog
 from engine.clock import SystemClock
@@ -21,6 +22,7 @@ from engine.db import make_engine, transaction
 from engine.demo_network import sync_demo_network
 from engine.errors import ServiceError
 from engine.identity import add_user, sync_demo_users
+from engine.notifications.centre import give_demo_addresses
 from engine.workflow_store import session_factory as workflow_sessions
 
 app = typer.Typer(help="Tixi (体系): BPMN workflow engine for after-sales customer service.", no_args_is_help=True)
@@ -239,26 +241,38 @@ def serve(
         names = sync_demo_users(session, SystemClock(), enabled=settings.demo_users)
         if settings.demo_users:
             names += sync_demo_network(session, SystemClock(), settings.demo_dir)
+        if names:
+            give_demo_addresses(session, SystemClock(), usernames=names)
     if names:
         typer.echo(f"demo users (password 'demo'): {', '.join(names)}; set TIXI_DEMO_USERS=false to turn them off")
+    if scheduler:
+        _say_where_mail_goes(settings)
     served = create_app(settings, session_factory=factory, run_scheduler=scheduler)
     serve_until_stopped(served, host=host, port=port, grace_seconds=settings.shutdown_grace_seconds,
                         http=header_timeout_protocol(settings.header_timeout_seconds),
                         limit_concurrency=settings.max_connections)
 
 
+def _say_where_mail_goes(settings: Settings) -> None:
+    if settings.smtp_host:
+        typer.echo(f"notifications: mail through {settings.smtp_host}:{settings.smtp_port} ({settings.smtp_security})")
+    else:
+        typer.echo(f"notifications: no TIXI_SMTP_HOST set; each mail is written to {settings.mail_sink_dir}/<id>.eml")
+
+
 @app.command()
 def worker(interval: Annotated[float, typer.Option(help="seconds between ticks")] = 1.0) -> None:
-    """Run the timer scheduler alone (several may run against one database)."""
+    """Run the scheduler alone: timers, deadline alerts and the notification outbox (several may run at once)."""
     from engine.worker import run_worker
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     settings = _settings()
     factory = workflow_sessions(make_engine(settings.database_url), settings)
     give_limits(factory, settings.advance_limits())
+    _say_where_mail_goes(settings)
     stop = threading.Event()
     try:
-        run_worker(factory, SystemClock(), stop, interval=interval)
+        run_worker(factory, SystemClock(), stop, interval=interval, config=settings)
     except KeyboardInterrupt:
         stop.set()
 

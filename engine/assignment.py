@@ -12,6 +12,7 @@ from engine.clock import Clock
 from engine.db import flush
 from engine.errors import PermissionDeniedError, ValidationError
 from engine.identity import Actor, find_actor
+from engine.notifications.outbox import notify_task_handed_on
 from engine.permissions import Permission, has
 from engine.tasks import (
     TaskSummary,
@@ -88,5 +89,7 @@ def _reassign(
                  instance_id=record.instance_id, task_id=task_id, definition_key=record.definition_key,
                  data={"element": task.element_id, "assignee": assignee, "previous_assignee": previous,
                        "owner": task.owner})
+    notify_task_handed_on(session, record=record, task=task, assignee=assignee, actor=actor.username,
+                          delegated=delegate, now=clock.now())
     flush(session)
     return summarize(task, record, definition, groups)

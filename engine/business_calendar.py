@@ -96,6 +96,11 @@ def add_working_time(start: datetime, length: timedelta, exceptions: dict[date, 
         moment = datetime.combine(day + timedelta(days=1), DAY_START, LOCAL)
 
 
+def working_time_after(session: Session, start: datetime, length: timedelta) -> datetime:
+    """The moment `length` of working time after `start`; with no length, the next working moment (or `start`)."""
+    return add_working_time(start, length, _exceptions(session))
+
+
 def _is_working_day(day: date, exceptions: dict[date, str]) -> bool:
     if day in exceptions:
         return exceptions[day] == "workday"

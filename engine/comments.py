@@ -13,6 +13,7 @@ from engine.audit import record_event
 from engine.clock import Clock
 from engine.errors import ValidationError
 from engine.identity import Actor
+from engine.notifications.outbox import notify_mentions
 from engine.tables import TaskComment
 from engine.tasks import visible_task
 
@@ -38,6 +39,7 @@ def add_comment(session: Session, clock: Clock, *, actor: Actor, task_id: uuid.U
     session.add(row)
     record_event(session, clock, actor=actor.username, event_type="comment_added", instance_id=record.instance_id,
                  task_id=task_id, definition_key=record.definition_key, data={"element": task.element_id, "text": text})
+    notify_mentions(session, record=record, task=task, author=actor.username, text=text, now=row.created_at)
     session.flush()
     return CommentInfo(row.comment_id, task_id, row.author, row.text, row.created_at)
 

@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Literal
 
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_DATABASE_URL = "sqlite:///var/tixi.db"
 DEFAULT_FORMS_DIR = Path(__file__).resolve().parent.parent / "forms"
 DEFAULT_DEMO_DIR = Path(__file__).resolve().parent.parent / "demo"  # the demo network and customers
+DEFAULT_NOTIFICATION_TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "notification_templates"
 MAX_CASE_DATA_BYTES = 2 * 1024 * 1024
 
 
@@ -35,6 +37,34 @@ class EngineConfig(BaseSettings):
     workflow_cache_bytes: int = 64 * 1024 * 1024
     # The most a case's data (its variables, as JSON) may grow to; a step past it is refused.
     max_case_data_bytes: int = MAX_CASE_DATA_BYTES
+
+    # Notifications (engine/notifications/). Links in messages start with `public_url`.
+    public_url: str = "http://127.0.0.1:8000"
+    notification_templates_dir: Path = DEFAULT_NOTIFICATION_TEMPLATES_DIR
+    # Mail over SMTP; with no host, each mail is written as a .eml file into `mail_sink_dir` instead,
+    # so a new installation shows what it would send without a mail server.
+    smtp_host: str = ""
+    smtp_port: int = 25
+    smtp_security: Literal["none", "starttls", "tls"] = "none"  # tls: implicit TLS (port 465)
+    smtp_username: str = ""
+    smtp_password: str = ""
+    smtp_timeout_seconds: float = 30.0
+    mail_from: str = "Tixi <tixi@localhost>"
+    mail_sink_dir: Path = Path("var/outbox-mail")
+    # SMS through a gateway that takes a JSON POST of {phone, text}; signed like a webhook when a secret is set.
+    sms_gateway_url: str = ""
+    sms_gateway_secret: str = ""
+    webhook_timeout_seconds: float = 10.0
+    # A failed message is tried again after backoff * 2^(attempt-1) (with jitter, at most backoff_max)
+    # until it has been tried max_attempts times; then it is a dead letter for an admin.
+    notify_max_attempts: int = 5
+    notify_backoff_seconds: float = 30.0
+    notify_backoff_max_seconds: float = 3600.0
+    # A message marked as being sent for this long was left by a dispatcher that died: send it again.
+    notify_lease_seconds: float = 300.0
+    notify_batch_size: int = 50
+    # "Deadline near" is told this many working hours (business calendar) before the due time.
+    deadline_reminder_hours: float = 4.0
 
 
 def postgres_server_url() -> str:

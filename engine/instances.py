@@ -30,6 +30,7 @@ from engine.errors import (
 from engine.external_tasks import retry_external_incidents
 from engine.identity import Actor
 from engine.incidents import process_error
+from engine.notifications.outbox import notify_case_ended
 from engine.permissions import Permission, has, may_start, require, sees_everything
 from engine.register_fields import check_register_fields
 from engine.salvage import end_without_workflow
@@ -308,6 +309,7 @@ def _change_status(
     if target == InstanceStatus.TERMINATED:
         record.ended_at = now
         close_case_deadline(session, instance_id=instance_id, completed=False, now=now)
+        notify_case_ended(session, record=record, actor=actor.username, outcome=reason, now=now)
         try:
             run = load_run(record, bundle)
         except StateUnloadableError:

@@ -74,6 +74,11 @@ OUTLET_TRANSITIONS: dict[OutletStatus, frozenset[OutletStatus]] = {
     OutletStatus.ENDED: frozenset(),
 }
 LIVING_OUTLET = frozenset({OutletStatus.PROBATION, OutletStatus.ACTIVE, OutletStatus.SUSPENDED})
+class NotificationStatus(StrEnum):
+    PENDING = "pending"  # waiting for its (next) attempt
+    SENDING = "sending"  # claimed by a dispatcher, which sends it outside any transaction
+    SENT = "sent"
+    DEAD = "dead"  # given up after the last attempt (or refused for good): an admin may resend it
 
 
 class InstanceAction(StrEnum):

@@ -24,6 +24,7 @@ from engine.bundles import Bundle
 from engine.clock import Clock
 from engine.deadlines import close_deadline, open_deadline, pause_or_resume
 from engine.errors import ProcessError
+from engine.notifications.outbox import notify_task_created
 from engine.register_actions import apply_register_actions
 from engine.states import ExternalTaskStatus, TaskStatus, TimerStatus
 from engine.tables import ExternalTask, Instance, MessageSubscription, Task, TaskCandidateGroup, Timer
@@ -47,6 +48,9 @@ def sync_rows(
     now = clock.now()
     # Each of these scans every task: take them once and hand them to every sync below.
     ready, timers, messages = run.ready_user_tasks(), run.waiting_timers(), run.waiting_messages()
+    # Before the tasks: who hears of a new task depends on the case's outlet, and its message shows the customer.
+    variables = run.variables()
+    _promote_case_fields(record, variables)
     # The syncs read rows this step cannot have written yet: without autoflush before each read,
     # the step's changes go out in one flush (multi-row INSERTs) instead of one per read.
     with session.no_autoflush:
@@ -60,8 +64,6 @@ def sync_rows(
         if bundle.uses("external_tasks"):
             _sync_external_tasks(session, clock, actor=actor, record=record, bundle=bundle, run=run,
                                  waiting=run.waiting_service_tasks())
-    variables = run.variables()
-    _promote_case_fields(record, variables)
     if bundle.uses("register_actions"):
         actions = [action for step in steps
                    if (action := bundle.elements(step.process_key).get("register_actions", {}).get(step.element_id))]
@@ -147,6 +149,7 @@ def _sync_tasks(
                      data={"process": ready_task.process_key, "element": ready_task.element_id,
                            "name": meta.get("name"), "candidate_groups": groups, "assignee": assignee,
                            "form_key": meta.get("form_key"), "due_at": due_at.isoformat() if due_at else None})
+        notify_task_created(session, record=record, task=task, groups=groups, actor=actor, now=now)
 
 
 def _priority(meta: dict[str, Any]) -> int:

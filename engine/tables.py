@@ -21,10 +21,12 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 # The organisation's tables live in a module of their own; importing them here lets everything that
 # reads `Base.metadata` (Alembic, the migration test) see them.
+from engine.notification_tables import GroupNotificationDefault, Notification, NotificationSetting, WebhookEndpoint
 from engine.register_tables import Customer, Outlet, OutletAssessment, OutletStaff, Product, Region
 from engine.table_base import Base, UTCDateTime
 
-__all__ = ["Base", "UTCDateTime", "Customer", "Outlet", "OutletAssessment", "OutletStaff", "Product", "Region"]
+__all__ = ["Base", "UTCDateTime", "Customer", "Outlet", "OutletAssessment", "OutletStaff", "Product", "Region",
+           "GroupNotificationDefault", "Notification", "NotificationSetting", "WebhookEndpoint"]
 
 
 class User(Base):
@@ -250,6 +252,10 @@ class Deadline(Base):
     paused_at: Mapped[datetime | None]
     met_at: Mapped[datetime | None]
     status: Mapped[str] = mapped_column(String(16))  # open | met | breached | cancelled
+    # When people were told the deadline is near, and that it passed (engine/notifications/deadline_alerts.py):
+    # each is told once, however often the sweep runs.
+    reminded_at: Mapped[datetime | None]
+    breach_notified_at: Mapped[datetime | None]
 
 
 class CalendarDay(Base):

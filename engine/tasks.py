@@ -19,6 +19,7 @@ from engine.deadlines import close_deadline
 from engine.errors import InstanceStateError, NotFoundError, PermissionDeniedError, TaskStateError
 from engine.identity import Actor
 from engine.incidents import advance_or_incident
+from engine.notifications.outbox import notify_task_handed_on
 from engine.permissions import Permission, has, sees_everything
 from engine.register_fields import check_register_fields, dispatch_suggestions
 from engine.states import InstanceStatus, TaskAction, TaskStatus, task_actions
@@ -115,6 +116,9 @@ def unclaim_task(session: Session, clock: Clock, *, actor: Actor, task_id: uuid.
     record_event(session, clock, actor=actor.username, event_type="task_unclaimed", instance_id=record.instance_id,
                  task_id=task_id, definition_key=record.definition_key,
                  data={"element": task.element_id, "previous_assignee": previous, "assignee": task.assignee})
+    if task.assignee is not None:
+        notify_task_handed_on(session, record=record, task=task, assignee=task.assignee, actor=actor.username,
+                              delegated=False, returned=True, now=clock.now())
     flush(session)
     return summarize(task, record, definition, groups)
 

@@ -1,4 +1,4 @@
-"""The scheduler loop around `fire_due_timers`: the only place that sleeps."""
+"""The scheduler loop around the ticks (timers, deadline alerts, the outbox): the only place that sleeps."""
 
 from __future__ import annotations
 
@@ -8,32 +8,49 @@ import threading
 from sqlalchemy.orm import Session, sessionmaker
 
 from engine.clock import Clock
+from engine.config import EngineConfig
+from engine.notifications.deadline_alerts import sweep_deadlines
+from engine.notifications.dispatcher import Dispatcher, dispatch_notifications
 from engine.timers import fire_due_timers, fire_start_timers
 
 log = logging.getLogger(__name__)
 
 
-def run_worker(factory: sessionmaker[Session], clock: Clock, stop: threading.Event, *, interval: float = 1.0) -> None:
-    """Fire due timers until `stop` is set; timers that fell due while nobody ran fire on the first tick."""
+def run_worker(factory: sessionmaker[Session], clock: Clock, stop: threading.Event, *, interval: float = 1.0,
+               config: EngineConfig | None = None) -> None:
+    """Fire due timers (and, given a configuration, tell deadlines and send the outbox) until `stop` is set.
+
+    Timers that fell due while nobody ran fire on the first tick.
+    """
     log.info("scheduler started (every %.1fs)", interval)
-    while not stop.is_set():
-        try:
-            fired = fire_due_timers(factory, clock) + fire_start_timers(factory, clock)
-        except Exception:  # a database blip must not kill the scheduler; try again next tick
-            log.exception("scheduler tick failed")
-            fired = 0
-        if fired:
-            log.info("fired %d timer(s)", fired)
-            continue  # more may be due: do not wait
-        stop.wait(interval)
+    dispatcher = Dispatcher(config, clock) if config is not None else None
+    try:
+        while not stop.is_set():
+            try:
+                fired = fire_due_timers(factory, clock) + fire_start_timers(factory, clock)
+                done = fired
+                if dispatcher is not None:
+                    done += sweep_deadlines(factory, clock, reminder_hours=dispatcher.config.deadline_reminder_hours)
+                    done += dispatch_notifications(factory, dispatcher)
+            except Exception:  # a database blip must not kill the scheduler; try again next tick
+                log.exception("scheduler tick failed")
+                fired = done = 0
+            if fired:
+                log.info("fired %d timer(s)", fired)
+            if done:
+                continue  # more may be due: do not wait
+            stop.wait(interval)
+    finally:
+        if dispatcher is not None:
+            dispatcher.close()
     log.info("scheduler stopped")
 
 
 def start_background_worker(
-    factory: sessionmaker[Session], clock: Clock, *, interval: float = 1.0
+    factory: sessionmaker[Session], clock: Clock, *, interval: float = 1.0, config: EngineConfig | None = None
 ) -> tuple[threading.Thread, threading.Event]:
     stop = threading.Event()
-    thread = threading.Thread(target=run_worker, args=(factory, clock, stop), kwargs={"interval": interval},
-                              name="tixi-scheduler", daemon=True)
+    thread = threading.Thread(target=run_worker, args=(factory, clock, stop),
+                              kwargs={"interval": interval, "config": config}, name="tixi-scheduler", daemon=True)
     thread.start()
     return thread, stop

@@ -25,6 +25,7 @@ from engine.config import MAX_CASE_DATA_BYTES, EngineConfig
 from engine.db import flush, make_session_factory
 from engine.deadlines import close_case_deadline
 from engine.errors import CaseDataTooLargeError
+from engine.notifications.outbox import notify_case_ended
 from engine.states import InstanceStatus
 from engine.step_sync import sync_rows
 from engine.tables import Instance, InstanceStateChunk
@@ -147,6 +148,8 @@ def _complete(session: Session, clock: Clock, *, actor: str, record: Instance, b
                  definition_key=record.definition_key,
                  data={"end_event": end, "end_event_name": bundle.name_of(record.definition_key, end or ""),
                        "end_events": ends, "variables": variables})
+    notify_case_ended(session, record=record, actor=actor, outcome=bundle.name_of(record.definition_key, end or ""),
+                      now=now)
 
 
 def _verify_stored_state(session: Session, record: Instance, bundle: Bundle, run: WorkflowRun) -> None:

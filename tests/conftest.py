@@ -46,16 +46,20 @@ from engine.tables import (
     Deployment,
     ExternalTask,
     Group,
+    GroupNotificationDefault,
     Instance,
     InstanceStateChunk,
     MessageSubscription,
     ServiceAccount,
+    Notification,
+    NotificationSetting,
     StartTimer,
     Task,
     TaskCandidateGroup,
     TaskComment,
     Timer,
     User,
+    WebhookEndpoint,
 )
 from engine.workflow_store import session_factory
 
@@ -119,9 +123,9 @@ def factory(db_engine: Engine, _demo_users: None) -> Iterator[sessionmaker[Sessi
     made = sessions(db_engine)
     yield made
     with transaction(made) as session:
-        for table in (AuditEvent, TaskComment, Deadline, MessageSubscription, TaskCandidateGroup, Timer, Task,
-                      ExternalTask, ServiceAccount, InstanceStateChunk, Instance, StartTimer, CalendarDay, Definition,
-                      Deployment):
+        for table in (Notification, NotificationSetting, GroupNotificationDefault, WebhookEndpoint, AuditEvent,
+                      TaskComment, Deadline, MessageSubscription, TaskCandidateGroup, Timer, Task, ExternalTask,
+                      ServiceAccount, InstanceStateChunk, Instance, StartTimer, CalendarDay, Definition, Deployment):
             session.execute(delete(table))
         session.execute(delete(User).where(User.is_demo.is_(False)))
         for table in (OutletStaff, OutletAssessment, Product, Customer):

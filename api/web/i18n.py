@@ -250,6 +250,28 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "users.region": ("所属地区（RCC 人员）", "Region code (RCC staff)"),
     "status.cancelled": ("已取消", "cancelled"),
     "any": ("全部", "Any"),
+    # the notification centre and its dead letters
+    "nav.notifications": ("通知", "Notifications"),
+    "nav.dead_letters": ("投递失败的通知", "Undelivered notifications"),
+    "notices.unread": ("{n} 条未读", "{n} unread"),
+    "notices.none": ("没有通知。", "No notifications."),
+    "notices.read": ("标为已读", "Mark read"),
+    "notices.read_all": ("全部标为已读", "Mark all read"),
+    "notices.open": ("打开", "Open"),
+    "notices.dead_none": ("没有投递失败的通知。", "Every notification was delivered."),
+    "notices.channel": ("渠道", "Channel"),
+    "notices.recipient": ("接收人", "Recipient"),
+    "notices.reason": ("原因", "Reason"),
+    "notices.attempts": ("尝试次数", "Attempts"),
+    "notices.resend": ("重新发送", "Resend"),
+    "notices.settings": ("通知设置", "Notification settings"),
+    "notices.email": ("邮箱", "Mail address"),
+    "notices.phone": ("手机号（短信）", "Mobile phone (SMS)"),
+    "notices.language": ("通知语言", "Language of notifications"),
+    "notices.both": ("中文 / English", "中文 / English"),
+    "notices.quiet_hours": ("非工作时间不发提醒（超时通知照发）", "Hold reminders outside working hours (breaches still go)"),
+    "notices.channels": ("各事件的渠道（JSON，留空为默认：站内与邮件）", "Channels per event (JSON; empty: in the app and by mail)"),
+    "notices.save": ("保存通知设置", "Save notification settings"),
 }
 
 

@@ -16,6 +16,7 @@ from api.web.session import SESSION_COOKIE, close_session, csrf_matches, open_se
 from engine import sessions
 from engine.errors import AuthenticationError, ServiceError
 from engine.identity import find_token_holder
+from engine.notifications import centre
 
 router = APIRouter(include_in_schema=False, dependencies=CHECKED_INPUT)
 
@@ -76,8 +77,10 @@ def log_out(request: Request, session: SessionDep, clock: ClockDep, settings: Se
 
 
 @router.get("/account")
-def account_page(request: Request, actor: PageActor, changed: bool = False) -> HTMLResponse:
-    return render(request, "account.html", actor=actor, section="account", changed=changed)
+def account_page(request: Request, session: SessionDep, actor: PageActor, changed: bool = False) -> HTMLResponse:
+    with session.begin():
+        preferences = centre.get_preferences(session, username=actor.username)
+    return render(request, "account.html", actor=actor, section="account", changed=changed, preferences=preferences)
 
 
 @router.get("/lang/{code}")

@@ -23,6 +23,7 @@ from engine.business_calendar import LOCAL
 from engine.definitions import DefinitionInfo
 from engine.errors import AuthenticationError, ServiceError
 from engine.identity import Actor, find_token_holder
+from engine.notifications import centre
 from engine.permissions import Permission, permissions_of
 
 TEMPLATES = Jinja2Templates(directory=Path(__file__).parent / "templates")
@@ -80,8 +81,17 @@ def render(request: Request, template: str, *, actor: Actor | None, status_code:
         "can": _abilities(actor),
         "due_mark": lambda due_at: due_mark(due_at, clock.now()),
         "at": format_time,
+        "unread": _unread(request, actor),
         **context,
     })
+
+
+def _unread(request: Request, actor: Actor | None) -> int:
+    """The bell's count on every page: the person's in-app notifications not yet read."""
+    if actor is None:
+        return 0
+    with request.app.state.session_factory() as session, session.begin():
+        return centre.unread_count(session, actor=actor)
 
 
 def _abilities(actor: Actor | None) -> dict[str, bool]:

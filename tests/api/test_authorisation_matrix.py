@@ -158,7 +158,26 @@ MATRIX: dict[tuple[str, str], Row] = {
     # No account of that name: the admin is told so; everyone else is refused before the look-up.
     ("POST", "/api/service-accounts/{name}/revoke"): Row(allowed=only(404, "admin"), default=403),
     ("GET", "/api/external-tasks"): Row(allowed=only(200, "admin"), default=403),
+    # Notifications: each caller reads and marks only their own (someone else's id answers 404).
+    ("GET", "/api/notifications"): Row(),
+    ("GET", "/api/notifications/unread"): Row(),
+    ("POST", "/api/notifications/read"): Row(),
+    ("POST", "/api/notifications/{notification_id}/read"): Row(default=404),
+    ("GET", "/api/me/notification-settings"): Row(),
+    ("PUT", "/api/me/notification-settings"): Row(body={"language": "zh"}),
+    ("PUT", "/api/users/{username}/notification-settings"): Row(body={"language": "en"}, allowed=only(200, "admin"),
+                                                                default=403),
+    ("GET", "/api/webhooks"): Row(allowed=only(200, "admin"), default=403),
+    ("POST", "/api/webhooks"): Row(body={"group_id": "quality", "url": "http://127.0.0.1:9/hook"},
+                                   allowed=only(201, "admin"), default=403, mutates=True),
+    ("DELETE", "/api/webhooks/{endpoint_id}"): Row(allowed=only(404, "admin"), default=403),
+    ("GET", "/api/groups/{group_id}/notification-defaults"): Row(allowed=only(200, "admin"), default=403),
+    ("PUT", "/api/groups/{group_id}/notification-defaults"): Row(body={"channels": {"task_queued": ["in_app"]}},
+                                                                 allowed=only(200, "admin"), default=403),
+    ("GET", "/api/admin/notifications/dead"): Row(allowed=only(200, "admin"), default=403),
+    ("POST", "/api/admin/notifications/{notification_id}/resend"): Row(allowed=only(404, "admin"), default=403),
 }
+NO_SUCH_ID = "00000000-0000-4000-8000-000000000000"  # a notification or webhook id that names nothing
 
 
 def api_routes(client: TestClient) -> set[tuple[str, str]]:
@@ -263,7 +282,9 @@ def _call(client: TestClient, method: str, path: str, row: Row, target: Target, 
            .replace("{key}", "two_step_review").replace("{version}", "1").replace("{username}", "quality")
            .replace("{form_key}", "rcc_site_review").replace("{day}", HOLIDAY)
            .replace("{code}", "east" if path.startswith("/api/regions") else "HD-001")
-           .replace("{customer_id}", target.customer_id).replace("{serial_number}", "SN-2025-000123"))
+           .replace("{customer_id}", target.customer_id).replace("{serial_number}", "SN-2025-000123")
+           .replace("{notification_id}", NO_SUCH_ID).replace("{endpoint_id}", NO_SUCH_ID)
+           .replace("{group_id}", "quality"))
     if path == "/api/definitions" and method == "POST":
         review = TEST_PROCESSES / "two_step_review.bpmn"
         return client.post(url, headers=headers, files={"file": (review.name, review.read_bytes(), "text/xml")})

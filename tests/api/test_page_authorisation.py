@@ -35,6 +35,8 @@ PAGES: dict[tuple[str, str], tuple[str, str] | None] = {
     ("GET", "/reports/sla"): ("GET", "/api/reports/sla"),
     ("GET", "/admin/users"): ("GET", "/api/users"),
     ("GET", "/admin/external-tasks"): ("GET", "/api/external-tasks"),
+    ("GET", "/notifications"): ("GET", "/api/notifications"),
+    ("GET", "/admin/notifications"): ("GET", "/api/admin/notifications/dead"),
     ("GET", "/account"): ("GET", "/api/auth/me"),
     ("GET", "/network"): ("GET", "/api/outlets"),
     ("GET", "/customers"): ("GET", "/api/customers"),

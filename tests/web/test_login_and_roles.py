@@ -23,7 +23,7 @@ ROLE_MENUS = {
     "quality": {"Task inbox", "Start a case", "Instances", "SLA report"},
     "designer": {"Task inbox", "Start a case", "Processes and decisions", "Instances"},
     "admin": {"Task inbox", "Start a case", "Processes and decisions", "Instances", "SLA report",
-              "Users and groups"},
+              "Users and groups", "Undelivered notifications"},
 }
 
 

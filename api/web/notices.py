@@ -1,0 +1,26 @@
+"""The notification centre's page and the admins' page of dead letters; both write through the JSON API."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse
+
+from api.deps import CHECKED_INPUT, SessionDep
+from api.web.pages import PageActor, render
+from engine.notifications import administration, centre
+
+router = APIRouter(include_in_schema=False, dependencies=CHECKED_INPUT)
+
+
+@router.get("/notifications")
+def notifications_page(request: Request, session: SessionDep, actor: PageActor) -> HTMLResponse:
+    with session.begin():
+        items = centre.list_notifications(session, actor=actor, limit=100)
+    return render(request, "notifications.html", actor=actor, section="notifications", items=items)
+
+
+@router.get("/admin/notifications")
+def dead_letters_page(request: Request, session: SessionDep, actor: PageActor) -> HTMLResponse:
+    with session.begin():
+        dead = administration.list_dead_letters(session, actor=actor)
+    return render(request, "dead_letters.html", actor=actor, section="dead_letters", dead=dead)

@@ -1,0 +1,68 @@
+"""Turning an outbox row into a subject and a body, with Jinja2 in a sandbox.
+
+The one engine module allowed to import jinja2 (pyproject.toml's import-linter contract says so):
+rendering belongs to the dispatcher, which runs in `tixi worker` as well as `tixi serve`, so it
+cannot live in api/. Templates are data (notification_templates/, or a folder an operator names),
+so they run in Jinja2's SandboxedEnvironment: no attribute walk to Python internals, no file access.
+A template that does not render raises `TemplateProblem`; the dispatcher retries the row and
+finally makes it a dead letter naming the problem, while the change that caused it stays committed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from jinja2 import FileSystemLoader, StrictUndefined, TemplateError
+from jinja2.sandbox import SandboxedEnvironment
+
+from engine.business_calendar import LOCAL
+
+
+class TemplateProblem(Exception):
+    """A template that is missing or does not render with the event's data."""
+
+
+@dataclass(frozen=True)
+class Rendered:
+    subject: str
+    body: str
+
+
+class Renderer:
+    """Templates of one folder, compiled once per dispatcher (Jinja2 caches them by name)."""
+
+    def __init__(self, directory: Path, *, public_url: str) -> None:
+        self._environment = SandboxedEnvironment(loader=FileSystemLoader(str(directory)), undefined=StrictUndefined,
+                                                 autoescape=False, keep_trailing_newline=False)
+        self._public_url = public_url.rstrip("/")
+
+    def render(self, event_kind: str, context: dict[str, Any], *, language: str | None) -> Rendered:
+        """Raises: TemplateProblem."""
+        def pick(chinese: str, english: str) -> str:
+            if language == "zh":
+                return chinese
+            if language == "en":
+                return english
+            return f"{chinese} / {english}"
+
+        variables = {**context, "t": pick, "when": _local_time, "lang": language,
+                     "url": self._public_url + str(context.get("link") or "")}
+        try:
+            text = self._environment.get_template(f"{event_kind}.txt").render(variables)
+        except TemplateError as error:
+            raise TemplateProblem(f"template {event_kind}.txt: {type(error).__name__}: {error}") from None
+        except (TypeError, ValueError, ArithmeticError) as error:  # e.g. a filter given the wrong kind of value
+            raise TemplateProblem(f"template {event_kind}.txt: {error}") from None
+        subject, _, body = text.strip().partition("\n")
+        return Rendered(subject.strip()[:250], body.strip())
+
+
+def _local_time(value: object) -> str:
+    """A stored ISO time as people in the business read it: China time, to the minute."""
+    if not value:
+        return "-"
+    moment = datetime.fromisoformat(str(value)).astimezone(LOCAL)
+    return moment.strftime("%Y-%m-%d %H:%M") + " (UTC+8)"
