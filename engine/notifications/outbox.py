@@ -17,6 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from engine.business_calendar import working_time_after
+from engine.identity import Actor
 from engine.notifications.kinds import (
     DEFAULT_CHANNELS,
     GROUP_KINDS,
@@ -36,6 +37,7 @@ from engine.tables import (
     User,
     WebhookEndpoint,
 )
+from engine.visibility import case_allows
 
 # `@name` where name is a username (engine/identity.py USERNAME); a sentence's full stop is not part of it.
 MENTION = re.compile(r"(?<![\w@])@([a-z][a-z0-9_.-]{1,63})")
@@ -128,8 +130,8 @@ def _to_webhooks(session: Session, kind: EventKind, groups: Sequence[str], *, re
     endpoints = session.scalars(select(WebhookEndpoint).where(WebhookEndpoint.group_id.in_(list(groups)),
                                                               WebhookEndpoint.is_active.is_(True)))
     for endpoint in endpoints:
-        if endpoint.outlet_code is not None and record.outlet_code not in (None, endpoint.outlet_code):
-            continue  # an outlet's own chat hears what its staff may see (engine/visibility.py): not another's cases
+        if endpoint.outlet_code is not None and record.outlet_code != endpoint.outlet_code:
+            continue  # an outlet's own chat hears what its staff may see (engine/visibility.py): its own cases
         session.add(_row(kind, Channel.WEBHOOK, recipient=None, group_id=endpoint.group_id,
                          target=str(endpoint.endpoint_id), language=None, record=record, task_id=task_id,
                          context=context, due=now, now=now))
@@ -140,10 +142,13 @@ def _to_users(session: Session, kind: EventKind, usernames: Iterable[str], *, re
     wanted = sorted(set(usernames) - {exclude})
     if not wanted:
         return
-    # Outlet staff hear only of their own outlet's cases (or of none), as they see only those (engine/visibility.py).
-    active = {name for name, outlet in session.execute(
-        select(User.username, User.outlet_code).where(User.username.in_(wanted), User.is_active.is_(True)))
-        if outlet is None or record.outlet_code is None or outlet == record.outlet_code}
+    # People hear only of the cases their place in the organisation lets them see (engine/visibility.py):
+    # outlet staff of their outlet's, RCC staff of their region's.
+    active = {name for name, outlet, region in session.execute(
+        select(User.username, User.outlet_code, User.region_code)
+        .where(User.username.in_(wanted), User.is_active.is_(True)))
+        if case_allows(Actor(name, frozenset(), outlet, region), outlet_code=record.outlet_code,
+                       region=record.region)}
     settings = {s.username: s for s in session.scalars(
         select(NotificationSetting).where(NotificationSetting.username.in_(sorted(active))))}
     defaults = _group_defaults(session, sorted(active - set(settings)), kind)

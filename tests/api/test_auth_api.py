@@ -72,6 +72,20 @@ PROTECTED = [
     ("post", "/api/service-accounts"),
     ("post", "/api/service-accounts/parts-worker/revoke"),
     ("get", "/api/external-tasks"),
+    ("get", "/api/notifications"),
+    ("get", "/api/notifications/unread"),
+    ("post", f"/api/notifications/{SOME_ID}/read"),
+    ("post", "/api/notifications/read"),
+    ("get", "/api/me/notification-settings"),
+    ("put", "/api/me/notification-settings"),
+    ("put", "/api/users/outlet/notification-settings"),
+    ("get", "/api/webhooks"),
+    ("post", "/api/webhooks"),
+    ("delete", f"/api/webhooks/{SOME_ID}"),
+    ("get", "/api/groups/quality/notification-defaults"),
+    ("put", "/api/groups/quality/notification-defaults"),
+    ("get", "/api/admin/notifications/dead"),
+    ("post", f"/api/admin/notifications/{SOME_ID}/resend"),
 ]
 # Camunda 7's external-task API, for workers: HTTP basic auth with a service account's key.
 WORKER_ROUTES = [
@@ -93,6 +107,8 @@ def test_every_protected_route_is_listed(client: TestClient) -> None:
                .replace("{day}", "2026-10-01").replace("{customer_id}", SOME_ID)
                .replace("{code}", "east" if path.startswith("/api/regions") else "HD-001")
                .replace("{serial_number}", "SN-1").replace("{name}", "parts-worker")
+               .replace("{notification_id}", SOME_ID).replace("{endpoint_id}", SOME_ID)
+               .replace("{group_id}", "quality")
                .replace("{task_id}", SOME_ID))
               for path, item in schema["paths"].items() for method in item if path not in public}
     assert routes == set(PROTECTED) | set(WORKER_ROUTES)

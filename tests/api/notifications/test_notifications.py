@@ -278,7 +278,8 @@ def test_one_outlet_never_hears_of_another_outlets_customers(
         assert [a.payload["context"]["business_key"] for a in hd_chat.accepted.values()] == ["BX-HD-1"]
         assert hb_chat.arrivals == []
     told = {r.recipient for r in rows_of(factory, event_kind="task_queued") if r.recipient}
-    assert told == {"outlet", "hd.engineer"}  # the demo outlet user is bound to no outlet
+    # The demo outlet user is bound to no outlet; hd001.engineer is the demo network's staff of HD-001.
+    assert told == {"outlet", "hd.engineer", "hd001.engineer"}
     task_id = desk.task_of("outlet", instance_id, "repair")["task_id"]
     commented = client.post(f"/api/tasks/{task_id}/comments", headers=desk.login("outlet"),
                             json={"text": "@hb.engineer @hd.engineer 请协助"})
