@@ -92,8 +92,9 @@ def _event_problem(node: etree._Element, local: str) -> str | None:
         return (f"{_what(node)} has {len(definitions)} event definitions (a multiple event), and Tixi waits on one: "
                 "draw one event per trigger")
     definition = definitions[0] if definitions else None
-    if definition == "messageEventDefinition" and local == "startEvent" and _in_subprocess(node):
-        return f"{_what(node)} is a message start inside a subprocess, which never triggers: {_INSTEAD[None]}"
+    if definition is not None and local == "startEvent" and _in_subprocess(node):
+        return (f"{_what(node)} is a {_words(definition)} start inside a subprocess, which never triggers: an "
+                "embedded subprocess starts with a plain start event when the flow reaches it")
     if definition in _EVENTS[local]:
         return None
     kind = _words(definition or "none") if definition else "plain"
