@@ -362,3 +362,16 @@ def test_the_default_topic_is_the_servers_setting(app_settings: Settings, clock:
         the_worker = worker(url, "w1", made["name"], made["api_key"])
         assert not run_once(the_worker, "tixi-default", lambda task: task.complete({}))
         assert run_once(the_worker, "notices", lambda task: task.complete({}))
+
+
+def test_fetch_filters_by_case_variables_and_hands_out_only_the_variables_asked_for(
+        client: TestClient, login: Login, base_url: str, account: tuple[str, str]) -> None:
+    north = _deploy_and_start(client, login, {"area": "north"})
+    _deploy_and_start(client, login, {"area": "south"})
+    the_client = ExternalTaskClient("w", base_url, {"auth_basic": {"username": account[0], "password": account[1]},
+                                                    "asyncResponseTimeout": 0, "maxTasks": 10})
+    [task] = the_client.fetch_and_lock("parts-stock", process_variables={"area": "north"}, variables=["part_no"])
+    assert task["processInstanceId"] == north
+    assert task["variables"] == {"part_no": {"value": "CMP-220", "type": "String", "valueInfo": {}}}
+    [other] = the_client.fetch_and_lock("parts-stock")  # the north one is locked now: only the south one is left
+    assert other["processInstanceId"] != north and other["variables"]["area"]["value"] == "south"
