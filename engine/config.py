@@ -37,6 +37,8 @@ class EngineConfig(BaseSettings):
     workflow_cache_bytes: int = 64 * 1024 * 1024
     # The most a case's data (its variables, as JSON) may grow to; a step past it is refused.
     max_case_data_bytes: int = MAX_CASE_DATA_BYTES
+    # The topic workers fetch a service task under when it names none (no camunda:topic).
+    external_task_default_topic: str = "tixi-default"
 
     # Notifications (engine/notifications/). Links in messages start with `public_url`.
     public_url: str = "http://127.0.0.1:8000"

@@ -43,6 +43,7 @@ def sync_rows(
     run: WorkflowRun,
     steps: list[Step],
     fired_timer_ids: frozenset[uuid.UUID],
+    default_topic: str = DEFAULT_TOPIC,
 ) -> dict[str, Any]:
     """Write the history of `steps` and bring the instance's rows in line; returns the case data."""
     now = clock.now()
@@ -63,7 +64,7 @@ def sync_rows(
             _sync_messages(session, record=record, waiting_messages=messages, now=now)
         if bundle.uses("external_tasks"):
             _sync_external_tasks(session, clock, actor=actor, record=record, bundle=bundle, run=run,
-                                 waiting=run.waiting_service_tasks())
+                                 waiting=run.waiting_service_tasks(), default_topic=default_topic)
     if bundle.uses("register_actions"):
         actions = [action for step in steps
                    if (action := bundle.elements(step.process_key).get("register_actions", {}).get(step.element_id))]
@@ -227,7 +228,7 @@ def _sync_messages(
 
 def _sync_external_tasks(
     session: Session, clock: Clock, *, actor: str, record: Instance, bundle: Bundle, run: WorkflowRun,
-    waiting: list[WaitingServiceTask],
+    waiting: list[WaitingServiceTask], default_topic: str,
 ) -> None:
     """A row for each service task the workflow now waits on; an open row it moved past is cancelled."""
     now = clock.now()
@@ -245,7 +246,7 @@ def _sync_external_tasks(
         if task_id in known:
             continue
         meta = bundle.elements(task.process_key).get("external_tasks", {}).get(task.element_id, {})
-        topic = meta.get("topic") or DEFAULT_TOPIC
+        topic = meta.get("topic") or default_topic
         session.add(ExternalTask(
             external_task_id=task_id, instance_id=record.instance_id, process_key=task.process_key,
             element_id=task.element_id, name=meta.get("name") or task.element_id, topic=topic,

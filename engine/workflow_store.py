@@ -19,6 +19,7 @@ from engine.advance_limits import limits_of
 from engine.audit import record_event
 from engine.bpmn.serialization import CHUNKS_KEY, DEFAULT_SPILL_AT, SERIALIZER_VERSION, json_bytes
 from engine.bpmn.spiff_adapter import Step, WorkflowRun
+from engine.bpmn.support import DEFAULT_TOPIC
 from engine.bundles import Bundle
 from engine.clock import Clock
 from engine.config import MAX_CASE_DATA_BYTES, EngineConfig
@@ -40,6 +41,7 @@ class WorkflowStore:
     verify_state: bool = False
     spill_at: int = DEFAULT_SPILL_AT
     max_case_data_bytes: int = MAX_CASE_DATA_BYTES
+    default_topic: str = DEFAULT_TOPIC
 
 
 _PLAIN = WorkflowStore()
@@ -50,7 +52,8 @@ def session_factory(engine: Engine, config: EngineConfig) -> sessionmaker[Sessio
     factory = make_session_factory(engine)
     cache = (WorkflowCache(config.workflow_cache_size, max_bytes=config.workflow_cache_bytes)
              if config.workflow_cache_size > 0 else None)
-    store = WorkflowStore(cache, config.verify_state, config.state_spill_at, config.max_case_data_bytes)
+    store = WorkflowStore(cache, config.verify_state, config.state_spill_at, config.max_case_data_bytes,
+                          config.external_task_default_topic)
     factory.kw["info"] = {**factory.kw.get("info", {}), _STORE_KEY: store}
     if cache is not None:
         cache.attach(factory)
@@ -96,9 +99,9 @@ def save_run(
 ) -> None:
     """Write the workflow's new state and everything derived from it; the caller commits."""
     now = clock.now()
-    variables = sync_rows(session, clock, actor=actor, record=record, bundle=bundle, run=run, steps=steps,
-                          fired_timer_ids=fired_timer_ids)
     store = store_of(session)
+    variables = sync_rows(session, clock, actor=actor, record=record, bundle=bundle, run=run, steps=steps,
+                          fired_timer_ids=fired_timer_ids, default_topic=store.default_topic)
     run.data_bytes = _case_data_bytes(variables, store.max_case_data_bytes)
     stored = run.dump(spill_at=store.spill_at)
     if stored.chunk is not None:

@@ -14,7 +14,7 @@ from lxml import etree
 
 BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
 CAMUNDA_NS = "http://camunda.org/schema/1.0/bpmn"
-DEFAULT_TOPIC = "tixi-default"  # the topic of a service task that names none (Camunda's "external" without type)
+DEFAULT_TOPIC = "tixi-default"  # a service task naming no topic; TIXI_EXTERNAL_TASK_DEFAULT_TOPIC changes it
 
 # The event definitions each kind of event runs with; None: a plain event without one.
 _EVENTS: dict[str, set[str | None]] = {
@@ -92,8 +92,9 @@ def _event_problem(node: etree._Element, local: str) -> str | None:
         return (f"{_what(node)} has {len(definitions)} event definitions (a multiple event), and Tixi waits on one: "
                 "draw one event per trigger")
     definition = definitions[0] if definitions else None
-    if definition == "messageEventDefinition" and local == "startEvent" and _in_subprocess(node):
-        return f"{_what(node)} is a message start inside a subprocess, which never triggers: {_INSTEAD[None]}"
+    if definition is not None and local == "startEvent" and _in_subprocess(node):
+        return (f"{_what(node)} is a {_words(definition)} start inside a subprocess, which never triggers: an "
+                "embedded subprocess starts with a plain start event when the flow reaches it")
     if definition in _EVENTS[local]:
         return None
     kind = _words(definition or "none") if definition else "plain"
@@ -123,9 +124,9 @@ def _implementation_problem(node: etree._Element, local: str) -> str | None:
     return None
 
 
-def external_topic(node: etree._Element) -> str:
-    """The topic workers fetch a service or send task under."""
-    return (node.get(f"{{{CAMUNDA_NS}}}topic") or "").strip() or DEFAULT_TOPIC
+def external_topic(node: etree._Element) -> str | None:
+    """The topic workers fetch a service or send task under; None: the server's default topic."""
+    return (node.get(f"{{{CAMUNDA_NS}}}topic") or "").strip() or None
 
 
 def _in_subprocess(node: etree._Element) -> bool:

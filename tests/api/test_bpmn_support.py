@@ -149,7 +149,7 @@ REFUSED = {
                          '<bpmn:startEvent id="es"/></bpmn:subProcess>', "", "e", "is an event subprocess"),
     "message start inside a subprocess": ('<bpmn:startEvent id="s"/><bpmn:subProcess id="sp"><bpmn:startEvent id="ms">'
                                           '<bpmn:messageEventDefinition messageRef="m"/></bpmn:startEvent>'
-                                          '</bpmn:subProcess>', _MESSAGE, "ms", "message start inside a subprocess"),
+                                          '</bpmn:subProcess>', _MESSAGE, "ms", "is a message event start inside a subprocess, which never triggers"),
     "multiple start": ('<bpmn:startEvent id="s"><bpmn:messageEventDefinition messageRef="m"/><bpmn:timerEventDefinition>'
                        '<bpmn:timeDuration>PT1H</bpmn:timeDuration></bpmn:timerEventDefinition></bpmn:startEvent>',
                        _MESSAGE, "s", "has 2 event definitions (a multiple event)"),

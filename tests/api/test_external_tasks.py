@@ -17,14 +17,18 @@ from camunda.client.external_task_client import ExternalTaskClient
 from camunda.external_task.external_task import ExternalTask, TaskResult
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from api.app import create_app
+from api.settings import Settings
 from api.web.session import SESSION_COOKIE
 from engine.clock import FrozenClock
 from engine.db import transaction
 from engine.invariants import check_invariants
+from engine.workflow_store import session_factory
 from tests.api.external_worker import run_once, serving, worker
-from tests.conftest import TEST_PROCESSES
+from tests.conftest import TEST_CONFIG, TEST_PROCESSES
 
 Login = Callable[[str], dict[str, str]]
 PROCESS = TEST_PROCESSES / "external_review.bpmn"
@@ -340,3 +344,34 @@ def test_a_terminated_or_suspended_case_gives_no_work_and_refuses_reports(
     cancelled = _events(client, login, suspended_id, "external_task_cancelled")
     assert [e["data"]["element"] for e in cancelled] == ["check_parts"]
     _invariants_hold(factory)
+
+
+def test_the_default_topic_is_the_servers_setting(app_settings: Settings, clock: FrozenClock, db_engine: Engine,
+                                                  factory: sessionmaker[Session]) -> None:
+    configured = session_factory(db_engine, TEST_CONFIG.model_copy(update={"external_task_default_topic": "notices"}))
+    app = create_app(app_settings, clock=clock, session_factory=configured, run_scheduler=False)
+    with TestClient(app) as own, serving(app) as url:
+        def login(user: str) -> dict[str, str]:
+            token = own.post("/api/auth/token", data={"username": user, "password": "demo"}).json()["access_token"]
+            return {"Authorization": f"Bearer {token}"}
+
+        assert own.post("/api/definitions", headers=login("designer"),
+                        files={"file": ("plain.bpmn", _PLAIN_SERVICE.encode(), "application/xml")}).status_code == 201
+        made = own.post("/api/service-accounts", headers=login("admin"), json={"name": "notifier"}).json()
+        own.post("/api/instances", headers=login("admin"), json={"definition_key": "plain_service", "variables": {}})
+        the_worker = worker(url, "w1", made["name"], made["api_key"])
+        assert not run_once(the_worker, "tixi-default", lambda task: task.complete({}))
+        assert run_once(the_worker, "notices", lambda task: task.complete({}))
+
+
+def test_fetch_filters_by_case_variables_and_hands_out_only_the_variables_asked_for(
+        client: TestClient, login: Login, base_url: str, account: tuple[str, str]) -> None:
+    north = _deploy_and_start(client, login, {"area": "north"})
+    _deploy_and_start(client, login, {"area": "south"})
+    the_client = ExternalTaskClient("w", base_url, {"auth_basic": {"username": account[0], "password": account[1]},
+                                                    "asyncResponseTimeout": 0, "maxTasks": 10})
+    [task] = the_client.fetch_and_lock("parts-stock", process_variables={"area": "north"}, variables=["part_no"])
+    assert task["processInstanceId"] == north
+    assert task["variables"] == {"part_no": {"value": "CMP-220", "type": "String", "valueInfo": {}}}
+    [other] = the_client.fetch_and_lock("parts-stock")  # the north one is locked now: only the south one is left
+    assert other["processInstanceId"] != north and other["variables"]["area"]["value"] == "south"
