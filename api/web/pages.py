@@ -26,6 +26,10 @@ from engine.identity import Actor, find_token_holder
 from engine.permissions import Permission, permissions_of
 
 TEMPLATES = Jinja2Templates(directory=Path(__file__).parent / "templates")
+# Jinja's `tojson` sorts keys and escapes non-ASCII by default: a form's fields would render in the
+# alphabet's order instead of the designer's, and Chinese in nested data would show as \uXXXX.
+# (`tojson` still escapes <, >, & and ' for HTML, whatever these say.)
+TEMPLATES.env.policies["json.dumps_kwargs"] = {"sort_keys": False, "ensure_ascii": False}
 NEAR_DUE = timedelta(hours=8)
 
 

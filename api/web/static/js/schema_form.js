@@ -50,10 +50,12 @@
   });
 
   // JSON Editor's own check, less the complaints about optional fields left empty (they are not sent).
+  // validate() without a value returns results JSON Editor computes on the next animation frame
+  // after a change, i.e. the form as it was before the last field's value was taken.
   function pageErrors() {
     const value = editor.getValue();
     const required = new Set(schema.required || []);
-    return editor.validate().filter((e) => {
+    return editor.validate(value).filter((e) => {
       const field = e.path.replace(/^root\.?/, "").split(".")[0];
       return !(field && !required.has(field) && (value[field] === "" || value[field] === undefined));
     });
