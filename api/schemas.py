@@ -256,6 +256,7 @@ class TaskOut(Out):
     outlet_code: str | None
     customer_name: str | None
     serial_number: str | None
+    instance_status: str
 
     @classmethod
     def of(cls, summary: TaskSummary) -> TaskOut:

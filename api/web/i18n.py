@@ -90,6 +90,8 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "task.invalid": ("表单有错误，请按字段提示修改。", "The form has errors; see the fields marked."),
     "task.closed": ("此任务已{status}。", "This task is {status}."),
     "task.instance": ("流程实例", "Process instance"),
+    "task.case_not_running": ("此案件{status}，其任务暂不能认领或处理。", "This case is {status}: its tasks cannot be claimed or worked now."),
+    "tasks.case_status": ("案件{status}", "case {status}"),
     # instances
     "instances.participant": ("参与人（用户名）", "Took part (username)"),
     "instances.started": ("发起时间", "Started"),
@@ -223,6 +225,29 @@ EVENTS: dict[str, tuple[str, str]] = {
     "terminated": ("终止", "terminated"),
     "ended": ("结束", "ended"),
 }
+
+
+# What the API's problems mean, by their `type` slug, for the pages to show in their own language;
+# {instance_status} is replaced by the state's name. A slug not listed is shown as the API says it.
+PROBLEMS: dict[str, tuple[str, str]] = {
+    "instance-state": ("此案件{instance_status}，现在不能处理其任务。", "This case is {instance_status}; its tasks cannot be worked now."),
+    "task-not-ready": ("此任务已不能这样处理（可能已被他人认领或完成），请刷新页面。",
+                       "This task can no longer be handled so (someone may have claimed or completed it); reload the page."),
+    "permission-denied": ("您没有权限这样做。", "You are not allowed to do this."),
+    "not-found": ("找不到此项，或您无权查看。", "Not found, or not yours to see."),
+    "concurrent-update": ("他人刚刚修改了此项，请刷新后重试。", "Someone else changed this just now; reload and try again."),
+    "invalid-form-data": ("表单有错误，请按字段提示修改。", "The form has errors; see the fields marked."),
+    "invalid-request": ("请求有错误，请按字段提示修改。", "The request has errors; see the fields marked."),
+    "unauthenticated": ("登录已过期，请重新登录。", "Your login has expired; log in again."),
+}
+
+
+def problem_messages(lang: str) -> dict[str, Any]:
+    """The problems' texts and the state names they use, for the pages' script (app.js)."""
+    side = 0 if lang == "zh" else 1
+    states = ("running", "suspended", "completed", "terminated", "failed", "open", "cancelled")
+    return {"problems": {code: texts[side] for code, texts in PROBLEMS.items()},
+            "states": {state: MESSAGES[f"status.{state}"][side] for state in states}}
 
 
 def event_label(event_type: str, lang: str) -> str:

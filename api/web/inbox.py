@@ -13,6 +13,7 @@ from api.web.i18n import localized_schema
 from api.web.pages import PageActor, deployed_processes, language, render
 from engine import definitions, instances, permissions, task_queue, tasks
 from engine.errors import NotFoundError
+from engine.states import task_actions
 
 router = APIRouter(include_in_schema=False, dependencies=CHECKED_INPUT)
 PAGE_SIZE = 25
@@ -36,7 +37,10 @@ def inbox(request: Request, session: SessionDep, actor: PageActor,
                                 unassigned=True if show == "unassigned" else None,
                                 sort=sort, limit=PAGE_SIZE, offset=offset)
         processes = deployed_processes(session)
-    return render(request, "tasks.html", actor=actor, section="tasks", page=page, processes=processes,
+    # Each row offers only what engine.states allows (no claiming a task of a suspended case).
+    actions = {t.task_id: task_actions(actor, status=t.status, instance_status=t.instance_status, assignee=t.assignee,
+                                       candidate_groups=t.candidate_groups) for t in page.items}
+    return render(request, "tasks.html", actor=actor, section="tasks", page=page, processes=processes, actions=actions,
                   filters={"q": q, "process": process, "show": show, "sort": sort}, page_size=PAGE_SIZE)
 
 

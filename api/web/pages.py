@@ -84,6 +84,7 @@ def render(request: Request, template: str, *, actor: Actor | None, status_code:
         "can": _abilities(actor),
         "due_mark": lambda due_at: due_mark(due_at, clock.now()),
         "at": format_time,
+        "problem_messages": i18n.problem_messages(lang),
         **context,
     })
 

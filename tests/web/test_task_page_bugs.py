@@ -60,3 +60,43 @@ def test_the_last_field_typed_counts_when_the_button_is_tapped_on_a_phone(as_use
     page.keyboard.type("已修复 / repaired")
     page.get_by_role("button", name="Submit and complete").tap()
     expect(page).to_have_url(re.compile(r"/tasks(\?.*)?$"))
+
+
+def test_a_suspended_cases_task_is_not_offered_and_a_stale_claim_is_refused_in_the_pages_language(
+        as_user: Callable[..., Page]) -> None:
+    key = "TS-WEB-SUSPENDED"
+    instance_id = start_case(as_user("rcc_agent"), "complaint_handling", CUSTOMER_INTAKE, key)
+    outlet = as_user("outlet", lang="zh")
+    outlet.goto(f"/tasks?q={key}")
+    row = outlet.get_by_test_id("task-list").get_by_role("row").filter(has_text="网点 24 小时内上门维修")
+    expect(row.get_by_role("button", name="认领")).to_be_visible()  # running: offered
+
+    call(as_user("admin"), "POST", f"/api/instances/{instance_id}/suspend", {"reason": "顾客出差 / customer away"})
+    row.get_by_role("button", name="认领").click()  # the page was loaded before the suspension
+    expect(outlet.locator("#flash")).to_contain_text("409 此案件已挂起，现在不能处理其任务。")
+
+    outlet.goto(f"/tasks?q={key}")
+    expect(row.get_by_test_id("case-status")).to_have_text("案件已挂起")
+    expect(row.get_by_role("button")).to_have_count(0)
+    row.get_by_role("link", name="网点 24 小时内上门维修").click()
+    expect(outlet.get_by_test_id("case-not-running")).to_contain_text("此案件已挂起")
+    expect(outlet.get_by_role("button", name="认领")).to_have_count(0)
+
+
+def test_the_sla_charts_bars_stand_side_by_side(as_user: Callable[..., Page]) -> None:
+    key = "TS-WEB-SLA-BARS"
+    start_case(as_user("rcc_agent"), "complaint_handling", CUSTOMER_INTAKE, key)
+    outlet = as_user("outlet")
+    task_id = task_id_of(outlet, key, REPAIR_STEP)
+    call(outlet, "POST", f"/api/tasks/{task_id}/claim")
+    call(outlet, "POST", f"/api/tasks/{task_id}/complete", {"data": REPAIRED})  # the repair deadline is met
+
+    page = as_user("quality")
+    page.goto("/reports/sla?process=complaint_handling")
+    bars = page.get_by_test_id("sla-chart").locator("rect").evaluate_all(
+        "rects => rects.map(r => ({part: r.getAttribute('class'), x: +r.getAttribute('x'),"
+        " width: +r.getAttribute('width')}))")
+    parts = {bar["part"]: bar for bar in bars}  # one process chosen: one row of three bars
+    assert len(bars) == 3 and parts["met"]["width"] > 0 and parts["open"]["width"] > 0
+    assert parts["breached"]["x"] == parts["met"]["x"] + parts["met"]["width"]
+    assert parts["open"]["x"] == parts["breached"]["x"] + parts["breached"]["width"]
