@@ -41,6 +41,7 @@ PAGES: dict[tuple[str, str], tuple[str, str] | None] = {
     ("GET", "/lang/{code}"): None,
     ("GET", "/docs"): None,
     ("GET", "/docs/oauth2-redirect"): None,
+    ("GET", "/redoc"): None,
     ("GET", "/openapi.json"): None,
 }
 
