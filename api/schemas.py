@@ -278,6 +278,12 @@ class TaskCompleteIn(In):
     data: JsonData = Field(default_factory=dict, description="the form's fields")
 
 
+class TaskDecisionIn(In):
+    outcome: str = Field(min_length=1, max_length=64, description="the key of one of the form's x-outcomes")
+    opinion: str | None = Field(default=None, max_length=2000, description="审批意见, kept in the approval record")
+    data: JsonData = Field(default_factory=dict, description="the form's other fields")
+
+
 class UserOut(Out):
     user_id: uuid.UUID
     username: str

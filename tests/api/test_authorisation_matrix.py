@@ -97,6 +97,10 @@ MATRIX: dict[tuple[str, str], Row] = {
     ("POST", "/api/tasks/{task_id}/complete"): Row("claimed", {"data": {"rcc_approved": True}},
                                                    allowed={"rcc_director": 200, "admin": 403}, default=404,
                                                    mutates=True),
+    # Deciding claims an unclaimed task first: an admin outside its groups may not.
+    ("POST", "/api/tasks/{task_id}/decide"): Row("open", {"outcome": "approve"},
+                                                 allowed={"rcc_director": 200, "admin": 403}, default=404,
+                                                 mutates=True),
     ("POST", "/api/tasks/{task_id}/assign"): Row("claimed", {"assignee": "rcc_director"}, allowed=WORKERS,
                                                  default=404, mutates=True),
     ("POST", "/api/tasks/{task_id}/delegate"): Row("claimed", {"assignee": "rcc_director"}, allowed=WORKERS,
