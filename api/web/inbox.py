@@ -10,9 +10,13 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from sqlalchemy.orm import Session
 
 from api.deps import CHECKED_INPUT, CatalogDep, SessionDep
+from api.web.case_view import start_form_of, where_now
 from api.web.i18n import label, localized_schema
 from api.web.pages import PageActor, deployed_processes, language, render
 from engine import definitions, instances, permissions, task_queue, tasks
+from engine.approval_record import approval_record
+from engine.audit import HistoryEvent
+from engine.case_fields import case_fields
 from engine.catalog import FormCatalog
 from engine.errors import NotFoundError
 from engine.identity import Actor
@@ -58,9 +62,7 @@ def _where_it_went(session: Session, catalog: FormCatalog, actor: Actor, task_id
         case = instances.get_instance(session, actor=actor, instance_id=task.instance_id)
     except NotFoundError:  # not theirs to see (a hand-made address): say nothing
         return None
-    return {"task": task, "status": case.summary.status, "instance_id": task.instance_id,
-            "waiting": [{"name": w.name, "holder": w.assignee or ", ".join(w.candidate_groups)}
-                        for w in case.waiting_tasks]}
+    return {"task": task, **where_now(case)}
 
 
 @router.get("/tasks/{task_id}")
@@ -68,10 +70,13 @@ def task_page(task_id: uuid.UUID, request: Request, session: SessionDep, catalog
               actor: PageActor) -> HTMLResponse:
     with session.begin():
         detail = tasks.get_task(session, catalog, actor=actor, task_id=task_id)
+        summary = detail.summary
         try:
-            history = instances.instance_history(session, actor=actor, instance_id=detail.summary.instance_id)
+            history = instances.instance_history(session, actor=actor, instance_id=summary.instance_id)
+            where = where_now(instances.get_instance(session, actor=actor, instance_id=summary.instance_id))
         except NotFoundError:  # a finished task of a case this person no longer sees
-            history = []
+            history, where = [], None
+        start_form = start_form_of(session, summary.definition_key, _version_of(history))
     lang = language(request)
     decisions = outcomes_of(detail.form_schema)
     form = _without(detail.form_schema, decided_fields(decisions)) if detail.form_schema else None
@@ -82,7 +87,15 @@ def task_page(task_id: uuid.UUID, request: Request, session: SessionDep, catalog
                 "opinion_required": o.opinion_required} for o in decisions]
     return render(request, "task.html", actor=actor, section="tasks", task=detail.summary, schema=schema,
                   actions=detail.allowed_actions, prefill=prefill, variables=detail.variables, history=history,
-                  outcomes=buttons)
+                  outcomes=buttons, record=approval_record(history), where=where,
+                  field_groups=case_fields(history, detail.variables, catalog, start_form))
+
+
+def _version_of(history: list[HistoryEvent]) -> int:
+    """The process version a case was started on, from its first history row."""
+    started = next((e for e in history if e.event_type == "started"), None)
+    version = started.data.get("version") if started else None
+    return version if isinstance(version, int) else 0
 
 
 def _without(schema: dict[str, Any], fields: set[str]) -> dict[str, Any]:

@@ -16,7 +16,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from api import problems
 from api.auth import read_token
 from api.deps import ClockDep, SessionDep, SettingsDep
-from api.web import i18n
+from api.web import case_view, i18n
 from api.web.session import CSRF_COOKIE, SESSION_COOKIE
 from engine import definitions
 from engine.business_calendar import LOCAL
@@ -85,6 +85,8 @@ def render(request: Request, template: str, *, actor: Actor | None, status_code:
         "due_mark": lambda due_at: due_mark(due_at, clock.now()),
         "at": format_time,
         "problem_messages": i18n.problem_messages(lang),
+        "field_title": lambda name, schema: case_view.field_title(name, schema, lang),
+        "field_value": lambda value, schema: case_view.field_value(value, schema, lang),
         **context,
     })
 
@@ -98,6 +100,7 @@ def _abilities(actor: Actor | None) -> dict[str, bool]:
         "deploy": Permission.DEPLOY in granted,
         "admin": Permission.ADMINISTER in granted,
         "report": Permission.REPORT in granted,
+        "audit": Permission.AUDIT in granted,  # the engine log below the approval record
     }
 
 
