@@ -18,7 +18,7 @@ from api import problems
 from api.actors import ActorCache
 from api.limits import BodySizeLimit
 from api.login_guard import EarlyLoginRefusal, HashSlots, LoginGuard
-from api.routes import admin, auth, definitions, docs, health, instances, messages, reports, tasks
+from api.routes import admin, auth, definitions, docs, health, instances, messages, my_work, reports, tasks
 from api.security_headers import SecurityHeaders
 from api.settings import Settings
 from api.web import design, inbox, login, monitor
@@ -91,7 +91,7 @@ def create_app(
     problems.install(app)
     app.add_middleware(BodySizeLimit, max_upload_bytes=settings.max_upload_bytes)
     app.add_middleware(EarlyLoginRefusal)
-    for module in (health, auth, definitions, instances, tasks, messages, reports, admin, docs):
+    for module in (health, auth, definitions, instances, tasks, my_work, messages, reports, admin, docs):
         app.include_router(module.router)
     # The web app (issue 5): pages at /, their scripts and the npm packages' builds at /static.
     for page_module in (login, inbox, design, monitor):

@@ -126,6 +126,7 @@ class Instance(Base):
     __tablename__ = "instances"
     __table_args__ = (
         Index(None, "definition_key", "status"),
+        Index(None, "started_by", "started_at"),  # 我发起的: a person's cases, newest first
         Index(None, "business_key"),
         Index(None, "region"),
         Index(None, "outlet_code"),
@@ -179,6 +180,7 @@ class Task(Base):
         Index(None, "owner", "status"),  # the delegated-by-me route into a queue
         Index(None, "status", "task_id"),  # the queue's capped count, index-only (migration 0008)
         Index(None, "instance_id"),
+        Index(None, "completed_by", "completed_at"),  # 已办: a person's completed tasks, latest first
     )
     task_id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)  # SpiffWorkflow's task id
     instance_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("instances.instance_id", ondelete="CASCADE"))

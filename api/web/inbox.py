@@ -13,7 +13,7 @@ from api.deps import CHECKED_INPUT, CatalogDep, SessionDep
 from api.web.case_view import start_form_of, where_now
 from api.web.i18n import label, localized_schema
 from api.web.pages import PageActor, deployed_processes, language, render
-from engine import definitions, instances, permissions, task_queue, tasks
+from engine import definitions, instances, my_work, permissions, task_queue, tasks
 from engine.approval_record import approval_record
 from engine.audit import HistoryEvent
 from engine.case_fields import case_fields
@@ -53,6 +53,24 @@ def inbox(request: Request, session: SessionDep, catalog: CatalogDep, actor: Pag
     return render(request, "tasks.html", actor=actor, section="tasks", page=page, processes=processes, actions=actions,
                   went=went,
                   filters={"q": q, "process": process, "show": show, "sort": sort}, page_size=PAGE_SIZE)
+
+
+@router.get("/tasks/done")
+def done_page(request: Request, session: SessionDep, actor: PageActor,
+              offset: Annotated[int, Query(ge=0)] = 0) -> HTMLResponse:
+    """已办: the tasks I completed, with where each case is now."""
+    with session.begin():
+        page = my_work.list_done_tasks(session, actor=actor, limit=PAGE_SIZE, offset=offset)
+    return render(request, "done.html", actor=actor, section="done", page=page, page_size=PAGE_SIZE)
+
+
+@router.get("/started")
+def started_page(request: Request, session: SessionDep, actor: PageActor,
+                 offset: Annotated[int, Query(ge=0)] = 0) -> HTMLResponse:
+    """我发起的: the cases I started and where each stands."""
+    with session.begin():
+        page = my_work.list_started_cases(session, actor=actor, limit=PAGE_SIZE, offset=offset)
+    return render(request, "started.html", actor=actor, section="started", page=page, page_size=PAGE_SIZE)
 
 
 def _where_it_went(session: Session, catalog: FormCatalog, actor: Actor, task_id: uuid.UUID) -> dict[str, Any] | None:

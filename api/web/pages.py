@@ -18,11 +18,12 @@ from api.auth import read_token
 from api.deps import ClockDep, SessionDep, SettingsDep
 from api.web import case_view, i18n
 from api.web.session import CSRF_COOKIE, SESSION_COOKIE
-from engine import definitions
+from engine import definitions, my_work
 from engine.business_calendar import LOCAL
 from engine.definitions import DefinitionInfo
 from engine.errors import AuthenticationError, ServiceError
 from engine.identity import Actor, find_token_holder
+from engine.my_work import WorkCounts
 from engine.permissions import Permission, permissions_of
 
 TEMPLATES = Jinja2Templates(directory=Path(__file__).parent / "templates")
@@ -85,10 +86,20 @@ def render(request: Request, template: str, *, actor: Actor | None, status_code:
         "due_mark": lambda due_at: due_mark(due_at, clock.now()),
         "at": format_time,
         "problem_messages": i18n.problem_messages(lang),
+        "counts": _nav_counts(request, actor),
         "field_title": lambda name, schema: case_view.field_title(name, schema, lang),
         "field_value": lambda value, schema: case_view.field_value(value, schema, lang),
         **context,
     })
+
+
+def _nav_counts(request: Request, actor: Actor | None) -> WorkCounts | None:
+    """The navigation's numbers (待办, 已办, 我发起的), read apart from the page's own transaction."""
+    if actor is None:
+        return None
+    factory = request.app.state.session_factory
+    with factory() as session, session.begin():
+        return my_work.work_counts(session, actor=actor)
 
 
 def _abilities(actor: Actor | None) -> dict[str, bool]:

@@ -89,6 +89,9 @@ MATRIX: dict[tuple[str, str], Row] = {
     # A case the caller may not message answers as one that is not there (no oracle on business keys).
     ("POST", "/api/messages"): Row("parts", allowed=only(200, "rcc_agent", "admin"), default=404, mutates=True),
     ("GET", "/api/tasks"): Row(),
+    ("GET", "/api/my/done"): Row(),  # each caller's own
+    ("GET", "/api/my/started"): Row(),
+    ("GET", "/api/my/counts"): Row(),
     ("GET", "/api/tasks/{task_id}"): Row("open", allowed=WORKERS, default=404),
     # An admin sees every task but claims only as a member of its groups.
     ("POST", "/api/tasks/{task_id}/claim"): Row("open", allowed={"rcc_director": 200, "admin": 403}, default=404,
