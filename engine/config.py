@@ -10,11 +10,23 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_DATABASE_URL = "sqlite:///var/tixi.db"
 DEFAULT_FORMS_DIR = Path(__file__).resolve().parent.parent / "forms"
 MAX_CASE_DATA_BYTES = 2 * 1024 * 1024
+
+
+DEFAULT_CASE_NUMBERS = {
+    "complaint_handling": "TS",  # 投诉
+    "return_exchange": "TH",  # 退换
+    "outlet_onboarding": "WD",  # 网点
+    "outlet_revocation": "CX",  # 撤销
+    "fee_settlement_audit": "FY",  # 费用
+    "training_cycle": "PX",  # 培训
+    "return_visit": "HF",  # 回访
+}
 
 
 class EngineConfig(BaseSettings):
@@ -34,6 +46,10 @@ class EngineConfig(BaseSettings):
     workflow_cache_bytes: int = 64 * 1024 * 1024
     # The most a case's data (its variables, as JSON) may grow to; a step past it is refused.
     max_case_data_bytes: int = MAX_CASE_DATA_BYTES
+    # Case numbers given to a case started without a business key: process key -> prefix, making
+    # TS-2026-000123 (the year in the business calendar's zone). A process not listed gets none.
+    # TIXI_CASE_NUMBERS='{"complaint_handling": "TS"}' replaces the whole table.
+    case_numbers: dict[str, str] = Field(default_factory=lambda: dict(DEFAULT_CASE_NUMBERS))
 
 
 def postgres_server_url() -> str:

@@ -293,6 +293,15 @@ class CalendarDay(Base):
     name: Mapped[str] = mapped_column(String(200))
 
 
+class CaseNumberCounter(Base):
+    """The last case number given per prefix and year (TS-2026-000123), counted in the start's transaction."""
+
+    __tablename__ = "case_number_counters"
+    prefix: Mapped[str] = mapped_column(String(32), primary_key=True)
+    year: Mapped[int] = mapped_column(Integer, primary_key=True)
+    last_value: Mapped[int] = mapped_column(Integer)
+
+
 class AuditEvent(Base):
     """Append-only history: one row per state change, written in the change's transaction."""
 

@@ -91,6 +91,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "start.heading": ("发起：{name}", "Start: {name}"),
     "start.business_key_hint": ("例如投诉单号、网点编号（可不填）", "e.g. a complaint number or outlet code (optional)"),
     "start.submit": ("发起", "Start"),
+    "start.case_number_hint": ("留空则自动编号，如 {example}", "Leave empty for a case number such as {example}"),
     "start.not_allowed": ("只有以下组的成员可以发起此流程：{groups}", "Only members of {groups} may start this process."),
     # task page
     "task.form": ("表单", "Form"),

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from sqlalchemy.orm import Session
 
-from api.deps import CHECKED_INPUT, CatalogDep, SessionDep
+from api.deps import CHECKED_INPUT, CatalogDep, SessionDep, SettingsDep
 from api.web.case_view import start_form_of, where_now
 from api.web.i18n import label, localized_schema
 from api.web.pages import PageActor, deployed_processes, language, render
@@ -133,7 +133,7 @@ def start_list(request: Request, session: SessionDep, actor: PageActor) -> HTMLR
 
 @router.get("/start/{key}")
 def start_page(key: str, request: Request, session: SessionDep, catalog: CatalogDep, actor: PageActor,
-               version: Annotated[int | None, Query(ge=1)] = None) -> HTMLResponse:
+               settings: SettingsDep, version: Annotated[int | None, Query(ge=1)] = None) -> HTMLResponse:
     with session.begin():
         versions = definitions.list_versions(session, key)
     chosen = next((d for d in versions if version is None or d.version == version), None)
@@ -141,4 +141,5 @@ def start_page(key: str, request: Request, session: SessionDep, catalog: Catalog
         raise NotFoundError(f"process '{key}' version {version} is not deployed", key=key, version=version)
     schema = catalog.schema(chosen.start_form) if chosen.start_form else {"type": "object", "properties": {}}
     return render(request, "start.html", actor=actor, section="start", definition=chosen,
+                  case_number_prefix=settings.case_numbers.get(key),
                   allowed=permissions.may_start(actor, chosen.starter_groups), schema=localized_schema(schema, language(request)))
