@@ -74,7 +74,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "tasks.none": ("没有待办任务。", "No tasks here."),
     "tasks.count": ("共 {n} 项", "{n} tasks"),
     "tasks.claim": ("认领", "Claim"),
-    "tasks.unclaim": ("退回队列", "Unclaim"),
+    "tasks.unclaim": ("放回队列", "Unclaim"),  # 退回 means "send back a step" to these users
     "tasks.open": ("打开", "Open"),
     "tasks.done": ("已完成「{step}」。", "“{step}” is done."),
     "tasks.went_to": ("案件现在在：", "The case is now at:"),
@@ -253,7 +253,7 @@ EVENTS: dict[str, tuple[str, str]] = {
     "started": ("发起", "started"),
     "task_created": ("生成任务", "task created"),
     "task_claimed": ("认领", "task claimed"),
-    "task_unclaimed": ("退回队列", "task unclaimed"),
+    "task_unclaimed": ("放回队列", "task unclaimed"),
     "task_assigned": ("指派", "task assigned"),
     "task_delegated": ("委托", "task delegated"),
     "task_updated": ("修改任务", "task updated"),

@@ -119,7 +119,7 @@ def test_a_task_page_on_a_phone(as_user: Callable[..., Page]) -> None:
     assert no_horizontal_scroll(page)
     screenshot(page, "phone-inbox-zh")
     page.get_by_test_id("task-list").get_by_role("button", name="认领").click()
-    expect(page.get_by_test_id("task-list").get_by_role("button", name="退回队列")).to_be_visible()
+    expect(page.get_by_test_id("task-list").get_by_role("button", name="放回队列")).to_be_visible()
     page.get_by_role("link", name="网点 24 小时内上门维修").click()
     expect(page.locator("#form-editor [data-schemapath]").first).to_be_visible()
     assert no_horizontal_scroll(page)
