@@ -258,6 +258,7 @@ class TaskOut(Out):
     outlet_code: str | None
     customer_name: str | None
     serial_number: str | None
+    instance_status: str
 
     @classmethod
     def of(cls, summary: TaskSummary) -> TaskOut:
@@ -281,6 +282,39 @@ class TaskDetailOut(TaskOut):
 
 class TaskCompleteIn(In):
     data: JsonData = Field(default_factory=dict, description="the form's fields")
+
+
+class StopOut(Out):
+    name: str
+    assignee: str | None
+    groups: list[str]
+
+
+class DoneTaskOut(Out):
+    task: TaskOut
+    now_at: list[StopOut] = Field(description="where the case waits now; empty once it ended")
+
+
+class StartedCaseOut(Out):
+    instance_id: uuid.UUID
+    definition_name: str
+    business_key: str | None
+    status: str
+    started_at: datetime
+    now_at: list[StopOut]
+
+
+class WorkCountsOut(Out):
+    open: int
+    open_capped: bool
+    done: int
+    started_running: int
+
+
+class TaskDecisionIn(In):
+    outcome: str = Field(min_length=1, max_length=64, description="the key of one of the form's x-outcomes")
+    opinion: str | None = Field(default=None, max_length=2000, description="审批意见, kept in the approval record")
+    data: JsonData = Field(default_factory=dict, description="the form's other fields")
 
 
 class UserOut(Out):

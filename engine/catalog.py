@@ -12,6 +12,7 @@ from jsonschema.exceptions import SchemaError
 
 from engine.config import DEFAULT_FORMS_DIR as DEFAULT_FORMS_DIR  # where the project's forms/ are
 from engine.errors import FormDataError, NotFoundError
+from engine.outcomes import check_declaration
 
 
 @dataclass(frozen=True)
@@ -31,6 +32,10 @@ class FormCatalog:
                 Draft202012Validator.check_schema(schema)
             except SchemaError as error:
                 raise ValueError(f"form {path.name} is not a valid JSON Schema: {error.message}") from None
+            try:
+                check_declaration(schema)
+            except ValueError as error:
+                raise ValueError(f"form {path.name}: {error}") from None
             self._schemas[path.stem] = schema
             self._validators[path.stem] = Draft202012Validator(schema, format_checker=FormatChecker())
 

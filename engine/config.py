@@ -11,6 +11,7 @@ import os
 from pathlib import Path
 from typing import Literal
 
+from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_DATABASE_URL = "sqlite:///var/tixi.db"
@@ -18,6 +19,17 @@ DEFAULT_FORMS_DIR = Path(__file__).resolve().parent.parent / "forms"
 DEFAULT_DEMO_DIR = Path(__file__).resolve().parent.parent / "demo"  # the demo network and customers
 DEFAULT_NOTIFICATION_TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "notification_templates"
 MAX_CASE_DATA_BYTES = 2 * 1024 * 1024
+
+
+DEFAULT_CASE_NUMBERS = {
+    "complaint_handling": "TS",  # 投诉
+    "return_exchange": "TH",  # 退换
+    "outlet_onboarding": "WD",  # 网点
+    "outlet_revocation": "CX",  # 撤销
+    "fee_settlement_audit": "FY",  # 费用
+    "training_cycle": "PX",  # 培训
+    "return_visit": "HF",  # 回访
+}
 
 
 class EngineConfig(BaseSettings):
@@ -67,6 +79,10 @@ class EngineConfig(BaseSettings):
     notify_batch_size: int = 50
     # "Deadline near" is told this many working hours (business calendar) before the due time.
     deadline_reminder_hours: float = 4.0
+    # Case numbers given to a case started without a business key: process key -> prefix, making
+    # TS-2026-000123 (the year in the business calendar's zone). A process not listed gets none.
+    # TIXI_CASE_NUMBERS='{"complaint_handling": "TS"}' replaces the whole table.
+    case_numbers: dict[str, str] = Field(default_factory=lambda: dict(DEFAULT_CASE_NUMBERS))
 
 
 def postgres_server_url() -> str:

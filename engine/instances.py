@@ -15,6 +15,7 @@ from engine.audit import HistoryEvent, begin_chain, events_of_instance, record_e
 from engine.bpmn.serialization import SERIALIZER_VERSION
 from engine.bpmn.spiff_adapter import WorkflowError, WorkflowRun
 from engine.bundles import Bundle, bundle_of, resolve_bundle
+from engine.case_numbers import next_case_number
 from engine.catalog import FormCatalog
 from engine.clock import Clock
 from engine.db import flush
@@ -100,8 +101,12 @@ def start_instance(
     business_key: str | None = None,
     variables: dict[str, Any] | None = None,
     version: int | None = None,
+    case_number_prefix: str | None = None,
 ) -> InstanceDetail:
     """Start the latest (or given) version and run it until it waits.
+
+    Without a business key, a case of a process with a `case_number_prefix` is given the next case
+    number (TS-2026-000123) as its business key.
 
     Raises: NotFoundError, PermissionDeniedError, FormDataError (start form), ProcessError.
     """
@@ -119,6 +124,8 @@ def start_instance(
                               case_region=None)
     if business_key is not None and not business_key.strip():
         raise ValidationError("business_key must not be blank", field="business_key")
+    if business_key is None and case_number_prefix:
+        business_key = next_case_number(session, clock, case_number_prefix)
     return launch_instance(session, clock, actor=actor, definition=definition, business_key=business_key,
                            variables=variables, start_element=_manual_start_event(definition))
 

@@ -98,6 +98,7 @@ class Instance(Base):
     __tablename__ = "instances"
     __table_args__ = (
         Index(None, "definition_key", "status"),
+        Index(None, "started_by", "started_at"),  # 我发起的: a person's cases, newest first
         Index(None, "business_key"),
         Index(None, "region"),
         Index(None, "outlet_code"),
@@ -151,6 +152,7 @@ class Task(Base):
         Index(None, "owner", "status"),  # the delegated-by-me route into a queue
         Index(None, "status", "task_id"),  # the queue's capped count, index-only (migration 0008)
         Index(None, "instance_id"),
+        Index(None, "completed_by", "completed_at"),  # 已办: a person's completed tasks, latest first
     )
     task_id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)  # SpiffWorkflow's task id
     instance_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("instances.instance_id", ondelete="CASCADE"))
@@ -265,6 +267,15 @@ class CalendarDay(Base):
     day: Mapped[date] = mapped_column(Date, primary_key=True)
     kind: Mapped[str] = mapped_column(String(16))  # holiday | workday
     name: Mapped[str] = mapped_column(String(200))
+
+
+class CaseNumberCounter(Base):
+    """The last case number given per prefix and year (TS-2026-000123), counted in the start's transaction."""
+
+    __tablename__ = "case_number_counters"
+    prefix: Mapped[str] = mapped_column(String(32), primary_key=True)
+    year: Mapped[int] = mapped_column(Integer, primary_key=True)
+    last_value: Mapped[int] = mapped_column(Integer)
 
 
 class AuditEvent(Base):

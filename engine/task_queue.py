@@ -125,7 +125,8 @@ _SUMMARY_COLUMNS = (
     Task.task_id, Task.instance_id, Instance.definition_key, Definition.name, Instance.business_key, Task.element_id,
     Task.name, Task.form_key, Task.status, Task.assignee, Task.created_at, Task.due_at, Task.completed_at,
     Task.completed_by, Task.owner, Task.priority, Task.follow_up_at, Task.process_key, Instance.region,
-    Instance.outlet_code, Instance.customer_name, Instance.serial_number, TaskCandidateGroup.group_id,
+    Instance.outlet_code, Instance.customer_name, Instance.serial_number, Instance.status,
+    TaskCandidateGroup.group_id,
 )
 
 
@@ -143,10 +144,11 @@ def _summaries(rows: Sequence[Sequence[Any]]) -> list[TaskSummary]:
         if index + 1 == len(rows) or rows[index + 1][0] != row[0]:  # the task's last row
             (task_id, instance_id, definition_key, definition_name, business_key, element_id, name, form_key, status,
              assignee, created_at, due_at, completed_at, completed_by, owner, priority, follow_up_at, process_key,
-             region, outlet_code, customer_name, serial_number) = row[:-2]
+             region, outlet_code, customer_name, serial_number, instance_status) = row[:-2]
             summaries.append(TaskSummary(
                 task_id, instance_id, definition_key, definition_name, business_key, element_id, name, form_key,
                 status, assignee, tuple(sorted(groups)), created_at, due_at, completed_at, completed_by, owner,
-                priority, follow_up_at, process_key, region, outlet_code, customer_name, serial_number))
+                priority, follow_up_at, process_key, region, outlet_code, customer_name, serial_number,
+                instance_status))
             groups = []
     return summaries

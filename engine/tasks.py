@@ -53,6 +53,7 @@ class TaskSummary:
     outlet_code: str | None
     customer_name: str | None
     serial_number: str | None
+    instance_status: str  # a task of a suspended or failed case waits, but cannot be worked
 
 
 @dataclass(frozen=True)
@@ -213,4 +214,5 @@ def summarize(task: Task, record: Instance, definition: Definition, groups: tupl
         task.element_id, task.name, task.form_key, task.status, task.assignee, groups, task.created_at,
         task.due_at, task.completed_at, task.completed_by, task.owner, task.priority, task.follow_up_at,
         task.process_key, record.region, record.outlet_code, record.customer_name, record.serial_number,
+        record.status,
     )

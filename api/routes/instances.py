@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from api.deps import CHECKED_INPUT, ActorDep, CatalogDep, ClockDep, SessionDep
+from api.deps import CHECKED_INPUT, ActorDep, CatalogDep, ClockDep, SessionDep, SettingsDep
 from api.problems import API_ERRORS
 from api.schemas import (
     MAX_INT,
@@ -27,11 +27,12 @@ router = APIRouter(prefix="/api/instances", tags=["instances"], responses=API_ER
 
 @router.post("", status_code=201, summary="Start the latest version of a process and run it until it waits")
 def start(body: InstanceStartIn, session: SessionDep, clock: ClockDep, catalog: CatalogDep,
-          actor: ActorDep) -> InstanceDetailOut:
+          actor: ActorDep, settings: SettingsDep) -> InstanceDetailOut:
     with session.begin():
         detail = instances.start_instance(session, clock, catalog, actor=actor, definition_key=body.definition_key,
                                           business_key=body.business_key, variables=body.variables,
-                                          version=body.version)
+                                          version=body.version,
+                                          case_number_prefix=settings.case_numbers.get(body.definition_key))
     return InstanceDetailOut.of_detail(detail)
 
 

@@ -14,11 +14,12 @@ from api.schemas import (
     CommentOut,
     PageOut,
     TaskCompleteIn,
+    TaskDecisionIn,
     TaskDetailOut,
     TaskOut,
     TaskUpdateIn,
 )
-from engine import assignment, comments, task_queue, tasks
+from engine import assignment, comments, decisions, task_queue, tasks
 
 router = APIRouter(prefix="/api/tasks", tags=["tasks"], responses=API_ERRORS, dependencies=CHECKED_INPUT)
 
@@ -66,6 +67,14 @@ def complete(task_id: uuid.UUID, body: TaskCompleteIn, session: SessionDep, cloc
              actor: ActorDep) -> TaskOut:
     with session.begin():
         return TaskOut.of(tasks.complete_task(session, clock, catalog, actor=actor, task_id=task_id, data=body.data))
+
+
+@router.post("/{task_id}/decide", summary="Decide with one of the form's outcomes (claims an unclaimed task first)")
+def decide(task_id: uuid.UUID, body: TaskDecisionIn, session: SessionDep, clock: ClockDep, catalog: CatalogDep,
+           actor: ActorDep) -> TaskOut:
+    with session.begin():
+        return TaskOut.of(decisions.decide_task(session, clock, catalog, actor=actor, task_id=task_id,
+                                                outcome=body.outcome, opinion=body.opinion, data=body.data))
 
 
 @router.post("/{task_id}/assign", summary="Hand to a named member of its groups (the assignee or an admin)")

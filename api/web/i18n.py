@@ -18,6 +18,16 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "app": ("体系 · 售后服务流程", "Tixi · after-sales service"),
     "skip": ("跳到正文", "Skip to content"),
     "nav.tasks": ("待办任务", "Task inbox"),
+    "nav.done": ("已办", "Done by me"),
+    "nav.started": ("我发起的", "Started by me"),
+    "done.title": ("已办任务", "Tasks I completed"),
+    "done.none": ("您还没有完成任何任务。", "You have not completed any task yet."),
+    "done.count": ("共 {n} 项", "{n} tasks"),
+    "done.completed_at": ("完成时间", "Completed"),
+    "done.now_at": ("案件现在", "The case now"),
+    "started.title": ("我发起的案件", "Cases I started"),
+    "started.none": ("您还没有发起任何案件。", "You have not started any case yet."),
+    "started.count": ("共 {n} 个", "{n} cases"),
     "nav.processes": ("流程与决策表", "Processes and decisions"),
     "nav.instances": ("流程实例", "Instances"),
     "nav.sla": ("服务时限报表", "SLA report"),
@@ -80,8 +90,12 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "tasks.none": ("没有待办任务。", "No tasks here."),
     "tasks.count": ("共 {n} 项", "{n} tasks"),
     "tasks.claim": ("认领", "Claim"),
-    "tasks.unclaim": ("退回队列", "Unclaim"),
+    "tasks.unclaim": ("放回队列", "Unclaim"),  # 退回 means "send back a step" to these users
     "tasks.open": ("打开", "Open"),
+    "tasks.done": ("已完成「{step}」。", "“{step}” is done."),
+    "tasks.went_to": ("案件现在在：", "The case is now at:"),
+    "tasks.case_ended": ("案件已{status}。", "The case is {status}."),
+    "tasks.case_between": ("案件正在等待定时器或其他系统。", "The case waits on a timer or another system."),
     "due.overdue": ("已超期", "Overdue"),
     "due.soon": ("即将到期", "Due soon"),
     "due.none": ("无时限", "No deadline"),
@@ -93,6 +107,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "start.heading": ("发起：{name}", "Start: {name}"),
     "start.business_key_hint": ("例如投诉单号、网点编号（可不填）", "e.g. a complaint number or outlet code (optional)"),
     "start.submit": ("发起", "Start"),
+    "start.case_number_hint": ("留空则自动编号，如 {example}", "Leave empty for a case number such as {example}"),
     "start.not_allowed": ("只有以下组的成员可以发起此流程：{groups}", "Only members of {groups} may start this process."),
     # task page
     "task.form": ("表单", "Form"),
@@ -106,6 +121,13 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "task.invalid": ("表单有错误，请按字段提示修改。", "The form has errors; see the fields marked."),
     "task.closed": ("此任务已{status}。", "This task is {status}."),
     "task.instance": ("流程实例", "Process instance"),
+    "task.decision": ("审批", "Decision"),
+    "task.opinion": ("审批意见", "Opinion"),
+    "task.opinion_required": ("此决定需要填写审批意见。", "This decision needs an opinion."),
+    "task.required_for_decision": ("此决定需要填写此项。", "Required for this decision."),
+    "task.decide_hint": ("点击决定即认领并完成此任务。", "Choosing a decision claims and completes this task."),
+    "task.case_not_running": ("此案件{status}，其任务暂不能认领或处理。", "This case is {status}: its tasks cannot be claimed or worked now."),
+    "tasks.case_status": ("案件{status}", "case {status}"),
     # instances
     "instances.participant": ("参与人（用户名）", "Took part (username)"),
     "instances.started": ("发起时间", "Started"),
@@ -272,6 +294,34 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "notices.quiet_hours": ("非工作时间不发提醒（超时通知照发）", "Hold reminders outside working hours (breaches still go)"),
     "notices.channels": ("各事件的渠道（JSON，留空为默认：站内与邮件）", "Channels per event (JSON; empty: in the app and by mail)"),
     "notices.save": ("保存通知设置", "Save notification settings"),
+    "yes": ("是", "yes"),
+    "no": ("否", "no"),
+    # the approval record
+    "record.title": ("审批记录", "Approval record"),
+    "record.now": ("当前", "Now"),
+    "record.waiting": ("等待「{step}」", "waiting at “{step}”"),
+    "record.holder": ("处理人：{holder}", "held by {holder}"),
+    "record.queue": ("待 {groups} 认领", "for {groups} to claim"),
+    "record.timer": ("等待至 {at}：{name}", "waiting until {at}: {name}"),
+    "record.between": ("正在等待其他系统或子流程", "waiting on another system or a sub-process"),
+    "record.case_ended": ("案件已{status}", "The case is {status}"),
+    "record.started": ("发起了案件", "started the case"),
+    "record.decided": ("审批「{step}」", "decided “{step}”"),
+    "record.completed": ("完成了「{step}」", "completed “{step}”"),
+    "record.assigned": ("把「{step}」转交给 {to}", "handed “{step}” to {to}"),
+    "record.delegated": ("把「{step}」委托给 {to}", "delegated “{step}” to {to}"),
+    "record.comment": ("评论了「{step}」", "commented on “{step}”"),
+    "record.suspended": ("挂起了案件", "suspended the case"),
+    "record.resumed": ("恢复了案件", "resumed the case"),
+    "record.terminated": ("终止了案件", "terminated the case"),
+    "record.incident": ("「{step}」出现故障", "“{step}” failed"),
+    "record.incident_resolved": ("排除了故障", "resolved the failure"),
+    "record.ended": ("案件结束：{step}", "the case ended: {step}"),
+    "record.opinion": ("意见", "Opinion"),
+    "record.engine_log": ("引擎日志（管理员）", "Engine log (admins)"),
+    "fields.start": ("发起时填写", "Given at the start"),
+    "fields.other": ("其他数据", "Other data"),
+    "fields.by": ("{step} · {actor}", "{step} · {actor}"),
 }
 
 
@@ -280,11 +330,12 @@ EVENTS: dict[str, tuple[str, str]] = {
     "started": ("发起", "started"),
     "task_created": ("生成任务", "task created"),
     "task_claimed": ("认领", "task claimed"),
-    "task_unclaimed": ("退回队列", "task unclaimed"),
+    "task_unclaimed": ("放回队列", "task unclaimed"),
     "task_assigned": ("指派", "task assigned"),
     "task_delegated": ("委托", "task delegated"),
     "task_updated": ("修改任务", "task updated"),
     "task_completed": ("完成任务", "task completed"),
+    "task_decided": ("审批", "decided"),
     "task_cancelled": ("任务取消", "task cancelled"),
     "comment_added": ("评论", "comment added"),
     "element_completed": ("步骤完成", "step completed"),
@@ -309,6 +360,29 @@ EVENTS: dict[str, tuple[str, str]] = {
     "terminated": ("终止", "terminated"),
     "ended": ("结束", "ended"),
 }
+
+
+# What the API's problems mean, by their `type` slug, for the pages to show in their own language;
+# {instance_status} is replaced by the state's name. A slug not listed is shown as the API says it.
+PROBLEMS: dict[str, tuple[str, str]] = {
+    "instance-state": ("此案件{instance_status}，现在不能处理其任务。", "This case is {instance_status}; its tasks cannot be worked now."),
+    "task-not-ready": ("此任务已不能这样处理（可能已被他人认领或完成），请刷新页面。",
+                       "This task can no longer be handled so (someone may have claimed or completed it); reload the page."),
+    "permission-denied": ("您没有权限这样做。", "You are not allowed to do this."),
+    "not-found": ("找不到此项，或您无权查看。", "Not found, or not yours to see."),
+    "concurrent-update": ("他人刚刚修改了此项，请刷新后重试。", "Someone else changed this just now; reload and try again."),
+    "invalid-form-data": ("表单有错误，请按字段提示修改。", "The form has errors; see the fields marked."),
+    "invalid-request": ("请求有错误，请按字段提示修改。", "The request has errors; see the fields marked."),
+    "unauthenticated": ("登录已过期，请重新登录。", "Your login has expired; log in again."),
+}
+
+
+def problem_messages(lang: str) -> dict[str, Any]:
+    """The problems' texts and the state names they use, for the pages' script (app.js)."""
+    side = 0 if lang == "zh" else 1
+    states = ("running", "suspended", "completed", "terminated", "failed", "open", "cancelled")
+    return {"problems": {code: texts[side] for code, texts in PROBLEMS.items()},
+            "states": {state: MESSAGES[f"status.{state}"][side] for state in states}}
 
 
 def event_label(event_type: str, lang: str) -> str:

@@ -3,16 +3,25 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
+from sqlalchemy.orm import Session
 
-from api.deps import CHECKED_INPUT, CatalogDep, SessionDep
-from api.web.i18n import localized_schema
+from api.deps import CHECKED_INPUT, CatalogDep, SessionDep, SettingsDep
+from api.web.case_view import start_form_of, where_now
+from api.web.i18n import label, localized_schema
 from api.web.pages import PageActor, deployed_processes, language, render
-from engine import definitions, instances, permissions, task_queue, tasks
+from engine import definitions, instances, my_work, permissions, task_queue, tasks
+from engine.approval_record import approval_record
+from engine.audit import HistoryEvent
+from engine.case_fields import case_fields
+from engine.catalog import FormCatalog
 from engine.errors import NotFoundError
+from engine.identity import Actor
+from engine.outcomes import decided_fields, outcomes_of
+from engine.states import task_actions
 
 router = APIRouter(include_in_schema=False, dependencies=CHECKED_INPUT)
 PAGE_SIZE = 25
@@ -25,9 +34,10 @@ def home() -> RedirectResponse:
 
 
 @router.get("/tasks")
-def inbox(request: Request, session: SessionDep, actor: PageActor,
+def inbox(request: Request, session: SessionDep, catalog: CatalogDep, actor: PageActor,
           q: Annotated[str, Query(max_length=200)] = "", process: str = "", show: str = "all",
-          sort: str = "created", offset: Annotated[int, Query(ge=0)] = 0) -> HTMLResponse:
+          sort: str = "created", offset: Annotated[int, Query(ge=0)] = 0,
+          done: uuid.UUID | None = None) -> HTMLResponse:
     show = show if show in SHOW else "all"
     sort = sort if sort in task_queue.SORTS else "created"
     with session.begin():
@@ -36,8 +46,41 @@ def inbox(request: Request, session: SessionDep, actor: PageActor,
                                 unassigned=True if show == "unassigned" else None,
                                 sort=sort, limit=PAGE_SIZE, offset=offset)
         processes = deployed_processes(session)
-    return render(request, "tasks.html", actor=actor, section="tasks", page=page, processes=processes,
+        went = _where_it_went(session, catalog, actor, done) if done else None
+    # Each row offers only what engine.states allows (no claiming a task of a suspended case).
+    actions = {t.task_id: task_actions(actor, status=t.status, instance_status=t.instance_status, assignee=t.assignee,
+                                       candidate_groups=t.candidate_groups) for t in page.items}
+    return render(request, "tasks.html", actor=actor, section="tasks", page=page, processes=processes, actions=actions,
+                  went=went,
                   filters={"q": q, "process": process, "show": show, "sort": sort}, page_size=PAGE_SIZE)
+
+
+@router.get("/tasks/done")
+def done_page(request: Request, session: SessionDep, actor: PageActor,
+              offset: Annotated[int, Query(ge=0)] = 0) -> HTMLResponse:
+    """已办: the tasks I completed, with where each case is now."""
+    with session.begin():
+        page = my_work.list_done_tasks(session, actor=actor, limit=PAGE_SIZE, offset=offset)
+    return render(request, "done.html", actor=actor, section="done", page=page, page_size=PAGE_SIZE)
+
+
+@router.get("/started")
+def started_page(request: Request, session: SessionDep, actor: PageActor,
+                 offset: Annotated[int, Query(ge=0)] = 0) -> HTMLResponse:
+    """我发起的: the cases I started and where each stands."""
+    with session.begin():
+        page = my_work.list_started_cases(session, actor=actor, limit=PAGE_SIZE, offset=offset)
+    return render(request, "started.html", actor=actor, section="started", page=page, page_size=PAGE_SIZE)
+
+
+def _where_it_went(session: Session, catalog: FormCatalog, actor: Actor, task_id: uuid.UUID) -> dict[str, Any] | None:
+    """After completing a task: which step it was, and where its case waits now (or that it ended)."""
+    try:
+        task = tasks.get_task(session, catalog, actor=actor, task_id=task_id).summary
+        case = instances.get_instance(session, actor=actor, instance_id=task.instance_id)
+    except NotFoundError:  # not theirs to see (a hand-made address): say nothing
+        return None
+    return {"task": task, **where_now(case)}
 
 
 @router.get("/tasks/{task_id}")
@@ -45,16 +88,41 @@ def task_page(task_id: uuid.UUID, request: Request, session: SessionDep, catalog
               actor: PageActor) -> HTMLResponse:
     with session.begin():
         detail = tasks.get_task(session, catalog, actor=actor, task_id=task_id)
+        summary = detail.summary
         try:
-            history = instances.instance_history(session, actor=actor, instance_id=detail.summary.instance_id)
+            history = instances.instance_history(session, actor=actor, instance_id=summary.instance_id)
+            where = where_now(instances.get_instance(session, actor=actor, instance_id=summary.instance_id))
         except NotFoundError:  # a finished task of a case this person no longer sees
-            history = []
-    schema = localized_schema(detail.form_schema, language(request)) if detail.form_schema else None
-    fields = set((detail.form_schema or {}).get("properties", {}))
+            history, where = [], None
+        start_form = start_form_of(session, summary.definition_key, _version_of(history))
+    lang = language(request)
+    decisions = outcomes_of(detail.form_schema)
+    form = _without(detail.form_schema, decided_fields(decisions)) if detail.form_schema else None
+    schema = localized_schema(form, lang) if form else None
+    fields = set((form or {}).get("properties", {}))
     prefill = {name: value for name, value in detail.variables.items() if name in fields}
+    buttons = [{"key": o.key, "title": label(o.title, lang), "style": o.style, "requires": list(o.requires),
+                "opinion_required": o.opinion_required} for o in decisions]
     return render(request, "task.html", actor=actor, section="tasks", task=detail.summary, schema=schema,
                   actions=detail.allowed_actions, prefill=prefill, variables=detail.variables, history=history,
+                  outcomes=buttons, record=approval_record(history), where=where,
+                  field_groups=case_fields(history, detail.variables, catalog, start_form),
                   suggestions=detail.outlet_suggestions)
+
+
+def _version_of(history: list[HistoryEvent]) -> int:
+    """The process version a case was started on, from its first history row."""
+    started = next((e for e in history if e.event_type == "started"), None)
+    version = started.data.get("version") if started else None
+    return version if isinstance(version, int) else 0
+
+
+def _without(schema: dict[str, Any], fields: set[str]) -> dict[str, Any]:
+    """The form less the fields its decision buttons fill: the page does not ask for them twice."""
+    if not fields:
+        return schema
+    return {**schema, "properties": {k: v for k, v in schema.get("properties", {}).items() if k not in fields},
+            "required": [name for name in schema.get("required", []) if name not in fields]}
 
 
 @router.get("/start")
@@ -66,7 +134,7 @@ def start_list(request: Request, session: SessionDep, actor: PageActor) -> HTMLR
 
 @router.get("/start/{key}")
 def start_page(key: str, request: Request, session: SessionDep, catalog: CatalogDep, actor: PageActor,
-               version: Annotated[int | None, Query(ge=1)] = None) -> HTMLResponse:
+               settings: SettingsDep, version: Annotated[int | None, Query(ge=1)] = None) -> HTMLResponse:
     with session.begin():
         versions = definitions.list_versions(session, key)
     chosen = next((d for d in versions if version is None or d.version == version), None)
@@ -74,4 +142,5 @@ def start_page(key: str, request: Request, session: SessionDep, catalog: Catalog
         raise NotFoundError(f"process '{key}' version {version} is not deployed", key=key, version=version)
     schema = catalog.schema(chosen.start_form) if chosen.start_form else {"type": "object", "properties": {}}
     return render(request, "start.html", actor=actor, section="start", definition=chosen,
+                  case_number_prefix=settings.case_numbers.get(key),
                   allowed=permissions.may_start(actor, chosen.starter_groups), schema=localized_schema(schema, language(request)))

@@ -9,10 +9,13 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse
 
-from api.deps import CHECKED_INPUT, ClockDep, SessionDep
+from api.deps import CHECKED_INPUT, CatalogDep, ClockDep, SessionDep
+from api.web.case_view import start_form_of, where_now
 from api.web.pages import PageActor, deployed_processes, render
 from engine import external_tasks, identity, instances, reports, service_accounts
+from engine.approval_record import approval_record
 from engine.audit import HistoryEvent
+from engine.case_fields import case_fields
 from engine.clock import end_of_day, start_of_day
 from engine.errors import ValidationError
 from engine.instances import InstanceDetail
@@ -50,12 +53,17 @@ def instance_list(
 
 
 @router.get("/instances/{instance_id}")
-def instance_page(instance_id: uuid.UUID, request: Request, session: SessionDep, actor: PageActor) -> HTMLResponse:
+def instance_page(instance_id: uuid.UUID, request: Request, session: SessionDep, catalog: CatalogDep,
+                  actor: PageActor) -> HTMLResponse:
     with session.begin():
         detail = instances.get_instance(session, actor=actor, instance_id=instance_id)
         history = instances.instance_history(session, actor=actor, instance_id=instance_id)
-    return render(request, "instance.html", actor=actor, section="instances", instance=detail.summary,
-                  detail=detail, history=history, marks=diagram_marks(detail, history))
+        summary = detail.summary
+        start_form = start_form_of(session, summary.definition_key, summary.definition_version)
+    return render(request, "instance.html", actor=actor, section="instances", instance=summary,
+                  detail=detail, history=history, marks=diagram_marks(detail, history),
+                  record=approval_record(history), where=where_now(detail),
+                  field_groups=case_fields(history, detail.variables, catalog, start_form))
 
 
 def diagram_marks(detail: InstanceDetail, history: list[HistoryEvent]) -> dict[str, list[str]]:

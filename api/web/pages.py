@@ -16,17 +16,22 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from api import problems
 from api.auth import read_token
 from api.deps import ClockDep, SessionDep, SettingsDep
-from api.web import i18n
+from api.web import case_view, i18n
 from api.web.session import CSRF_COOKIE, SESSION_COOKIE
-from engine import definitions
+from engine import definitions, my_work
 from engine.business_calendar import LOCAL
 from engine.definitions import DefinitionInfo
 from engine.errors import AuthenticationError, ServiceError
 from engine.identity import Actor, find_token_holder
+from engine.my_work import WorkCounts
 from engine.notifications import centre
 from engine.permissions import Permission, permissions_of
 
 TEMPLATES = Jinja2Templates(directory=Path(__file__).parent / "templates")
+# Jinja's `tojson` sorts keys and escapes non-ASCII by default: a form's fields would render in the
+# alphabet's order instead of the designer's, and Chinese in nested data would show as \uXXXX.
+# (`tojson` still escapes <, >, & and ' for HTML, whatever these say.)
+TEMPLATES.env.policies["json.dumps_kwargs"] = {"sort_keys": False, "ensure_ascii": False}
 NEAR_DUE = timedelta(hours=8)
 
 
@@ -82,6 +87,10 @@ def render(request: Request, template: str, *, actor: Actor | None, status_code:
         "due_mark": lambda due_at: due_mark(due_at, clock.now()),
         "at": format_time,
         "unread": _unread(request, actor),
+        "problem_messages": i18n.problem_messages(lang),
+        "counts": _nav_counts(request, actor),
+        "field_title": lambda name, schema: case_view.field_title(name, schema, lang),
+        "field_value": lambda value, schema: case_view.field_value(value, schema, lang),
         **context,
     })
 
@@ -92,6 +101,13 @@ def _unread(request: Request, actor: Actor | None) -> int:
         return 0
     with request.app.state.session_factory() as session, session.begin():
         return centre.unread_count(session, actor=actor)
+def _nav_counts(request: Request, actor: Actor | None) -> WorkCounts | None:
+    """The navigation's numbers (待办, 已办, 我发起的), read apart from the page's own transaction."""
+    if actor is None:
+        return None
+    factory = request.app.state.session_factory
+    with factory() as session, session.begin():
+        return my_work.work_counts(session, actor=actor)
 
 
 def _abilities(actor: Actor | None) -> dict[str, bool]:
@@ -104,6 +120,7 @@ def _abilities(actor: Actor | None) -> dict[str, bool]:
         "admin": Permission.ADMINISTER in granted,
         "report": Permission.REPORT in granted,
         "customers": Permission.ARCHIVE in granted and (actor is None or actor.outlet_code is None),
+        "audit": Permission.AUDIT in granted,  # the engine log below the approval record
     }
 
 

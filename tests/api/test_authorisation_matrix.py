@@ -93,6 +93,9 @@ MATRIX: dict[tuple[str, str], Row] = {
     ("POST", "/api/messages"): Row("parts", allowed=only(200, "rcc_agent", *NATIONAL, "admin"), default=404,
                                    mutates=True),
     ("GET", "/api/tasks"): Row(),
+    ("GET", "/api/my/done"): Row(),  # each caller's own
+    ("GET", "/api/my/started"): Row(),
+    ("GET", "/api/my/counts"): Row(),
     ("GET", "/api/tasks/{task_id}"): Row("open", allowed=WORKERS, default=404),
     # An admin sees every task but claims only as a member of its groups.
     ("POST", "/api/tasks/{task_id}/claim"): Row("open", allowed={"rcc_director": 200, "admin": 403}, default=404,
@@ -101,6 +104,10 @@ MATRIX: dict[tuple[str, str], Row] = {
     ("POST", "/api/tasks/{task_id}/complete"): Row("claimed", {"data": {"rcc_approved": True}},
                                                    allowed={"rcc_director": 200, "admin": 403}, default=404,
                                                    mutates=True),
+    # Deciding claims an unclaimed task first: an admin outside its groups may not.
+    ("POST", "/api/tasks/{task_id}/decide"): Row("open", {"outcome": "approve"},
+                                                 allowed={"rcc_director": 200, "admin": 403}, default=404,
+                                                 mutates=True),
     ("POST", "/api/tasks/{task_id}/assign"): Row("claimed", {"assignee": "rcc_director"}, allowed=WORKERS,
                                                  default=404, mutates=True),
     ("POST", "/api/tasks/{task_id}/delegate"): Row("claimed", {"assignee": "rcc_director"}, allowed=WORKERS,

@@ -25,6 +25,8 @@ PAGES: dict[tuple[str, str], tuple[str, str] | None] = {
     ("GET", "/"): None,  # a redirect to /tasks, for anyone
     ("GET", "/tasks"): ("GET", "/api/tasks"),
     ("GET", "/tasks/{task_id}"): ("GET", "/api/tasks/{task_id}"),
+    ("GET", "/tasks/done"): ("GET", "/api/my/done"),
+    ("GET", "/started"): ("GET", "/api/my/started"),
     ("GET", "/start"): ("GET", "/api/definitions"),
     ("GET", "/start/{key}"): ("GET", "/api/definitions/{key}"),
     ("GET", "/processes"): ("GET", "/api/definitions"),
@@ -47,6 +49,7 @@ PAGES: dict[tuple[str, str], tuple[str, str] | None] = {
     ("GET", "/lang/{code}"): None,
     ("GET", "/docs"): None,
     ("GET", "/docs/oauth2-redirect"): None,
+    ("GET", "/redoc"): None,
     ("GET", "/openapi.json"): None,
 }
 

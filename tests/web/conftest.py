@@ -132,8 +132,8 @@ def page(new_context: Callable[..., BrowserContext]) -> Page:
 def as_user(new_context: Callable[..., BrowserContext]) -> Callable[..., Page]:
     """A page logged in as a demo user (through the login page), in English unless told otherwise."""
 
-    def _as(username: str, *, lang: str = "en", viewport: dict[str, int] = DESKTOP) -> Page:
-        page = new_context(viewport=viewport).new_page()
+    def _as(username: str, *, lang: str = "en", viewport: dict[str, int] = DESKTOP, **options: Any) -> Page:
+        page = new_context(viewport=viewport, **options).new_page()
         log_in(page, username, lang=lang)
         return page
 

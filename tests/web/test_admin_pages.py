@@ -11,7 +11,7 @@ from playwright.sync_api import Page, expect
 
 from tests.conftest import TEST_PROCESSES
 from tests.web.conftest import log_in, screenshot
-from tests.web.test_complaint_through_pages import start_complaint, work_task
+from tests.web.test_complaint_through_pages import decide_task, start_complaint, work_task
 
 
 def upload(page: Page, name: str) -> None:
@@ -63,7 +63,7 @@ def test_admin_retries_an_incident_with_corrected_variables(as_user: Callable[..
     agent.get_by_role("button", name="Start", exact=True).click()
     expect(agent).to_have_url(re.compile(r"/instances/[0-9a-f-]{36}$"))
     instance_path = agent.url.removeprefix(agent.url.split("/instances/")[0])
-    work_task(as_user("rcc_director"), "CASE-WEB-1", "Handle", {"rcc_approved": True})
+    decide_task(as_user("rcc_director"), "CASE-WEB-1", "Handle", "Pass")
     work_task(as_user("rcc_visitor"), "CASE-WEB-1", "Visit", {"agreement_confirmed": True, "signatory_name": "王"})
 
     admin = as_user("admin")

@@ -47,7 +47,15 @@ def work_task(page: Page, business_key: str, step: str, data: dict[str, object],
     if shot:
         screenshot(page, shot)
     page.get_by_role("button", name="Submit and complete").click()
-    expect(page).to_have_url(re.compile(r"/tasks$"))
+    expect(page).to_have_url(re.compile(r"/tasks\?done=[0-9a-f-]{36}$"))
+
+
+def decide_task(page: Page, business_key: str, step: str, decision: str) -> None:
+    """Find the case in the inbox, open the step and press one of its decision buttons (it claims, too)."""
+    page.goto(f"/tasks?q={business_key}")
+    page.get_by_test_id("task-list").get_by_role("link", name=step).click()
+    page.get_by_role("button", name=decision, exact=True).click()
+    expect(page).to_have_url(re.compile(r"/tasks\?done=[0-9a-f-]{36}$"))
 
 
 def test_complaint_from_intake_to_return_visit_through_the_pages(as_user: Callable[..., Page]) -> None:

@@ -58,7 +58,7 @@ def test_form_is_checked_in_the_page_and_the_servers_422_is_shown_per_field(as_u
 
     fill_form(page, {"unresolved_reason": "缺压缩机配件 / no compressor in stock"})
     submit.click()
-    expect(page).to_have_url(re.compile(r"/tasks$"))
+    expect(page).to_have_url(re.compile(r"/tasks\?done=[0-9a-f-]{36}$"))
 
 
 def test_keyboard_alone_logs_in_finds_claims_and_opens_a_task(as_user: Callable[..., Page], page: Page) -> None:
@@ -127,7 +127,7 @@ def test_a_task_page_on_a_phone(as_user: Callable[..., Page]) -> None:
     assert no_horizontal_scroll(page)
     screenshot(page, "phone-inbox-zh")
     page.get_by_test_id("task-list").get_by_role("button", name="认领").click()
-    expect(page.get_by_test_id("task-list").get_by_role("button", name="退回队列")).to_be_visible()
+    expect(page.get_by_test_id("task-list").get_by_role("button", name="放回队列")).to_be_visible()
     page.get_by_role("link", name="网点 24 小时内上门维修").click()
     expect(page.locator("#form-editor [data-schemapath]").first).to_be_visible()
     assert no_horizontal_scroll(page)

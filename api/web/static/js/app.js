@@ -32,9 +32,20 @@ const tixi = (() => {
     region.focus?.();
   }
 
+  // The page's own words for the API's problems (api/web/i18n.py PROBLEMS), by their type slug.
+  function localMessages() {
+    const node = document.getElementById("problem-messages");
+    return node ? JSON.parse(node.textContent) : { problems: {}, states: {} };
+  }
+
   function problemText(result) {
     const problem = result.data || {};
-    const lines = [`${result.status} ${problem.title || ""}: ${problem.detail || ""}`];
+    const words = localMessages();
+    const slug = String(problem.type || "").replace(/^urn:tixi:problem:/, "");
+    const local = words.problems[slug];
+    const state = words.states[problem.instance_status] || problem.instance_status || "";
+    const lines = [local ? `${result.status} ${local.replace("{instance_status}", state)}`
+                         : `${result.status} ${problem.title || ""}: ${problem.detail || ""}`];
     for (const error of problem.errors || []) {
       const where = error.field || error.element || error.file || "";
       lines.push(`• ${where ? where + ": " : ""}${error.message || error.problem || ""}`);

@@ -50,10 +50,12 @@
   });
 
   // JSON Editor's own check, less the complaints about optional fields left empty (they are not sent).
+  // validate() without a value returns results JSON Editor computes on the next animation frame
+  // after a change, i.e. the form as it was before the last field's value was taken.
   function pageErrors() {
     const value = editor.getValue();
     const required = new Set(schema.required || []);
-    return editor.validate().filter((e) => {
+    return editor.validate(value).filter((e) => {
       const field = e.path.replace(/^root\.?/, "").split(".")[0];
       return !(field && !required.has(field) && (value[field] === "" || value[field] === undefined));
     });
@@ -96,8 +98,61 @@
     return tixi.api("POST", `/api/tasks/${form.dataset.taskId}/complete`, { data: value });
   }
 
+  function showServerProblem(result) {
+    tixi.flash(tixi.problemText(result));
+    const fieldErrors = ((result.data && result.data.errors) || []).map((e) =>
+      // start requests name form fields as variables.<field>
+      ({ ...e, field: (e.field || "").replace(/^(data|variables)\./, "") }));
+    const first = fieldErrors.map((e) => (e.field === "opinion" ? markOpinion(e.message) : markField(e.field, e.message)))[0];
+    first?.querySelector("input, select, textarea")?.focus();
+  }
+
+  // Decisions (the form's x-outcomes): each button checks what it needs, then one request claims (if
+  // nobody holds the task), records the decision and completes the task.
+  function markOpinion(message) {
+    const container = document.getElementById("opinion-field");
+    const note = document.createElement("p");
+    note.className = "server-error";
+    note.setAttribute("role", "alert");
+    note.textContent = message;
+    container.appendChild(note);
+    container.querySelector("textarea").setAttribute("aria-invalid", "true");
+    return container;
+  }
+
+  async function decide(button, outcome) {
+    clearServerErrors();
+    const value = withoutBlanks(editor.getValue());
+    const opinion = form.elements.opinion.value.trim();
+    const marked = pageErrors().map((e) => markField(e.path.replace(/^root\.?/, ""), e.message));
+    for (const field of outcome.requires) {
+      if (value[field] === undefined) marked.push(markField(field, messages.required));
+    }
+    if (outcome.opinion_required && !opinion) marked.push(markOpinion(messages.opinion));
+    if (marked.length) {
+      tixi.flash(messages.invalid);
+      marked[0].querySelector("input, select, textarea")?.focus();
+      return;
+    }
+    button.setAttribute("aria-busy", "true");
+    const result = await tixi.api("POST", `/api/tasks/${form.dataset.taskId}/decide`,
+      { outcome: outcome.key, opinion: opinion || null, data: value });
+    button.removeAttribute("aria-busy");
+    if (result.ok) window.location.assign(`/tasks?done=${form.dataset.taskId}`);
+    else showServerProblem(result);
+  }
+
+  if (form.dataset.mode === "decide") {
+    const outcomes = read("form-outcomes");
+    form.querySelectorAll("button[data-outcome]").forEach((button) => {
+      const outcome = outcomes.find((o) => o.key === button.dataset.outcome);
+      button.addEventListener("click", () => decide(button, outcome));
+    });
+  }
+
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
+    if (form.dataset.mode === "decide") return; // Enter in a field decides nothing: a decision is a button
     clearServerErrors();
     const errors = pageErrors();
     if (errors.length) {
@@ -108,14 +163,10 @@
     }
     const result = await submit(withoutBlanks(editor.getValue()));
     if (result.ok) {
-      window.location.assign(form.dataset.mode === "start" ? `/instances/${result.data.instance_id}` : "/tasks");
+      window.location.assign(form.dataset.mode === "start" ? `/instances/${result.data.instance_id}`
+                                                            : `/tasks?done=${form.dataset.taskId}`);
       return;
     }
-    tixi.flash(tixi.problemText(result));
-    const fieldErrors = ((result.data && result.data.errors) || []).map((e) =>
-      // start requests name form fields as variables.<field>
-      ({ ...e, field: (e.field || "").replace(/^(data|variables)\./, "") }));
-    const first = fieldErrors.map((e) => markField(e.field, e.message))[0];
-    first?.querySelector("input, select, textarea")?.focus();
+    showServerProblem(result);
   });
 })();

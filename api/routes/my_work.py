@@ -1,0 +1,48 @@
+"""A person's own lists: 已办 (tasks I completed), 我发起的 (cases I started), and their counts."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query
+
+from api.deps import CHECKED_INPUT, ActorDep, SessionDep
+from api.problems import API_ERRORS
+from api.schemas import MAX_INT, DoneTaskOut, PageOut, StartedCaseOut, StopOut, TaskOut, WorkCountsOut
+from engine import my_work
+
+router = APIRouter(prefix="/api/my", tags=["tasks"], responses=API_ERRORS, dependencies=CHECKED_INPUT)
+Limit = Annotated[int, Query(ge=1, le=500)]
+Offset = Annotated[int, Query(ge=0, le=MAX_INT)]
+
+
+def _stops(stops: tuple[my_work.Stop, ...]) -> list[StopOut]:
+    return [StopOut(name=s.name, assignee=s.assignee, groups=list(s.groups)) for s in stops]
+
+
+def _done(item: Any) -> DoneTaskOut:
+    return DoneTaskOut(task=TaskOut.of(item.task), now_at=_stops(item.now_at))
+
+
+def _started(item: Any) -> StartedCaseOut:
+    return StartedCaseOut(**{**item.__dict__, "now_at": _stops(item.now_at)})
+
+
+@router.get("/done", summary="已办: tasks the caller completed, latest first, with where each case is now")
+def done_tasks(session: SessionDep, actor: ActorDep, limit: Limit = 25, offset: Offset = 0) -> PageOut[DoneTaskOut]:
+    with session.begin():
+        return PageOut[DoneTaskOut].of(my_work.list_done_tasks(session, actor=actor, limit=limit, offset=offset), _done)
+
+
+@router.get("/started", summary="我发起的: cases the caller started, newest first, with where each stands")
+def started_cases(session: SessionDep, actor: ActorDep, limit: Limit = 25,
+                  offset: Offset = 0) -> PageOut[StartedCaseOut]:
+    with session.begin():
+        page = my_work.list_started_cases(session, actor=actor, limit=limit, offset=offset)
+    return PageOut[StartedCaseOut].of(page, _started)
+
+
+@router.get("/counts", summary="The navigation's numbers: open tasks, tasks done, own cases still running")
+def counts(session: SessionDep, actor: ActorDep) -> WorkCountsOut:
+    with session.begin():
+        return WorkCountsOut(**my_work.work_counts(session, actor=actor).__dict__)

@@ -1,0 +1,81 @@
+"""The approval record (审批记录): a case's history as the people in it read it.
+
+The history is an engine log (tasks created, gateways taken, timers fired: some 35 rows for one
+onboarding). The record keeps what a person did or must know: who started the case, who decided
+what with which opinion, who finished or handed on a step, comments, suspensions and the end.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from engine.audit import HistoryEvent
+
+# Event types kept, by the kind of record entry they become.
+_KINDS = {
+    "started": "started", "task_decided": "decided", "task_completed": "completed",
+    "task_assigned": "assigned", "task_delegated": "delegated", "comment_added": "comment",
+    "suspended": "suspended", "resumed": "resumed", "terminated": "terminated", "incident": "incident",
+    "incident_resolved": "incident_resolved", "ended": "ended",
+}
+
+
+@dataclass(frozen=True)
+class RecordEntry:
+    kind: str  # started, decided, completed, assigned, delegated, comment, suspended, ... ended
+    actor: str
+    occurred_at: datetime
+    step: str | None = None  # the step's "中文 / English" name
+    outcome: str | None = None  # a decision's "中文 / English" title
+    style: str | None = None  # a decision's button style: primary (yes), danger (no), plain
+    text: str | None = None  # the opinion, comment or reason
+    to: str | None = None  # whom a step was handed to
+
+
+def approval_record(history: list[HistoryEvent]) -> list[RecordEntry]:
+    """The record of a case's history, oldest first.
+
+    A decided task's own completion row is folded into its decision; an end reached by a step's
+    completion is shown with the end event's name.
+    """
+    names = _step_names(history)
+    decided = {e.task_id for e in history if e.event_type == "task_decided"}
+    entries = []
+    for event in history:
+        kind = _KINDS.get(event.event_type)
+        if kind is None or (kind == "completed" and event.task_id in decided):
+            continue
+        entries.append(_entry(kind, event, names))
+    return entries
+
+
+def _entry(kind: str, event: HistoryEvent, names: dict[str, str]) -> RecordEntry:
+    data = event.data
+    step = _text(data.get("name")) or names.get(str(data.get("element", "")))
+    common: dict[str, Any] = {"kind": kind, "actor": event.actor, "occurred_at": event.occurred_at}
+    if kind == "decided":
+        return RecordEntry(**common, step=step, outcome=_text(data.get("title")), style=_text(data.get("style")),
+                           text=_text(data.get("opinion")))
+    if kind in ("assigned", "delegated"):
+        return RecordEntry(**common, step=step, to=_text(data.get("assignee")))
+    if kind == "comment":
+        return RecordEntry(**common, step=step, text=_text(data.get("text")))
+    if kind in ("suspended", "resumed", "terminated", "incident_resolved"):
+        return RecordEntry(**common, text=_text(data.get("reason")))
+    if kind == "incident":
+        return RecordEntry(**common, step=step)
+    if kind == "ended":
+        return RecordEntry(**common, step=_text(data.get("end_event_name")))
+    return RecordEntry(**common, step=step if kind == "completed" else None)
+
+
+def _step_names(history: list[HistoryEvent]) -> dict[str, str]:
+    """Element id -> the step's name, from the rows that carry it (comments and hand-ons do not)."""
+    return {str(e.data["element"]): str(e.data["name"]) for e in history
+            if e.data.get("element") and isinstance(e.data.get("name"), str)}
+
+
+def _text(value: Any) -> str | None:
+    return value if isinstance(value, str) and value else None

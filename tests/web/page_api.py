@@ -1,0 +1,35 @@
+"""Setting up a browser test's case through the JSON API, with the logged-in page's own cookies."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from playwright.sync_api import Page
+
+
+def call(page: Page, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
+    """One API request as the page's user; a failure fails the test with the problem body."""
+    csrf = next(c["value"] for c in page.context.cookies() if c["name"] == "tixi_csrf")
+    response = page.request.fetch(path, method=method, headers={"X-CSRF-Token": csrf}, data=body)
+    assert response.ok, f"{method} {path}: {response.status} {response.text()}"
+    return response.json()
+
+
+def start_case(page: Page, key: str, variables: dict[str, Any], business_key: str) -> str:
+    started = call(page, "POST", "/api/instances",
+                   {"definition_key": key, "business_key": business_key, "variables": variables})
+    return str(started["instance_id"])
+
+
+def task_id_of(page: Page, business_key: str, element_id: str) -> str:
+    """The open task of a case at `element_id`, as the page's user sees it in their queue."""
+    items = call(page, "GET", f"/api/tasks?business_key={business_key}")["items"]
+    found = [t["task_id"] for t in items if t["element_id"] == element_id]
+    assert len(found) == 1, f"{element_id} among {[t['element_id'] for t in items]}"
+    return str(found[0])
+
+
+def work(page: Page, business_key: str, element_id: str, data: dict[str, Any]) -> None:
+    task_id = task_id_of(page, business_key, element_id)
+    call(page, "POST", f"/api/tasks/{task_id}/claim")
+    call(page, "POST", f"/api/tasks/{task_id}/complete", {"data": data})
