@@ -95,6 +95,8 @@ def add_product(session: Session, clock: Clock, *, customer: Customer, serial_nu
     _require_text(serial_number, "serial_number", 100)
     _require_text(model, "model", 100)
     owner = session.get(Product, serial_number.strip())
+    if owner is not None and owner.customer_id == customer.customer_id:
+        return  # already theirs: entering it again changes nothing
     if owner is not None:
         raise ConflictError(f"serial number '{serial_number}' already belongs to another customer",
                             field="serial_number")
@@ -129,6 +131,13 @@ def update_customer(session: Session, clock: Clock, *, actor: Actor, customer_id
                        "serial_numbers_added": [p.get("serial_number") for p in products or []]})
     session.flush()
     return customer_info(session, customer)
+
+
+def add_product_of(session: Session, clock: Clock, *, actor: Actor, customer_id: uuid.UUID, serial_number: str,
+                   model: str, purchase_date: date | None = None, invoice_no: str | None = None) -> CustomerInfo:
+    """Raises: NotFoundError, ValidationError, ConflictError (the serial number belongs to another customer)."""
+    return update_customer(session, clock, actor=actor, customer_id=customer_id, products=[
+        {"serial_number": serial_number, "model": model, "purchase_date": purchase_date, "invoice_no": invoice_no}])
 
 
 def get_customer(session: Session, *, actor: Actor, customer_id: uuid.UUID) -> CustomerInfo:

@@ -5,7 +5,7 @@ import uuid
 from fastapi import APIRouter
 
 from api.deps import CHECKED_INPUT, ActorDep, ClockDep, SessionDep
-from api.network_schemas import CustomerCaseOut, CustomerIn, CustomerOut, CustomerUpdateIn
+from api.network_schemas import CustomerCaseOut, CustomerIn, CustomerOut, CustomerUpdateIn, ProductIn
 from api.problems import API_ERRORS
 from engine import customers
 
@@ -38,6 +38,14 @@ def update_customer(customer_id: uuid.UUID, body: CustomerUpdateIn, session: Ses
     with session.begin():
         return CustomerOut.of(customers.update_customer(session, clock, actor=actor, customer_id=customer_id,
                                                         **body.model_dump()))
+
+
+@router.post("/customers/{customer_id}/products", status_code=201, summary="Add a product to a customer")
+def add_product(customer_id: uuid.UUID, body: ProductIn, session: SessionDep, clock: ClockDep,
+                actor: ActorDep) -> CustomerOut:
+    with session.begin():
+        return CustomerOut.of(customers.add_product_of(session, clock, actor=actor, customer_id=customer_id,
+                                                       **body.model_dump()))
 
 
 @router.get("/customers/{customer_id}/cases", summary="Every case of a customer's products that the caller may see")

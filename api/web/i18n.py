@@ -270,6 +270,11 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "customers.none": ("没有找到顾客。", "No customers found."),
     "customers.no_cases": ("还没有服务记录。", "No cases yet."),
     "users.region": ("所属地区（RCC 人员）", "Region code (RCC staff)"),
+    "network.new_region": ("新建地区", "New region"),
+    "network.comma": ("用逗号或顿号分隔", "separated by commas"),
+    "customers.new": ("建立顾客档案", "New customer"),
+    "customers.add_product": ("添加产品", "Add a product"),
+    "customers.save": ("保存", "Save"),
     "status.cancelled": ("已取消", "cancelled"),
     "any": ("全部", "Any"),
     # the notification centre and its dead letters

@@ -157,6 +157,8 @@ MATRIX: dict[tuple[str, str], Row] = {
     ("GET", "/api/customers/{customer_id}"): Row("customer", allowed=only(200, *ARCHIVE), default=404),
     ("PATCH", "/api/customers/{customer_id}"): Row("customer", {"city": "上海"}, allowed=only(200, *ARCHIVE),
                                                    default=404),
+    ("POST", "/api/customers/{customer_id}/products"): Row("customer", {"serial_number": "SN-MATRIX", "model": "X"},
+                                                           allowed=only(201, *ARCHIVE), default=404),
     ("GET", "/api/customers/{customer_id}/cases"): Row("customer", allowed=only(200, *ARCHIVE), default=404),
     ("GET", "/api/products/{serial_number}/cases"): Row(allowed=only(200, *ARCHIVE), default=403),
     ("GET", "/api/service-accounts"): Row(allowed=only(200, "admin"), default=403),

@@ -13,7 +13,7 @@ import pytest
 
 from engine.catalog import FormCatalog
 from tests.api.conftest import Desk, events_of
-from tests.api.test_complaint_handling import CUSTOMER_INTAKE
+from tests.api.test_complaint_handling import _complain
 from tests.conftest import TEST_PROCESSES
 
 
@@ -103,7 +103,7 @@ def test_decisions_follow_the_task_rules(desk: Desk, review: tuple[str, str]) ->
 
 
 def test_a_form_without_outcomes_has_no_decisions(desk: Desk) -> None:
-    complaint = desk.start("rcc_agent", "complaint_handling", CUSTOMER_INTAKE)
+    complaint = _complain(desk)
     repair = desk.task_of("outlet", complaint, "onsite_repair")["task_id"]
     answer = _decide(desk, repair, {"outcome": "approve"}, user="outlet")
     assert answer.status_code == 422

@@ -225,6 +225,13 @@ def test_pages_show_the_network_and_a_customers_cases(desk: Desk, client: TestCl
     assert 'data-api="POST /api/outlets/HB-001/status"' not in network  # but not north
     customer = page("east.director", f"/customers/{created['customer_id']}")
     assert "TS-2026-0300" in customer and "SN-2025-000123" in customer
+    assert f'data-api="POST /api/customers/{created["customer_id"]}/products"' in customer
+    added = client.post(f"/api/customers/{created['customer_id']}/products", headers=desk.login("east.agent"),
+                        json={"serial_number": "SN-2026-000777", "model": "XQB80-Z"})
+    assert added.status_code == 201 and len(added.json()["products"]) == 2
+    again = client.post(f"/api/customers/{created['customer_id']}/products", headers=desk.login("east.agent"),
+                        json={"serial_number": "SN-2026-000777", "model": "XQB80-Z"})
+    assert again.status_code == 201 and len(again.json()["products"]) == 2  # already theirs: nothing changes
     dispatch = desk.task_of("east.agent", desk.queue("east.agent")[0]["instance_id"], "dispatch_outlet")
     task_page = page("east.agent", f"/tasks/{dispatch['task_id']}")
     assert 'data-testid="outlet-suggestions"' in task_page and "HD-001" in task_page

@@ -125,7 +125,9 @@ def test_staff_moved_to_another_outlet_no_longer_see_the_cases_they_worked_on(
 ) -> None:
     instance_id = _start(client, outlets["hd.wang"], "HD-2026-0005", "13800000005")
     assert client.get(f"/api/instances/{instance_id}", headers=outlets["hd.wang"]).status_code == 200
-    moved = client.patch("/api/users/hd.wang", headers=login("admin"), json={"outlet_code": "HB-002"})
+    # A move to an outlet of another region moves the person to that region in the same change.
+    moved = client.patch("/api/users/hd.wang", headers=login("admin"), json={"outlet_code": "HB-002",
+                                                                            "region_code": "north"})
     assert moved.status_code == 200, moved.text
     assert client.get(f"/api/instances/{instance_id}", headers=outlets["hd.wang"]).status_code == 404
     assert client.get(f"/api/instances/{instance_id}/history", headers=outlets["hd.wang"]).status_code == 404

@@ -58,7 +58,8 @@ const tixi = (() => {
     else window.location.assign(target);
   }
 
-  // Form fields → JSON: checkboxes are booleans, data-type="int" numbers, multiple selects arrays,
+  // Form fields → JSON: checkboxes are booleans, data-type="int" numbers, data-type="list" a list of the
+  // comma- (or 、-) separated words, multiple selects arrays,
   // and empty optional fields are left out.
   function formBody(form) {
     const body = {};
@@ -70,6 +71,7 @@ const tixi = (() => {
       else if (field.value === "" && !field.required && !field.dataset.keepEmpty) continue;
       else if (field.dataset.type === "int") body[field.name] = Number(field.value);
       else if (field.dataset.type === "json") body[field.name] = parseJson(field);
+      else if (field.dataset.type === "list") body[field.name] = field.value.split(/[,，、;；]/).map((s) => s.trim()).filter(Boolean);
       else body[field.name] = field.value;
     }
     return body;
