@@ -15,9 +15,13 @@ def call(page: Page, method: str, path: str, body: dict[str, Any] | None = None)
     return response.json()
 
 
-def start_case(page: Page, key: str, variables: dict[str, Any], business_key: str) -> str:
+def start_case(page: Page, key: str, variables: dict[str, Any], business_key: str,
+               dispatch_to: str | None = None) -> str:
+    """Start a case as the page's user; `dispatch_to`: then dispatch it (as the RCC agent starting it) to that outlet."""
     started = call(page, "POST", "/api/instances",
                    {"definition_key": key, "business_key": business_key, "variables": variables})
+    if dispatch_to:
+        work(page, business_key, "dispatch_outlet", {"outlet_code": dispatch_to})
     return str(started["instance_id"])
 
 

@@ -27,15 +27,17 @@ def test_admin_enters_a_region_and_a_director_suspends_an_outlet_of_their_region
     director.goto("/network?region=east")
     outlets = director.get_by_test_id("outlet-list")
     expect(outlets.get_by_role("row").filter(has_text="HB-001")).to_have_count(0)  # filtered to east
-    hangzhou = outlets.locator('tr[data-outlet="HD-002"]')
-    hangzhou.get_by_placeholder("Reason").first.fill("整改 / under review")
-    hangzhou.get_by_role("button", name="Suspend").click()
+    suspend = outlets.locator('tr[data-outlet="HD-002"] form').filter(has=director.get_by_role("button", name="Suspend"))
+    suspend.get_by_placeholder("Reason").fill("整改 / under review")
+    suspend.get_by_role("button", name="Suspend").click()
     expect(director.locator('tr[data-outlet="HD-002"]')).to_contain_text("suspended")
     screenshot(director, "network")
     director.goto("/network")  # north's outlets are listed, but this director changes only east's
     expect(director.locator('tr[data-outlet="HB-001"]').get_by_role("button")).to_have_count(0)
-    director.locator('tr[data-outlet="HD-002"]').get_by_placeholder("Reason").first.fill("整改完成 / done")
-    director.locator('tr[data-outlet="HD-002"]').get_by_role("button", name="Reinstate").click()
+    reinstate = director.locator('tr[data-outlet="HD-002"] form').filter(
+        has=director.get_by_role("button", name="Reinstate"))
+    reinstate.get_by_placeholder("Reason").fill("整改完成 / done")
+    reinstate.get_by_role("button", name="Reinstate").click()
     expect(director.locator('tr[data-outlet="HD-002"]')).to_contain_text("active")
 
 

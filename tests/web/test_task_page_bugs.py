@@ -20,7 +20,7 @@ REPAIR_STEP = "onsite_repair"
 
 
 def open_repair_task(as_user: Callable[..., Page], business_key: str, **options: object) -> Page:
-    start_case(as_user("rcc_agent"), "complaint_handling", CUSTOMER_INTAKE, business_key)
+    start_case(as_user("rcc_agent"), "complaint_handling", CUSTOMER_INTAKE, business_key, dispatch_to="HD-001")
     page = as_user("outlet", **options)
     task_id = task_id_of(page, business_key, REPAIR_STEP)
     call(page, "POST", f"/api/tasks/{task_id}/claim")
@@ -67,7 +67,7 @@ def test_the_last_field_typed_counts_when_the_button_is_tapped_on_a_phone(as_use
 def test_a_suspended_cases_task_is_not_offered_and_a_stale_claim_is_refused_in_the_pages_language(
         as_user: Callable[..., Page]) -> None:
     key = "TS-WEB-SUSPENDED"
-    instance_id = start_case(as_user("rcc_agent"), "complaint_handling", CUSTOMER_INTAKE, key)
+    instance_id = start_case(as_user("rcc_agent"), "complaint_handling", CUSTOMER_INTAKE, key, dispatch_to="HD-001")
     outlet = as_user("outlet", lang="zh")
     outlet.goto(f"/tasks?q={key}")
     row = outlet.get_by_test_id("task-list").get_by_role("row").filter(has_text="网点 24 小时内上门维修")
@@ -87,7 +87,7 @@ def test_a_suspended_cases_task_is_not_offered_and_a_stale_claim_is_refused_in_t
 
 def test_the_sla_charts_bars_stand_side_by_side(as_user: Callable[..., Page]) -> None:
     key = "TS-WEB-SLA-BARS"
-    start_case(as_user("rcc_agent"), "complaint_handling", CUSTOMER_INTAKE, key)
+    start_case(as_user("rcc_agent"), "complaint_handling", CUSTOMER_INTAKE, key, dispatch_to="HD-001")
     outlet = as_user("outlet")
     task_id = task_id_of(outlet, key, REPAIR_STEP)
     call(outlet, "POST", f"/api/tasks/{task_id}/claim")
