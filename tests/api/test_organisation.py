@@ -223,6 +223,9 @@ def test_pages_show_the_network_and_a_customers_cases(desk: Desk, client: TestCl
     assert "HD-001" in network and "HB-002" in network
     assert network.count('data-api="POST /api/outlets/HD-001/status"') >= 1  # east's director keeps east
     assert 'data-api="POST /api/outlets/HB-001/status"' not in network  # but not north
+    listed = page("east.director", "/customers?search=张三")
+    head, body = listed.split("</head>", 1)
+    assert "<form" not in head and body.count('id="new-customer"') == 1  # the page's form once, in its body
     customer = page("east.director", f"/customers/{created['customer_id']}")
     assert "TS-2026-0300" in customer and "SN-2025-000123" in customer
     assert f'data-api="POST /api/customers/{created["customer_id"]}/products"' in customer
