@@ -96,7 +96,8 @@ def run_shape_case(timer: StepTimer, catalog: FormCatalog, shape: Shape) -> uuid
                                                            definition_key=shape.key, business_key=business_key,
                                                            variables=dict(shape.variables)))
     instance_id = started.summary.instance_id
-    for username, element_id, data in shape.steps:
+    for username, element_id, given in shape.steps:
+        data = {k: f"B-{instance_id.hex[:12]}" if v == NEW_OUTLET else v for k, v in given.items()}
         if username == "timer":
             clock.advance(timedelta(days=data["days"]))
             timer.step("timer", lambda s: fire_instance_timers(s, clock, instance_id=instance_id))
@@ -111,13 +112,15 @@ def run_shape_case(timer: StepTimer, catalog: FormCatalog, shape: Shape) -> uuid
     return instance_id
 
 
+# Each onboarding enters a new outlet in the register: its code is made per case (run_shape_case).
+NEW_OUTLET = "<new outlet>"
 MINIMAL = Shape("minimal_two_tasks", ("minimal_two_tasks.bpmn",), "outlet", {},
                 (("rcc_director", "review", FORM_DATA["review"]), ("outlet", "confirm", FORM_DATA["confirm"])))
 # The paths and form data of tests/api/test_outlet_onboarding.py and test_complaint_handling.py.
 ONBOARDING = Shape(
     "outlet_onboarding", ("outlet_onboarding.bpmn",), "outlet",
     {"outlet_name": "华东家电维修中心", "applicant_name": "王伟", "contact_phone": "021-55501234",
-     "address": "上海市浦东新区张江路 88 号", "region": "华东", "region_class": "A", "legal_entity": True,
+     "address": "上海市浦东新区张江路 88 号", "region": "east", "region_class": "A", "legal_entity": True,
      "legal_entity_name": "上海华东家电维修有限公司",
      "premises": {"office_area_m2": 60, "repair_area_m2": 120, "has_reception_area": True},
      "equipment": {"installation": True, "repair": True, "office": True},
@@ -127,8 +130,8 @@ ONBOARDING = Shape(
     (("rcc_director", "rcc_review", {"rcc_approved": True, "site_inspection_notes": "现场整洁，设备齐全"}),
      ("tech_section", "tech_review", {"tech_approved": True, "tech_comments": "技术力量满足要求"}),
      ("csd_head", "csd_approval", {"csd_approved": True, "csd_comments": "同意设立"}),
-     ("rcc_director", "issue_agreement", {"agreement_no": "TX-2026-001", "issued_on": "2026-01-20",
-                                          "outlet_class": "A"}),
+     ("rcc_director", "issue_agreement", {"outlet_code": NEW_OUTLET, "agreement_no": "TX-2026-001",
+                                          "issued_on": "2026-01-20", "outlet_class": "A"}),
      ("outlet", "confirm_agreement", {"agreement_confirmed": True, "signatory_name": "王伟"}),
      ("training", "engineer_certification", {"certified_engineers": [{"name": "李强", "certificate_no": "ENG-001"}],
                                              "all_certified": True}),
@@ -142,8 +145,9 @@ COMPLAINT = Shape(
     {"complaint_channel": "hotline_800", "complainant_type": "customer", "customer_name": "张三",
      "customer_phone": "138-0013-8000", "customer_address": "上海市徐汇区漕溪北路 100 号", "product_model": "KFR-35GW",
      "serial_number": "SN-2025-000123", "complaint_category": "product_quality", "complaint_severity": "normal",
-     "region": "华东", "region_class": "A", "complaint_description": "空调不制冷 / the air conditioner does not cool"},
-    (("outlet", "onsite_repair", {"onsite_resolved": True, "onsite_visit_date": "2026-01-05",
+     "region": "east", "region_class": "A", "complaint_description": "空调不制冷 / the air conditioner does not cool"},
+    (("rcc_agent", "dispatch_outlet", {"outlet_code": "HD-001"}),
+     ("outlet", "onsite_repair", {"declined": False, "onsite_resolved": True, "onsite_visit_date": "2026-01-05",
                                   "fault_found": "冷媒泄漏 / refrigerant leak", "repair_actions": "补焊并加注冷媒",
                                   "resolution_summary": "已修复 / repaired"}),
      ("rcc_visitor", "conduct_return_visit", {"visit_channel": "phone", "customer_reached": True, **_RATINGS,

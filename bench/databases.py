@@ -14,9 +14,10 @@ from sqlalchemy import Engine, create_engine, text
 
 from engine.catalog import DEFAULT_FORMS_DIR, FormCatalog
 from engine.clock import FrozenClock
-from engine.config import EngineConfig, postgres_server_url
+from engine.config import DEFAULT_DEMO_DIR, EngineConfig, postgres_server_url
 from engine.db import make_engine, scratch_postgres_database, transaction
 from engine.definitions import DefinitionInfo, deploy_files
+from engine.demo_network import sync_demo_network
 from engine.identity import Actor
 from engine.migrations import upgrade_to_head
 from engine.workflow_store import session_factory
@@ -34,13 +35,21 @@ def scratch_database(kind: str) -> Iterator[Engine]:
             engine = make_engine(f"sqlite:///{folder}/bench.db")
             try:
                 upgrade_to_head(engine)
+                _enter_network(engine)
                 yield engine
             finally:
                 engine.dispose()
         return
     with scratch_postgres_database("tixi_bench") as engine:
         upgrade_to_head(engine)
+        _enter_network(engine)
         yield engine
+
+
+def _enter_network(engine: Engine) -> None:
+    """The demo network's regions and outlets: the service processes dispatch to them and check them."""
+    with transaction(session_factory(engine, EngineConfig())) as session:
+        sync_demo_network(session, FrozenClock(), DEFAULT_DEMO_DIR, customers=False, staff=False)
 
 
 def deploy_bench_process(engine: Engine, clock: FrozenClock, catalog: FormCatalog, filename: str) -> DefinitionInfo:

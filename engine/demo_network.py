@@ -23,8 +23,12 @@ from engine.tables import Customer, Outlet, Region, User
 SYSTEM = Actor("system", frozenset({ADMIN_GROUP}))
 
 
-def sync_demo_network(session: Session, clock: Clock, directory: Path, *, customers: bool = True) -> list[str]:
-    """Create what is missing of `directory`/network.json (and customers.csv); returns the demo users' names."""
+def sync_demo_network(session: Session, clock: Clock, directory: Path, *, customers: bool = True,
+                      staff: bool = True) -> list[str]:
+    """Create what is missing of `directory`/network.json (and customers.csv); returns the demo users' names.
+
+    `staff=False` enters the regions and outlets only (the benchmarks: no password hashing).
+    """
     network: dict[str, Any] = json.loads((directory / "network.json").read_text(encoding="utf-8"))
     for region in network["regions"]:
         if session.get(Region, region["code"]) is None:
@@ -34,7 +38,7 @@ def sync_demo_network(session: Session, clock: Clock, directory: Path, *, custom
             fields = {**outlet, "agreement_from": date.fromisoformat(outlet["agreement_from"])}
             add_outlet(session, clock, actor=SYSTEM, **fields)
     names = []
-    for user in network["users"]:
+    for user in network["users"] if staff else []:
         names.append(user["username"])
         if session.scalar(select(User.user_id).where(User.username == user["username"])) is None:
             add_user(session, clock, actor=SYSTEM, password=DEMO_PASSWORD, is_demo=True, **user)
