@@ -19,8 +19,8 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from engine.audit import record_event
-from engine.bpmn.spiff_adapter import WorkflowError
-from engine.bundles import bundle_of
+from engine.bpmn.spiff_adapter import WorkflowError, WorkflowRun
+from engine.bundles import Bundle, bundle_of
 from engine.clock import Clock
 from engine.db import flush
 from engine.errors import ExternalTaskLockError, InstanceStateError, NotFoundError, TaskStateError
@@ -124,17 +124,27 @@ def _matches(wanted: TopicRequest, row: ExternalTask, record: Instance) -> bool:
     return all(row.variables.get(k) == v for k, v in (wanted.process_variables or {}).items())
 
 
-def complete_external_task(session: Session, clock: Clock, *, actor: Actor, task_id: uuid.UUID, worker_id: str,
-                           variables: dict[str, Any]) -> None:
-    """Finish the task with the worker's variables and run the workflow until it waits again.
+def _held_and_waiting(session: Session, clock: Clock, actor: Actor, task_id: uuid.UUID,
+                      worker_id: str) -> tuple[ExternalTask, Instance, Bundle, WorkflowRun]:
+    """The worker's locked task with its case and workflow, which must still wait on it.
 
-    Raises: PermissionDeniedError, NotFoundError, TaskStateError, ExternalTaskLockError, InstanceStateError.
+    Raises: as `_held`, and TaskStateError when the workflow moved past the service task.
     """
     row, record = _held(session, clock, actor, task_id, worker_id)
     bundle = bundle_of(session, record)
     run = load_run(record, bundle)
     if task_id not in {t.task_id for t in run.waiting_service_tasks()}:
         raise TaskStateError("the service task is no longer waiting in the workflow")
+    return row, record, bundle, run
+
+
+def complete_external_task(session: Session, clock: Clock, *, actor: Actor, task_id: uuid.UUID, worker_id: str,
+                           variables: dict[str, Any]) -> None:
+    """Finish the task with the worker's variables and run the workflow until it waits again.
+
+    Raises: PermissionDeniedError, NotFoundError, TaskStateError, ExternalTaskLockError, InstanceStateError.
+    """
+    row, record, bundle, run = _held_and_waiting(session, clock, actor, task_id, worker_id)
     now = clock.now()
     row.status, row.completed_at, row.completed_by = ExternalTaskStatus.COMPLETED, now, actor.username
     flush(session)  # a concurrent completion loses here (the row's version), before any further work
@@ -174,11 +184,7 @@ def report_bpmn_error(session: Session, clock: Clock, *, actor: Actor, task_id: 
 
     Raises: PermissionDeniedError, NotFoundError, TaskStateError, ExternalTaskLockError, InstanceStateError.
     """
-    row, record = _held(session, clock, actor, task_id, worker_id)
-    bundle = bundle_of(session, record)
-    run = load_run(record, bundle)
-    if task_id not in {t.task_id for t in run.waiting_service_tasks()}:
-        raise TaskStateError("the service task is no longer waiting in the workflow")
+    row, record, bundle, run = _held_and_waiting(session, clock, actor, task_id, worker_id)
     now = clock.now()
     data = {"element": row.element_id, "topic": row.topic, "worker_id": worker_id, "error_code": error_code,
             "error_message": error_message, "variables": variables}
