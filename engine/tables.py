@@ -16,6 +16,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     Uuid,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -153,6 +154,11 @@ class Task(Base):
         Index(None, "status", "task_id"),  # the queue's capped count, index-only (migration 0008)
         Index(None, "instance_id"),
         Index(None, "completed_by", "completed_at"),  # 已办: a person's completed tasks, latest first
+        # The assigned-to-me and delegated-by-me routes of a queue, in queue order (migration 0020).
+        Index("ix_tasks_open_by_assignee", "assignee", "created_at", "task_id",
+              postgresql_where=text("status = 'open'"), sqlite_where=text("status = 'open'")),
+        Index("ix_tasks_open_by_owner", "owner", "created_at", "task_id",
+              postgresql_where=text("status = 'open'"), sqlite_where=text("status = 'open'")),
     )
     task_id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)  # SpiffWorkflow's task id
     instance_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("instances.instance_id", ondelete="CASCADE"))
