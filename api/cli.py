@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -124,7 +124,8 @@ def users_unlock(username: str) -> None:
 def users_demo(enable: Annotated[bool, typer.Option("--enable/--disable")] = True) -> None:
     """Create (or disable) the demo users: one per group, named after it, password 'demo'."""
     settings = _settings()
-    factory = workflow_sessions(make_engine(settings.database_url), settings)
+    database = make_engine(settings.database_url)
+    factory = workflow_sessions(database, settings)
     with _database_ready(), transaction(factory) as session:
         names = sync_demo_users(session, SystemClock(), enabled=enable)
     typer.echo(f"demo users: {', '.join(names)}" if enable else "demo users disabled")
@@ -228,15 +229,17 @@ def serve(
     host: Annotated[str, typer.Option()] = "127.0.0.1",
     port: Annotated[int, typer.Option()] = 8000,
     scheduler: Annotated[bool, typer.Option("--scheduler/--no-scheduler", help="fire timers in-process")] = True,
+    workers: Annotated[int, typer.Option(min=1, max=64, help="server processes sharing the port")] = 1,
 ) -> None:
     """Serve the API (OpenAPI at /docs); by default also runs the timer scheduler in-process."""
     from api.app import create_app
     from api.header_timeout import header_timeout_protocol
-    from api.serving import serve_until_stopped
+    from api.serving import serve_in_processes, serve_until_stopped
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     settings = _settings()
-    factory = workflow_sessions(make_engine(settings.database_url), settings)
+    database = make_engine(settings.database_url)
+    factory = workflow_sessions(database, settings)
     with _database_ready(), transaction(factory) as session:
         names = sync_demo_users(session, SystemClock(), enabled=settings.demo_users)
         if settings.demo_users:
@@ -247,10 +250,23 @@ def serve(
         typer.echo(f"demo users (password 'demo'): {', '.join(names)}; set TIXI_DEMO_USERS=false to turn them off")
     if scheduler:
         _say_where_mail_goes(settings)
-    served = create_app(settings, session_factory=factory, run_scheduler=scheduler)
-    serve_until_stopped(served, host=host, port=port, grace_seconds=settings.shutdown_grace_seconds,
-                        http=header_timeout_protocol(settings.header_timeout_seconds),
-                        limit_concurrency=settings.max_connections)
+    serving: dict[str, Any] = {"host": host, "port": port, "grace_seconds": settings.shutdown_grace_seconds,
+                               "http": header_timeout_protocol(settings.header_timeout_seconds),
+                               "limit_concurrency": settings.max_connections, "access_log": settings.access_log}
+    if workers == 1:
+        served = create_app(settings, session_factory=factory, run_scheduler=scheduler)
+        serve_until_stopped(served, **serving)
+        return
+    # Each process opens its own connections: none of this one's may cross the fork.
+    database.dispose()
+
+    def build_app(index: int) -> Any:
+        # One scheduler is enough: timers and the outbox are claimed with SKIP LOCKED, but N
+        # schedulers would poll the database N times as often for nothing.
+        return create_app(settings, session_factory=workflow_sessions(make_engine(settings.database_url), settings),
+                          run_scheduler=scheduler and index == 0)
+
+    serve_in_processes(build_app, processes=workers, **serving)
 
 
 def _say_where_mail_goes(settings: Settings) -> None:

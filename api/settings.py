@@ -41,6 +41,7 @@ class Settings(EngineConfig):
     # past this many open connections and requests uvicorn answers 503 rather than queueing more.
     header_timeout_seconds: float = 10.0
     max_connections: int = 1000
+    access_log: bool = False  # a line per request from `tixi serve` (TIXI_ACCESS_LOG=true)
     # One budget per advance of a workflow (engine/bpmn/budget.py): past it the instance becomes an incident.
     advance_max_steps: int = 5000
     advance_max_cpu_seconds: float = 5.0

@@ -113,12 +113,12 @@ async def drive(server: Server, shape: Shape, clients: int, count: int) -> dict[
             "latency": {k: latency_ms(samples[k]) for k in REQUEST_KINDS if samples[k]}}
 
 
-def measure(kind: str, shape_key: str, batches: list[tuple[int, int]]) -> dict[str, Any]:
-    """One server on a new database of `kind`; warm up, then each (clients, count) batch in turn."""
+def measure(kind: str, shape_key: str, batches: list[tuple[int, int]], workers: int = 1) -> dict[str, Any]:
+    """One server (of `workers` processes) on a new database of `kind`; warm up, then each (clients, count) batch."""
     shape, clock = SHAPES[shape_key], FrozenClock()
     with scratch_database(kind) as engine:
         deploy_files_together(engine, clock, form_catalog(), shape.files)
-        with live_server(engine) as server:
+        with live_server(engine, workers) as server:
             asyncio.run(drive(server, shape, 1, WARM_UP))
             rss = [{"instances": WARM_UP, "rss_kib": server.rss_kib()}]
             results: dict[str, Any] = {}
@@ -137,6 +137,10 @@ def main() -> None:
     floor, _ = instances_per_second(200 if args.quick else 1000, serialize=True)
     runs = {f"{kind}/minimal_two_tasks": measure(kind, "minimal_two_tasks", batches)
             for kind in args.databases.split(",")}
+    if "postgresql" in args.databases:
+        # Issue 18's scale-out: two server processes on one PostgreSQL against the one above.
+        runs["postgresql/minimal_two_tasks/2 processes"] = measure("postgresql", "minimal_two_tasks", batches[1:],
+                                                                   workers=2)
     if not args.quick and "postgresql" in args.databases:
         runs["postgresql/complaint_handling"] = measure("postgresql", "complaint_handling", [(8, 50)])
     throughput, latency, memory = [], [], []
@@ -158,7 +162,14 @@ def main() -> None:
     print_table("Server resident memory (VmRSS) after N instances", ["database/process", "after warm-up",
                                                                      *(f"after batch {i + 1}" for i in range(len(batches)))],
                 memory)
-    emit({"floor_serialized_instances_per_s": round(floor, 1), "http": runs})
+    scale_out = None
+    if "postgresql/minimal_two_tasks/2 processes" in runs:
+        one = runs["postgresql/minimal_two_tasks"]["batches"]["clients_8"]["instances_per_s"]
+        two = runs["postgresql/minimal_two_tasks/2 processes"]["batches"]["clients_8"]["instances_per_s"]
+        scale_out = round(two / one, 2)
+        print(f"\nscale-out, PostgreSQL, 8 clients: 2 server processes {two} ÷ 1 process {one} instances/s = "
+              f"{scale_out}× (target ≥ 1.6×)")
+    emit({"floor_serialized_instances_per_s": round(floor, 1), "http": runs, "scale_out_2_processes": scale_out})
 
 
 if __name__ == "__main__":

@@ -20,8 +20,10 @@ from report import emit, print_table
 from engine.clock import SystemClock
 
 HERE = Path(__file__).resolve().parent
-SCRIPTS = ("floor.py", "engine_layer.py", "long_case.py", "footprint.py", "http_api.py", "queues.py", "timers.py",
-           "server_memory.py")
+SCRIPTS = ("floor.py", "engine_layer.py", "statements.py", "long_case.py", "footprint.py", "http_api.py", "queues.py",
+           "timers.py", "server_memory.py")
+# Issue 18: a user step is one transaction of at most this many statements on PostgreSQL.
+STEP_STATEMENTS = 8
 
 
 def machine() -> dict[str, Any]:
@@ -56,15 +58,27 @@ def summary_rows(results: dict[str, dict[str, Any]]) -> list[list[Any]]:
         ["floor, in memory (instances/s)", floor.get("floor_instances_per_s"), "", ""],
         ["floor, serialize each step (instances/s)", floor.get("floor_serialized_instances_per_s"), "", ""],
     ]
-    for kind, target in (("sqlite", None), ("postgresql", 0.7)):
+    layer = results["engine_layer.py"]
+    rows.append(["durable-write floor, raw psycopg (instances/s)", layer.get("durable_write_floor_instances_per_s"), "", ""])
+    rows.append(["combined limit 1/(1/floor+ser + 1/durable) (instances/s)", layer.get("combined_limit_instances_per_s"),
+                 "", ""])
+    for kind in ("sqlite", "postgresql"):
         if kind in engine:
             figures = engine[kind]
-            ratio = figures["ratio_to_floor_serialized"]
             rows.append([f"engine layer {kind} (instances/s)", figures["instances_per_s"], "", ""])
             rows.append([f"engine layer {kind}, step p50/p95/p99 ms",
                          "/".join(str(figures["steps"]["all"][f"p{q}_ms"]) for q in (50, 95, 99)), "", ""])
-            rows.append([f"engine layer {kind} / floor with serialization", ratio,
-                         f"≥ {target}" if target else "", _met(ratio >= target) if target else ""])
+            rows.append([f"engine layer {kind} / floor with serialization", figures["ratio_to_floor_serialized"], "", ""])
+            if "ratio_to_combined_limit" in figures:
+                ratio = figures["ratio_to_combined_limit"]
+                rows.append([f"engine layer {kind} / combined limit", ratio, "≥ 0.5", _met(ratio >= 0.5)])
+    for kind, by_step in results["statements.py"].get("statements", {}).items():
+        for step in ("claim", "complete"):
+            if step in by_step:
+                figures = by_step[step]
+                rows.append([f"{kind} statements (commits) per {step}", f"{figures['statements']} ({figures['commits']})",
+                             f"≤ {STEP_STATEMENTS} (1)",
+                             _met(figures["statements"] <= STEP_STATEMENTS and figures["commits"] <= 1)])
     for iteration, figures in long_case.get("long_case", {}).items():
         rows.append([f"long case, step ms at iteration {iteration}", figures["step_ms"], "", ""])
     if "long_case_growth" in long_case:
@@ -148,7 +162,7 @@ def main() -> None:
     quick = parser.parse_args().quick
     began, load_before = time.perf_counter(), os.getloadavg()[0]
     results = {script: run(script, quick) for script in SCRIPTS}
-    print_table(f"Tixi benchmarks ({'quick' if quick else 'full'} run) against the targets of issue 6",
+    print_table(f"Tixi benchmarks ({'quick' if quick else 'full'} run) against the targets of issues 6 and 18",
                 ["figure", "value", "target", "verdict"], summary_rows(results))
     failed = [script for script, figures in results.items() if "error" in figures]
     if failed:

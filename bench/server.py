@@ -29,17 +29,30 @@ class Server:
     base_url: str
     pid: int
 
+    def processes(self) -> list[int]:
+        """The server process and, with `--workers`, the server processes it forked."""
+        children = [int(pid) for path in Path(f"/proc/{self.pid}/task").glob("*/children")
+                    for pid in path.read_text().split()]
+        return [self.pid, *children]
+
     def cpu_seconds(self) -> float:
-        """utime + stime of the server process, all its threads (fields 14 and 15 of /proc/<pid>/stat)."""
-        fields = Path(f"/proc/{self.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+        """utime + stime of the server's processes, all their threads (fields 14 and 15 of /proc/<pid>/stat)."""
+        total = 0
+        for pid in self.processes():
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])
+        return total / CLOCK_TICKS
 
     def rss_kib(self) -> int:
-        """VmRSS of the server process, in KiB."""
-        for line in Path(f"/proc/{self.pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-        raise RuntimeError("no VmRSS")
+        """VmRSS of the server's processes together, in KiB."""
+        return sum(_rss_kib(pid) for pid in self.processes())
+
+
+def _rss_kib(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    raise RuntimeError("no VmRSS")
 
 
 def database_url(engine: Engine) -> str:
@@ -54,14 +67,15 @@ def _free_port() -> int:
 
 
 @contextmanager
-def live_server(engine: Engine) -> Iterator[Server]:
-    """`tixi serve` on the (migrated) database of `engine` with the demo users, without the timer
-    scheduler; up once /api/health answers, stopped (SIGTERM) after the block."""
+def live_server(engine: Engine, workers: int = 1) -> Iterator[Server]:
+    """`tixi serve` (`--workers` server processes) on the (migrated) database of `engine` with the demo
+    users, without the timer scheduler; up once /api/health answers, stopped (SIGTERM) after the block."""
     port = _free_port()
     env = {**os.environ, "TIXI_DATABASE_URL": database_url(engine), "TIXI_DEMO_USERS": "true",
            "TIXI_SECRET_KEY": secrets.token_urlsafe(32)}
     with tempfile.TemporaryFile("w+") as log:
-        process = subprocess.Popen([str(TIXI), "serve", "--host", "127.0.0.1", "--port", str(port), "--no-scheduler"],
+        process = subprocess.Popen([str(TIXI), "serve", "--host", "127.0.0.1", "--port", str(port), "--no-scheduler",
+                                    "--workers", str(workers)],
                                    env=env, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT)
         try:
             base_url = f"http://127.0.0.1:{port}"

@@ -11,12 +11,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, defer
 
 from engine.errors import ProcessError
 from engine.tables import Definition, Instance
 
 DECISION_PREFIX = "decision:"
+# A definition's spec (kilobytes of JSON) is read only when the restored spec is not cached
+# (engine/bpmn/serialization.py cached_specs): a warm server binds versions without decoding it.
+WITHOUT_SPEC = (defer(Definition.spec),)
 
 
 @dataclass(frozen=True)
@@ -90,7 +93,7 @@ def resolve_bundle(session: Session, definition: Definition) -> Bundle:
             continue
         row = session.scalars(
             select(Definition).where(Definition.key == key, Definition.kind == "process")
-            .order_by(Definition.version.desc()).limit(1)
+            .order_by(Definition.version.desc()).limit(1).options(*WITHOUT_SPEC)
         ).first()
         if row is None:
             raise ProcessError(f"process '{definition.key}' calls '{key}', which is not deployed", element=key)
@@ -101,7 +104,7 @@ def resolve_bundle(session: Session, definition: Definition) -> Bundle:
         for decision_key in owner.elements.get("decisions", {}).values():
             row = session.scalars(
                 select(Definition).where(Definition.key == decision_key, Definition.kind == "decision")
-                .order_by(Definition.version.desc()).limit(1)
+                .order_by(Definition.version.desc()).limit(1).options(*WITHOUT_SPEC)
             ).first()
             if row is not None:  # else the table bound at deploy time stays in the spec
                 decisions[decision_key] = row
@@ -109,9 +112,9 @@ def resolve_bundle(session: Session, definition: Definition) -> Bundle:
 
 
 def bundle_of(session: Session, record: Instance) -> Bundle:
-    definition = session.get(Definition, record.definition_id)
+    definition = session.get(Definition, record.definition_id, options=WITHOUT_SPEC)
     assert definition is not None  # foreign key
-    bound = {key: session.get(Definition, uuid.UUID(def_id)) for key, def_id in (record.called_definitions or {}).items()}
+    bound = {key: session.get(Definition, uuid.UUID(def_id), options=WITHOUT_SPEC) for key, def_id in (record.called_definitions or {}).items()}
     called = {k: v for k, v in bound.items() if v is not None and not k.startswith(DECISION_PREFIX)}
     decisions = {k.removeprefix(DECISION_PREFIX): v for k, v in bound.items()
                  if v is not None and k.startswith(DECISION_PREFIX)}

@@ -15,7 +15,7 @@ from typing import Any
 
 from lxml import etree
 from sqlalchemy import func, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, defer
 
 from engine.audit import record_event
 from engine.bpmn.cycles import literal_cycle_problem, next_due
@@ -141,7 +141,8 @@ def list_versions(session: Session, key: str) -> list[DefinitionInfo]:
 
 def get_definition_row(session: Session, key: str, version: int | None = None, kind: str | None = None) -> Definition:
     """The given version of a key, or its latest. Raises: NotFoundError."""
-    query = select(Definition).where(Definition.key == key)
+    # The spec is read when a cache misses (engine/bundles.py WITHOUT_SPEC says why), not with the row.
+    query = select(Definition).where(Definition.key == key).options(defer(Definition.spec))
     if kind is not None:
         query = query.where(Definition.kind == kind)
     if version is not None:

@@ -147,7 +147,7 @@ def launch_instance(
     """
     now = clock.now()
     bundle = resolve_bundle(session, definition)
-    run = WorkflowRun.start(bundle.cache_key, bundle.spec, {**variables, "initiator": actor.username},
+    run = WorkflowRun.start(bundle.cache_key, lambda: bundle.spec, {**variables, "initiator": actor.username},
                             start_element=start_element)
     run.limits = limits_of(session)
     if trigger and "timer" in trigger:

@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import or_, select
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy.orm import Session, aliased, defer
 
 from engine.audit import record_event
 from engine.bundles import bundle_of
@@ -188,6 +188,10 @@ def visible_task_with_groups(
         .join(Definition, Definition.definition_id == Instance.definition_id)
         .outerjoin(link, link.task_id == Task.task_id)
         .where(Task.task_id == task_id)
+        # The workflow's state and the process spec (kilobytes of JSON each) are read only when this
+        # server's workflow cache misses (engine/workflow_store.py load_run); deferred, a warm cache
+        # never decodes them. A miss loads them then, one statement each.
+        .options(defer(Instance.state), defer(Definition.spec))
     )
     if not sees_everything(actor):
         query = query.where(or_(workable_by(actor), Task.completed_by == actor.username))

@@ -74,7 +74,7 @@ def load_run(record: Instance, bundle: Bundle) -> WorkflowRun:
     run = cache.take(record.instance_id, record.state_revision, bundle.cache_key) if cache is not None else None
     if run is None:
         chunks = _spilled_chunks(session, record.instance_id) if record.state.get(CHUNKS_KEY) else []
-        run = WorkflowRun.load(bundle.cache_key, bundle.spec, record.state, chunks, record.serializer_version)
+        run = WorkflowRun.load(bundle.cache_key, lambda: bundle.spec, record.state, chunks, record.serializer_version)
     WorkflowCache.hold(session, record.instance_id, run, bundle.cache_key, record.state_revision, saved=False)
     run.limits = limits_of(session)
     return run
@@ -157,7 +157,7 @@ def _complete(session: Session, clock: Clock, *, actor: str, record: Instance, b
 
 def _verify_stored_state(session: Session, record: Instance, bundle: Bundle, run: WorkflowRun) -> None:
     """Check that the state just written (row and chunks) rebuilds the same workflow (`verify_state`)."""
-    reloaded = WorkflowRun.load(bundle.cache_key, bundle.spec, record.state,
+    reloaded = WorkflowRun.load(bundle.cache_key, lambda: bundle.spec, record.state,
                                 _spilled_chunks(session, record.instance_id), record.serializer_version)
     if not run.same_state_as(reloaded):
         raise AssertionError(f"the stored state of instance {record.instance_id} does not rebuild its workflow")

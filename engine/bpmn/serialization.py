@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 import threading
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
@@ -64,6 +64,8 @@ SERIALIZER = BpmnWorkflowSerializer(BpmnWorkflowSerializer.configure(
 SERIALIZER_VERSION: str = SERIALIZER.VERSION
 _SPEC_KEYS = ("spec", "subprocess_specs")
 _VERSION_KEY = BpmnWorkflowSerializer.VERSION_KEY
+# A bundle's serialized spec, built only when the restored one is not cached (cached_specs).
+SpecSource = Callable[[], dict[str, Any]]
 CHUNKS_KEY = "tixi_chunks"  # in the instance's state: how many chunks of finished tasks it has spilled
 DEFAULT_SPILL_AT = 64  # finished tasks gathered before they go into a chunk (EngineConfig.state_spill_at)
 _FROZEN = TaskState.COMPLETED | TaskState.CANCELLED
@@ -146,7 +148,7 @@ def dump_state(workflow: BpmnWorkflow, index: SpillIndex, *, spill_at: int = DEF
 
 
 def load_state(
-    cache_key: str, spec: dict[str, Any], state: dict[str, Any], chunks: Sequence[dict[str, Any]], version: str
+    cache_key: str, spec: SpecSource, state: dict[str, Any], chunks: Sequence[dict[str, Any]], version: str
 ) -> tuple[BpmnWorkflow, SpillIndex]:
     """Rebuild a workflow from its stored state, its spilled chunks (oldest first) and its definition's spec.
 
@@ -161,7 +163,7 @@ def load_state(
 
 
 def _restore(
-    cache_key: str, spec: dict[str, Any], state: dict[str, Any], chunks: Sequence[dict[str, Any]], version: str
+    cache_key: str, spec: SpecSource, state: dict[str, Any], chunks: Sequence[dict[str, Any]], version: str
 ) -> tuple[BpmnWorkflow, SpillIndex]:
     dct = json.loads(json.dumps(state))  # restoring consumes the dict
     index = SpillIndex(chunks=dct.pop(CHUNKS_KEY, 0))
@@ -169,7 +171,7 @@ def _restore(
     if version != SERIALIZER_VERSION:
         # Old state goes through the library's own migrations, with the spec in place as it expects;
         # every task then lives in the state again until it is spilled anew.
-        dct = {**dct, **json.loads(json.dumps(spec)), _VERSION_KEY: version}
+        dct = {**dct, **json.loads(json.dumps(spec())), _VERSION_KEY: version}
         SERIALIZER.migrate(dct)
         return SERIALIZER.from_dict(dct), index
     process_spec, subprocess_specs = cached_specs(cache_key, spec)
@@ -194,9 +196,13 @@ def same_state(workflow: BpmnWorkflow, other: BpmnWorkflow) -> bool:
 # Process-wide on purpose: a key names deployed definition versions, which never change, so a
 # restored spec is the same for every app, session and test that asks; only memory is at stake.
 @cached(LRUCache(maxsize=256), key=lambda cache_key, spec: cache_key, lock=threading.Lock())
-def cached_specs(cache_key: str, spec: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
-    """The library's spec objects for a bundle of definition versions (`cache_key`), restored once."""
-    fresh = json.loads(json.dumps(spec))
+def cached_specs(cache_key: str, spec: SpecSource) -> tuple[Any, dict[str, Any]]:
+    """The library's spec objects for a bundle of definition versions (`cache_key`), restored once.
+
+    `spec` is asked for only on a miss: building it decodes every bound definition's spec from the
+    database, kilobytes of JSON a warm server never needs.
+    """
+    fresh = json.loads(json.dumps(spec()))
     return (
         SERIALIZER.registry.restore(fresh["spec"]),
         {name: SERIALIZER.registry.restore(sub) for name, sub in fresh.get("subprocess_specs", {}).items()},

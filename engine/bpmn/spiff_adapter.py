@@ -28,6 +28,7 @@ from engine.bpmn.external_work import ExternalWork
 from engine.bpmn.sandbox import SandboxError, attach_sandbox, make_script_engine
 from engine.bpmn.serialization import (
     DEFAULT_SPILL_AT,
+    SpecSource,
     SpillIndex,
     StoredState,
     cached_specs,
@@ -99,7 +100,7 @@ class WorkflowRun(ExternalWork):
         spiff_patches.call_before_each_task(workflow, budget.count_step)
 
     @classmethod
-    def start(cls, cache_key: str, spec: dict[str, Any], variables: dict[str, Any],
+    def start(cls, cache_key: str, spec: SpecSource, variables: dict[str, Any],
               start_element: str | None = None) -> WorkflowRun:
         """A new workflow holding `variables`; `start_element` picks one of several start events."""
         spiff_patches.install()
@@ -112,7 +113,7 @@ class WorkflowRun(ExternalWork):
         return run
 
     @classmethod
-    def load(cls, cache_key: str, spec: dict[str, Any], state: dict[str, Any], chunks: Sequence[dict[str, Any]],
+    def load(cls, cache_key: str, spec: SpecSource, state: dict[str, Any], chunks: Sequence[dict[str, Any]],
              version: str) -> WorkflowRun:
         spiff_patches.install()
         return cls(*load_state(cache_key, spec, state, chunks, version))

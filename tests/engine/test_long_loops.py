@@ -17,7 +17,7 @@ NOW = datetime(2026, 1, 5, tzinfo=UTC)
 def test_a_loop_past_the_libraries_depth_limit_still_runs() -> None:
     root = parse_untrusted_xml((TEST_PROCESSES / "loop_task.bpmn").read_bytes())
     [process] = parse_processes(root, "loop_task.bpmn", [])
-    run = WorkflowRun.start("loop-test", process.spec, {"count": 0, "limit": 400})
+    run = WorkflowRun.start("loop-test", lambda: process.spec, {"count": 0, "limit": 400})
     run.advance(NOW)
     chunks = []
     for round_number in range(1, 401):
@@ -27,7 +27,7 @@ def test_a_loop_past_the_libraries_depth_limit_still_runs() -> None:
         if stored.chunk is not None:
             chunks.append(stored.chunk)
         if round_number % 100 == 0:  # rebuilt from the state and its chunks now and then
-            reloaded = WorkflowRun.load("loop-test", process.spec, stored.state, chunks, SERIALIZER_VERSION)
+            reloaded = WorkflowRun.load("loop-test", lambda: process.spec, stored.state, chunks, SERIALIZER_VERSION)
             assert reloaded.same_state_as(run)
             run = reloaded
         assert run.is_completed == (round_number == 400), f"round {round_number}"

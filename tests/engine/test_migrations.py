@@ -21,7 +21,8 @@ from engine.clock import FrozenClock
 from engine.db import make_engine, scratch_postgres_database, transaction
 from engine.identity import Actor, sync_demo_users
 from engine.migrations import alembic_config, downgrade_to, upgrade_to_head
-from engine.tables import AuditEvent, Base, Group, Instance
+from engine.states import TaskStatus
+from engine.tables import OPEN_TASKS, AuditEvent, Base, Group, Instance
 from tests.conftest import DATABASES, DESIGNER, STANDARD_GROUPS, TEST_PROCESSES, sessions
 
 APP_TABLES = set(Base.metadata.tables)
@@ -122,3 +123,7 @@ def test_downgrade_with_data_in_every_table(blank_engine: Engine) -> None:
     assert set(_groups(blank_engine)) == STANDARD_GROUPS
     with factory() as session:
         assert session.scalar(select(func.count()).select_from(Instance)) == 0
+
+
+def test_the_open_task_indexes_name_the_open_status() -> None:
+    assert OPEN_TASKS.text == f"status = '{TaskStatus.OPEN.value}'"

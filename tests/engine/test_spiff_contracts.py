@@ -56,7 +56,7 @@ def test_the_library_reads_one_decision_per_dmn_document() -> None:
 def test_a_service_task_waits_started_until_the_worker_reports() -> None:
     root = etree.parse(str(TEST_PROCESSES / "load_stock_check.bpmn")).getroot()
     [process] = parse_processes(root, "load_stock_check.bpmn", [])
-    run = WorkflowRun.start("contract-service-task", process.spec, {"part": "P-1"})
+    run = WorkflowRun.start("contract-service-task", lambda: process.spec, {"part": "P-1"})
     run.advance(MOMENT)
     [waiting] = run.waiting_service_tasks()
     assert waiting.element_id == "check_stock" and not run.is_completed

@@ -55,7 +55,7 @@ def test_the_timer_module_reads_the_clock_through_its_module_level_datetime() ->
 def test_a_duration_timer_counts_from_the_moment_of_the_operation() -> None:
     root = parse_untrusted_xml((TEST_PROCESSES / "runtime_timer_duration.bpmn").read_bytes())
     process = parse_processes(root, "runtime_timer_duration.bpmn", [])[0]
-    run = WorkflowRun.start(f"patch-test-{process.key}", process.spec, {"days": 3})
+    run = WorkflowRun.start(f"patch-test-{process.key}", lambda: process.spec, {"days": 3})
     moment = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)  # not now: only the patch makes the library see it
     run.advance(moment)
     assert [t.due_at for t in run.waiting_timers()] == [moment + timedelta(days=3)]
@@ -75,7 +75,7 @@ def test_the_engine_loop_takes_the_callback_the_step_hook_wraps() -> None:
         "self", "will_complete_task", "did_complete_task"]
     root = parse_untrusted_xml((TEST_PROCESSES / "two_step_review.bpmn").read_bytes())
     process = parse_processes(root, "two_step_review.bpmn", [])[0]
-    run = WorkflowRun.start(f"patch-test-{process.key}", process.spec, {"days": 3})
+    run = WorkflowRun.start(f"patch-test-{process.key}", lambda: process.spec, {"days": 3})
     seen: list[str] = []
     spiff_patches.call_before_each_task(run._workflow, lambda task: seen.append(task.task_spec.bpmn_id or ""))
     run.advance(datetime(2026, 3, 2, 9, 30, tzinfo=UTC))
