@@ -20,6 +20,7 @@ from engine.business_calendar import working_time_after
 from engine.identity import Actor
 from engine.notifications.kinds import (
     DEFAULT_CHANNELS,
+    EVERY_KIND,
     GROUP_KINDS,
     WAITS_FOR_WORKING_TIME,
     Channel,
@@ -174,9 +175,12 @@ def tell(session: Session, kind: EventKind, *, record: Instance, task_id: uuid.U
             target = person.address(Channel(channel), username)
             if target is None:
                 continue  # no address for that channel: the others still go
-            session.add(outbox_row(kind, Channel(channel), recipient=username, group_id=None, target=target,
-                             language=person.language, record=record, task_id=task_id, context=context,
-                             due=due, now=now))
+            told = outbox_row(kind, Channel(channel), recipient=username, group_id=None, target=target,
+                              language=person.language, record=record, task_id=task_id, context=context,
+                              due=due, now=now)
+            if person.waits_for_digest(kind, Channel(channel)):
+                told.status = NotificationStatus.DIGEST
+            session.add(told)
     for group_id, endpoint_id in endpoints:
         session.add(outbox_row(kind, Channel.WEBHOOK, recipient=None, group_id=group_id, target=str(endpoint_id),
                          language=None, record=record, task_id=task_id, context=context, due=now, now=now))
@@ -207,7 +211,8 @@ def _audience(recipients: Any, webhook_groups: Sequence[str]) -> Any:
                    User.region_code, cast(null(), Uuid).label("endpoint_id"),
                    NotificationSetting.username.label("setting_of"), NotificationSetting.email,
                    NotificationSetting.phone, NotificationSetting.language, NotificationSetting.channels,
-                   NotificationSetting.quiet_hours, GroupNotificationDefault.channels.label("default_channels"))
+                   NotificationSetting.quiet_hours, NotificationSetting.digest,
+                   GroupNotificationDefault.channels.label("default_channels"))
             .select_from(User)
             .outerjoin(NotificationSetting, NotificationSetting.username == User.username)
             # A person's own choice wins outright, so their groups' defaults are only joined without one.
@@ -217,7 +222,7 @@ def _audience(recipients: Any, webhook_groups: Sequence[str]) -> Any:
     if webhook_groups:
         branches.append(
             select(literal("hook"), WebhookEndpoint.group_id, WebhookEndpoint.outlet_code, null(),
-                   WebhookEndpoint.endpoint_id, null(), null(), null(), null(), null(), null(), null())
+                   WebhookEndpoint.endpoint_id, null(), null(), null(), null(), null(), null(), null(), null())
             .where(WebhookEndpoint.group_id.in_(list(webhook_groups)), WebhookEndpoint.is_active.is_(True)))
     return branches[0] if len(branches) == 1 else union_all(*branches)
 
@@ -233,12 +238,17 @@ class _Person:
         self.language: str | None = row.language
         self.chosen: dict[str, Any] = row.channels or {}
         self.quiet_hours = bool(row.quiet_hours)
+        self.digest = frozenset(row.digest or ())
         self.defaults: list[str] | None = None  # None: no group of theirs sets a default for the kind
 
     def channels(self, kind: EventKind) -> Sequence[str]:
         if self.has_setting and kind in self.chosen and self.chosen[kind] is not None:
             return list(self.chosen[kind])
         return self.defaults if self.defaults is not None else DEFAULT_CHANNELS
+
+    def waits_for_digest(self, kind: EventKind, channel: Channel) -> bool:
+        """A mail of a kind the person hears of in their daily digest (engine/notifications/digest.py)."""
+        return channel == Channel.EMAIL and (kind.value in self.digest or EVERY_KIND in self.digest)
 
     def address(self, channel: Channel, username: str) -> str | None:
         if channel == Channel.IN_APP:
