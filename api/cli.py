@@ -66,7 +66,7 @@ def deploy(path: Annotated[Path, typer.Argument(help="a .bpmn/.dmn/.zip file or 
     from engine.definitions import deploy_files
 
     factory = workflow_sessions(make_engine(settings.database_url), settings)
-    catalog = FormCatalog(settings.forms_dir)
+    catalog = FormCatalog(settings.forms_dir, notification_templates_dir=settings.notification_templates_dir)
     typer.echo(f"checking {len(files)} file(s) as one deployment (processes may call each other)")
     for number, file in enumerate(files, start=1):
         typer.echo(f"[{number}/{len(files)}] {file}")

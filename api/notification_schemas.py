@@ -44,6 +44,8 @@ class PreferencesIn(In):
     channels: dict[str, list[str]] = Field(default_factory=dict, max_length=20,
                                            description="event kind -> channels (in_app, email, sms)")
     quiet_hours: bool = Field(default=False, description="reminders wait for working time; breaches do not")
+    digest: list[str] = Field(default_factory=list, max_length=20,
+                              description="event kinds (\"*\": all) mailed in one digest a working day, not one by one")
 
 
 class PreferencesOut(Out):
@@ -52,6 +54,7 @@ class PreferencesOut(Out):
     language: str | None
     channels: dict[str, list[str]]
     quiet_hours: bool
+    digest: list[str]
 
     @classmethod
     def of(cls, item: Preferences) -> PreferencesOut:

@@ -101,6 +101,12 @@ def working_time_after(session: Session, start: datetime, length: timedelta) -> 
     return add_working_time(start, length, _exceptions(session))
 
 
+def is_working_day(session: Session, day: date) -> bool:
+    """Whether `day` (a date in China time) is a working day: Monday to Friday unless the calendar says otherwise."""
+    exception = session.get(CalendarDay, day)
+    return exception.kind == "workday" if exception is not None else day.weekday() < 5
+
+
 def _is_working_day(day: date, exceptions: dict[date, str]) -> bool:
     if day in exceptions:
         return exceptions[day] == "workday"

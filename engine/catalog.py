@@ -11,6 +11,7 @@ from jsonschema import Draft202012Validator, FormatChecker
 from jsonschema.exceptions import SchemaError
 
 from engine.config import DEFAULT_FORMS_DIR as DEFAULT_FORMS_DIR  # where the project's forms/ are
+from engine.config import DEFAULT_NOTIFICATION_TEMPLATES_DIR
 from engine.errors import FormDataError, NotFoundError
 from engine.outcomes import check_declaration
 
@@ -22,8 +23,10 @@ class FieldError:
 
 
 class FormCatalog:
-    def __init__(self, directory: Path) -> None:
+    def __init__(self, directory: Path, *, notification_templates_dir: Path = DEFAULT_NOTIFICATION_TEMPLATES_DIR) -> None:
         self._directory = directory
+        # Designers' notification templates are checked at deploy against the folder the dispatcher renders from.
+        self.notification_templates_dir = notification_templates_dir
         self._schemas: dict[str, dict[str, Any]] = {}
         self._validators: dict[str, Draft202012Validator] = {}
         for path in sorted(directory.glob("*.json")):

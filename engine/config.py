@@ -79,6 +79,10 @@ class EngineConfig(BaseSettings):
     notify_batch_size: int = 50
     # "Deadline near" is told this many working hours (business calendar) before the due time.
     deadline_reminder_hours: float = 4.0
+    # The daily digest goes at this hour (China time, 0-23) of each working day of the business calendar.
+    notification_digest_hour: int = Field(default=17, ge=0, le=23)
+    # Told notifications (sent; read or not) older than this are deleted; dead letters stay until resent.
+    notification_retention_days: float = Field(default=90, gt=0)
     # Case numbers given to a case started without a business key: process key -> prefix, making
     # TS-2026-000123 (the year in the business calendar's zone). A process not listed gets none.
     # TIXI_CASE_NUMBERS='{"complaint_handling": "TS"}' replaces the whole table.

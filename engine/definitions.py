@@ -28,6 +28,8 @@ from engine.catalog import FormCatalog
 from engine.clock import Clock
 from engine.errors import DeploymentError, NotFoundError
 from engine.identity import Actor, existing_group_ids
+from engine.notifications.designed import recipient_problem
+from engine.notifications.rendering import designed_template_problem
 from engine.register_actions import REGISTER_ACTIONS
 from engine.states import StartTimerStatus
 from engine.tables import Definition, Deployment, StartTimer
@@ -191,6 +193,21 @@ def _deployed_process_keys(session: Session) -> set[str]:
     return set(session.scalars(select(Definition.key).where(Definition.kind == "process").distinct()))
 
 
+def _notification_problems(notice: dict[str, Any], catalog: FormCatalog, groups: set[str]) -> list[str]:
+    """A designer's notification: its template renders, its recipients are readable and its groups exist."""
+    found = []
+    if why := designed_template_problem(catalog.notification_templates_dir, notice["template"]):
+        found.append(why)
+    if not notice["to"]:
+        found.append("a notification (camunda:property notify) needs notify_to: user:NAME, group:NAME or var:NAME")
+    for recipient in notice["to"]:
+        if why := recipient_problem(recipient):
+            found.append(why)
+        elif recipient.startswith("group:") and recipient.removeprefix("group:") not in groups:
+            found.append(f"notify_to group '{recipient.removeprefix('group:')}' does not exist")
+    return found
+
+
 def _check_process(
     process: ParsedProcess, catalog: FormCatalog, groups: set[str], known_processes: set[str]
 ) -> list[dict[str, Any]]:
@@ -218,6 +235,9 @@ def _check_process(
             add(element_id, "user task has no camunda:formKey", task["line"])
         elif not catalog.exists(task["form_key"]):
             add(element_id, f"form '{task['form_key']}' does not exist in forms/", task["line"])
+    for element_id, notice in elements.get("notifications", {}).items():
+        for problem in _notification_problems(notice, catalog, groups):
+            add(element_id, problem, notice["line"])
     for element_id, action in elements.get("register_actions", {}).items():
         if action not in REGISTER_ACTIONS:
             add(element_id, f"outlet_register '{action}' is not one of {', '.join(REGISTER_ACTIONS)}")

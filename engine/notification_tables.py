@@ -77,6 +77,8 @@ class NotificationSetting(Base):
     language: Mapped[str | None] = mapped_column(String(8))
     channels: Mapped[dict[str, Any]] = mapped_column(default=dict)  # event kind -> list of channels
     quiet_hours: Mapped[bool] = mapped_column(default=False)  # reminders wait for working time
+    # Event kinds ("*": all) whose mails wait for one digest a working day; the in-app row still goes at once.
+    digest: Mapped[list[Any]] = mapped_column(default=list, server_default="[]")
     updated_at: Mapped[datetime]
 
 

@@ -79,6 +79,7 @@ class NotificationStatus(StrEnum):
     SENDING = "sending"  # claimed by a dispatcher, which sends it outside any transaction
     SENT = "sent"
     DEAD = "dead"  # given up after the last attempt (or refused for good): an admin may resend it
+    DIGEST = "digest"  # a mail waiting for its recipient's daily digest (engine/notifications/digest.py)
 
 
 class InstanceAction(StrEnum):

@@ -24,6 +24,7 @@ from engine.bundles import Bundle
 from engine.clock import Clock
 from engine.deadlines import close_deadline, open_deadline, pause_or_resume
 from engine.errors import ProcessError
+from engine.notifications.designed import notify_designed
 from engine.notifications.outbox import notify_task_created
 from engine.register_actions import apply_register_actions
 from engine.states import ExternalTaskStatus, TaskStatus, TimerStatus
@@ -69,6 +70,12 @@ def sync_rows(
         actions = [action for step in steps
                    if (action := bundle.elements(step.process_key).get("register_actions", {}).get(step.element_id))]
         apply_register_actions(session, clock, actor=actor, record=record, actions=actions, variables=variables)
+    if bundle.uses("notifications"):
+        for step in steps:
+            meta = bundle.elements(step.process_key).get("notifications", {}).get(step.element_id)
+            if meta is not None:
+                notify_designed(session, record=record, element_id=step.element_id, meta=meta, variables=variables,
+                                actor=actor, now=now)
     if bundle.uses("sla_pause"):
         waiting_at = [(t.process_key, t.element_id) for t in ready]
         waiting_at += [(t.process_key, t.element_id) for t in timers]

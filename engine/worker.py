@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import logging
 import threading
+from datetime import timedelta
 
 from sqlalchemy.orm import Session, sessionmaker
 
 from engine.clock import Clock
 from engine.config import EngineConfig
 from engine.notifications.deadline_alerts import sweep_deadlines
+from engine.notifications.digest import purge_notifications, send_digests
 from engine.notifications.dispatcher import Dispatcher, dispatch_notifications
 from engine.timers import fire_due_timers, fire_start_timers
 
@@ -24,6 +26,7 @@ def run_worker(factory: sessionmaker[Session], clock: Clock, stop: threading.Eve
     """
     log.info("scheduler started (every %.1fs)", interval)
     dispatcher = Dispatcher(config, clock) if config is not None else None
+    purge_due = clock.now()  # retention scans the told rows: once an hour is enough
     try:
         while not stop.is_set():
             try:
@@ -31,6 +34,10 @@ def run_worker(factory: sessionmaker[Session], clock: Clock, stop: threading.Eve
                 done = fired
                 if dispatcher is not None:
                     done += sweep_deadlines(factory, clock, reminder_hours=dispatcher.config.deadline_reminder_hours)
+                    done += send_digests(factory, clock, hour=dispatcher.config.notification_digest_hour)
+                    if clock.now() >= purge_due:
+                        purge_notifications(factory, clock, retention_days=dispatcher.config.notification_retention_days)
+                        purge_due = clock.now() + timedelta(hours=1)
                     done += dispatch_notifications(factory, dispatcher)
             except Exception:  # a database blip must not kill the scheduler; try again next tick
                 log.exception("scheduler tick failed")

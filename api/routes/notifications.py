@@ -66,7 +66,8 @@ def set_my_settings(body: PreferencesIn, session: SessionDep, clock: ClockDep, a
     with session.begin():
         return PreferencesOut.of(centre.set_preferences(
             session, clock, actor=actor, username=actor.username, email=body.email, phone=body.phone,
-            language=body.language, channels=body.channels, quiet_hours=body.quiet_hours))
+            language=body.language, channels=body.channels, quiet_hours=body.quiet_hours,
+            digest=body.digest))
 
 
 @router.put("/users/{username}/notification-settings", summary="Set a user's notification settings (admins)")
@@ -77,7 +78,8 @@ def set_user_settings(username: str, body: PreferencesIn, session: SessionDep, c
         get_user(session, username)
         return PreferencesOut.of(centre.set_preferences(
             session, clock, actor=actor, username=username, email=body.email, phone=body.phone,
-            language=body.language, channels=body.channels, quiet_hours=body.quiet_hours))
+            language=body.language, channels=body.channels, quiet_hours=body.quiet_hours,
+            digest=body.digest))
 
 
 @router.get("/webhooks", summary="Groups' webhooks and chat robots (admins)")

@@ -297,6 +297,8 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "notices.language": ("通知语言", "Language of notifications"),
     "notices.both": ("中文 / English", "中文 / English"),
     "notices.quiet_hours": ("非工作时间不发提醒（超时通知照发）", "Hold reminders outside working hours (breaches still go)"),
+    "notices.digest": ("邮件每个工作日汇总发一封（站内通知照常即时）",
+                       "Mail me one digest each working day (the bell still tells at once)"),
     "notices.channels": ("各事件的渠道（JSON，留空为默认：站内与邮件）", "Channels per event (JSON; empty: in the app and by mail)"),
     "notices.save": ("保存通知设置", "Save notification settings"),
     "yes": ("是", "yes"),

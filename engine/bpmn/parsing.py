@@ -18,7 +18,7 @@ from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 
 from engine.bpmn.serialization import SERIALIZER, SERIALIZER_VERSION, spec_to_dict
-from engine.bpmn.support import external_topic, unsupported_elements
+from engine.bpmn.support import NOTIFYING_ELEMENTS, designer_notification, external_topic, unsupported_elements
 from engine.bpmn.task_specs import TixiParser
 
 BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
@@ -182,7 +182,8 @@ def parse_processes(root: etree._Element, filename: str, decisions: list[etree._
         refused = unsupported_elements(process)
         if refused:
             raise DefinitionProblem(refused[0].message, element_id=refused[0].element_id, line=refused[0].line)
-        # A send task a worker does (the only kind not refused) runs as the service task it is in Camunda 7.
+        _pass_designer_notifications_through(process)
+        # A send task a worker does (the only other kind not refused) runs as the service task it is in Camunda 7.
         for send in process.iter(f"{{{BPMN_NS}}}sendTask"):
             send.tag = f"{{{BPMN_NS}}}serviceTask"
     parser = TixiParser()
@@ -216,6 +217,34 @@ def parse_processes(root: etree._Element, filename: str, decisions: list[etree._
     except (ValidationException, SpiffWorkflowException) as error:
         raise _problem_from(error) from None
     return parsed
+
+
+def _pass_designer_notifications_through(process: etree._Element) -> None:
+    """Elements that tell people (`camunda:property notify`) pass through: Tixi writes their outbox rows.
+
+    A send task becomes a plain task (Tixi's pass-through spec) and a message throw or end event
+    loses its message definition, so the library neither waits for a worker nor queues a message
+    no case receives; `_elements` keeps what to send under "notifications".
+    """
+    for local in NOTIFYING_ELEMENTS:
+        for node in list(process.iter(f"{{{BPMN_NS}}}{local}")):
+            if designer_notification(node) is None:
+                continue
+            if local == "sendTask":
+                node.tag = f"{{{BPMN_NS}}}task"
+            for definition in node.findall("bpmn:messageEventDefinition", _NS):
+                node.remove(definition)
+
+
+def _notifications(process: etree._Element) -> dict[str, Any]:
+    found = {}
+    for local in ("task", "intermediateThrowEvent", "endEvent"):
+        for node in process.iter(f"{{{BPMN_NS}}}{local}"):
+            template = designer_notification(node)
+            if template is not None:
+                found[node.get("id", "")] = {"template": template, "to": _split_list(_properties(node).get("notify_to")),
+                                             "name": node.get("name") or node.get("id"), "line": node.sourceline}
+    return found
 
 
 def _quote_bare_timers(root: etree._Element) -> None:
@@ -315,6 +344,8 @@ def _elements(process: etree._Element) -> dict[str, Any]:
             for node in process.iter(f"{{{BPMN_NS}}}messageEventDefinition")
         },
         "start_events": start_events,
+        # Send tasks and message throw/end events that tell people (engine/notifications/designed.py).
+        "notifications": _notifications(process),
         # Service and send tasks a worker does through the external-task API (engine/external_tasks.py).
         "external_tasks": {
             node.get("id", ""): {"topic": external_topic(node), "name": node.get("name") or node.get("id"),

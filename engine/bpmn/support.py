@@ -41,7 +41,8 @@ _INSTEAD = {
     "escalationEventDefinition": "use an error end event and an error boundary event on the subprocess",
     "compensateEventDefinition": "draw the undoing steps as ordinary tasks on an error or exclusive-gateway path",
     "cancelEventDefinition": "use an error end event and an error boundary event on the subprocess",
-    "messageEventDefinition": "a worker can send the message: use a send task or service task with "
+    "messageEventDefinition": "to tell people, give it camunda:property notify (a template) and notify_to; "
+                              "else a worker can send the message: use a send task or service task with "
                               "camunda:type=\"external\" and camunda:topic",
     "timerEventDefinition": "use a timer intermediate catch event or timer boundary event",
     "errorEventDefinition": "use an error boundary event on the task or subprocess",
@@ -68,6 +69,18 @@ def unsupported_elements(process: etree._Element) -> list[Unsupported]:
         if problem:
             found.append(Unsupported(_id(node), node.sourceline, problem))
     return found
+
+
+def designer_notification(node: etree._Element) -> str | None:
+    """The template a send task, message throw or message end event tells people with (`camunda:property
+    name="notify"`), or None. Tixi writes that notification to the outbox itself, so the element passes through."""
+    for prop in node.iterfind(f"{{{BPMN_NS}}}extensionElements/{{{CAMUNDA_NS}}}properties/{{{CAMUNDA_NS}}}property"):
+        if prop.get("name") == "notify":
+            return (prop.get("value") or "").strip()
+    return None
+
+
+NOTIFYING_ELEMENTS = ("sendTask", "intermediateThrowEvent", "endEvent")
 
 
 def _problem(node: etree._Element, local: str) -> str | None:
@@ -97,6 +110,8 @@ def _event_problem(node: etree._Element, local: str) -> str | None:
                 "embedded subprocess starts with a plain start event when the flow reaches it")
     if definition in _EVENTS[local]:
         return None
+    if definition == "messageEventDefinition" and local in NOTIFYING_ELEMENTS and designer_notification(node) is not None:
+        return None  # a message Tixi sends to people (engine/notifications/designed.py), not to another case
     kind = _words(definition or "none") if definition else "plain"
     instead = _INSTEAD.get(definition, _INSTEAD[None])
     if definition == "messageEventDefinition" and local in ("intermediateThrowEvent", "endEvent"):
@@ -105,6 +120,11 @@ def _event_problem(node: etree._Element, local: str) -> str | None:
 
 
 def _implementation_problem(node: etree._Element, local: str) -> str | None:
+    if local == "sendTask" and designer_notification(node) is not None:
+        if node.get(f"{{{CAMUNDA_NS}}}type") is not None:
+            return (f"{_what(node)} both names a notification (camunda:property notify) and a worker "
+                    "(camunda:type): Tixi sends the notification itself, so drop one")
+        return None
     for name in _JAVA_IMPLEMENTATIONS:
         if node.get(f"{{{CAMUNDA_NS}}}{name}"):
             return (f"{_what(node)} is implemented by camunda:{name}, Java code Tixi cannot run: set "
@@ -120,7 +140,8 @@ def _implementation_problem(node: etree._Element, local: str) -> str | None:
         return f"{_what(node)} is an external task without camunda:topic: name the topic its workers fetch"
     if local == "sendTask" and kind is None:
         return (f"{_what(node)} is a send task without a worker; Tixi does not deliver a thrown message to "
-                "another case: set camunda:type=\"external\" and camunda:topic, and let a worker send it")
+                "another case: to tell people, give it camunda:property notify (a template) and notify_to; "
+                "else set camunda:type=\"external\" and camunda:topic, and let a worker send it")
     return None
 
 

@@ -15,7 +15,7 @@ from engine.audit import record_event
 from engine.clock import Clock
 from engine.errors import NotFoundError, ValidationError
 from engine.identity import Actor
-from engine.notifications.kinds import PERSONAL_CHANNELS, EventKind
+from engine.notifications.kinds import EVERY_KIND, PERSONAL_CHANNELS, EventKind
 from engine.states import NotificationStatus
 from engine.tables import Notification, NotificationSetting
 
@@ -44,6 +44,7 @@ class Preferences:
     language: str | None
     channels: dict[str, list[str]]
     quiet_hours: bool
+    digest: list[str]
 
 
 def _mine(actor: Actor) -> Any:
@@ -87,13 +88,13 @@ def mark_all_read(session: Session, clock: Clock, *, actor: Actor) -> int:
 def get_preferences(session: Session, *, username: str) -> Preferences:
     row = session.get(NotificationSetting, username)
     if row is None:
-        return Preferences(None, None, None, {}, False)
-    return Preferences(row.email, row.phone, row.language, dict(row.channels), row.quiet_hours)
+        return Preferences(None, None, None, {}, False, [])
+    return Preferences(row.email, row.phone, row.language, dict(row.channels), row.quiet_hours, list(row.digest))
 
 
 def set_preferences(session: Session, clock: Clock, *, actor: Actor, username: str, email: str | None,
                     phone: str | None, language: str | None, channels: dict[str, list[str]],
-                    quiet_hours: bool) -> Preferences:
+                    quiet_hours: bool, digest: list[str] | None = None) -> Preferences:
     """A person's addresses and channels (they, or an admin for them). Raises: ValidationError."""
     if email and not EMAIL.match(email):
         raise ValidationError(f"'{email}' is not a mail address", field="email")
@@ -102,12 +103,15 @@ def set_preferences(session: Session, clock: Clock, *, actor: Actor, username: s
     if language is not None and language not in LANGUAGES:
         raise ValidationError("language is 'zh', 'en' or null (both)", field="language")
     checked_channels = check_channels(channels)
+    checked_digest = check_digest(digest or [])
     row = session.get(NotificationSetting, username) or NotificationSetting(username=username, channels={})
     row.email, row.phone, row.language = email or None, phone or None, language
     row.channels, row.quiet_hours, row.updated_at = checked_channels, quiet_hours, clock.now()
+    row.digest = checked_digest
     session.add(row)
     record_event(session, clock, actor=actor.username, event_type="notification_settings_changed",
-                 data={"username": username, "channels": checked_channels, "quiet_hours": quiet_hours})
+                 data={"username": username, "channels": checked_channels, "quiet_hours": quiet_hours,
+                       "digest": checked_digest})
     session.flush()
     return get_preferences(session, username=username)
 
@@ -120,9 +124,19 @@ def give_demo_addresses(session: Session, clock: Clock, *, usernames: list[str])
     have = set(session.scalars(select(NotificationSetting.username).where(NotificationSetting.username.in_(usernames))))
     added = [name for name in usernames if name not in have]
     session.add_all(NotificationSetting(username=name, email=f"{name}@{DEMO_MAIL_DOMAIN}", channels={},
-                                        quiet_hours=False, updated_at=clock.now()) for name in added)
+                                        quiet_hours=False, digest=[], updated_at=clock.now()) for name in added)
     session.flush()
     return len(added)
+
+
+def check_digest(kinds: list[str]) -> list[str]:
+    """The event kinds whose mails go in the daily digest ("*": all). Raises: ValidationError naming the kind."""
+    known = {k.value for k in EventKind} | {EVERY_KIND}
+    for kind in kinds:
+        if kind not in known:
+            raise ValidationError(f"unknown event kind '{kind}' in digest; known: {', '.join(sorted(known))}",
+                                  field="digest")
+    return list(dict.fromkeys(kinds))
 
 
 def check_channels(channels: dict[str, list[str]]) -> dict[str, list[str]]:

@@ -146,6 +146,9 @@ def _send(dispatcher: Dispatcher, mail: MailBatch, item: Outgoing, subject: str,
     key = str(item.notification_id)
     if item.channel == Channel.IN_APP:
         return  # the notification centre shows the rendered text once the row is marked sent
+    if item.channel in (Channel.EMAIL, Channel.SMS) and not item.target.strip():
+        # A designer's notice whose case variable held no address, resent by an admin: still nowhere to go.
+        raise DeliveryError("no address to send to", permanent=True)
     if item.channel == Channel.EMAIL:
         mail.send(notification_id=key, to=item.target, subject=subject, body=body)
     elif item.channel == Channel.SMS:

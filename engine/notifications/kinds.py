@@ -14,6 +14,7 @@ class EventKind(StrEnum):
     MENTIONED = "mentioned"  # @name in a task comment
     DEADLINE_NEAR = "deadline_near"
     DEADLINE_BREACHED = "deadline_breached"
+    PROCESS_NOTICE = "process_notice"  # a designer's notification: a send task or message event (template named)
 
 
 class Channel(StrEnum):
@@ -29,11 +30,18 @@ class WebhookKind(StrEnum):
     DINGTALK = "dingtalk"
 
 
+# The daily digest's mail: not an event a person chooses channels for, so not an EventKind.
+DIGEST_KIND = "digest"
+# A person's digest naming this takes every kind.
+EVERY_KIND = "*"
+
 # What a person gets who chose nothing and whose groups set no default.
 DEFAULT_CHANNELS: tuple[Channel, ...] = (Channel.IN_APP, Channel.EMAIL)
 # Channels a person may choose (webhooks belong to groups, not people).
 PERSONAL_CHANNELS = (Channel.IN_APP, Channel.EMAIL, Channel.SMS)
 # Kinds that go to a group's webhooks as well as to its members.
-GROUP_KINDS = frozenset({EventKind.TASK_QUEUED, EventKind.DEADLINE_NEAR, EventKind.DEADLINE_BREACHED})
+GROUP_KINDS = frozenset({EventKind.TASK_QUEUED, EventKind.DEADLINE_NEAR, EventKind.DEADLINE_BREACHED,
+                         EventKind.PROCESS_NOTICE})
+PROCESS_NOTICE = EventKind.PROCESS_NOTICE.value
 # Kinds that wait out quiet hours for working time; a breach is told at once.
 WAITS_FOR_WORKING_TIME = frozenset({EventKind.DEADLINE_NEAR})

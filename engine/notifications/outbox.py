@@ -13,13 +13,14 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy import Uuid, and_, cast, literal, null, select, union_all
+from sqlalchemy.orm import Session, aliased
 
 from engine.business_calendar import working_time_after
 from engine.identity import Actor
 from engine.notifications.kinds import (
     DEFAULT_CHANNELS,
+    EVERY_KIND,
     GROUP_KINDS,
     WAITS_FOR_WORKING_TIME,
     Channel,
@@ -113,92 +114,153 @@ def notify_deadline(session: Session, kind: EventKind, *, record: Instance, dead
 
 def _to_groups(session: Session, kind: EventKind, groups: Sequence[str], *, record: Instance,
                task_id: uuid.UUID | None, context: dict[str, Any], now: datetime, exclude: str | None = None) -> None:
-    if not groups:
-        return
-    usernames = session.scalars(
-        select(User.username).join(Membership, Membership.user_id == User.user_id)
-        .where(Membership.group_id.in_(list(groups)), User.is_active.is_(True))
-    ).all()
-    _to_users(session, kind, usernames, record=record, task_id=task_id, context=context, now=now, exclude=exclude)
-    _to_webhooks(session, kind, groups, record=record, task_id=task_id, context=context, now=now)
+    if groups:
+        tell(session, kind, record=record, task_id=task_id, context=context, now=now, exclude=exclude,
+              members_of=groups, webhooks_of=groups)
 
 
 def _to_webhooks(session: Session, kind: EventKind, groups: Sequence[str], *, record: Instance,
                  task_id: uuid.UUID | None, context: dict[str, Any], now: datetime) -> None:
-    if kind not in GROUP_KINDS or not groups:
-        return
-    endpoints = session.scalars(select(WebhookEndpoint).where(WebhookEndpoint.group_id.in_(list(groups)),
-                                                              WebhookEndpoint.is_active.is_(True)))
-    for endpoint in endpoints:
-        if endpoint.outlet_code is not None and record.outlet_code != endpoint.outlet_code:
-            continue  # an outlet's own chat hears what its staff may see (engine/visibility.py): its own cases
-        session.add(_row(kind, Channel.WEBHOOK, recipient=None, group_id=endpoint.group_id,
-                         target=str(endpoint.endpoint_id), language=None, record=record, task_id=task_id,
-                         context=context, due=now, now=now))
+    if groups:
+        tell(session, kind, record=record, task_id=task_id, context=context, now=now, webhooks_of=groups)
 
 
 def _to_users(session: Session, kind: EventKind, usernames: Iterable[str], *, record: Instance,
               task_id: uuid.UUID | None, context: dict[str, Any], now: datetime, exclude: str | None = None) -> None:
     wanted = sorted(set(usernames) - {exclude})
-    if not wanted:
+    if wanted:
+        tell(session, kind, record=record, task_id=task_id, context=context, now=now, usernames=wanted)
+
+
+def tell(session: Session, kind: EventKind, *, record: Instance, task_id: uuid.UUID | None,
+          context: dict[str, Any], now: datetime, exclude: str | None = None, usernames: Sequence[str] = (),
+          members_of: Sequence[str] = (), webhooks_of: Sequence[str] = ()) -> None:
+    """Add the rows of one event: one read of everyone and everything that hears it, then one batched insert.
+
+    Task creation is the engine's hot path, so the recipients, their settings, their groups'
+    defaults and the groups' webhooks come back in one statement; the rows are added to the
+    session and flushed together (one executemany).
+    """
+    recipients = _recipients(usernames, members_of, exclude)
+    hooks = webhooks_of if kind in GROUP_KINDS else ()
+    if recipients is None and not hooks:
         return
-    # People hear only of the cases their place in the organisation lets them see (engine/visibility.py):
-    # outlet staff of their outlet's, RCC staff of their region's.
-    active = {name for name, outlet, region in session.execute(
-        select(User.username, User.outlet_code, User.region_code)
-        .where(User.username.in_(wanted), User.is_active.is_(True)))
-        if case_allows(Actor(name, frozenset(), outlet, region), outlet_code=record.outlet_code,
-                       region=record.region)}
-    settings = {s.username: s for s in session.scalars(
-        select(NotificationSetting).where(NotificationSetting.username.in_(sorted(active))))}
-    defaults = _group_defaults(session, sorted(active - set(settings)), kind)
+    people: dict[str, _Person] = {}
+    endpoints: list[tuple[str, uuid.UUID]] = []
+    for row in session.execute(_audience(recipients, hooks)):
+        if row.source == "hook":
+            # An outlet's own chat hears what its staff may see (engine/visibility.py): its own cases.
+            if row.outlet_code is None or row.outlet_code == record.outlet_code:
+                endpoints.append((row.name, row.endpoint_id))
+            continue
+        person = people.get(row.name)
+        if person is None:
+            # People hear only of the cases their place in the organisation lets them see
+            # (engine/visibility.py): outlet staff of their outlet's, RCC staff of their region's.
+            allowed = case_allows(Actor(row.name, frozenset(), row.outlet_code, row.region_code),
+                                  outlet_code=record.outlet_code, region=record.region)
+            person = people[row.name] = _Person(allowed, row)
+        if row.default_channels and kind in row.default_channels:
+            merged = person.defaults = person.defaults if person.defaults is not None else []
+            merged.extend(c for c in row.default_channels[kind] if c not in merged)
     quiet_until: datetime | None = None
-    for username in sorted(active):
-        setting = settings.get(username)
-        chosen = setting.channels.get(kind) if setting is not None and kind in setting.channels else None
-        channels = chosen if chosen is not None else defaults.get(username, DEFAULT_CHANNELS)
+    for username in sorted(name for name, person in people.items() if person.allowed):
+        person = people[username]
+        channels = person.channels(kind)
         due = now
-        if setting is not None and setting.quiet_hours and kind in WAITS_FOR_WORKING_TIME:
+        if person.quiet_hours and kind in WAITS_FOR_WORKING_TIME:
             quiet_until = quiet_until or working_time_after(session, now, timedelta(0))
             due = quiet_until
         for channel in channels:
-            target = _address(Channel(channel), username, setting)
+            target = person.address(Channel(channel), username)
             if target is None:
                 continue  # no address for that channel: the others still go
-            session.add(_row(kind, Channel(channel), recipient=username, group_id=None, target=target,
-                             language=setting.language if setting else None, record=record, task_id=task_id,
-                             context=context, due=due, now=now))
+            told = outbox_row(kind, Channel(channel), recipient=username, group_id=None, target=target,
+                              language=person.language, record=record, task_id=task_id, context=context,
+                              due=due, now=now)
+            if person.waits_for_digest(kind, Channel(channel)):
+                told.status = NotificationStatus.DIGEST
+            session.add(told)
+    for group_id, endpoint_id in endpoints:
+        session.add(outbox_row(kind, Channel.WEBHOOK, recipient=None, group_id=group_id, target=str(endpoint_id),
+                         language=None, record=record, task_id=task_id, context=context, due=now, now=now))
 
 
-def _group_defaults(session: Session, usernames: list[str], kind: EventKind) -> dict[str, list[str]]:
-    """Per user without settings of their own, the union of their groups' default channels for `kind`."""
-    if not usernames:
-        return {}
-    rows = session.execute(
-        select(User.username, GroupNotificationDefault.channels)
-        .join(Membership, Membership.user_id == User.user_id)
-        .join(GroupNotificationDefault, GroupNotificationDefault.group_id == Membership.group_id)
-        .where(User.username.in_(usernames))
-    ).all()
-    defaults: dict[str, list[str]] = {}
-    for username, channels in rows:
-        if kind in channels:
-            merged = defaults.setdefault(username, [])
-            merged.extend(c for c in channels[kind] if c not in merged)
-    return defaults
-
-
-def _address(channel: Channel, username: str, setting: NotificationSetting | None) -> str | None:
-    if channel == Channel.IN_APP:
-        return username
-    if channel == Channel.EMAIL:
-        return setting.email if setting else None
-    if channel == Channel.SMS:
-        return setting.phone if setting else None
+def _recipients(usernames: Sequence[str], members_of: Sequence[str], exclude: str | None) -> Any:
+    """The condition on `users` naming who may hear the event, or None if no one may."""
+    if usernames:
+        return User.username.in_(list(usernames))
+    if members_of:
+        members = select(Membership.user_id).where(Membership.group_id.in_(list(members_of)))
+        condition = User.user_id.in_(members)
+        return condition if exclude is None else and_(condition, User.username != exclude)
     return None
 
 
-def _row(kind: EventKind, channel: Channel, *, recipient: str | None, group_id: str | None, target: str,
+def _audience(recipients: Any, webhook_groups: Sequence[str]) -> Any:
+    """One statement: each recipient with their settings (and, without any, their groups' defaults), then the webhooks.
+
+    A person's row repeats once per group of theirs (the defaults are the union over all of them);
+    a webhook's row carries its group in `name` and its endpoint id.
+    """
+    branches = []
+    if recipients is not None:
+        default_of = aliased(Membership)
+        branches.append(
+            select(literal("user").label("source"), User.username.label("name"), User.outlet_code,
+                   User.region_code, cast(null(), Uuid).label("endpoint_id"),
+                   NotificationSetting.username.label("setting_of"), NotificationSetting.email,
+                   NotificationSetting.phone, NotificationSetting.language, NotificationSetting.channels,
+                   NotificationSetting.quiet_hours, NotificationSetting.digest,
+                   GroupNotificationDefault.channels.label("default_channels"))
+            .select_from(User)
+            .outerjoin(NotificationSetting, NotificationSetting.username == User.username)
+            # A person's own choice wins outright, so their groups' defaults are only joined without one.
+            .outerjoin(default_of, and_(default_of.user_id == User.user_id, NotificationSetting.username.is_(None)))
+            .outerjoin(GroupNotificationDefault, GroupNotificationDefault.group_id == default_of.group_id)
+            .where(recipients, User.is_active.is_(True)))
+    if webhook_groups:
+        branches.append(
+            select(literal("hook"), WebhookEndpoint.group_id, WebhookEndpoint.outlet_code, null(),
+                   WebhookEndpoint.endpoint_id, null(), null(), null(), null(), null(), null(), null(), null())
+            .where(WebhookEndpoint.group_id.in_(list(webhook_groups)), WebhookEndpoint.is_active.is_(True)))
+    return branches[0] if len(branches) == 1 else union_all(*branches)
+
+
+class _Person:
+    """One recipient as the audience read found them: may they hear it, and over which channels."""
+
+    def __init__(self, allowed: bool, row: Any) -> None:
+        self.allowed = allowed
+        self.has_setting = row.setting_of is not None
+        self.email: str | None = row.email
+        self.phone: str | None = row.phone
+        self.language: str | None = row.language
+        self.chosen: dict[str, Any] = row.channels or {}
+        self.quiet_hours = bool(row.quiet_hours)
+        self.digest = frozenset(row.digest or ())
+        self.defaults: list[str] | None = None  # None: no group of theirs sets a default for the kind
+
+    def channels(self, kind: EventKind) -> Sequence[str]:
+        if self.has_setting and kind in self.chosen and self.chosen[kind] is not None:
+            return list(self.chosen[kind])
+        return self.defaults if self.defaults is not None else DEFAULT_CHANNELS
+
+    def waits_for_digest(self, kind: EventKind, channel: Channel) -> bool:
+        """A mail of a kind the person hears of in their daily digest (engine/notifications/digest.py)."""
+        return channel == Channel.EMAIL and (kind.value in self.digest or EVERY_KIND in self.digest)
+
+    def address(self, channel: Channel, username: str) -> str | None:
+        if channel == Channel.IN_APP:
+            return username
+        if channel == Channel.EMAIL:
+            return self.email
+        if channel == Channel.SMS:
+            return self.phone
+        return None
+
+
+def outbox_row(kind: EventKind, channel: Channel, *, recipient: str | None, group_id: str | None, target: str,
          language: str | None, record: Instance, task_id: uuid.UUID | None, context: dict[str, Any], due: datetime,
          now: datetime) -> Notification:
     return Notification(

@@ -10,6 +10,7 @@ finally makes it a dead letter naming the problem, while the change that caused 
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -19,6 +20,7 @@ from jinja2 import FileSystemLoader, StrictUndefined, TemplateError
 from jinja2.sandbox import SandboxedEnvironment
 
 from engine.business_calendar import LOCAL
+from engine.notifications.kinds import PROCESS_NOTICE
 
 
 class TemplateProblem(Exception):
@@ -41,6 +43,8 @@ class Renderer:
 
     def render(self, event_kind: str, context: dict[str, Any], *, language: str | None) -> Rendered:
         """Raises: TemplateProblem."""
+        # A designer's notification names its own template; every other kind has the template of its name.
+        name = str(context.get("template")) if event_kind == PROCESS_NOTICE else event_kind
         def pick(chinese: str, english: str) -> str:
             if language == "zh":
                 return chinese
@@ -48,16 +52,46 @@ class Renderer:
                 return english
             return f"{chinese} / {english}"
 
-        variables = {**context, "t": pick, "when": _local_time, "lang": language,
+        variables = {**context, "t": pick, "when": _local_time, "lang": language, "base": self._public_url,
                      "url": self._public_url + str(context.get("link") or "")}
         try:
-            text = self._environment.get_template(f"{event_kind}.txt").render(variables)
+            text = self._environment.get_template(f"{name}.txt").render(variables)
         except TemplateError as error:
-            raise TemplateProblem(f"template {event_kind}.txt: {type(error).__name__}: {error}") from None
+            raise TemplateProblem(f"template {name}.txt: {type(error).__name__}: {error}") from None
         except (TypeError, ValueError, ArithmeticError) as error:  # e.g. a filter given the wrong kind of value
-            raise TemplateProblem(f"template {event_kind}.txt: {error}") from None
+            raise TemplateProblem(f"template {name}.txt: {error}") from None
         subject, _, body = text.strip().partition("\n")
         return Rendered(subject.strip()[:250], body.strip())
+
+
+TEMPLATE_NAME = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
+
+
+class _AnyCaseData(dict[str, Any]):
+    """Sample case data at deploy: any variable a template reads exists, so only real mistakes fail."""
+
+    def __missing__(self, key: str) -> str:
+        return "sample"
+
+
+def designed_template_problem(directory: Path, name: str) -> str | None:
+    """Why a designer's template cannot be used (missing, or failing on sample data), or None.
+
+    The case's variables are unknown at deploy, so `case.<name>` always renders; a misspelt
+    top-level name, an unknown filter or a syntax error is caught here rather than at the first send.
+    """
+    if not TEMPLATE_NAME.match(name):
+        return f"template name '{name}' must be lower-case letters, digits and _ (the file <name>.txt)"
+    if not (directory / f"{name}.txt").is_file():
+        return f"template '{name}' does not exist: add {name}.txt to the notification templates folder"
+    sample = {"business_key": "CP-2026-0001", "process_key": "sample", "instance_id": "0", "step_name": "sample",
+              "customer_name": "sample", "outlet_code": "sample", "due_at": None, "actor": "sample",
+              "link": "/instances/0", "template": name, "case": _AnyCaseData()}
+    try:
+        Renderer(directory, public_url="http://sample").render(PROCESS_NOTICE, sample, language=None)
+    except TemplateProblem as problem:
+        return f"template '{name}' does not render with sample data: {problem}"
+    return None
 
 
 def _local_time(value: object) -> str:
