@@ -1,14 +1,17 @@
-"""The scheduler loop around the ticks (timers, deadline alerts, the outbox): the only place that sleeps."""
+"""The scheduler loop around the ticks (timers, deadline alerts, the outbox, http-connector calls): the only
+place that sleeps."""
 
 from __future__ import annotations
 
 import logging
 import threading
 
+import httpx
 from sqlalchemy.orm import Session, sessionmaker
 
 from engine.clock import Clock
 from engine.config import EngineConfig
+from engine.http_connector import run_http_connectors
 from engine.notifications.deadline_alerts import sweep_deadlines
 from engine.notifications.dispatcher import Dispatcher, dispatch_notifications
 from engine.timers import fire_due_timers, fire_start_timers
@@ -24,6 +27,8 @@ def run_worker(factory: sessionmaker[Session], clock: Clock, stop: threading.Eve
     """
     log.info("scheduler started (every %.1fs)", interval)
     dispatcher = Dispatcher(config, clock) if config is not None else None
+    # Redirects are not followed: they could lead past the allowed hosts.
+    http = httpx.Client(follow_redirects=False) if config is not None else None
     try:
         while not stop.is_set():
             try:
@@ -32,6 +37,8 @@ def run_worker(factory: sessionmaker[Session], clock: Clock, stop: threading.Eve
                 if dispatcher is not None:
                     done += sweep_deadlines(factory, clock, reminder_hours=dispatcher.config.deadline_reminder_hours)
                     done += dispatch_notifications(factory, dispatcher)
+                if http is not None and config is not None:
+                    done += run_http_connectors(factory, clock, config=config, http=http)
             except Exception:  # a database blip must not kill the scheduler; try again next tick
                 log.exception("scheduler tick failed")
                 fired = done = 0
@@ -43,6 +50,8 @@ def run_worker(factory: sessionmaker[Session], clock: Clock, stop: threading.Eve
     finally:
         if dispatcher is not None:
             dispatcher.close()
+        if http is not None:
+            http.close()
     log.info("scheduler stopped")
 
 

@@ -17,6 +17,7 @@ from lxml import etree
 from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 
+from engine.bpmn.http_connector_spec import CONNECTOR_TOPIC, connector_of, read_http_connector
 from engine.bpmn.serialization import SERIALIZER, SERIALIZER_VERSION, spec_to_dict
 from engine.bpmn.support import external_topic, unsupported_elements
 from engine.bpmn.task_specs import TixiParser
@@ -317,8 +318,7 @@ def _elements(process: etree._Element) -> dict[str, Any]:
         "start_events": start_events,
         # Service and send tasks a worker does through the external-task API (engine/external_tasks.py).
         "external_tasks": {
-            node.get("id", ""): {"topic": external_topic(node), "name": node.get("name") or node.get("id"),
-                                 "priority": _task_priority(node)}
+            node.get("id", ""): _external_task(node)
             for tag in ("serviceTask", "sendTask") for node in process.iter(f"{{{BPMN_NS}}}{tag}")
         },
         "side_end_events": sorted(
@@ -341,6 +341,15 @@ def _elements(process: etree._Element) -> dict[str, Any]:
         "starter_groups": _split_list(_camunda(process, "candidateStarterGroups")),
         "case_sla": _case_sla(process),
     }
+
+
+def _external_task(node: etree._Element) -> dict[str, Any]:
+    """A worker's service task; an http-connector's is done by Tixi's own worker (engine/http_connector.py)."""
+    entry: dict[str, Any] = {"topic": external_topic(node), "name": node.get("name") or node.get("id"),
+                             "priority": _task_priority(node)}
+    if connector_of(node) is not None:
+        entry.update(topic=CONNECTOR_TOPIC, connector=read_http_connector(node))  # checked by unsupported_elements
+    return entry
 
 
 def _task_priority(node: etree._Element) -> int:

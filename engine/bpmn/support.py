@@ -12,6 +12,8 @@ from dataclasses import dataclass
 
 from lxml import etree
 
+from engine.bpmn.http_connector_spec import ConnectorProblem, connector_of, read_http_connector
+
 BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
 CAMUNDA_NS = "http://camunda.org/schema/1.0/bpmn"
 DEFAULT_TOPIC = "tixi-default"  # a service task naming no topic; TIXI_EXTERNAL_TASK_DEFAULT_TOPIC changes it
@@ -110,9 +112,12 @@ def _implementation_problem(node: etree._Element, local: str) -> str | None:
             return (f"{_what(node)} is implemented by camunda:{name}, Java code Tixi cannot run: set "
                     "camunda:type=\"external\" and camunda:topic, and let a worker do the work through the "
                     "external-task API")
-    if node.find(f"{{{BPMN_NS}}}extensionElements/{{{CAMUNDA_NS}}}connector") is not None:
-        return (f"{_what(node)} uses a camunda:connector, which Tixi does not run: set camunda:type=\"external\" "
-                "and camunda:topic, and let a worker make the call")
+    if connector_of(node) is not None:
+        try:
+            read_http_connector(node)
+        except ConnectorProblem as problem:
+            return f"{_what(node)} {problem}"
+        return None
     kind = node.get(f"{{{CAMUNDA_NS}}}type")
     if kind is not None and kind != "external":
         return f"{_what(node)} has camunda:type=\"{kind}\"; Tixi runs only camunda:type=\"external\""
