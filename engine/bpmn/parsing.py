@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from copy import deepcopy
 from dataclasses import dataclass, field
 from typing import Any
@@ -17,6 +18,7 @@ from lxml import etree
 from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 
+from engine.bpmn.camunda_expressions import TranslationProblem, ids_within, translate_bpmn, translate_dmn
 from engine.bpmn.http_connector_spec import CONNECTOR_TOPIC, connector_of, read_http_connector
 from engine.bpmn.serialization import SERIALIZER, SERIALIZER_VERSION, spec_to_dict
 from engine.bpmn.support import external_topic, unsupported_elements
@@ -31,8 +33,6 @@ DMN_NAMESPACES = (
     "http://www.omg.org/spec/DMN/20180521/MODEL/",
 )
 _NS = {"bpmn": BPMN_NS, "camunda": CAMUNDA_NS}
-# Camunda users write timers as bare ISO 8601 (`P3M`); SpiffWorkflow evaluates them as expressions.
-_BARE_ISO_TIMER = re.compile(r"^(R\d*/)?(P[0-9YMWDTHS.,]+|\d{4}-\d{2}-\d{2}[T0-9:.+\-Z]*)(/P[0-9YMWDTHS.,]+)?$")
 
 
 @dataclass(frozen=True)
@@ -70,6 +70,7 @@ class ParsedDecision:
     key: str
     name: str
     table: dict[str, Any]  # the library's serialized decision table, swapped into callers' specs
+    translations: tuple[dict[str, Any], ...] = field(default=())  # FEEL and JUEL rewritten at deploy
 
 
 def is_dmn(root: etree._Element) -> bool:
@@ -85,6 +86,7 @@ def parse_decisions(root: etree._Element, filename: str) -> list[ParsedDecision]
     if not root.findall(f"{{{namespace}}}decision"):
         raise DefinitionProblem("the DMN document holds no decision")
     _refuse_required_decisions(root)
+    translations = _translated(translate_dmn, root)
     parser = TixiParser()
     converter = SERIALIZER.registry.convert_to_dict["BusinessRuleTask"].args[1].__self__  # the registered converter
     parsed = []
@@ -103,7 +105,8 @@ def parse_decisions(root: etree._Element, filename: str) -> list[ParsedDecision]
         problem = _decision_cell_problem(table_dict)
         if problem:
             raise DefinitionProblem(f"decision '{key}': {problem}", element_id=key)
-        parsed.append(ParsedDecision(key, decision.get("name") or key, table_dict))
+        parsed.append(ParsedDecision(key, decision.get("name") or key, table_dict,
+                                     tuple(t for t in translations if t["element"] in ids_within(decision))))
     return parsed
 
 
@@ -175,7 +178,9 @@ def parse_processes(root: etree._Element, filename: str, decisions: list[etree._
     """
     if etree.QName(root).namespace != BPMN_NS or etree.QName(root).localname != "definitions":
         raise DefinitionProblem("not a BPMN 2.0 document (root must be bpmn:definitions)")
-    _quote_bare_timers(root)
+    translations = _translated(translate_bpmn, root)
+    for dmn in decisions:
+        _translated(translate_dmn, dmn)
     processes = [p for p in root.findall("bpmn:process", _NS) if p.get("isExecutable", "true") == "true"]
     if not processes:
         raise DefinitionProblem("the BPMN document holds no executable process")
@@ -210,7 +215,8 @@ def parse_processes(root: etree._Element, filename: str, decisions: list[etree._
                     name=process.get("name") or key,
                     spec=spec_to_dict(spec, subprocess_specs),
                     serializer_version=SERIALIZER_VERSION,
-                    elements=_elements(process),
+                    elements={**_elements(process),
+                              "translations": [t for t in translations if t["element"] in ids_within(process)]},
                     expressions=tuple(_expressions(process)),
                 )
             )
@@ -219,12 +225,13 @@ def parse_processes(root: etree._Element, filename: str, decisions: list[etree._
     return parsed
 
 
-def _quote_bare_timers(root: etree._Element) -> None:
-    for tag in ("timeDuration", "timeDate", "timeCycle"):
-        for node in root.iter(f"{{{BPMN_NS}}}{tag}"):
-            text = (node.text or "").strip()
-            if _BARE_ISO_TIMER.match(text):
-                node.text = f'"{text}"'
+def _translated(translate: Callable[[etree._Element], list[dict[str, Any]]],
+                root: etree._Element) -> list[dict[str, Any]]:
+    """Camunda's JUEL and FEEL rewritten in place (engine/bpmn/camunda_expressions.py). Raises: DefinitionProblem."""
+    try:
+        return translate(root)
+    except TranslationProblem as problem:
+        raise DefinitionProblem(str(problem), element_id=problem.element_id, line=problem.line) from None
 
 
 def _split_list(value: str | None) -> list[str]:
