@@ -127,10 +127,13 @@ class DefinitionOut(Out):
     deployed_at: datetime
     starter_groups: list[str]
     start_form: str | None
+    translations: list[dict[str, str | None]] = Field(
+        default_factory=list, description="Camunda JUEL/FEEL expressions as written and the expressions that run")
 
     @classmethod
     def of(cls, info: DefinitionInfo) -> DefinitionOut:
-        return cls(**{**info.__dict__, "starter_groups": list(info.starter_groups)})
+        return cls(**{**info.__dict__, "starter_groups": list(info.starter_groups),
+                      "translations": list(info.translations)})
 
 
 class DeploymentOut(BaseModel):

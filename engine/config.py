@@ -51,6 +51,14 @@ class EngineConfig(BaseSettings):
     max_case_data_bytes: int = MAX_CASE_DATA_BYTES
     # The topic workers fetch a service task under when it names none (no camunda:topic).
     external_task_default_topic: str = "tixi-default"
+    # Service tasks with Camunda's http-connector, called by Tixi's own worker (engine/http_connector.py):
+    # only these hosts (loopback unless the operator names others), each call given this long, a failed
+    # call tried again `retries` times after backoff * 2^(n-1), then an incident an admin retries.
+    http_connector_allowed_hosts: list[str] = Field(default_factory=lambda: ["127.0.0.1", "localhost", "::1"])
+    http_connector_timeout_seconds: float = 10.0
+    http_connector_retries: int = 3
+    http_connector_backoff_seconds: float = 10.0
+    http_connector_batch_size: int = 5
 
     # Notifications (engine/notifications/). Links in messages start with `public_url`.
     public_url: str = "http://127.0.0.1:8000"

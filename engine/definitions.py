@@ -48,12 +48,13 @@ class DefinitionInfo:
     deployment_id: uuid.UUID
     starter_groups: tuple[str, ...]
     start_form: str | None
+    translations: tuple[dict[str, str | None], ...] = ()  # Camunda's JUEL and FEEL as written, and what runs
 
     @classmethod
     def of(cls, row: Definition) -> DefinitionInfo:
         return cls(row.definition_id, row.key, row.version, row.kind, row.name, row.deployed_by,
                    row.deployed_at, row.deployment_id, tuple(row.elements.get("starter_groups", [])),
-                   row.elements.get("start_form"))
+                   row.elements.get("start_form"), tuple(row.elements.get("translations", [])))
 
 
 @dataclass(frozen=True)
@@ -94,7 +95,8 @@ def deploy_files(
             raise _deployment_error(document.filename, problem) from None
         for decision in tables:
             results.append(_store(session, clock, actor, document, decision.key, "decision", decision.name,
-                                  {"decision_table": decision.table}, {}))
+                                  {"decision_table": decision.table},
+                                  {"translations": list(decision.translations)} if decision.translations else {}))
     parsed: list[tuple[_Document, ParsedProcess]] = []
     for document in documents:
         if is_dmn(document.root):
@@ -304,7 +306,9 @@ def _store(
         _schedule_start_timers(session, clock, row)
     record_event(session, clock, actor=actor.username, event_type="deployed", definition_key=key,
                  data={"version": row.version, "kind": kind, "file": document.filename,
-                       "definition_id": str(row.definition_id)})
+                       "definition_id": str(row.definition_id),
+                       # Camunda's JUEL and FEEL as written, and what runs in their place.
+                       **({"translations": elements["translations"]} if elements.get("translations") else {})})
     return DefinitionInfo.of(row)
 
 

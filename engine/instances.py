@@ -44,6 +44,7 @@ from engine.states import (
     instance_actions,
 )
 from engine.tables import AuditEvent, Definition, Instance, Task, TaskCandidateGroup, Timer
+from engine.task_incidents import retry_task_incident
 from engine.visibility import instance_visible_to
 from engine.workflow_store import load_run, save_run
 
@@ -200,6 +201,12 @@ def retry_instance(
         record.status, record.status_reason = InstanceStatus.RUNNING, None
         record_event(session, clock, actor=actor.username, event_type="incident_resolved", instance_id=instance_id,
                      definition_key=record.definition_key, data={"reason": reason, "variables": variables})
+        session.flush()
+        return _detail(session, actor, record, bundle, run)
+    if (done := retry_task_incident(session, record=record, run=run, bundle=bundle)) is not None:
+        # A new task's assignee or due date failed: the workflow is where it was; the task is assigned again.
+        record_event(session, clock, actor=actor.username, event_type="incident_resolved", instance_id=instance_id,
+                     definition_key=record.definition_key, data={"reason": reason, **done})
         session.flush()
         return _detail(session, actor, record, bundle, run)
     try:

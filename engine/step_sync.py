@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from engine.audit import record_event
 from engine.bpmn.external_work import WaitingServiceTask
-from engine.bpmn.spiff_adapter import ReadyUserTask, Step, WaitingMessage, WaitingTimer, WorkflowError, WorkflowRun
+from engine.bpmn.spiff_adapter import ReadyUserTask, Step, WaitingMessage, WaitingTimer, WorkflowRun
 from engine.bpmn.support import DEFAULT_TOPIC
 from engine.bundles import Bundle
 from engine.clock import Clock
@@ -29,6 +29,7 @@ from engine.notifications.outbox import notify_task_created
 from engine.register_actions import apply_register_actions
 from engine.states import ExternalTaskStatus, TaskStatus, TimerStatus
 from engine.tables import ExternalTask, Instance, MessageSubscription, Task, TaskCandidateGroup, Timer
+from engine.task_incidents import evaluate_assignee, record_task_incident
 
 TIMER_STEP_TYPES = {"IntermediateCatchEvent", "BoundaryEvent", "StartEvent"}
 PROMOTED_FIELDS = ("region", "outlet_code", "customer_name", "serial_number")
@@ -140,7 +141,7 @@ def _sync_tasks(
         if task_id in known:
             continue
         meta = bundle.elements(ready_task.process_key).get("user_tasks", {}).get(ready_task.element_id, {})
-        assignee = _assignee(run, task_id, meta)
+        assignee, problem = evaluate_assignee(run, task_id, meta)
         task = Task(
             task_id=task_id, instance_id=record.instance_id, process_key=ready_task.process_key,
             element_id=ready_task.element_id, name=meta.get("name") or ready_task.element_id,
@@ -148,7 +149,10 @@ def _sync_tasks(
             priority=_priority(meta), owner=None,
         )
         # Due time before the insert: set after it, it cost an UPDATE of the new row.
-        due_at = task.due_at = open_deadline(session, record=record, task=task, meta=meta, now=now)
+        try:
+            due_at = task.due_at = open_deadline(session, record=record, task=task, meta=meta, now=now)
+        except ProcessError as error:  # the new task's problem, not the step's that reached it
+            due_at, problem = None, problem or str(error)
         session.add(task)
         groups = meta.get("candidate_groups", [])
         session.add_all(TaskCandidateGroup(task_id=task_id, group_id=g) for g in groups)
@@ -158,6 +162,8 @@ def _sync_tasks(
                            "name": meta.get("name"), "candidate_groups": groups, "assignee": assignee,
                            "form_key": meta.get("form_key"), "due_at": due_at.isoformat() if due_at else None})
         notify_task_created(session, record=record, task=task, groups=groups, actor=actor, now=now)
+        if problem:
+            record_task_incident(session, clock, actor=actor, record=record, task=task, message=problem)
 
 
 def _priority(meta: dict[str, Any]) -> int:
@@ -177,18 +183,6 @@ def _promote_case_fields(record: Instance, variables: dict[str, Any]) -> None:
 
 def _waits_on_customer(bundle: Bundle, waiting_at: list[tuple[str, str]]) -> bool:
     return any(element in bundle.elements(key).get("sla_pause", []) for key, element in waiting_at)
-
-
-def _assignee(run: WorkflowRun, task_id: uuid.UUID, meta: dict[str, Any]) -> str | None:
-    expression = meta.get("assignee")
-    if not expression:
-        return None
-    try:
-        value = run.evaluate(expression, run.task_variables(task_id))
-    except WorkflowError as error:
-        raise ProcessError(f"assignee expression of '{meta.get('name')}' failed: {error.message}",
-                           element=meta.get("name")) from None
-    return str(value) if value else None
 
 
 def _sync_timers(

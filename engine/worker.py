@@ -1,4 +1,5 @@
-"""The scheduler loop around the ticks (timers, deadline alerts, the outbox): the only place that sleeps."""
+"""The scheduler loop around the ticks (timers, deadline alerts, the outbox, http-connector calls): the only
+place that sleeps."""
 
 from __future__ import annotations
 
@@ -6,10 +7,12 @@ import logging
 import threading
 from datetime import timedelta
 
+import httpx
 from sqlalchemy.orm import Session, sessionmaker
 
 from engine.clock import Clock
 from engine.config import EngineConfig
+from engine.http_connector import run_http_connectors
 from engine.notifications.deadline_alerts import sweep_deadlines
 from engine.notifications.digest import purge_notifications, send_digests
 from engine.notifications.dispatcher import Dispatcher, dispatch_notifications
@@ -27,6 +30,8 @@ def run_worker(factory: sessionmaker[Session], clock: Clock, stop: threading.Eve
     log.info("scheduler started (every %.1fs)", interval)
     dispatcher = Dispatcher(config, clock) if config is not None else None
     purge_due = clock.now()  # retention scans the told rows: once an hour is enough
+    # Redirects are not followed: they could lead past the allowed hosts.
+    http = httpx.Client(follow_redirects=False) if config is not None else None
     try:
         while not stop.is_set():
             try:
@@ -39,6 +44,8 @@ def run_worker(factory: sessionmaker[Session], clock: Clock, stop: threading.Eve
                         purge_notifications(factory, clock, retention_days=dispatcher.config.notification_retention_days)
                         purge_due = clock.now() + timedelta(hours=1)
                     done += dispatch_notifications(factory, dispatcher)
+                if http is not None and config is not None:
+                    done += run_http_connectors(factory, clock, config=config, http=http)
             except Exception:  # a database blip must not kill the scheduler; try again next tick
                 log.exception("scheduler tick failed")
                 fired = done = 0
@@ -50,6 +57,8 @@ def run_worker(factory: sessionmaker[Session], clock: Clock, stop: threading.Eve
     finally:
         if dispatcher is not None:
             dispatcher.close()
+        if http is not None:
+            http.close()
     log.info("scheduler stopped")
 
 

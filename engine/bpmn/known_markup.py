@@ -43,6 +43,7 @@ KNOWN_NAMESPACES = frozenset({
     "http://bpmn.io/schema/dmn/biodi/1.0",
     "http://bpmn.io/schema/dmn/biodi/2.0",
 })
+ZEEBE_NS = "http://camunda.org/schema/zeebe/1.0"  # Camunda 8: refused with what to choose instead
 # Attributes only: `xsi:type` on expressions, `xml:lang` on documentation.
 ATTRIBUTE_NAMESPACES = KNOWN_NAMESPACES | {"http://www.w3.org/2001/XMLSchema-instance",
                                            "http://www.w3.org/XML/1998/namespace"}
@@ -61,6 +62,8 @@ def check_known_markup(content: bytes, root: etree._Element) -> None:
         if not isinstance(element.tag, str):
             continue  # comments say nothing to anyone
         namespace = etree.QName(element).namespace
+        if namespace == ZEEBE_NS or any(etree.QName(a).namespace == ZEEBE_NS for a in element.attrib):
+            raise _camunda_8(element)
         if namespace not in KNOWN_NAMESPACES:
             raise _refusal(element.getparent(), f"element <{_shown(element, element.tag)}>", namespace,
                            element.sourceline)
@@ -73,6 +76,24 @@ def check_known_markup(content: bytes, root: etree._Element) -> None:
                                           load_dtd=False, no_network=True, huge_tree=False):
         raise XmlProblem(f"processing instruction <?{instruction.target}?> is not allowed; no engine reads it, "
                          "and a browser would act on it; remove it and upload again", instruction.sourceline)
+
+
+def _camunda_8(element: etree._Element) -> XmlProblem:
+    """A Camunda 8 model: its tasks, assignments and forms are Zeebe's, and its expressions FEEL."""
+    if etree.QName(element).namespace == ZEEBE_NS:
+        what = f"<{_shown(element, element.tag)}>"
+        anchor = element.getparent()
+        while anchor is not None and etree.QName(anchor).localname == "extensionElements":
+            anchor = anchor.getparent()
+    else:
+        what = next(_shown(element, a) for a in element.attrib if etree.QName(a).namespace == ZEEBE_NS)
+        anchor = element
+    owner = _enclosing_id(anchor)
+    where = f" on '{owner}'" if owner else ""
+    return XmlProblem(f"{what}{where} is Camunda 8 (Zeebe) markup, and Tixi runs Camunda 7 models: choose Camunda 7 "
+                      "in the modeler (a Camunda 7 BPMN diagram), and write the task's camunda:candidateGroups, "
+                      "camunda:assignee, camunda:formKey or camunda:type=\"external\" with camunda:topic there",
+                      element.sourceline, owner)
 
 
 def _refusal(anchor: etree._Element | None, what: str, namespace: str | None, line: int | None) -> XmlProblem:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from copy import deepcopy
 from dataclasses import dataclass, field
 from typing import Any
@@ -17,8 +18,11 @@ from lxml import etree
 from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 
+from engine.bpmn.camunda_expressions import TranslationProblem, ids_within, translate_bpmn, translate_dmn
+from engine.bpmn.designer_notices import designer_notifications, pass_designer_notifications_through
+from engine.bpmn.http_connector_spec import CONNECTOR_TOPIC, connector_of, read_http_connector
 from engine.bpmn.serialization import SERIALIZER, SERIALIZER_VERSION, spec_to_dict
-from engine.bpmn.support import NOTIFYING_ELEMENTS, designer_notification, external_topic, unsupported_elements
+from engine.bpmn.support import external_topic, unsupported_elements
 from engine.bpmn.task_specs import TixiParser
 
 BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
@@ -30,8 +34,6 @@ DMN_NAMESPACES = (
     "http://www.omg.org/spec/DMN/20180521/MODEL/",
 )
 _NS = {"bpmn": BPMN_NS, "camunda": CAMUNDA_NS}
-# Camunda users write timers as bare ISO 8601 (`P3M`); SpiffWorkflow evaluates them as expressions.
-_BARE_ISO_TIMER = re.compile(r"^(R\d*/)?(P[0-9YMWDTHS.,]+|\d{4}-\d{2}-\d{2}[T0-9:.+\-Z]*)(/P[0-9YMWDTHS.,]+)?$")
 
 
 @dataclass(frozen=True)
@@ -69,6 +71,7 @@ class ParsedDecision:
     key: str
     name: str
     table: dict[str, Any]  # the library's serialized decision table, swapped into callers' specs
+    translations: tuple[dict[str, Any], ...] = field(default=())  # FEEL and JUEL rewritten at deploy
 
 
 def is_dmn(root: etree._Element) -> bool:
@@ -84,6 +87,7 @@ def parse_decisions(root: etree._Element, filename: str) -> list[ParsedDecision]
     if not root.findall(f"{{{namespace}}}decision"):
         raise DefinitionProblem("the DMN document holds no decision")
     _refuse_required_decisions(root)
+    translations = _translated(translate_dmn, root)
     parser = TixiParser()
     converter = SERIALIZER.registry.convert_to_dict["BusinessRuleTask"].args[1].__self__  # the registered converter
     parsed = []
@@ -102,7 +106,8 @@ def parse_decisions(root: etree._Element, filename: str) -> list[ParsedDecision]
         problem = _decision_cell_problem(table_dict)
         if problem:
             raise DefinitionProblem(f"decision '{key}': {problem}", element_id=key)
-        parsed.append(ParsedDecision(key, decision.get("name") or key, table_dict))
+        parsed.append(ParsedDecision(key, decision.get("name") or key, table_dict,
+                                     tuple(t for t in translations if t["element"] in ids_within(decision))))
     return parsed
 
 
@@ -174,7 +179,9 @@ def parse_processes(root: etree._Element, filename: str, decisions: list[etree._
     """
     if etree.QName(root).namespace != BPMN_NS or etree.QName(root).localname != "definitions":
         raise DefinitionProblem("not a BPMN 2.0 document (root must be bpmn:definitions)")
-    _quote_bare_timers(root)
+    translations = _translated(translate_bpmn, root)
+    for dmn in decisions:
+        _translated(translate_dmn, dmn)
     processes = [p for p in root.findall("bpmn:process", _NS) if p.get("isExecutable", "true") == "true"]
     if not processes:
         raise DefinitionProblem("the BPMN document holds no executable process")
@@ -182,7 +189,7 @@ def parse_processes(root: etree._Element, filename: str, decisions: list[etree._
         refused = unsupported_elements(process)
         if refused:
             raise DefinitionProblem(refused[0].message, element_id=refused[0].element_id, line=refused[0].line)
-        _pass_designer_notifications_through(process)
+        pass_designer_notifications_through(process)
         # A send task a worker does (the only other kind not refused) runs as the service task it is in Camunda 7.
         for send in process.iter(f"{{{BPMN_NS}}}sendTask"):
             send.tag = f"{{{BPMN_NS}}}serviceTask"
@@ -210,7 +217,8 @@ def parse_processes(root: etree._Element, filename: str, decisions: list[etree._
                     name=process.get("name") or key,
                     spec=spec_to_dict(spec, subprocess_specs),
                     serializer_version=SERIALIZER_VERSION,
-                    elements=_elements(process),
+                    elements={**_elements(process),
+                              "translations": [t for t in translations if t["element"] in ids_within(process)]},
                     expressions=tuple(_expressions(process)),
                 )
             )
@@ -219,40 +227,13 @@ def parse_processes(root: etree._Element, filename: str, decisions: list[etree._
     return parsed
 
 
-def _pass_designer_notifications_through(process: etree._Element) -> None:
-    """Elements that tell people (`camunda:property notify`) pass through: Tixi writes their outbox rows.
-
-    A send task becomes a plain task (Tixi's pass-through spec) and a message throw or end event
-    loses its message definition, so the library neither waits for a worker nor queues a message
-    no case receives; `_elements` keeps what to send under "notifications".
-    """
-    for local in NOTIFYING_ELEMENTS:
-        for node in list(process.iter(f"{{{BPMN_NS}}}{local}")):
-            if designer_notification(node) is None:
-                continue
-            if local == "sendTask":
-                node.tag = f"{{{BPMN_NS}}}task"
-            for definition in node.findall("bpmn:messageEventDefinition", _NS):
-                node.remove(definition)
-
-
-def _notifications(process: etree._Element) -> dict[str, Any]:
-    found = {}
-    for local in ("task", "intermediateThrowEvent", "endEvent"):
-        for node in process.iter(f"{{{BPMN_NS}}}{local}"):
-            template = designer_notification(node)
-            if template is not None:
-                found[node.get("id", "")] = {"template": template, "to": _split_list(_properties(node).get("notify_to")),
-                                             "name": node.get("name") or node.get("id"), "line": node.sourceline}
-    return found
-
-
-def _quote_bare_timers(root: etree._Element) -> None:
-    for tag in ("timeDuration", "timeDate", "timeCycle"):
-        for node in root.iter(f"{{{BPMN_NS}}}{tag}"):
-            text = (node.text or "").strip()
-            if _BARE_ISO_TIMER.match(text):
-                node.text = f'"{text}"'
+def _translated(translate: Callable[[etree._Element], list[dict[str, Any]]],
+                root: etree._Element) -> list[dict[str, Any]]:
+    """Camunda's JUEL and FEEL rewritten in place (engine/bpmn/camunda_expressions.py). Raises: DefinitionProblem."""
+    try:
+        return translate(root)
+    except TranslationProblem as problem:
+        raise DefinitionProblem(str(problem), element_id=problem.element_id, line=problem.line) from None
 
 
 def _split_list(value: str | None) -> list[str]:
@@ -345,11 +326,10 @@ def _elements(process: etree._Element) -> dict[str, Any]:
         },
         "start_events": start_events,
         # Send tasks and message throw/end events that tell people (engine/notifications/designed.py).
-        "notifications": _notifications(process),
+        "notifications": designer_notifications(process),
         # Service and send tasks a worker does through the external-task API (engine/external_tasks.py).
         "external_tasks": {
-            node.get("id", ""): {"topic": external_topic(node), "name": node.get("name") or node.get("id"),
-                                 "priority": _task_priority(node)}
+            node.get("id", ""): _external_task(node)
             for tag in ("serviceTask", "sendTask") for node in process.iter(f"{{{BPMN_NS}}}{tag}")
         },
         "side_end_events": sorted(
@@ -372,6 +352,15 @@ def _elements(process: etree._Element) -> dict[str, Any]:
         "starter_groups": _split_list(_camunda(process, "candidateStarterGroups")),
         "case_sla": _case_sla(process),
     }
+
+
+def _external_task(node: etree._Element) -> dict[str, Any]:
+    """A worker's service task; an http-connector's is done by Tixi's own worker (engine/http_connector.py)."""
+    entry: dict[str, Any] = {"topic": external_topic(node), "name": node.get("name") or node.get("id"),
+                             "priority": _task_priority(node)}
+    if connector_of(node) is not None:
+        entry.update(topic=CONNECTOR_TOPIC, connector=read_http_connector(node))  # checked by unsupported_elements
+    return entry
 
 
 def _task_priority(node: etree._Element) -> int:

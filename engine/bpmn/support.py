@@ -12,6 +12,9 @@ from dataclasses import dataclass
 
 from lxml import etree
 
+from engine.bpmn.designer_notices import NOTIFYING_ELEMENTS, designer_notification
+from engine.bpmn.http_connector_spec import ConnectorProblem, connector_of, read_http_connector
+
 BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
 CAMUNDA_NS = "http://camunda.org/schema/1.0/bpmn"
 DEFAULT_TOPIC = "tixi-default"  # a service task naming no topic; TIXI_EXTERNAL_TASK_DEFAULT_TOPIC changes it
@@ -71,18 +74,6 @@ def unsupported_elements(process: etree._Element) -> list[Unsupported]:
     return found
 
 
-def designer_notification(node: etree._Element) -> str | None:
-    """The template a send task, message throw or message end event tells people with (`camunda:property
-    name="notify"`), or None. Tixi writes that notification to the outbox itself, so the element passes through."""
-    for prop in node.iterfind(f"{{{BPMN_NS}}}extensionElements/{{{CAMUNDA_NS}}}properties/{{{CAMUNDA_NS}}}property"):
-        if prop.get("name") == "notify":
-            return (prop.get("value") or "").strip()
-    return None
-
-
-NOTIFYING_ELEMENTS = ("sendTask", "intermediateThrowEvent", "endEvent")
-
-
 def _problem(node: etree._Element, local: str) -> str | None:
     if local in _INSTEAD and local.endswith("LoopCharacteristics"):
         return f"{_what(node.getparent())} repeats ({_words(local)}), which Tixi does not run: {_INSTEAD[local]}"
@@ -130,9 +121,12 @@ def _implementation_problem(node: etree._Element, local: str) -> str | None:
             return (f"{_what(node)} is implemented by camunda:{name}, Java code Tixi cannot run: set "
                     "camunda:type=\"external\" and camunda:topic, and let a worker do the work through the "
                     "external-task API")
-    if node.find(f"{{{BPMN_NS}}}extensionElements/{{{CAMUNDA_NS}}}connector") is not None:
-        return (f"{_what(node)} uses a camunda:connector, which Tixi does not run: set camunda:type=\"external\" "
-                "and camunda:topic, and let a worker make the call")
+    if connector_of(node) is not None:
+        try:
+            read_http_connector(node)
+        except ConnectorProblem as problem:
+            return f"{_what(node)} {problem}"
+        return None
     kind = node.get(f"{{{CAMUNDA_NS}}}type")
     if kind is not None and kind != "external":
         return f"{_what(node)} has camunda:type=\"{kind}\"; Tixi runs only camunda:type=\"external\""

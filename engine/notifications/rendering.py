@@ -100,3 +100,19 @@ def _local_time(value: object) -> str:
         return "-"
     moment = datetime.fromisoformat(str(value)).astimezone(LOCAL)
     return moment.strftime("%Y-%m-%d %H:%M") + " (UTC+8)"
+
+
+_TEXT_ENVIRONMENT = SandboxedEnvironment(undefined=StrictUndefined, autoescape=False, keep_trailing_newline=True)
+
+
+def render_text(template: str, context: dict[str, Any]) -> str:
+    """One designer's template (an http-connector's url, header or payload) with a case's variables.
+
+    Raises: TemplateProblem (a variable the case does not hold, a value a filter cannot take).
+    """
+    try:
+        return _TEXT_ENVIRONMENT.from_string(template).render(context)
+    except TemplateError as error:
+        raise TemplateProblem(f"{type(error).__name__}: {error}") from None
+    except (TypeError, ValueError, ArithmeticError) as error:
+        raise TemplateProblem(str(error)) from None

@@ -158,8 +158,9 @@ REFUSED = {
     "Java delegate": ('<bpmn:startEvent id="s"/><bpmn:serviceTask id="j" camunda:class="com.acme.Mail"/>', "", "j",
                       "is implemented by camunda:class, Java code Tixi cannot run: set camunda:type=\"external\""),
     "connector": ('<bpmn:startEvent id="s"/><bpmn:serviceTask id="c"><bpmn:extensionElements><camunda:connector>'
-                  '<camunda:connectorId>http-connector</camunda:connectorId></camunda:connector>'
-                  '</bpmn:extensionElements></bpmn:serviceTask>', "", "c", "uses a camunda:connector"),
+                  '<camunda:connectorId>soap-http-connector</camunda:connectorId></camunda:connector>'
+                  '</bpmn:extensionElements></bpmn:serviceTask>', "", "c",
+                  "uses camunda:connector 'soap-http-connector', and Tixi runs only 'http-connector'"),
     "external without topic": ('<bpmn:startEvent id="s"/><bpmn:serviceTask id="x" camunda:type="external"/>', "", "x",
                                "is an external task without camunda:topic"),
     "send task without worker": ('<bpmn:startEvent id="s"/><bpmn:sendTask id="st" messageRef="m"/>', _MESSAGE, "st",

@@ -70,7 +70,7 @@ def test_timer_due_during_downtime_fires_once_on_restart(factory: sessionmaker[S
         detail = instances.get_instance(session, actor=ADMIN, instance_id=instance_id)
         timer = session.scalars(select(Timer).where(Timer.instance_id == instance_id)).one()
     assert [t.element_id for t in detail.waiting_tasks] == ["confirm"]
-    assert detail.waiting_tasks[0].assignee == "outlet"  # camunda:assignee="initiator"
+    assert detail.waiting_tasks[0].assignee == "outlet"  # camunda:assignee="${initiator}"
     assert (timer.status, timer.fired_at) == ("fired", clock.now())
 
 
