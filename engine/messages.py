@@ -102,6 +102,7 @@ def _resume(
     variables: dict[str, Any],
 ) -> MessageOutcome:
     record, subscription = match
+    _hold_subscription(session, name, record, subscription)
     bundle = bundle_of(session, record)
     run = load_run(record, bundle)
     now = clock.now()
@@ -112,6 +113,26 @@ def _resume(
                                   action=lambda: run.deliver_message(subscription.task_id, variables, now))
     return MessageOutcome("resumed", record.instance_id, record.definition_key, subscription.element_id,
                           failure.message if failure else None)
+
+
+def _hold_subscription(session: Session, name: str, record: Instance, subscription: MessageSubscription) -> None:
+    """Lock the case, then make sure it still waits for this message.
+
+    A timer of the same event-based gateway (or another message) may have won the race while this
+    one was routed: the timer worker holds the case's row (FOR UPDATE) while it fires, so waiting for
+    that row and reading the subscription again lets exactly one of them through. SQLite's BEGIN
+    IMMEDIATE already serialises the two.
+
+    Raises: ConflictError.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(select(Instance).where(Instance.instance_id == record.instance_id).with_for_update()
+                        .execution_options(populate_existing=True))
+    still = session.execute(select(MessageSubscription.task_id).where(
+        MessageSubscription.task_id == subscription.task_id).execution_options(populate_existing=True)).first()
+    if still is None or record.status != InstanceStatus.RUNNING:
+        raise ConflictError(f"the case stopped waiting for message '{name}' at the same moment (another event "
+                            "came first); nothing was delivered", message=name)
 
 
 def _start(

@@ -17,6 +17,7 @@ from typing import Any
 from SpiffWorkflow.bpmn import BpmnEvent
 from SpiffWorkflow.bpmn.specs.defaults import ExclusiveGateway, UserTask
 from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
+from SpiffWorkflow.bpmn.specs.event_definitions.multiple import MultipleEventDefinition
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import CycleTimerEventDefinition, TimerEventDefinition
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.exceptions import SpiffWorkflowException
@@ -69,7 +70,7 @@ class WaitingTimer:
 
 @dataclass(frozen=True)
 class WaitingMessage:
-    task_id: uuid.UUID
+    task_id: uuid.UUID  # the subscription: the waiting event's task, or one message of an event-based gateway
     process_key: str
     element_id: str
     message_name: str
@@ -150,11 +151,12 @@ class WorkflowRun(ExternalWork):
         return self._tracking(now, run)
 
     def deliver_message(self, task_id: uuid.UUID, variables: dict[str, Any], now: datetime) -> list[Step]:
-        """Hand a message to the event waiting for it; its variables join the case data."""
-        task = self._workflow.get_task_from_id(task_id)
-        definition = getattr(task.task_spec, "event_definition", None) if task is not None else None
-        if task is None or task.state != TaskState.WAITING or not isinstance(definition, MessageEventDefinition):
+        """Hand a message to the event waiting for it (`task_id` as in `waiting_messages`); its variables join the case data."""
+        found = next(((task, definition) for subscription, task, definition, _ in self._waiting_message_definitions()
+                      if subscription == task_id), None)
+        if found is None:
             raise KeyError(task_id)
+        task, definition = found
 
         def run() -> None:
             task.data.update(variables)
@@ -213,22 +215,34 @@ class WorkflowRun(ExternalWork):
     def waiting_timers(self) -> list[WaitingTimer]:
         timers = []
         for task in self._tasks(TaskState.WAITING):
-            definition = getattr(task.task_spec, "event_definition", None)
-            if isinstance(definition, TimerEventDefinition):
+            for definition, element_id in _event_definitions(task):
+                if not isinstance(definition, TimerEventDefinition):
+                    continue
                 value = definition.details(task).value
                 if isinstance(value, dict) and "next" in value:  # a cycle
                     value = value["next"]
                 if isinstance(value, str):
-                    timers.append(WaitingTimer(task.id, _process_key(task), task.task_spec.bpmn_id,
-                                               timing.parse_due(value)))
+                    timers.append(WaitingTimer(task.id, _process_key(task), element_id, timing.parse_due(value)))
         return timers
 
     def waiting_messages(self) -> list[WaitingMessage]:
-        return [
-            WaitingMessage(t.id, _process_key(t), t.task_spec.bpmn_id, t.task_spec.event_definition.name)
-            for t in self._tasks(TaskState.WAITING)
-            if isinstance(getattr(t.task_spec, "event_definition", None), MessageEventDefinition)
-        ]
+        return [WaitingMessage(subscription, _process_key(task), element_id, definition.name)
+                for subscription, task, definition, element_id in self._waiting_message_definitions()]
+
+    def _waiting_message_definitions(self) -> list[tuple[uuid.UUID, SpiffTask, MessageEventDefinition, str]]:
+        """Each message a waiting task would catch, with its subscription id.
+
+        An event-based gateway waits on all its messages in one task: each gets an id of its own
+        (derived from the task's and its catch event's), so each has its own subscription row.
+        """
+        found = []
+        for task in self._tasks(TaskState.WAITING):
+            gateway = isinstance(getattr(task.task_spec, "event_definition", None), MultipleEventDefinition)
+            for definition, element_id in _event_definitions(task):
+                if isinstance(definition, MessageEventDefinition):
+                    subscription = uuid.uuid5(task.id, element_id) if gateway else task.id
+                    found.append((subscription, task, definition, element_id))
+        return found
 
     def task_variables(self, task_id: uuid.UUID) -> dict[str, Any]:
         task = self._workflow.get_task_from_id(task_id)
@@ -343,6 +357,19 @@ def _next_elements(task: SpiffTask) -> list[str]:
         else:
             found.extend(_next_elements(child))
     return found
+
+
+def _event_definitions(task: SpiffTask) -> list[tuple[Any, str]]:
+    """The event definitions a waiting task waits on, each with the BPMN element it stands for.
+
+    An event-based gateway holds the definitions of the catch events after it (the library moved
+    them there), in the order of its outgoing flows: each is named by its catch event.
+    """
+    definition = getattr(task.task_spec, "event_definition", None)
+    if isinstance(definition, MultipleEventDefinition):
+        targets = [spec.bpmn_id for spec in task.task_spec.outputs]
+        return list(zip(definition.event_definitions, targets, strict=False))
+    return [(definition, task.task_spec.bpmn_id)] if definition is not None else []
 
 
 def _process_key(task: SpiffTask) -> str:

@@ -28,8 +28,6 @@ _JAVA_IMPLEMENTATIONS = ("class", "expression", "delegateExpression")
 
 # What to draw instead of each refused element.
 _INSTEAD = {
-    "eventBasedGateway": "wait with a receive task or message catch event and put timer or message boundary "
-                         "events on it",
     "complexGateway": "use an inclusive or exclusive gateway with conditions",
     "adHocSubProcess": "draw the tasks of the subprocess with a parallel gateway, or as separate user tasks",
     "transaction": "use an embedded subprocess with an error boundary event",
@@ -73,7 +71,9 @@ def unsupported_elements(process: etree._Element) -> list[Unsupported]:
 def _problem(node: etree._Element, local: str) -> str | None:
     if local in _INSTEAD and local.endswith("LoopCharacteristics"):
         return f"{_what(node.getparent())} repeats ({_words(local)}), which Tixi does not run: {_INSTEAD[local]}"
-    if local in ("eventBasedGateway", "complexGateway", "adHocSubProcess", "transaction"):
+    if local == "eventBasedGateway":
+        return _event_gateway_problem(node)
+    if local in ("complexGateway", "adHocSubProcess", "transaction"):
         return f"{_what(node)} is not run by Tixi: {_INSTEAD[local]}"
     if local == "subProcess" and node.get("triggeredByEvent") == "true":
         return (f"{_what(node)} is an event subprocess, which Tixi does not run: put a boundary event on an "
@@ -82,6 +82,33 @@ def _problem(node: etree._Element, local: str) -> str | None:
         return _event_problem(node, local)
     if local in ("serviceTask", "sendTask"):
         return _implementation_problem(node, local)
+    return None
+
+
+def _event_gateway_problem(node: etree._Element) -> str | None:
+    """An event-based gateway races the message and timer catch events its flows lead to."""
+    if node.get("instantiate") == "true" or node.get("eventGatewayType", "Exclusive") != "Exclusive":
+        return (f"{_what(node)} starts the case or waits on all its events, which Tixi does not run: draw a "
+                "start event before an exclusive event-based gateway")
+    siblings = list(node.getparent() if node.getparent() is not None else [])
+    by_id = {child.get("id"): child for child in siblings if isinstance(child.tag, str)}
+    targets = [by_id.get(flow.get("targetRef")) for flow in siblings
+               if isinstance(flow.tag, str) and etree.QName(flow).localname == "sequenceFlow"
+               and flow.get("sourceRef") == node.get("id")]
+    kinds = []
+    for target in targets:
+        definitions = [etree.QName(c).localname for c in target if isinstance(c.tag, str)
+                       and etree.QName(c).localname.endswith("EventDefinition")] if target is not None else []
+        if (target is None or etree.QName(target).localname != "intermediateCatchEvent"
+                or definitions not in (["messageEventDefinition"], ["timerEventDefinition"])):
+            return (f"{_what(node)} leads to {_what(target)}: Tixi races only message and timer intermediate "
+                    "catch events after an event-based gateway; draw a message catch event instead")
+        kinds.append(definitions[0])
+    if len(targets) < 2:
+        return f"{_what(node)} needs two or more outgoing flows, each to a message or timer catch event"
+    if kinds.count("timerEventDefinition") > 1:
+        return (f"{_what(node)} races {kinds.count('timerEventDefinition')} timers, and Tixi races one: keep the "
+                "earliest timer")
     return None
 
 

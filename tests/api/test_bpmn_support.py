@@ -131,8 +131,15 @@ _PROCESS = ('<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524
 _MESSAGE = '<bpmn:message id="m" name="m"/>'
 # Each element the library would accept but Tixi cannot run as the standard says, with what the designer reads.
 REFUSED = {
-    "event-based gateway": ('<bpmn:startEvent id="s"/><bpmn:eventBasedGateway id="g" name="Wait"/>', "",
-                            "g", "event-based gateway 'g' (Wait) is not run by Tixi: wait with a receive task"),
+    "event-based gateway to a task": ('<bpmn:startEvent id="s"/><bpmn:eventBasedGateway id="g" name="Wait"/>'
+                                      '<bpmn:sequenceFlow id="f" sourceRef="g" targetRef="t"/><bpmn:task id="t"/>', "",
+                                      "g", "event-based gateway 'g' (Wait) leads to task 't': Tixi races only message "
+                                      "and timer intermediate catch events"),
+    "event-based gateway with two timers": (
+        '<bpmn:startEvent id="s"/><bpmn:eventBasedGateway id="g"/>' + "".join(
+            f'<bpmn:sequenceFlow id="f{n}" sourceRef="g" targetRef="t{n}"/><bpmn:intermediateCatchEvent id="t{n}">'
+            '<bpmn:timerEventDefinition><bpmn:timeDuration>PT1H</bpmn:timeDuration></bpmn:timerEventDefinition>'
+            '</bpmn:intermediateCatchEvent>' for n in (1, 2)), "", "g", "races 2 timers, and Tixi races one"),
     "link event": ('<bpmn:startEvent id="s"/><bpmn:intermediateThrowEvent id="l"><bpmn:linkEventDefinition '
                    'name="A"/></bpmn:intermediateThrowEvent>', "", "l", "connect the two places with a sequence flow"),
     "signal start": ('<bpmn:startEvent id="s"><bpmn:signalEventDefinition/></bpmn:startEvent>', "",

@@ -1,0 +1,153 @@
+"""The BPMN events of docs/bpmn-support.md that race, travel between cases or jump: each through the API on both databases."""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from collections.abc import Callable
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from engine.clock import FrozenClock
+from engine.states import TimerStatus
+from engine.tables import MessageSubscription, Timer
+from engine.timers import fire_due_timers
+from tests.conftest import TEST_PROCESSES
+
+Login = Callable[[str], dict[str, str]]
+
+
+def _deploy(client: TestClient, login: Login, *names: str) -> None:
+    for name in names:
+        path: Path = TEST_PROCESSES / name
+        response = client.post("/api/definitions", headers=login("designer"),
+                               files={"file": (path.name, path.read_bytes(), "application/xml")})
+        assert response.status_code == 201, response.text
+
+
+def _start(client: TestClient, login: Login, key: str, variables: dict[str, Any] | None = None,
+           business_key: str | None = None) -> dict[str, Any]:
+    response = client.post("/api/instances", headers=login("admin"),
+                           json={"definition_key": key, "variables": variables or {}, "business_key": business_key})
+    assert response.status_code == 201, response.text
+    return dict(response.json())
+
+
+def _instance(client: TestClient, login: Login, instance_id: str) -> dict[str, Any]:
+    response = client.get(f"/api/instances/{instance_id}", headers=login("admin"))
+    assert response.status_code == 200, response.text
+    return dict(response.json())
+
+
+def _history(client: TestClient, login: Login, instance_id: str) -> list[dict[str, Any]]:
+    response = client.get(f"/api/instances/{instance_id}/history", headers=login("admin"))
+    assert response.status_code == 200, response.text
+    return list(response.json())
+
+
+def _ended_at(client: TestClient, login: Login, instance_id: str) -> str:
+    ended = [e for e in _history(client, login, instance_id) if e["event_type"] == "ended"]
+    assert len(ended) == 1, ended
+    return str(ended[0]["data"]["end_event"])
+
+
+def _waits_for(factory: sessionmaker[Session], instance_id: str) -> tuple[list[str], list[tuple[str, str]]]:
+    """The instance's message subscriptions (by catch event) and its timer rows (element, status)."""
+    case = uuid.UUID(instance_id)
+    with factory() as session:
+        messages = sorted(session.scalars(select(MessageSubscription.element_id).where(
+            MessageSubscription.instance_id == case)))
+        timers = sorted((t.element_id, t.status) for t in session.scalars(select(Timer).where(
+            Timer.instance_id == case)))
+    return messages, timers
+
+
+def _message(client: TestClient, login: Login, name: str, business_key: str | None = None) -> Any:
+    return client.post("/api/messages", headers=login("admin"),
+                       json={"name": name, "business_key": business_key, "variables": {"answered_by": "customer"}})
+
+
+def test_an_event_based_gateway_waits_on_its_messages_and_timer_and_the_first_message_wins(
+        client: TestClient, login: Login, factory: sessionmaker[Session], clock: FrozenClock) -> None:
+    _deploy(client, login, "quote_race.bpmn")
+    started = _start(client, login, "quote_race", business_key="Q-1")
+    assert started["status"] == "running"
+    # Reached, the gateway registers every event it races: both messages and the timer.
+    assert _waits_for(factory, started["instance_id"]) == (["accepted", "declined"],
+                                                           [("lapsed", TimerStatus.PENDING)])
+    delivered = _message(client, login, "quote_accepted", "Q-1")
+    assert delivered.status_code == 200, delivered.text
+    assert (delivered.json()["outcome"], delivered.json()["element_id"]) == ("resumed", "accepted")
+    # The others are cancelled: no subscription is left, the timer row is closed and never fires.
+    assert _waits_for(factory, started["instance_id"]) == ([], [("lapsed", TimerStatus.CANCELLED)])
+    assert _message(client, login, "quote_declined", "Q-1").status_code == 404
+    clock.advance(timedelta(hours=49))
+    assert fire_due_timers(factory, clock) == 0
+    instance = _instance(client, login, started["instance_id"])
+    assert instance["status"] == "running" and instance["variables"]["answered_by"] == "customer"
+    assert [t["element_id"] for t in instance["waiting_tasks"]] == ["repair"]
+    done = [e["data"]["element"] for e in _history(client, login, started["instance_id"])
+            if e["event_type"] == "element_completed"]
+    assert done == ["start", "await_answer", "accepted"]
+
+
+def test_an_event_based_gateway_whose_timer_fires_first_cancels_its_messages(
+        client: TestClient, login: Login, factory: sessionmaker[Session], clock: FrozenClock) -> None:
+    _deploy(client, login, "quote_race.bpmn")
+    started = _start(client, login, "quote_race", business_key="Q-2")
+    clock.advance(timedelta(hours=47))
+    assert fire_due_timers(factory, clock) == 0
+    clock.advance(timedelta(hours=2))
+    assert fire_due_timers(factory, clock) == 1
+    assert _waits_for(factory, started["instance_id"]) == ([], [("lapsed", TimerStatus.FIRED)])
+    assert _instance(client, login, started["instance_id"])["status"] == "completed"
+    assert _ended_at(client, login, started["instance_id"]) == "closed_lapsed"
+    history = _history(client, login, started["instance_id"])
+    assert [e["data"]["element"] for e in history if e["event_type"] == "timer_fired"] == ["lapsed"]
+    late = _message(client, login, "quote_accepted", "Q-2")
+    assert late.status_code == 404, late.text
+    assert "quote_accepted" in late.json()["detail"]
+
+
+def test_a_message_and_the_timer_of_one_gateway_arriving_at_once_take_exactly_one_path(
+        client: TestClient, login: Login, factory: sessionmaker[Session], clock: FrozenClock) -> None:
+    _deploy(client, login, "quote_race.bpmn")
+    cases = [_start(client, login, "quote_race", business_key=f"R-{n}")["instance_id"] for n in range(3)]
+    clock.advance(timedelta(hours=49))  # every timer is due: the tick and the messages race for each case
+    headers = login("admin")
+    barrier, answers, fired = threading.Barrier(2), [], []
+
+    def send_messages() -> None:
+        barrier.wait()
+        for n in range(3):
+            answers.append(client.post("/api/messages", headers=headers,
+                                       json={"name": "quote_declined", "business_key": f"R-{n}"}).status_code)
+
+    def tick() -> None:
+        barrier.wait()
+        fired.append(fire_due_timers(factory, clock))
+
+    threads = [threading.Thread(target=send_messages), threading.Thread(target=tick)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    fired.append(fire_due_timers(factory, clock))  # a case the tick walked past (locked) fires now
+    assert set(answers) <= {200, 404, 409}
+    for instance_id in cases:
+        end = _ended_at(client, login, instance_id)
+        assert end in ("closed_declined", "closed_lapsed")
+        history = _history(client, login, instance_id)
+        timer_fired = [e for e in history if e["event_type"] == "timer_fired"]
+        received = [e for e in history if e["event_type"] == "message_received"]
+        assert len(timer_fired) + len(received) == 1, history
+        assert (end == "closed_lapsed") == bool(timer_fired)
+        messages, timers = _waits_for(factory, instance_id)
+        assert messages == [] and timers == [("lapsed", TimerStatus.FIRED if timer_fired else TimerStatus.CANCELLED)]
+    assert sum(fired) == sum(1 for i in cases if _ended_at(client, login, i) == "closed_lapsed")
+    assert answers.count(200) == sum(1 for i in cases if _ended_at(client, login, i) == "closed_declined")
