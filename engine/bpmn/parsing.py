@@ -18,7 +18,7 @@ from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 
 from engine.bpmn.serialization import SERIALIZER, SERIALIZER_VERSION, spec_to_dict
-from engine.bpmn.support import external_topic, unsupported_elements
+from engine.bpmn.support import external_topic, sends_message, unsupported_elements
 from engine.bpmn.task_specs import TixiParser
 
 BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
@@ -182,9 +182,15 @@ def parse_processes(root: etree._Element, filename: str, decisions: list[etree._
         refused = unsupported_elements(process)
         if refused:
             raise DefinitionProblem(refused[0].message, element_id=refused[0].element_id, line=refused[0].line)
-        # A send task a worker does (the only kind not refused) runs as the service task it is in Camunda 7.
-        for send in process.iter(f"{{{BPMN_NS}}}sendTask"):
-            send.tag = f"{{{BPMN_NS}}}serviceTask"
+        for send in list(process.iter(f"{{{BPMN_NS}}}sendTask")):
+            if sends_message(send):
+                # A send task with a message throws it as a message throw event does (the case waiting
+                # for it receives it); the library's send task would wait for a worker instead.
+                send.tag = f"{{{BPMN_NS}}}intermediateThrowEvent"
+                etree.SubElement(send, f"{{{BPMN_NS}}}messageEventDefinition", messageRef=send.attrib.pop("messageRef"))
+            else:
+                # A send task a worker does runs as the service task it is in Camunda 7.
+                send.tag = f"{{{BPMN_NS}}}serviceTask"
     parser = TixiParser()
     try:
         for dmn in decisions:

@@ -77,6 +77,14 @@ class WaitingMessage:
 
 
 @dataclass(frozen=True)
+class ThrownMessage:
+    """A message a step of this case threw that no event of the case itself caught: for another case."""
+
+    name: str
+    variables: dict[str, Any]
+
+
+@dataclass(frozen=True)
 class Step:
     """A BPMN element the workflow finished; `chosen` are the next elements after a gateway."""
 
@@ -95,6 +103,7 @@ class WorkflowRun(ExternalWork):
         self._index = index or SpillIndex()
         self.touched = False  # changed since loaded or last saved (a held copy of it is then stale)
         self.data_bytes = 0  # the case data's size as JSON at the last save (0: not measured here)
+        self.thrown: list[ThrownMessage] = []  # thrown since the last `take_thrown`, for the host to deliver
         attach_sandbox(workflow)  # the script engine is not serialized: re-attach on every load
         spiff_patches.answer_task_queries_from_tables(workflow)
         spiff_patches.call_before_each_task(workflow, budget.count_step)
@@ -287,12 +296,31 @@ class WorkflowRun(ExternalWork):
         # `_state` is the field behind the `state` property, read without the property's call.
         return [t for _, table in task_tables(self._workflow) for t in table.values() if t._state & state]
 
+    def take_thrown(self) -> list[ThrownMessage]:
+        """The messages thrown since the last call, oldest first (each handed out once)."""
+        thrown, self.thrown = self.thrown, []
+        return thrown
+
+    def _collect_thrown(self) -> None:
+        for event in self._workflow.get_events():
+            definition = event.event_definition
+            if isinstance(definition, MessageEventDefinition):
+                payload = event.payload
+                if type(definition) is not MessageEventDefinition:  # the Camunda flavour wraps its payload
+                    payload = payload.get("payload")
+                if not isinstance(payload, dict):
+                    payload = {getattr(definition, "result_var", None) or "message": payload}
+                self.thrown.append(ThrownMessage(definition.name, dict(payload)))
+
     def _tracking(self, now: datetime, action: Callable[[], Any]) -> list[Step]:
         self.touched = True
         done_before = {t.id for t in self._tasks(TaskState.COMPLETED)}
         try:
             with spiff_patches.at(now), budget.spending(self.limits):
-                action()
+                try:
+                    action()
+                finally:
+                    self._collect_thrown()  # also what was thrown before a failing step: that much ran
         except SpiffWorkflowException as error:
             failure = _workflow_error(error)
             failure.budget = budget.exhausted(error)

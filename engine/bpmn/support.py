@@ -19,9 +19,9 @@ DEFAULT_TOPIC = "tixi-default"  # a service task naming no topic; TIXI_EXTERNAL_
 # The event definitions each kind of event runs with; None: a plain event without one.
 _EVENTS: dict[str, set[str | None]] = {
     "startEvent": {None, "timerEventDefinition", "messageEventDefinition"},
-    "endEvent": {None, "terminateEventDefinition", "errorEventDefinition"},
+    "endEvent": {None, "terminateEventDefinition", "errorEventDefinition", "messageEventDefinition"},
     "intermediateCatchEvent": {"timerEventDefinition", "messageEventDefinition"},
-    "intermediateThrowEvent": {None},
+    "intermediateThrowEvent": {None, "messageEventDefinition"},
     "boundaryEvent": {"timerEventDefinition", "messageEventDefinition", "errorEventDefinition"},
 }
 _JAVA_IMPLEMENTATIONS = ("class", "expression", "delegateExpression")
@@ -122,12 +122,14 @@ def _event_problem(node: etree._Element, local: str) -> str | None:
     if definition is not None and local == "startEvent" and _in_subprocess(node):
         return (f"{_what(node)} is a {_words(definition)} start inside a subprocess, which never triggers: an "
                 "embedded subprocess starts with a plain start event when the flow reaches it")
+    if definition == "messageEventDefinition" and local in ("intermediateThrowEvent", "endEvent"):
+        message = node.find(f"{{{BPMN_NS}}}messageEventDefinition")
+        if message is not None and not message.get("messageRef"):
+            return f"{_what(node)} throws a message without messageRef: name the message the receiving case waits for"
     if definition in _EVENTS[local]:
         return None
     kind = _words(definition or "none") if definition else "plain"
     instead = _INSTEAD.get(definition, _INSTEAD[None])
-    if definition == "messageEventDefinition" and local in ("intermediateThrowEvent", "endEvent"):
-        instead = ("Tixi does not deliver a thrown message to another case; " + _INSTEAD["messageEventDefinition"])
     return f"{_what(node)} is a {kind} {_words(local)}, which Tixi does not run: {instead}"
 
 
@@ -145,10 +147,17 @@ def _implementation_problem(node: etree._Element, local: str) -> str | None:
         return f"{_what(node)} has camunda:type=\"{kind}\"; Tixi runs only camunda:type=\"external\""
     if kind == "external" and not (node.get(f"{{{CAMUNDA_NS}}}topic") or "").strip():
         return f"{_what(node)} is an external task without camunda:topic: name the topic its workers fetch"
-    if local == "sendTask" and kind is None:
-        return (f"{_what(node)} is a send task without a worker; Tixi does not deliver a thrown message to "
-                "another case: set camunda:type=\"external\" and camunda:topic, and let a worker send it")
+    if local == "sendTask" and kind is None and not node.get("messageRef"):
+        return (f"{_what(node)} is a send task without a message or a worker: give it a message (messageRef), "
+                "which Tixi delivers to the case waiting for it, or set camunda:type=\"external\" and "
+                "camunda:topic, and let a worker send it")
     return None
+
+
+def sends_message(node: etree._Element) -> bool:
+    """A send task that throws its message (to the case waiting for it) rather than calling a worker."""
+    return (etree.QName(node).localname == "sendTask" and bool(node.get("messageRef"))
+            and node.get(f"{{{CAMUNDA_NS}}}type") is None)
 
 
 def external_topic(node: etree._Element) -> str | None:

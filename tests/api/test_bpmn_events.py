@@ -14,6 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from engine.clock import FrozenClock
+from engine.invariants import check_invariants
 from engine.states import TimerStatus
 from engine.tables import MessageSubscription, Timer
 from engine.timers import fire_due_timers
@@ -67,6 +68,11 @@ def _waits_for(factory: sessionmaker[Session], instance_id: str) -> tuple[list[s
     return messages, timers
 
 
+def _invariants_hold(factory: sessionmaker[Session]) -> None:
+    with factory() as session:
+        assert check_invariants(session).violations == []
+
+
 def _message(client: TestClient, login: Login, name: str, business_key: str | None = None) -> Any:
     return client.post("/api/messages", headers=login("admin"),
                        json={"name": name, "business_key": business_key, "variables": {"answered_by": "customer"}})
@@ -94,6 +100,7 @@ def test_an_event_based_gateway_waits_on_its_messages_and_timer_and_the_first_me
     done = [e["data"]["element"] for e in _history(client, login, started["instance_id"])
             if e["event_type"] == "element_completed"]
     assert done == ["start", "await_answer", "accepted"]
+    _invariants_hold(factory)
 
 
 def test_an_event_based_gateway_whose_timer_fires_first_cancels_its_messages(
@@ -151,3 +158,36 @@ def test_a_message_and_the_timer_of_one_gateway_arriving_at_once_take_exactly_on
         assert messages == [] and timers == [("lapsed", TimerStatus.FIRED if timer_fired else TimerStatus.CANCELLED)]
     assert sum(fired) == sum(1 for i in cases if _ended_at(client, login, i) == "closed_lapsed")
     assert answers.count(200) == sum(1 for i in cases if _ended_at(client, login, i) == "closed_declined")
+    _invariants_hold(factory)
+
+
+def test_messages_thrown_by_one_case_start_and_resume_another_in_the_same_step(
+        client: TestClient, login: Login, factory: sessionmaker[Session]) -> None:
+    _deploy(client, login, "parts_request_receiver.bpmn", "parts_request_sender.bpmn")
+    sender = _start(client, login, "parts_request_sender", {"part_no": "C-7"}, business_key="SR-1")
+    # The throw event starts the warehouse case, the send task and the message end event resume it.
+    assert sender["status"] == "completed"
+    history = _history(client, login, sender["instance_id"])
+    sent = [(e["data"]["message"], e["data"]["outcome"], e["data"]["to_element"]) for e in history
+            if e["event_type"] == "message_sent"]
+    assert sent == [("parts_wanted", "started", "wanted"), ("repair_booked", "resumed", "await_booking"),
+                    ("repair_done", "resumed", "await_done")]
+    receiver_id = next(e["data"]["to_instance"] for e in history if e["event_type"] == "message_sent")
+    receiver = _instance(client, login, receiver_id)
+    assert receiver["status"] == "completed" and receiver["business_key"] == "SR-1"
+    assert receiver["variables"]["part_no"] == "C-7"
+    received = [e["data"]["element"] for e in _history(client, login, receiver_id) if e["event_type"] == "message_received"]
+    assert received == ["await_booking", "await_done"]
+    _invariants_hold(factory)
+
+
+def test_a_thrown_message_no_case_waits_for_is_recorded_unmatched_and_the_sender_runs_on(
+        client: TestClient, login: Login) -> None:
+    _deploy(client, login, "parts_request_sender.bpmn")
+    sender = _start(client, login, "parts_request_sender", business_key="SR-2")
+    assert sender["status"] == "completed"
+    unmatched = [e["data"] for e in _history(client, login, sender["instance_id"]) if e["event_type"] == "message_unmatched"]
+    assert [d["message"] for d in unmatched] == ["parts_wanted", "repair_booked", "repair_done"]
+    # The reason is the one POST /api/messages answers with.
+    refused = client.post("/api/messages", headers=login("admin"), json={"name": "repair_booked", "business_key": "SR-2"})
+    assert refused.status_code == 404 and unmatched[1]["reason"] == refused.json()["detail"]

@@ -160,8 +160,8 @@ REFUSED = {
     "multiple start": ('<bpmn:startEvent id="s"><bpmn:messageEventDefinition messageRef="m"/><bpmn:timerEventDefinition>'
                        '<bpmn:timeDuration>PT1H</bpmn:timeDuration></bpmn:timerEventDefinition></bpmn:startEvent>',
                        _MESSAGE, "s", "has 2 event definitions (a multiple event)"),
-    "message end": ('<bpmn:startEvent id="s"/><bpmn:endEvent id="e"><bpmn:messageEventDefinition messageRef="m"/>'
-                    '</bpmn:endEvent>', _MESSAGE, "e", "Tixi does not deliver a thrown message to another case"),
+    "message end without a message": ('<bpmn:startEvent id="s"/><bpmn:endEvent id="e"><bpmn:messageEventDefinition/>'
+                                      '</bpmn:endEvent>', "", "e", "throws a message without messageRef: name the message"),
     "Java delegate": ('<bpmn:startEvent id="s"/><bpmn:serviceTask id="j" camunda:class="com.acme.Mail"/>', "", "j",
                       "is implemented by camunda:class, Java code Tixi cannot run: set camunda:type=\"external\""),
     "connector": ('<bpmn:startEvent id="s"/><bpmn:serviceTask id="c"><bpmn:extensionElements><camunda:connector>'
@@ -169,8 +169,8 @@ REFUSED = {
                   '</bpmn:extensionElements></bpmn:serviceTask>', "", "c", "uses a camunda:connector"),
     "external without topic": ('<bpmn:startEvent id="s"/><bpmn:serviceTask id="x" camunda:type="external"/>', "", "x",
                                "is an external task without camunda:topic"),
-    "send task without worker": ('<bpmn:startEvent id="s"/><bpmn:sendTask id="st" messageRef="m"/>', _MESSAGE, "st",
-                                 "is a send task without a worker"),
+    "send task without message or worker": ('<bpmn:startEvent id="s"/><bpmn:sendTask id="st"/>', "", "st",
+                                            "is a send task without a message or a worker"),
     "multi-instance": ('<bpmn:startEvent id="s"/><bpmn:task id="mi"><bpmn:multiInstanceLoopCharacteristics '
                        'camunda:collection="items"/></bpmn:task>', "", "mi",
                        "task 'mi' repeats (multi instance loop characteristics)"),
