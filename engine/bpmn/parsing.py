@@ -17,6 +17,7 @@ from lxml import etree
 from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 
+from engine.bpmn.links import join_links, link_problems
 from engine.bpmn.serialization import SERIALIZER, SERIALIZER_VERSION, spec_to_dict
 from engine.bpmn.support import external_topic, sends_message, unsupported_elements
 from engine.bpmn.task_specs import TixiParser
@@ -179,9 +180,10 @@ def parse_processes(root: etree._Element, filename: str, decisions: list[etree._
     if not processes:
         raise DefinitionProblem("the BPMN document holds no executable process")
     for process in processes:
-        refused = unsupported_elements(process)
+        refused = [*unsupported_elements(process), *link_problems(process)]
         if refused:
             raise DefinitionProblem(refused[0].message, element_id=refused[0].element_id, line=refused[0].line)
+        join_links(process)
         for send in list(process.iter(f"{{{BPMN_NS}}}sendTask")):
             if sends_message(send):
                 # A send task with a message throws it as a message throw event does (the case waiting

@@ -20,8 +20,8 @@ DEFAULT_TOPIC = "tixi-default"  # a service task naming no topic; TIXI_EXTERNAL_
 _EVENTS: dict[str, set[str | None]] = {
     "startEvent": {None, "timerEventDefinition", "messageEventDefinition"},
     "endEvent": {None, "terminateEventDefinition", "errorEventDefinition", "messageEventDefinition"},
-    "intermediateCatchEvent": {"timerEventDefinition", "messageEventDefinition"},
-    "intermediateThrowEvent": {None, "messageEventDefinition"},
+    "intermediateCatchEvent": {"timerEventDefinition", "messageEventDefinition", "linkEventDefinition"},
+    "intermediateThrowEvent": {None, "messageEventDefinition", "linkEventDefinition"},
     "boundaryEvent": {"timerEventDefinition", "messageEventDefinition", "errorEventDefinition"},
 }
 _JAVA_IMPLEMENTATIONS = ("class", "expression", "delegateExpression")
@@ -35,7 +35,8 @@ _INSTEAD = {
     "standardLoopCharacteristics": "draw the repetition as a loop back through an exclusive gateway",
     "signalEventDefinition": "use a message event; POST /api/messages delivers it",
     "conditionalEventDefinition": "test the condition at an exclusive gateway after the step that changes it",
-    "linkEventDefinition": "connect the two places with a sequence flow",
+    "linkEventDefinition": "use a link intermediate throw event and a link intermediate catch event of the same "
+                           "name, or connect the two places with a sequence flow",
     "escalationEventDefinition": "use an error end event and an error boundary event on the subprocess",
     "compensateEventDefinition": "draw the undoing steps as ordinary tasks on an error or exclusive-gateway path",
     "cancelEventDefinition": "use an error end event and an error boundary event on the subprocess",

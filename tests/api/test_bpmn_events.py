@@ -191,3 +191,28 @@ def test_a_thrown_message_no_case_waits_for_is_recorded_unmatched_and_the_sender
     # The reason is the one POST /api/messages answers with.
     refused = client.post("/api/messages", headers=login("admin"), json={"name": "repair_booked", "business_key": "SR-2"})
     assert refused.status_code == 404 and unmatched[1]["reason"] == refused.json()["detail"]
+
+
+def test_a_link_throw_event_goes_on_at_the_link_catch_event_of_its_name(client: TestClient, login: Login) -> None:
+    _deploy(client, login, "link_jump.bpmn")
+    for needs_parts, thrown_at in ((True, "go_repair_after_parts"), (False, "go_repair_now")):
+        started = _start(client, login, "link_jump", {"needs_parts": needs_parts})
+        # Not ended at the throw: the case waits at the repair after the catch.
+        assert started["status"] == "running"
+        instance = _instance(client, login, started["instance_id"])
+        assert [t["element_id"] for t in instance["waiting_tasks"]] == ["repair"]
+        done = [e["data"]["element"] for e in _history(client, login, started["instance_id"])
+                if e["event_type"] == "element_completed"]
+        assert done[-2:] == [thrown_at, "at_repair"]
+        assert ("order_parts" in done) is needs_parts
+
+
+def test_a_link_throw_event_without_its_catch_is_refused_naming_it(client: TestClient, login: Login) -> None:
+    source = (TEST_PROCESSES / "link_jump.bpmn").read_text(encoding="utf-8").replace('name="repair"/>\n    </bpmn:intermediateCatchEvent>',
+                                                                                    'name="elsewhere"/>\n    </bpmn:intermediateCatchEvent>')
+    response = client.post("/api/definitions?dry_run=true", headers=login("designer"),
+                           files={"file": ("link_jump.bpmn", source.encode(), "application/xml")})
+    assert response.status_code == 422, response.text
+    assert response.json()["element"] == "go_repair_now"
+    assert "throws link 'repair', and no link catch event of that name" in response.json()["detail"]
+    assert client.get("/api/definitions", headers=login("admin")).json() == []
