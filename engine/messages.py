@@ -24,9 +24,9 @@ from engine.identity import ADMIN_GROUP, Actor
 from engine.incidents import advance_or_incident
 from engine.instances import launch_instance
 from engine.permissions import Permission, has, may_start
+from engine.signals import broadcast_signal, may_reach
 from engine.states import InstanceStatus
 from engine.tables import Instance, MessageSubscription
-from engine.visibility import case_allows, instance_visible_to
 from engine.workflow_store import load_run, route_thrown_messages_with
 
 
@@ -83,7 +83,7 @@ def _waiting_matches(
         query = query.where(Instance.business_key == business_key)
     matches = []
     for record, subscription in session.execute(query):
-        if not _may_message(session, actor, record):
+        if not may_reach(session, actor, record):
             continue
         if correlation_keys and not _correlates(session, record, correlation_keys):
             continue
@@ -189,7 +189,19 @@ def deliver_thrown_messages(session: Session, clock: Clock, actor: str, record: 
     """
     routing = Actor(actor, frozenset({ADMIN_GROUP}))
     depth = session.info.get(_CHAIN_KEY, 0)
-    for message in thrown:
+    for signal in (t for t in thrown if t.kind == "signal"):
+        if depth >= MAX_MESSAGE_CHAIN:
+            continue
+        session.info[_CHAIN_KEY] = depth + 1
+        try:
+            heard = broadcast_signal(session, clock, actor=routing, name=signal.name, sender=record.instance_id)
+        finally:
+            session.info[_CHAIN_KEY] = depth
+        record_event(session, clock, actor=actor, event_type="signal_sent", instance_id=record.instance_id,
+                     definition_key=record.definition_key,
+                     data={"signal": signal.name, "resumed": [str(i) for i in heard.resumed],
+                           "started": [str(i) for i in heard.started]})
+    for message in (t for t in thrown if t.kind == "message"):
         data: dict[str, Any] = {"message": message.name, "business_key": record.business_key}
         if depth >= MAX_MESSAGE_CHAIN:
             record_event(session, clock, actor=actor, event_type="message_unmatched", instance_id=record.instance_id,
@@ -216,16 +228,3 @@ def deliver_thrown_messages(session: Session, clock: Clock, actor: str, record: 
 route_thrown_messages_with(deliver_thrown_messages)
 
 
-def _may_message(session: Session, actor: Actor, record: Instance) -> bool:
-    """Admins; members of the process's starter groups for cases their place in the organisation allows; whoever sees the case."""
-    if has(actor, Permission.ADMINISTER):
-        return True
-    if actor.in_any(_starter_groups(session, record)) and case_allows(actor, outlet_code=record.outlet_code, region=record.region):
-        return True
-    return session.scalar(select(Instance.instance_id).where(
-        Instance.instance_id == record.instance_id, instance_visible_to(actor))) is not None
-
-
-def _starter_groups(session: Session, record: Instance) -> list[str]:
-    groups: list[str] = bundle_of(session, record).definition.elements.get("starter_groups", [])
-    return groups

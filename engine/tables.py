@@ -23,6 +23,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 # reads `Base.metadata` (Alembic, the migration test) see them.
 from engine.notification_tables import GroupNotificationDefault, Notification, NotificationSetting, WebhookEndpoint
 from engine.register_tables import Customer, Outlet, OutletAssessment, OutletStaff, Product, Region
+from engine.signal_tables import SignalSubscription  # noqa: F401 - seen by Base.metadata
 from engine.table_base import Base, UTCDateTime
 
 __all__ = ["Base", "UTCDateTime", "Customer", "Outlet", "OutletAssessment", "OutletStaff", "Product", "Region",

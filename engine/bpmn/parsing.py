@@ -252,18 +252,33 @@ def _message_names(process: etree._Element) -> dict[str, str]:
     return {m.get("id", ""): m.get("name") or m.get("id", "") for m in root.iter(f"{{{BPMN_NS}}}message")}
 
 
+def _signal_names(process: etree._Element) -> dict[str, str]:
+    root = process.getroottree().getroot()
+    return {s.get("id", ""): s.get("name") or s.get("id", "") for s in root.iter(f"{{{BPMN_NS}}}signal")}
+
+
+def _signal_name(definition: etree._Element, signals: dict[str, str]) -> str:
+    """As the library names it: the referenced signal's name, else the event's own name."""
+    ref = definition.get("signalRef")
+    return signals.get(ref or "", ref or "") if ref else (definition.getparent().get("name") or "")
+
+
 def _start_events(process: etree._Element, messages: dict[str, str]) -> list[dict[str, Any]]:
-    """Each top-level start event: plain, timer (with its expression) or message (with its name)."""
+    """Each top-level start event: plain, timer (with its expression), message or signal (with its name)."""
     events = []
+    signals = _signal_names(process)
     for event in process.findall("bpmn:startEvent", _NS):
         timer = event.find("bpmn:timerEventDefinition", _NS)
         message = event.find("bpmn:messageEventDefinition", _NS)
+        signal = event.find("bpmn:signalEventDefinition", _NS)
         entry: dict[str, Any] = {"element_id": event.get("id", ""), "kind": "plain", "form_key": _camunda(event, "formKey")}
         if timer is not None:
             expression = next((child.text or "" for child in timer if isinstance(child.tag, str)), "")
             entry.update(kind="timer", expression=expression.strip().strip('"'))
         elif message is not None:
             entry.update(kind="message", message=messages.get(message.get("messageRef", ""), message.get("messageRef")))
+        elif signal is not None:
+            entry.update(kind="signal", signal=_signal_name(signal, signals))
         events.append(entry)
     return events
 
@@ -322,6 +337,10 @@ def _elements(process: etree._Element) -> dict[str, Any]:
             node.getparent().get("id", ""): messages.get(node.get("messageRef", ""), node.get("messageRef", ""))
             for node in process.iter(f"{{{BPMN_NS}}}messageEventDefinition")
         },
+        "signal_events": {
+            node.getparent().get("id", ""): _signal_name(node, _signal_names(process))
+            for node in process.iter(f"{{{BPMN_NS}}}signalEventDefinition")
+        },
         "start_events": start_events,
         # Service and send tasks a worker does through the external-task API (engine/external_tasks.py).
         "external_tasks": {
@@ -365,6 +384,9 @@ def _expressions(process: etree._Element) -> list[Expression]:
         condition = flow.find("bpmn:conditionExpression", _NS)
         if condition is not None and (condition.text or "").strip():
             found.append(Expression(flow.get("id", ""), "condition", condition.text.strip()))
+    for condition in process.iter(f"{{{BPMN_NS}}}condition"):  # a conditional event's
+        event = condition.getparent().getparent()
+        found.append(Expression(event.get("id", ""), "condition", (condition.text or "").strip()))
     for task in process.iter(f"{{{BPMN_NS}}}scriptTask"):
         script = task.find("bpmn:script", _NS)
         if script is not None and script.text:

@@ -16,6 +16,8 @@ from typing import Any
 
 from SpiffWorkflow.bpmn import BpmnEvent
 from SpiffWorkflow.bpmn.specs.defaults import ExclusiveGateway, UserTask
+from SpiffWorkflow.bpmn.specs.event_definitions.conditional import ConditionalEventDefinition
+from SpiffWorkflow.bpmn.specs.event_definitions.item_aware_event import SignalEventDefinition
 from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
 from SpiffWorkflow.bpmn.specs.event_definitions.multiple import MultipleEventDefinition
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import CycleTimerEventDefinition, TimerEventDefinition
@@ -77,11 +79,20 @@ class WaitingMessage:
 
 
 @dataclass(frozen=True)
+class WaitingSignal:
+    task_id: uuid.UUID
+    process_key: str
+    element_id: str
+    signal_name: str
+
+
+@dataclass(frozen=True)
 class ThrownMessage:
-    """A message a step of this case threw that no event of the case itself caught: for another case."""
+    """A message a step of this case threw that no event of the case itself caught, or a signal it threw: for other cases."""
 
     name: str
     variables: dict[str, Any]
+    kind: str = "message"  # "message" | "signal"
 
 
 @dataclass(frozen=True)
@@ -177,6 +188,27 @@ class WorkflowRun(ExternalWork):
             self._workflow.do_engine_steps()
 
         return self._tracking(now, run)
+
+    def deliver_signal(self, name: str, variables: dict[str, Any], now: datetime) -> list[Step]:
+        """Hand a broadcast signal to every event of this case waiting for it; its variables join the case data."""
+        definition = next((w.task_spec.event_definition for w in self._tasks(TaskState.WAITING)
+                           if isinstance(getattr(w.task_spec, "event_definition", None), SignalEventDefinition)
+                           and w.task_spec.event_definition.name == name), None)
+        if definition is None:
+            raise KeyError(name)
+
+        def run() -> None:
+            self._workflow.send_event(BpmnEvent(definition, payload=dict(variables)))
+            self._workflow.do_engine_steps()
+
+        return self._tracking(now, run)
+
+    def waiting_signals(self) -> list[WaitingSignal]:
+        return [
+            WaitingSignal(t.id, _process_key(t), t.task_spec.bpmn_id, t.task_spec.event_definition.name)
+            for t in self._tasks(TaskState.WAITING)
+            if isinstance(getattr(t.task_spec, "event_definition", None), SignalEventDefinition)
+        ]
 
     def prime_timer_start(self, element_id: str) -> None:
         """Make a timer start event fire exactly once on the next advance.
@@ -301,6 +333,35 @@ class WorkflowRun(ExternalWork):
         thrown, self.thrown = self.thrown, []
         return thrown
 
+    def _fire_true_conditions(self, done_before: set[uuid.UUID]) -> None:
+        """Evaluate every waiting conditional event again against the case data, and run on from those now true.
+
+        The library evaluates a condition only when the event is reached: one that becomes true
+        through a later step (another branch setting the variable) would wait for ever. Each round
+        can change the data again, so this repeats until no condition fires (the advance budget
+        bounds it).
+        """
+        while True:
+            waiting = [t for t in self._tasks(TaskState.WAITING)
+                       if isinstance(getattr(t.task_spec, "event_definition", None), ConditionalEventDefinition)]
+            if not waiting:
+                return
+            # The case data with what this advance's steps wrote (a branch that ended took its data along).
+            case_data = self.variables()
+            for task in sorted((t for t in self._tasks(TaskState.COMPLETED) if t.id not in done_before),
+                               key=lambda t: t.last_state_change):
+                case_data.update(task.data)
+            environment = self._workflow.script_engine.environment
+            now_true = [t for t in waiting if environment.evaluate(t.task_spec.event_definition.expression, dict(case_data))]
+            if not now_true:
+                return
+            for task in now_true:
+                # Readied directly: the library's update would first copy the data of the moment the
+                # event was reached back in (and find the condition false again).
+                task.data.update(case_data)
+                task._ready()
+            self._workflow.do_engine_steps()
+
     def _collect_thrown(self) -> None:
         for event in self._workflow.get_events():
             definition = event.event_definition
@@ -311,6 +372,9 @@ class WorkflowRun(ExternalWork):
                 if not isinstance(payload, dict):
                     payload = {getattr(definition, "result_var", None) or "message": payload}
                 self.thrown.append(ThrownMessage(definition.name, dict(payload)))
+            elif isinstance(definition, SignalEventDefinition):
+                # A signal is a broadcast fact: it carries no case data to the cases that hear it.
+                self.thrown.append(ThrownMessage(definition.name, {}, kind="signal"))
 
     def _tracking(self, now: datetime, action: Callable[[], Any]) -> list[Step]:
         self.touched = True
@@ -319,6 +383,7 @@ class WorkflowRun(ExternalWork):
             with spiff_patches.at(now), budget.spending(self.limits):
                 try:
                     action()
+                    self._fire_true_conditions(done_before)
                 finally:
                     self._collect_thrown()  # also what was thrown before a failing step: that much ran
         except SpiffWorkflowException as error:

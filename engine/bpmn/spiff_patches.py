@@ -8,7 +8,9 @@ library changes it: read that test before upgrading SpiffWorkflow.
   deeper task iterators; a clock for the timer module; a computed timer cycle under a minute fails
   the step that reaches it (`engine.bpmn.cycles`); a decision output no state can hold fails its
   business-rule task (`engine.bpmn.storable`); a thrown Camunda message without `camunda:expression`
-  carries the sender's case data (as the standard message does) instead of failing on `None`.
+  carries the sender's case data (as the standard message does) instead of failing on `None`; a
+  thrown signal is handed out to the host even when an event of the same case caught it (a
+  broadcast reaches every case).
 - `answer_task_queries_from_tables(workflow)`: per workflow, the commonest task queries answered
   without walking the task tree.
 - `call_before_each_task(workflow, hook)`: per workflow, a hook before every task the engine loop
@@ -27,6 +29,7 @@ from typing import Any
 
 from SpiffWorkflow.bpmn.exceptions import WorkflowTaskException
 from SpiffWorkflow.bpmn.specs.event_definitions import timer as spiff_timer
+from SpiffWorkflow.bpmn.specs.event_definitions.item_aware_event import SignalEventDefinition
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 from SpiffWorkflow.bpmn.util.event import BpmnEvent
 from SpiffWorkflow.bpmn.util.task import BpmnTaskIterator
@@ -98,6 +101,15 @@ def _throw_message(self: CamundaMessageEventDefinition, task: SpiffTask) -> None
     task.workflow.top_workflow.catch(BpmnEvent(self, payload={"payload": result, "result_var": self.result_var}))
 
 
+def _throw_signal(self: SignalEventDefinition, task: SpiffTask) -> None:
+    # The library hands out only the events no task of the case caught; a signal is for every case.
+    event = BpmnEvent(self, payload=deepcopy(task.data))
+    top = task.workflow.top_workflow
+    top.catch(event)
+    if event not in top.bpmn_events:
+        top.bpmn_events.append(event)
+
+
 def install() -> None:
     """Apply the process-wide patches (idempotent)."""
     TaskIterator.__init__.__defaults__ = _TASK_ITERATOR_DEFAULTS
@@ -107,6 +119,7 @@ def install() -> None:
     TimerEventDefinition.parse_iso_recurring_interval = staticmethod(_interval_of_a_minute_or_more)
     DMNEngine.result = _storable_decision_result
     CamundaMessageEventDefinition.throw = _throw_message
+    SignalEventDefinition.throw = _throw_signal
 
 
 @contextmanager

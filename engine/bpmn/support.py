@@ -18,11 +18,14 @@ DEFAULT_TOPIC = "tixi-default"  # a service task naming no topic; TIXI_EXTERNAL_
 
 # The event definitions each kind of event runs with; None: a plain event without one.
 _EVENTS: dict[str, set[str | None]] = {
-    "startEvent": {None, "timerEventDefinition", "messageEventDefinition"},
-    "endEvent": {None, "terminateEventDefinition", "errorEventDefinition", "messageEventDefinition"},
-    "intermediateCatchEvent": {"timerEventDefinition", "messageEventDefinition", "linkEventDefinition"},
-    "intermediateThrowEvent": {None, "messageEventDefinition", "linkEventDefinition"},
-    "boundaryEvent": {"timerEventDefinition", "messageEventDefinition", "errorEventDefinition"},
+    "startEvent": {None, "timerEventDefinition", "messageEventDefinition", "signalEventDefinition"},
+    "endEvent": {None, "terminateEventDefinition", "errorEventDefinition", "messageEventDefinition",
+                 "signalEventDefinition"},
+    "intermediateCatchEvent": {"timerEventDefinition", "messageEventDefinition", "linkEventDefinition",
+                               "signalEventDefinition", "conditionalEventDefinition"},
+    "intermediateThrowEvent": {None, "messageEventDefinition", "linkEventDefinition", "signalEventDefinition"},
+    "boundaryEvent": {"timerEventDefinition", "messageEventDefinition", "errorEventDefinition",
+                      "signalEventDefinition", "conditionalEventDefinition"},
 }
 _JAVA_IMPLEMENTATIONS = ("class", "expression", "delegateExpression")
 
@@ -33,8 +36,9 @@ _INSTEAD = {
     "transaction": "use an embedded subprocess with an error boundary event",
     "multiInstanceLoopCharacteristics": "draw the repetition as a loop back through an exclusive gateway",
     "standardLoopCharacteristics": "draw the repetition as a loop back through an exclusive gateway",
-    "signalEventDefinition": "use a message event; POST /api/messages delivers it",
-    "conditionalEventDefinition": "test the condition at an exclusive gateway after the step that changes it",
+    "signalEventDefinition": "use a signal event with a signalRef; POST /api/signals broadcasts it",
+    "conditionalEventDefinition": "use a conditional intermediate catch event or boundary event, or test the "
+                                  "condition at an exclusive gateway after the step that changes it",
     "linkEventDefinition": "use a link intermediate throw event and a link intermediate catch event of the same "
                            "name, or connect the two places with a sequence flow",
     "escalationEventDefinition": "use an error end event and an error boundary event on the subprocess",
@@ -127,6 +131,10 @@ def _event_problem(node: etree._Element, local: str) -> str | None:
         message = node.find(f"{{{BPMN_NS}}}messageEventDefinition")
         if message is not None and not message.get("messageRef"):
             return f"{_what(node)} throws a message without messageRef: name the message the receiving case waits for"
+    if definition == "signalEventDefinition":
+        signal = node.find(f"{{{BPMN_NS}}}signalEventDefinition")
+        if signal is not None and not signal.get("signalRef"):
+            return f"{_what(node)} is a signal event without signalRef: name the signal (a bpmn:signal) it throws or catches"
     if definition in _EVENTS[local]:
         return None
     kind = _words(definition or "none") if definition else "plain"

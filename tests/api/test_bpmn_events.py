@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from engine.clock import FrozenClock
 from engine.invariants import check_invariants
+from engine.signal_tables import SignalSubscription
 from engine.states import TimerStatus
 from engine.tables import MessageSubscription, Timer
 from engine.timers import fire_due_timers
@@ -216,3 +217,86 @@ def test_a_link_throw_event_without_its_catch_is_refused_naming_it(client: TestC
     assert response.json()["element"] == "go_repair_now"
     assert "throws link 'repair', and no link catch event of that name" in response.json()["detail"]
     assert client.get("/api/definitions", headers=login("admin")).json() == []
+
+
+def _signal_subscriptions(factory: sessionmaker[Session], instance_id: str) -> list[str]:
+    with factory() as session:
+        return sorted(session.scalars(select(SignalSubscription.element_id).where(
+            SignalSubscription.instance_id == uuid.UUID(instance_id))))
+
+
+def test_a_signal_reaches_every_waiting_boundary_event_and_starts_each_process_it_starts(
+        client: TestClient, login: Login, factory: sessionmaker[Session]) -> None:
+    _deploy(client, login, "recall_wait.bpmn", "recall_start.bpmn")
+    waiting = [_start(client, login, "recall_wait")["instance_id"] for _ in range(2)]
+    assert [_signal_subscriptions(factory, i) for i in waiting] == [["recall"], ["recall"]]
+    # Someone who sees none of the cases reaches none of them.
+    unseen = client.post("/api/signals", headers=login("outlet"), json={"name": "product_recall"})
+    assert unseen.status_code == 200, unseen.text
+    assert unseen.json()["resumed"] == []
+    # It starts what the outlet may start, though: a process without starter groups.
+    assert len(unseen.json()["started"]) == 1
+    sent = client.post("/api/signals", headers=login("admin"),
+                       json={"name": "product_recall", "variables": {"recall_no": "RC-9"}})
+    assert sent.status_code == 200, sent.text
+    assert sorted(sent.json()["resumed"]) == sorted(waiting)
+    assert len(sent.json()["started"]) == 1
+    for instance_id in waiting:
+        assert _instance(client, login, instance_id)["variables"]["recall_no"] == "RC-9"
+        assert _ended_at(client, login, instance_id) == "recalled"
+        assert _signal_subscriptions(factory, instance_id) == []
+    log_id = sent.json()["started"][0]
+    log = _instance(client, login, log_id)
+    assert (log["definition_key"], log["status"], log["variables"]["recall_no"]) == ("recall_start", "running", "RC-9")
+    assert _signal_subscriptions(factory, log_id) == ["await_close"]
+    closed = client.post("/api/signals", headers=login("admin"), json={"name": "recall_closed"})
+    assert sorted(closed.json()["resumed"]) == sorted([log_id, unseen.json()["started"][0]])
+    assert _ended_at(client, login, log_id) == "logged"
+    # Nothing listens any more: a broadcast nobody hears is no error.
+    again = client.post("/api/signals", headers=login("admin"), json={"name": "product_recall_2"})
+    assert again.status_code == 200 and again.json() == {"resumed": [], "started": []}
+    assert client.post("/api/signals", headers=login("admin"), json={"name": ""}).status_code == 422
+    _invariants_hold(factory)
+
+
+def test_a_signal_thrown_inside_a_case_reaches_the_other_cases_in_the_same_step(
+        client: TestClient, login: Login, factory: sessionmaker[Session]) -> None:
+    _deploy(client, login, "recall_wait.bpmn", "recall_thrower.bpmn")
+    waiting = _start(client, login, "recall_wait")["instance_id"]
+    thrower = _start(client, login, "recall_thrower")
+    assert thrower["status"] == "completed"
+    sent = [e["data"] for e in _history(client, login, thrower["instance_id"]) if e["event_type"] == "signal_sent"]
+    assert [(d["signal"], d["resumed"]) for d in sent] == [("product_recall", [waiting])]
+    assert _ended_at(client, login, waiting) == "recalled"
+    _invariants_hold(factory)
+
+
+def _complete(client: TestClient, login: Login, instance_id: str, element_id: str, data: dict[str, Any]) -> None:
+    headers = login("rcc_director")
+    task = next(t for t in _instance(client, login, instance_id)["waiting_tasks"] if t["element_id"] == element_id)
+    assert client.post(f"/api/tasks/{task['task_id']}/claim", headers=headers).status_code == 200
+    done = client.post(f"/api/tasks/{task['task_id']}/complete", headers=headers, json={"data": data})
+    assert done.status_code == 200, done.text
+
+
+def test_conditional_events_fire_when_a_later_step_makes_their_condition_true(
+        client: TestClient, login: Login, factory: sessionmaker[Session]) -> None:
+    _deploy(client, login, "pressure_watch.bpmn")
+    started = _start(client, login, "pressure_watch", {"approved_amount": 0})
+    instance_id = started["instance_id"]
+
+    def finished() -> list[str]:
+        return [e["data"]["element"] for e in _history(client, login, instance_id) if e["event_type"] == "element_completed"]
+
+    _complete(client, login, instance_id, "measure", {"fee_approved": True, "approved_amount": 500})
+    assert "too_high" not in finished() and "stop_observing" not in finished()
+    waiting = [t["element_id"] for t in _instance(client, login, instance_id)["waiting_tasks"]]
+    assert sorted(waiting) == ["measure_again", "observe"]
+    _complete(client, login, instance_id, "measure_again", {"fee_approved": True, "approved_amount": 12000})
+    # Made true by the measurement: the catch event goes on, the boundary event interrupts the observation.
+    assert {"too_high", "alarmed", "stop_observing", "observation_stopped"} <= set(finished())
+    instance = _instance(client, login, instance_id)
+    assert instance["status"] == "completed" and instance["waiting_tasks"] == []
+    cancelled = [e["data"]["element"] for e in _history(client, login, instance_id) if e["event_type"] == "task_cancelled"]
+    assert cancelled == ["observe"]
+    _invariants_hold(factory)

@@ -142,11 +142,12 @@ REFUSED = {
             '</bpmn:intermediateCatchEvent>' for n in (1, 2)), "", "g", "races 2 timers, and Tixi races one"),
     "link event": ('<bpmn:startEvent id="s"/><bpmn:intermediateThrowEvent id="l"><bpmn:linkEventDefinition '
                    'name="A"/></bpmn:intermediateThrowEvent>', "", "l", "connect the two places with a sequence flow"),
-    "signal start": ('<bpmn:startEvent id="s"><bpmn:signalEventDefinition/></bpmn:startEvent>', "",
-                     "s", "is a signal event start event, which Tixi does not run: use a message event"),
-    "conditional catch": ('<bpmn:startEvent id="s"/><bpmn:intermediateCatchEvent id="c"><bpmn:conditionalEventDefinition>'
+    "signal start without a signal": ('<bpmn:startEvent id="s"><bpmn:signalEventDefinition/></bpmn:startEvent>', "",
+                                      "s", "is a signal event without signalRef: name the signal"),
+    "conditional start": ('<bpmn:startEvent id="c"><bpmn:conditionalEventDefinition>'
                           '<bpmn:condition>x</bpmn:condition></bpmn:conditionalEventDefinition>'
-                          '</bpmn:intermediateCatchEvent>', "", "c", "test the condition at an exclusive gateway"),
+                          '</bpmn:startEvent>', "", "c", "is a conditional event start event, which Tixi does not run: "
+                          "use a conditional intermediate catch event or boundary event"),
     "compensation boundary": ('<bpmn:startEvent id="s"/><bpmn:task id="t"/><bpmn:boundaryEvent id="b" attachedToRef="t">'
                               '<bpmn:compensateEventDefinition/></bpmn:boundaryEvent>', "", "b",
                               "draw the undoing steps as ordinary tasks"),
