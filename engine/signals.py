@@ -51,9 +51,9 @@ def broadcast_signal(
     variables = dict(variables or {})
     outcome = SignalOutcome()
     now = clock.now()
-    query = (select(Instance).join(SignalSubscription, SignalSubscription.instance_id == Instance.instance_id)
-             .where(SignalSubscription.signal_name == name, Instance.status == InstanceStatus.RUNNING)
-             .order_by(Instance.started_at, Instance.instance_id).distinct())
+    listening = select(SignalSubscription.instance_id).where(SignalSubscription.signal_name == name)
+    query = (select(Instance).where(Instance.instance_id.in_(listening), Instance.status == InstanceStatus.RUNNING)
+             .order_by(Instance.started_at, Instance.instance_id))
     if session.get_bind().dialect.name == "postgresql":
         query = query.with_for_update(of=Instance)  # as the timer worker and messages hold a case they advance
     for record in session.scalars(query).all():

@@ -178,13 +178,20 @@ class WorkflowRun(ExternalWork):
             raise KeyError(task_id)
         task, definition = found
 
+        event_subprocess = task is self._workflow.task_tree
+
         def run() -> None:
-            task.data.update(variables)
+            if not event_subprocess:
+                task.data.update(variables)
             # The Camunda definition (catch events) takes its payload wrapped; the standard one (a
             # receive task) merges the payload itself into the task's data.
             wrapped = type(definition) is not MessageEventDefinition
             payload = {"payload": variables, "result_var": None} if wrapped else dict(variables)
             self._workflow.send_event(BpmnEvent(definition, payload=payload))
+            if event_subprocess:  # the library just started it: its start event carries the variables on
+                for started in self._tasks(TaskState.READY):
+                    if getattr(started.task_spec, "event_definition", None) is definition:
+                        started.data.update(variables)
             self._workflow.do_engine_steps()
 
         return self._tracking(now, run)
@@ -277,6 +284,14 @@ class WorkflowRun(ExternalWork):
         (derived from the task's and its catch event's), so each has its own subscription row.
         """
         found = []
+        if not self.is_completed:
+            # A message event subprocess of the process waits for its message as long as the case runs:
+            # no task stands for it, so its subscription id is derived from the case's root task.
+            root = self._workflow.task_tree
+            for name in getattr(self._workflow.spec.start, "trigger_specs", []):
+                for start in self._workflow.subprocess_specs[name].bpmn_start_events:
+                    if isinstance(start.event_definition, MessageEventDefinition):
+                        found.append((uuid.uuid5(root.id, start.bpmn_id), root, start.event_definition, start.bpmn_id))
         for task in self._tasks(TaskState.WAITING):
             gateway = isinstance(getattr(task.task_spec, "event_definition", None), MultipleEventDefinition)
             for definition, element_id in _event_definitions(task):

@@ -81,12 +81,24 @@ def _problem(node: etree._Element, local: str) -> str | None:
     if local in ("complexGateway", "adHocSubProcess", "transaction"):
         return f"{_what(node)} is not run by Tixi: {_INSTEAD[local]}"
     if local == "subProcess" and node.get("triggeredByEvent") == "true":
-        return (f"{_what(node)} is an event subprocess, which Tixi does not run: put a boundary event on an "
-                "embedded subprocess instead")
+        return _event_subprocess_problem(node)
     if local in _EVENTS:
         return _event_problem(node, local)
     if local in ("serviceTask", "sendTask"):
         return _implementation_problem(node, local)
+    return None
+
+
+def _event_subprocess_problem(node: etree._Element) -> str | None:
+    """A non-interrupting message event subprocess of the process itself runs; every other kind is refused."""
+    starts = [c for c in node if isinstance(c.tag, str) and etree.QName(c).localname == "startEvent"]
+    message = starts[0].find(f"{{{BPMN_NS}}}messageEventDefinition") if len(starts) == 1 else None
+    parent = node.getparent()
+    if (message is None or starts[0].get("isInterrupting", "true") != "false"
+            or parent is None or etree.QName(parent).localname != "process"):
+        return (f"{_what(node)} is an event subprocess Tixi does not run: it runs one that starts with a "
+                "non-interrupting message start event, in the process itself; for an interrupting one put a "
+                "message or timer boundary event on an embedded subprocess around the flow instead")
     return None
 
 
@@ -124,7 +136,7 @@ def _event_problem(node: etree._Element, local: str) -> str | None:
         return (f"{_what(node)} has {len(definitions)} event definitions (a multiple event), and Tixi waits on one: "
                 "draw one event per trigger")
     definition = definitions[0] if definitions else None
-    if definition is not None and local == "startEvent" and _in_subprocess(node):
+    if definition is not None and local == "startEvent" and _in_subprocess(node) and not _event_subprocess_start(node):
         return (f"{_what(node)} is a {_words(definition)} start inside a subprocess, which never triggers: an "
                 "embedded subprocess starts with a plain start event when the flow reaches it")
     if definition == "messageEventDefinition" and local in ("intermediateThrowEvent", "endEvent"):
@@ -172,6 +184,11 @@ def sends_message(node: etree._Element) -> bool:
 def external_topic(node: etree._Element) -> str | None:
     """The topic workers fetch a service or send task under; None: the server's default topic."""
     return (node.get(f"{{{CAMUNDA_NS}}}topic") or "").strip() or None
+
+
+def _event_subprocess_start(node: etree._Element) -> bool:
+    parent = node.getparent()
+    return parent is not None and parent.get("triggeredByEvent") == "true"
 
 
 def _in_subprocess(node: etree._Element) -> bool:

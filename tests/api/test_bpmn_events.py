@@ -300,3 +300,25 @@ def test_conditional_events_fire_when_a_later_step_makes_their_condition_true(
     cancelled = [e["data"]["element"] for e in _history(client, login, instance_id) if e["event_type"] == "task_cancelled"]
     assert cancelled == ["observe"]
     _invariants_hold(factory)
+
+
+def test_a_non_interrupting_message_event_subprocess_runs_at_each_message_while_the_case_goes_on(
+        client: TestClient, login: Login, factory: sessionmaker[Session]) -> None:
+    _deploy(client, login, "customer_call_note.bpmn")
+    instance_id = _start(client, login, "customer_call_note", business_key="CALL-1")["instance_id"]
+    assert _waits_for(factory, instance_id) == (["call_received"], [])
+    for n in (1, 2):
+        called = client.post("/api/messages", headers=login("admin"),
+                             json={"name": "customer_called", "business_key": "CALL-1", "variables": {"call": n}})
+        assert called.status_code == 200, called.text
+        assert (called.json()["outcome"], called.json()["element_id"]) == ("resumed", "call_received")
+    history = _history(client, login, instance_id)
+    assert [e["data"]["element"] for e in history if e["event_type"] == "element_completed"
+            and e["data"]["element"] == "call_noted"] == ["call_noted", "call_noted"]
+    # Not interrupting: the review still waits, and the case still listens.
+    assert [t["element_id"] for t in _instance(client, login, instance_id)["waiting_tasks"]] == ["review"]
+    assert _waits_for(factory, instance_id) == (["call_received"], [])
+    _complete(client, login, instance_id, "review", {"fee_approved": True, "approved_amount": 5})
+    assert _instance(client, login, instance_id)["status"] == "completed"
+    assert _waits_for(factory, instance_id) == ([], [])
+    _invariants_hold(factory)
