@@ -1,7 +1,7 @@
 """Which BPMN elements Tixi runs, and the refusal at Check for every other one.
 
-The library parses more than it runs as the standard says: an event-based gateway, a link event or
-a signal deploy and then stall or end the case early. So the elements that run are listed here
+The library parses more than it runs as the standard says: an interrupting event subprocess, a
+compensation or a complex gateway would deploy and then stall or lie. So the elements that run are listed here
 (each has a test, see docs/bpmn-support.md), and any other flow element or event definition is
 refused at deploy and Check with a message naming it and saying what to draw instead.
 """
