@@ -33,6 +33,7 @@ from api.routes import (
     notifications,
     reports,
     service_accounts,
+    signals,
     tasks,
 )
 from api.security_headers import SecurityHeaders
@@ -109,7 +110,7 @@ def create_app(
     problems.install(app)
     app.add_middleware(BodySizeLimit, max_upload_bytes=settings.max_upload_bytes)
     app.add_middleware(EarlyLoginRefusal)
-    for module in (health, auth, definitions, instances, tasks, my_work, messages, reports, admin, network, customers,
+    for module in (health, auth, definitions, instances, tasks, my_work, messages, signals, reports, admin, network, customers,
                    service_accounts, external_tasks, notifications, docs):
         app.include_router(module.router)
     app.include_router(service_accounts.external_router)

@@ -164,6 +164,16 @@ class MessageOut(BaseModel):
     incident: str | None = None
 
 
+class SignalIn(In):
+    name: str = Field(min_length=1, max_length=200, description="the BPMN signal name, e.g. product_recall")
+    variables: JsonData = Field(default_factory=dict, description="join the data of every case the signal reaches")
+
+
+class SignalOut(BaseModel):
+    resumed: list[uuid.UUID] = Field(description="the waiting cases the signal reached")
+    started: list[uuid.UUID] = Field(description="the cases its signal start events started")
+
+
 class RetryIn(In):
     reason: str = Field(min_length=1, max_length=2000)
     variables: JsonData = Field(default_factory=dict, description="corrected or missing variables")

@@ -172,6 +172,8 @@ def launch_instance(
         for waiting in run.waiting_messages():
             if trigger and waiting.element_id == start_element and waiting.message_name == trigger.get("message"):
                 steps += run.deliver_message(waiting.task_id, variables, now)  # the message that starts it
+        if trigger and "signal" in trigger:
+            steps += run.deliver_signal(trigger["signal"], variables, now)  # the signal that starts it
     except WorkflowError as error:
         raise process_error(error, definition.key) from None
     save_run(session, clock, actor=actor.username, record=record, bundle=bundle, run=run, steps=steps)

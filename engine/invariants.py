@@ -38,7 +38,9 @@ STATUS_AFTER = {"started": InstanceStatus.RUNNING, "suspended": InstanceStatus.S
 ENDED = (InstanceStatus.COMPLETED, InstanceStatus.TERMINATED)
 TASK_CLOSED = ("task_completed", "task_cancelled", "external_task_completed", "external_task_cancelled")
 TASK_CREATED = ("task_created", "external_task_created")
-ALLOWED_AFTER_END = {"task_cancelled", "comment_added", "external_task_cancelled"}
+# A message (signal) end event's message is delivered (or found unmatched) once the sender's end is saved.
+ALLOWED_AFTER_END = {"task_cancelled", "comment_added", "external_task_cancelled", "message_sent", "message_unmatched",
+                     "signal_sent"}
 ALLOWED_ON_CLOSED_TASK = {"comment_added"}
 
 

@@ -18,7 +18,14 @@ from sqlalchemy.orm import Session
 
 from engine.audit import record_event
 from engine.bpmn.external_work import WaitingServiceTask
-from engine.bpmn.spiff_adapter import ReadyUserTask, Step, WaitingMessage, WaitingTimer, WorkflowRun
+from engine.bpmn.spiff_adapter import (
+    ReadyUserTask,
+    Step,
+    WaitingMessage,
+    WaitingSignal,
+    WaitingTimer,
+    WorkflowRun,
+)
 from engine.bpmn.support import DEFAULT_TOPIC
 from engine.bundles import Bundle
 from engine.clock import Clock
@@ -27,6 +34,7 @@ from engine.errors import ProcessError
 from engine.notifications.designed import notify_designed
 from engine.notifications.outbox import notify_task_created
 from engine.register_actions import apply_register_actions
+from engine.signal_tables import SignalSubscription
 from engine.states import ExternalTaskStatus, TaskStatus, TimerStatus
 from engine.tables import ExternalTask, Instance, MessageSubscription, Task, TaskCandidateGroup, Timer
 from engine.task_incidents import evaluate_assignee, record_task_incident
@@ -64,6 +72,8 @@ def sync_rows(
                          now=now)
         if messages or bundle.uses("message_events"):
             _sync_messages(session, record=record, waiting_messages=messages, now=now)
+        if bundle.uses("signal_events"):
+            _sync_signals(session, record=record, waiting=run.waiting_signals(), now=now)
         if bundle.uses("external_tasks"):
             _sync_external_tasks(session, clock, actor=actor, record=record, bundle=bundle, run=run,
                                  waiting=run.waiting_service_tasks(), default_topic=default_topic)
@@ -225,6 +235,19 @@ def _sync_messages(
             session.add(MessageSubscription(task_id=task_id, instance_id=record.instance_id,
                                             message_name=message.message_name, element_id=message.element_id,
                                             created_at=now))
+
+
+def _sync_signals(session: Session, *, record: Instance, waiting: list[WaitingSignal], now: datetime) -> None:
+    existing = {row.task_id: row for row in session.scalars(
+        select(SignalSubscription).where(SignalSubscription.instance_id == record.instance_id))}
+    waiting_by_id = {w.task_id: w for w in waiting}
+    for task_id, row in existing.items():
+        if task_id not in waiting_by_id:
+            session.delete(row)
+    for task_id, signal in waiting_by_id.items():
+        if task_id not in existing:
+            session.add(SignalSubscription(task_id=task_id, instance_id=record.instance_id, signal_name=signal.signal_name,
+                                           element_id=signal.element_id, created_at=now))
 
 
 def _sync_external_tasks(

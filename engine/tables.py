@@ -24,6 +24,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 # reads `Base.metadata` (Alembic, the migration test) see them.
 from engine.notification_tables import GroupNotificationDefault, Notification, NotificationSetting, WebhookEndpoint
 from engine.register_tables import Customer, Outlet, OutletAssessment, OutletStaff, Product, Region
+from engine.signal_tables import SignalSubscription  # noqa: F401 - seen by Base.metadata
 from engine.table_base import Base, UTCDateTime
 
 # The partial indexes' condition (migration 0020): TaskStatus.OPEN, spelled out because

@@ -24,6 +24,7 @@ from engine.definitions import get_definition_row
 from engine.identity import SCHEDULER
 from engine.incidents import advance_or_incident
 from engine.instances import launch_instance
+from engine.messages import deliver_thrown_messages  # noqa: F401 - a fired timer may throw a message: load its router
 from engine.states import InstanceStatus, StartTimerStatus, TimerStatus
 from engine.tables import Instance, StartTimer, Timer
 from engine.workflow_store import load_run

@@ -8,7 +8,7 @@ rebuilt and compared (`verify_state`), and after how many finished tasks they ar
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session, object_session, sessionmaker
 from engine.advance_limits import limits_of
 from engine.audit import record_event
 from engine.bpmn.serialization import CHUNKS_KEY, DEFAULT_SPILL_AT, SERIALIZER_VERSION, json_bytes
-from engine.bpmn.spiff_adapter import Step, WorkflowRun
+from engine.bpmn.spiff_adapter import Step, ThrownMessage, WorkflowRun
 from engine.bpmn.support import DEFAULT_TOPIC
 from engine.bundles import Bundle
 from engine.clock import Clock
@@ -33,6 +33,16 @@ from engine.tables import Instance, InstanceStateChunk
 from engine.workflow_cache import WorkflowCache
 
 _STORE_KEY = "tixi_workflow_store"
+
+# Who delivers the messages a saved step threw to other cases (engine.messages, which sits above
+# this module: delivering resumes or starts another case, which is saved here again).
+ThrownMessageRouter = Callable[[Session, Clock, str, Instance, list[ThrownMessage]], None]
+_thrown_message_router: list[ThrownMessageRouter] = []
+
+
+def route_thrown_messages_with(router: ThrownMessageRouter) -> None:
+    """Install the one router of thrown messages (engine.messages does, when it is imported)."""
+    _thrown_message_router[:] = [router]
 
 
 @dataclass(frozen=True)
@@ -118,6 +128,11 @@ def save_run(
     WorkflowCache.hold(session, record.instance_id, run, bundle.cache_key, record.state_revision, saved=True)
     if store.verify_state:
         _verify_stored_state(session, record, bundle, run)
+    thrown = run.take_thrown()
+    if thrown:  # after this case's own save: the receiver may be started or resumed in this transaction
+        if not _thrown_message_router:
+            raise RuntimeError("a case threw a message, and engine.messages (which delivers it) is not loaded")
+        _thrown_message_router[0](session, clock, actor, record, thrown)
 
 
 def _case_data_bytes(variables: dict[str, Any], limit: int) -> int:

@@ -20,10 +20,10 @@ from sqlalchemy.orm import Session
 from typer.testing import CliRunner, Result
 
 from api.cli import app
+from engine.clock import SystemClock
 from engine.db import make_engine
 from engine.errors import AuthenticationError
 from engine.identity import Actor, find_actor
-from engine.clock import SystemClock
 from engine.logins import LockoutPolicy, find_login, record_login_failure
 from engine.passwords import password_matches
 from engine.tables import AuditEvent, Definition, Deployment, Group, Membership, ServiceAccount, User

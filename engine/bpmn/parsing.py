@@ -8,7 +8,6 @@ Convention (docs/bpmn-conventions.md): Camunda attributes on the elements —
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Callable
 from copy import deepcopy
 from dataclasses import dataclass, field
@@ -19,10 +18,12 @@ from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 
 from engine.bpmn.camunda_expressions import TranslationProblem, ids_within, translate_bpmn, translate_dmn
+from engine.bpmn.decision_checks import decision_cell_problem, required_decision
 from engine.bpmn.designer_notices import designer_notifications, pass_designer_notifications_through
 from engine.bpmn.http_connector_spec import CONNECTOR_TOPIC, connector_of, read_http_connector
+from engine.bpmn.links import join_links, link_problems
 from engine.bpmn.serialization import SERIALIZER, SERIALIZER_VERSION, spec_to_dict
-from engine.bpmn.support import external_topic, unsupported_elements
+from engine.bpmn.support import external_topic, sends_message, unsupported_elements
 from engine.bpmn.task_specs import TixiParser
 
 BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
@@ -86,7 +87,8 @@ def parse_decisions(root: etree._Element, filename: str) -> list[ParsedDecision]
     namespace = etree.QName(root).namespace
     if not root.findall(f"{{{namespace}}}decision"):
         raise DefinitionProblem("the DMN document holds no decision")
-    _refuse_required_decisions(root)
+    if required := required_decision(root):
+        raise DefinitionProblem(required[1], element_id=required[0])
     translations = _translated(translate_dmn, root)
     parser = TixiParser()
     converter = SERIALIZER.registry.convert_to_dict["BusinessRuleTask"].args[1].__self__  # the registered converter
@@ -103,7 +105,7 @@ def parse_decisions(root: etree._Element, filename: str) -> list[ParsedDecision]
         except (ValidationException, SpiffWorkflowException, IndexError) as error:
             raise DefinitionProblem(f"decision '{key}' has no usable decision table: {error}", element_id=key) from None
         table_dict = json.loads(json.dumps(converter.decision_table_to_dict(table), default=str))
-        problem = _decision_cell_problem(table_dict)
+        problem = decision_cell_problem(table_dict)
         if problem:
             raise DefinitionProblem(f"decision '{key}': {problem}", element_id=key)
         parsed.append(ParsedDecision(key, decision.get("name") or key, table_dict,
@@ -133,44 +135,6 @@ def single_decision_documents(root: etree._Element) -> list[etree._Element]:
     return documents
 
 
-def _refuse_required_decisions(root: etree._Element) -> None:
-    """A decision that requires another (a DRG) is refused: the library evaluates one table, never its requirements."""
-    namespace = etree.QName(root).namespace
-    for decision in root.findall(f"{{{namespace}}}decision"):
-        required = decision.find(f"{{{namespace}}}informationRequirement/{{{namespace}}}requiredDecision")
-        if required is not None:
-            key, needed = decision.get("id", ""), (required.get("href") or "").lstrip("#")
-            raise DefinitionProblem(
-                f"decision '{key}' requires decision '{needed}' (a decision requirement graph); Tixi evaluates one "
-                "decision table per business-rule task and does not evaluate required decisions. Put each decision "
-                f"on its own business-rule task, '{needed}' first, and read its output in '{key}'", element_id=key)
-
-
-def _decision_cell_problem(table: dict[str, Any]) -> str | None:
-    """Check every cell as the library will run it (Python, not FEEL), through the sandbox's static check."""
-    from engine.bpmn.sandbox import check_expression
-
-    for column in table.get("inputs", []):
-        if column.get("expression") and (message := check_expression(column["expression"])):
-            return f"input '{column.get('label') or column.get('id')}': {message}"
-    for rule in table.get("rules", []):
-        row = f"{rule.get('row_number')} (rule '{rule.get('id')}')"
-        for entry in rule.get("input_entries", []):
-            for cell in entry.get("lhs") or []:
-                if cell is None or cell.strip() in ("", "-"):
-                    continue
-                text = re.sub(r"\?", "dmninputexpr", cell)
-                # A cell is either a whole comparison value ("exchange", 3) or the right-hand part of
-                # one ("<= 15"); the library tries them in that order.
-                if check_expression(text) and (message := check_expression(f"dmninputexpr {text}")):
-                    return f"row {row}: input cell '{cell}': {message}"
-        for entry in rule.get("output_entries", []):
-            text = (entry.get("text") or "").strip()
-            if text and (message := check_expression(text)):
-                return f"row {row}: output cell '{text}': {message}"
-    return None
-
-
 def parse_processes(root: etree._Element, filename: str, decisions: list[etree._Element]) -> list[ParsedProcess]:
     """Parse the executable processes of a BPMN document.
 
@@ -186,13 +150,20 @@ def parse_processes(root: etree._Element, filename: str, decisions: list[etree._
     if not processes:
         raise DefinitionProblem("the BPMN document holds no executable process")
     for process in processes:
-        refused = unsupported_elements(process)
+        refused = [*unsupported_elements(process), *link_problems(process)]
         if refused:
             raise DefinitionProblem(refused[0].message, element_id=refused[0].element_id, line=refused[0].line)
         pass_designer_notifications_through(process)
-        # A send task a worker does (the only other kind not refused) runs as the service task it is in Camunda 7.
-        for send in process.iter(f"{{{BPMN_NS}}}sendTask"):
-            send.tag = f"{{{BPMN_NS}}}serviceTask"
+        join_links(process)
+        for send in list(process.iter(f"{{{BPMN_NS}}}sendTask")):
+            if sends_message(send):
+                # A send task with a message throws it as a message throw event does (the case waiting
+                # for it receives it); the library's send task would wait for a worker instead.
+                send.tag = f"{{{BPMN_NS}}}intermediateThrowEvent"
+                etree.SubElement(send, f"{{{BPMN_NS}}}messageEventDefinition", messageRef=send.attrib.pop("messageRef"))
+            else:
+                # A send task a worker does runs as the service task it is in Camunda 7.
+                send.tag = f"{{{BPMN_NS}}}serviceTask"
     parser = TixiParser()
     try:
         for dmn in decisions:
@@ -254,18 +225,33 @@ def _message_names(process: etree._Element) -> dict[str, str]:
     return {m.get("id", ""): m.get("name") or m.get("id", "") for m in root.iter(f"{{{BPMN_NS}}}message")}
 
 
+def _signal_names(process: etree._Element) -> dict[str, str]:
+    root = process.getroottree().getroot()
+    return {s.get("id", ""): s.get("name") or s.get("id", "") for s in root.iter(f"{{{BPMN_NS}}}signal")}
+
+
+def _signal_name(definition: etree._Element, signals: dict[str, str]) -> str:
+    """As the library names it: the referenced signal's name, else the event's own name."""
+    ref = definition.get("signalRef")
+    return signals.get(ref or "", ref or "") if ref else (definition.getparent().get("name") or "")
+
+
 def _start_events(process: etree._Element, messages: dict[str, str]) -> list[dict[str, Any]]:
-    """Each top-level start event: plain, timer (with its expression) or message (with its name)."""
+    """Each top-level start event: plain, timer (with its expression), message or signal (with its name)."""
     events = []
+    signals = _signal_names(process)
     for event in process.findall("bpmn:startEvent", _NS):
         timer = event.find("bpmn:timerEventDefinition", _NS)
         message = event.find("bpmn:messageEventDefinition", _NS)
+        signal = event.find("bpmn:signalEventDefinition", _NS)
         entry: dict[str, Any] = {"element_id": event.get("id", ""), "kind": "plain", "form_key": _camunda(event, "formKey")}
         if timer is not None:
             expression = next((child.text or "" for child in timer if isinstance(child.tag, str)), "")
             entry.update(kind="timer", expression=expression.strip().strip('"'))
         elif message is not None:
             entry.update(kind="message", message=messages.get(message.get("messageRef", ""), message.get("messageRef")))
+        elif signal is not None:
+            entry.update(kind="signal", signal=_signal_name(signal, signals))
         events.append(entry)
     return events
 
@@ -324,6 +310,10 @@ def _elements(process: etree._Element) -> dict[str, Any]:
             node.getparent().get("id", ""): messages.get(node.get("messageRef", ""), node.get("messageRef", ""))
             for node in process.iter(f"{{{BPMN_NS}}}messageEventDefinition")
         },
+        "signal_events": {
+            node.getparent().get("id", ""): _signal_name(node, _signal_names(process))
+            for node in process.iter(f"{{{BPMN_NS}}}signalEventDefinition")
+        },
         "start_events": start_events,
         # Send tasks and message throw/end events that tell people (engine/notifications/designed.py).
         "notifications": designer_notifications(process),
@@ -377,6 +367,9 @@ def _expressions(process: etree._Element) -> list[Expression]:
         condition = flow.find("bpmn:conditionExpression", _NS)
         if condition is not None and (condition.text or "").strip():
             found.append(Expression(flow.get("id", ""), "condition", condition.text.strip()))
+    for condition in process.iter(f"{{{BPMN_NS}}}condition"):  # a conditional event's
+        event = condition.getparent().getparent()
+        found.append(Expression(event.get("id", ""), "condition", (condition.text or "").strip()))
     for task in process.iter(f"{{{BPMN_NS}}}scriptTask"):
         script = task.find("bpmn:script", _NS)
         if script is not None and script.text:

@@ -16,7 +16,10 @@ from typing import Any
 
 from SpiffWorkflow.bpmn import BpmnEvent
 from SpiffWorkflow.bpmn.specs.defaults import ExclusiveGateway, UserTask
+from SpiffWorkflow.bpmn.specs.event_definitions.conditional import ConditionalEventDefinition
+from SpiffWorkflow.bpmn.specs.event_definitions.item_aware_event import SignalEventDefinition
 from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
+from SpiffWorkflow.bpmn.specs.event_definitions.multiple import MultipleEventDefinition
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import CycleTimerEventDefinition, TimerEventDefinition
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.exceptions import SpiffWorkflowException
@@ -70,10 +73,27 @@ class WaitingTimer:
 
 @dataclass(frozen=True)
 class WaitingMessage:
-    task_id: uuid.UUID
+    task_id: uuid.UUID  # the subscription: the waiting event's task, or one message of an event-based gateway
     process_key: str
     element_id: str
     message_name: str
+
+
+@dataclass(frozen=True)
+class WaitingSignal:
+    task_id: uuid.UUID
+    process_key: str
+    element_id: str
+    signal_name: str
+
+
+@dataclass(frozen=True)
+class ThrownMessage:
+    """A message a step of this case threw that no event of the case itself caught, or a signal it threw: for other cases."""
+
+    name: str
+    variables: dict[str, Any]
+    kind: str = "message"  # "message" | "signal"
 
 
 @dataclass(frozen=True)
@@ -95,6 +115,7 @@ class WorkflowRun(ExternalWork):
         self._index = index or SpillIndex()
         self.touched = False  # changed since loaded or last saved (a held copy of it is then stale)
         self.data_bytes = 0  # the case data's size as JSON at the last save (0: not measured here)
+        self.thrown: list[ThrownMessage] = []  # thrown since the last `take_thrown`, for the host to deliver
         attach_sandbox(workflow)  # the script engine is not serialized: re-attach on every load
         spiff_patches.answer_task_queries_from_tables(workflow)
         spiff_patches.call_before_each_task(workflow, budget.count_step)
@@ -151,22 +172,51 @@ class WorkflowRun(ExternalWork):
         return self._tracking(now, run)
 
     def deliver_message(self, task_id: uuid.UUID, variables: dict[str, Any], now: datetime) -> list[Step]:
-        """Hand a message to the event waiting for it; its variables join the case data."""
-        task = self._workflow.get_task_from_id(task_id)
-        definition = getattr(task.task_spec, "event_definition", None) if task is not None else None
-        if task is None or task.state != TaskState.WAITING or not isinstance(definition, MessageEventDefinition):
+        """Hand a message to the event waiting for it (`task_id` as in `waiting_messages`); its variables join the case data."""
+        found = next(((task, definition) for subscription, task, definition, _ in self._waiting_message_definitions()
+                      if subscription == task_id), None)
+        if found is None:
             raise KeyError(task_id)
+        task, definition = found
+
+        event_subprocess = task is self._workflow.task_tree
 
         def run() -> None:
-            task.data.update(variables)
+            if not event_subprocess:
+                task.data.update(variables)
             # The Camunda definition (catch events) takes its payload wrapped; the standard one (a
             # receive task) merges the payload itself into the task's data.
             wrapped = type(definition) is not MessageEventDefinition
             payload = {"payload": variables, "result_var": None} if wrapped else dict(variables)
             self._workflow.send_event(BpmnEvent(definition, payload=payload))
+            if event_subprocess:  # the library just started it: its start event carries the variables on
+                for started in self._tasks(TaskState.READY):
+                    if getattr(started.task_spec, "event_definition", None) is definition:
+                        started.data.update(variables)
             self._workflow.do_engine_steps()
 
         return self._tracking(now, run)
+
+    def deliver_signal(self, name: str, variables: dict[str, Any], now: datetime) -> list[Step]:
+        """Hand a broadcast signal to every event of this case waiting for it; its variables join the case data."""
+        definition = next((w.task_spec.event_definition for w in self._tasks(TaskState.WAITING)
+                           if isinstance(getattr(w.task_spec, "event_definition", None), SignalEventDefinition)
+                           and w.task_spec.event_definition.name == name), None)
+        if definition is None:
+            raise KeyError(name)
+
+        def run() -> None:
+            self._workflow.send_event(BpmnEvent(definition, payload=dict(variables)))
+            self._workflow.do_engine_steps()
+
+        return self._tracking(now, run)
+
+    def waiting_signals(self) -> list[WaitingSignal]:
+        return [
+            WaitingSignal(t.id, _process_key(t), t.task_spec.bpmn_id, t.task_spec.event_definition.name)
+            for t in self._tasks(TaskState.WAITING)
+            if isinstance(getattr(t.task_spec, "event_definition", None), SignalEventDefinition)
+        ]
 
     def prime_timer_start(self, element_id: str) -> None:
         """Make a timer start event fire exactly once on the next advance.
@@ -214,22 +264,42 @@ class WorkflowRun(ExternalWork):
     def waiting_timers(self) -> list[WaitingTimer]:
         timers = []
         for task in self._tasks(TaskState.WAITING):
-            definition = getattr(task.task_spec, "event_definition", None)
-            if isinstance(definition, TimerEventDefinition):
+            for definition, element_id in _event_definitions(task):
+                if not isinstance(definition, TimerEventDefinition):
+                    continue
                 value = definition.details(task).value
                 if isinstance(value, dict) and "next" in value:  # a cycle
                     value = value["next"]
                 if isinstance(value, str):
-                    timers.append(WaitingTimer(task.id, _process_key(task), task.task_spec.bpmn_id,
-                                               timing.parse_due(value)))
+                    timers.append(WaitingTimer(task.id, _process_key(task), element_id, timing.parse_due(value)))
         return timers
 
     def waiting_messages(self) -> list[WaitingMessage]:
-        return [
-            WaitingMessage(t.id, _process_key(t), t.task_spec.bpmn_id, t.task_spec.event_definition.name)
-            for t in self._tasks(TaskState.WAITING)
-            if isinstance(getattr(t.task_spec, "event_definition", None), MessageEventDefinition)
-        ]
+        return [WaitingMessage(subscription, _process_key(task), element_id, definition.name)
+                for subscription, task, definition, element_id in self._waiting_message_definitions()]
+
+    def _waiting_message_definitions(self) -> list[tuple[uuid.UUID, SpiffTask, MessageEventDefinition, str]]:
+        """Each message a waiting task would catch, with its subscription id.
+
+        An event-based gateway waits on all its messages in one task: each gets an id of its own
+        (derived from the task's and its catch event's), so each has its own subscription row.
+        """
+        found = []
+        if not self.is_completed:
+            # A message event subprocess of the process waits for its message as long as the case runs:
+            # no task stands for it, so its subscription id is derived from the case's root task.
+            root = self._workflow.task_tree
+            for name in getattr(self._workflow.spec.start, "trigger_specs", []):
+                for start in self._workflow.subprocess_specs[name].bpmn_start_events:
+                    if isinstance(start.event_definition, MessageEventDefinition):
+                        found.append((uuid.uuid5(root.id, start.bpmn_id), root, start.event_definition, start.bpmn_id))
+        for task in self._tasks(TaskState.WAITING):
+            gateway = isinstance(getattr(task.task_spec, "event_definition", None), MultipleEventDefinition)
+            for definition, element_id in _event_definitions(task):
+                if isinstance(definition, MessageEventDefinition):
+                    subscription = uuid.uuid5(task.id, element_id) if gateway else task.id
+                    found.append((subscription, task, definition, element_id))
+        return found
 
     def task_variables(self, task_id: uuid.UUID) -> dict[str, Any]:
         task = self._workflow.get_task_from_id(task_id)
@@ -274,12 +344,64 @@ class WorkflowRun(ExternalWork):
         # `_state` is the field behind the `state` property, read without the property's call.
         return [t for _, table in task_tables(self._workflow) for t in table.values() if t._state & state]
 
+    def take_thrown(self) -> list[ThrownMessage]:
+        """The messages thrown since the last call, oldest first (each handed out once)."""
+        thrown, self.thrown = self.thrown, []
+        return thrown
+
+    def _fire_true_conditions(self, done_before: set[uuid.UUID]) -> None:
+        """Evaluate every waiting conditional event again against the case data, and run on from those now true.
+
+        The library evaluates a condition only when the event is reached: one that becomes true
+        through a later step (another branch setting the variable) would wait for ever. Each round
+        can change the data again, so this repeats until no condition fires (the advance budget
+        bounds it).
+        """
+        while True:
+            waiting = [t for t in self._tasks(TaskState.WAITING)
+                       if isinstance(getattr(t.task_spec, "event_definition", None), ConditionalEventDefinition)]
+            if not waiting:
+                return
+            # The case data with what this advance's steps wrote (a branch that ended took its data along).
+            case_data = self.variables()
+            for task in sorted((t for t in self._tasks(TaskState.COMPLETED) if t.id not in done_before),
+                               key=lambda t: t.last_state_change):
+                case_data.update(task.data)
+            environment = self._workflow.script_engine.environment
+            now_true = [t for t in waiting if environment.evaluate(t.task_spec.event_definition.expression, dict(case_data))]
+            if not now_true:
+                return
+            for task in now_true:
+                # Readied directly: the library's update would first copy the data of the moment the
+                # event was reached back in (and find the condition false again).
+                task.data.update(case_data)
+                task._ready()
+            self._workflow.do_engine_steps()
+
+    def _collect_thrown(self) -> None:
+        for event in self._workflow.get_events():
+            definition = event.event_definition
+            if isinstance(definition, MessageEventDefinition):
+                payload = event.payload
+                if type(definition) is not MessageEventDefinition:  # the Camunda flavour wraps its payload
+                    payload = payload.get("payload")
+                if not isinstance(payload, dict):
+                    payload = {getattr(definition, "result_var", None) or "message": payload}
+                self.thrown.append(ThrownMessage(definition.name, dict(payload)))
+            elif isinstance(definition, SignalEventDefinition):
+                # A signal is a broadcast fact: it carries no case data to the cases that hear it.
+                self.thrown.append(ThrownMessage(definition.name, {}, kind="signal"))
+
     def _tracking(self, now: datetime, action: Callable[[], Any]) -> list[Step]:
         self.touched = True
         done_before = {t.id for t in self._tasks(TaskState.COMPLETED)}
         try:
             with spiff_patches.at(now), budget.spending(self.limits):
-                action()
+                try:
+                    action()
+                    self._fire_true_conditions(done_before)
+                finally:
+                    self._collect_thrown()  # also what was thrown before a failing step: that much ran
         except SpiffWorkflowException as error:
             failure = _workflow_error(error)
             failure.budget = budget.exhausted(error)
@@ -344,6 +466,19 @@ def _next_elements(task: SpiffTask) -> list[str]:
         else:
             found.extend(_next_elements(child))
     return found
+
+
+def _event_definitions(task: SpiffTask) -> list[tuple[Any, str]]:
+    """The event definitions a waiting task waits on, each with the BPMN element it stands for.
+
+    An event-based gateway holds the definitions of the catch events after it (the library moved
+    them there), in the order of its outgoing flows: each is named by its catch event.
+    """
+    definition = getattr(task.task_spec, "event_definition", None)
+    if isinstance(definition, MultipleEventDefinition):
+        targets = [spec.bpmn_id for spec in task.task_spec.outputs]
+        return list(zip(definition.event_definitions, targets, strict=False))
+    return [(definition, task.task_spec.bpmn_id)] if definition is not None else []
 
 
 def _process_key(task: SpiffTask) -> str:

@@ -7,7 +7,10 @@ library changes it: read that test before upgrading SpiffWorkflow.
 - `install()` (process-wide, idempotent; `WorkflowRun` calls it before it builds or loads a workflow):
   deeper task iterators; a clock for the timer module; a computed timer cycle under a minute fails
   the step that reaches it (`engine.bpmn.cycles`); a decision output no state can hold fails its
-  business-rule task (`engine.bpmn.storable`).
+  business-rule task (`engine.bpmn.storable`); a thrown Camunda message without `camunda:expression`
+  carries the sender's case data (as the standard message does) instead of failing on `None`; a
+  thrown signal is handed out to the host even when an event of the same case caught it (a
+  broadcast reaches every case).
 - `answer_task_queries_from_tables(workflow)`: per workflow, the commonest task queries answered
   without walking the task tree.
 - `call_before_each_task(workflow, hook)`: per workflow, a hook before every task the engine loop
@@ -19,15 +22,19 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
+from copy import deepcopy
 from datetime import UTC, datetime, timedelta, tzinfo
 from itertools import islice
 from typing import Any
 
 from SpiffWorkflow.bpmn.exceptions import WorkflowTaskException
 from SpiffWorkflow.bpmn.specs.event_definitions import timer as spiff_timer
+from SpiffWorkflow.bpmn.specs.event_definitions.item_aware_event import SignalEventDefinition
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
+from SpiffWorkflow.bpmn.util.event import BpmnEvent
 from SpiffWorkflow.bpmn.util.task import BpmnTaskIterator
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
+from SpiffWorkflow.camunda.specs.event_definitions import MessageEventDefinition as CamundaMessageEventDefinition
 from SpiffWorkflow.dmn.engine.DMNEngine import DMNEngine
 from SpiffWorkflow.task import Task as SpiffTask
 from SpiffWorkflow.util.task import TaskIterator, TaskState
@@ -84,6 +91,25 @@ def _storable_decision_result(self: DMNEngine, task: Any) -> Any:
     return result
 
 
+def _throw_message(self: CamundaMessageEventDefinition, task: SpiffTask) -> None:
+    # The library evaluates `camunda:expression` for the payload, and a throw without one (the
+    # modeler's default) failed on `None`: such a message carries the case data, as the standard's does.
+    if self.expression is None:
+        result = deepcopy(task.data)
+    else:
+        result = task.workflow.script_engine.evaluate(task, self.expression)
+    task.workflow.top_workflow.catch(BpmnEvent(self, payload={"payload": result, "result_var": self.result_var}))
+
+
+def _throw_signal(self: SignalEventDefinition, task: SpiffTask) -> None:
+    # The library hands out only the events no task of the case caught; a signal is for every case.
+    event = BpmnEvent(self, payload=deepcopy(task.data))
+    top = task.workflow.top_workflow
+    top.catch(event)
+    if event not in top.bpmn_events:
+        top.bpmn_events.append(event)
+
+
 def install() -> None:
     """Apply the process-wide patches (idempotent)."""
     TaskIterator.__init__.__defaults__ = _TASK_ITERATOR_DEFAULTS
@@ -92,6 +118,8 @@ def install() -> None:
     spiff_timer.datetime = ClockedDatetime
     TimerEventDefinition.parse_iso_recurring_interval = staticmethod(_interval_of_a_minute_or_more)
     DMNEngine.result = _storable_decision_result
+    CamundaMessageEventDefinition.throw = _throw_message
+    SignalEventDefinition.throw = _throw_signal
 
 
 @contextmanager

@@ -1,7 +1,7 @@
 """Which BPMN elements Tixi runs, and the refusal at Check for every other one.
 
-The library parses more than it runs as the standard says: an event-based gateway, a link event or
-a signal deploy and then stall or end the case early. So the elements that run are listed here
+The library parses more than it runs as the standard says: an interrupting event subprocess, a
+compensation or a complex gateway would deploy and then stall or lie. So the elements that run are listed here
 (each has a test, see docs/bpmn-support.md), and any other flow element or event definition is
 refused at deploy and Check with a message naming it and saying what to draw instead.
 """
@@ -21,26 +21,29 @@ DEFAULT_TOPIC = "tixi-default"  # a service task naming no topic; TIXI_EXTERNAL_
 
 # The event definitions each kind of event runs with; None: a plain event without one.
 _EVENTS: dict[str, set[str | None]] = {
-    "startEvent": {None, "timerEventDefinition", "messageEventDefinition"},
-    "endEvent": {None, "terminateEventDefinition", "errorEventDefinition"},
-    "intermediateCatchEvent": {"timerEventDefinition", "messageEventDefinition"},
-    "intermediateThrowEvent": {None},
-    "boundaryEvent": {"timerEventDefinition", "messageEventDefinition", "errorEventDefinition"},
+    "startEvent": {None, "timerEventDefinition", "messageEventDefinition", "signalEventDefinition"},
+    "endEvent": {None, "terminateEventDefinition", "errorEventDefinition", "messageEventDefinition",
+                 "signalEventDefinition"},
+    "intermediateCatchEvent": {"timerEventDefinition", "messageEventDefinition", "linkEventDefinition",
+                               "signalEventDefinition", "conditionalEventDefinition"},
+    "intermediateThrowEvent": {None, "messageEventDefinition", "linkEventDefinition", "signalEventDefinition"},
+    "boundaryEvent": {"timerEventDefinition", "messageEventDefinition", "errorEventDefinition",
+                      "signalEventDefinition", "conditionalEventDefinition"},
 }
 _JAVA_IMPLEMENTATIONS = ("class", "expression", "delegateExpression")
 
 # What to draw instead of each refused element.
 _INSTEAD = {
-    "eventBasedGateway": "wait with a receive task or message catch event and put timer or message boundary "
-                         "events on it",
     "complexGateway": "use an inclusive or exclusive gateway with conditions",
     "adHocSubProcess": "draw the tasks of the subprocess with a parallel gateway, or as separate user tasks",
     "transaction": "use an embedded subprocess with an error boundary event",
     "multiInstanceLoopCharacteristics": "draw the repetition as a loop back through an exclusive gateway",
     "standardLoopCharacteristics": "draw the repetition as a loop back through an exclusive gateway",
-    "signalEventDefinition": "use a message event; POST /api/messages delivers it",
-    "conditionalEventDefinition": "test the condition at an exclusive gateway after the step that changes it",
-    "linkEventDefinition": "connect the two places with a sequence flow",
+    "signalEventDefinition": "use a signal event with a signalRef; POST /api/signals broadcasts it",
+    "conditionalEventDefinition": "use a conditional intermediate catch event or boundary event, or test the "
+                                  "condition at an exclusive gateway after the step that changes it",
+    "linkEventDefinition": "use a link intermediate throw event and a link intermediate catch event of the same "
+                           "name, or connect the two places with a sequence flow",
     "escalationEventDefinition": "use an error end event and an error boundary event on the subprocess",
     "compensateEventDefinition": "draw the undoing steps as ordinary tasks on an error or exclusive-gateway path",
     "cancelEventDefinition": "use an error end event and an error boundary event on the subprocess",
@@ -77,15 +80,56 @@ def unsupported_elements(process: etree._Element) -> list[Unsupported]:
 def _problem(node: etree._Element, local: str) -> str | None:
     if local in _INSTEAD and local.endswith("LoopCharacteristics"):
         return f"{_what(node.getparent())} repeats ({_words(local)}), which Tixi does not run: {_INSTEAD[local]}"
-    if local in ("eventBasedGateway", "complexGateway", "adHocSubProcess", "transaction"):
+    if local == "eventBasedGateway":
+        return _event_gateway_problem(node)
+    if local in ("complexGateway", "adHocSubProcess", "transaction"):
         return f"{_what(node)} is not run by Tixi: {_INSTEAD[local]}"
     if local == "subProcess" and node.get("triggeredByEvent") == "true":
-        return (f"{_what(node)} is an event subprocess, which Tixi does not run: put a boundary event on an "
-                "embedded subprocess instead")
+        return _event_subprocess_problem(node)
     if local in _EVENTS:
         return _event_problem(node, local)
     if local in ("serviceTask", "sendTask"):
         return _implementation_problem(node, local)
+    return None
+
+
+def _event_subprocess_problem(node: etree._Element) -> str | None:
+    """A non-interrupting message event subprocess of the process itself runs; every other kind is refused."""
+    starts = [c for c in node if isinstance(c.tag, str) and etree.QName(c).localname == "startEvent"]
+    message = starts[0].find(f"{{{BPMN_NS}}}messageEventDefinition") if len(starts) == 1 else None
+    parent = node.getparent()
+    if (message is None or starts[0].get("isInterrupting", "true") != "false"
+            or parent is None or etree.QName(parent).localname != "process"):
+        return (f"{_what(node)} is an event subprocess Tixi does not run: it runs one that starts with a "
+                "non-interrupting message start event, in the process itself; for an interrupting one put a "
+                "message or timer boundary event on an embedded subprocess around the flow instead")
+    return None
+
+
+def _event_gateway_problem(node: etree._Element) -> str | None:
+    """An event-based gateway races the message and timer catch events its flows lead to."""
+    if node.get("instantiate") == "true" or node.get("eventGatewayType", "Exclusive") != "Exclusive":
+        return (f"{_what(node)} starts the case or waits on all its events, which Tixi does not run: draw a "
+                "start event before an exclusive event-based gateway")
+    siblings = list(node.getparent() if node.getparent() is not None else [])
+    by_id = {child.get("id"): child for child in siblings if isinstance(child.tag, str)}
+    targets = [by_id.get(flow.get("targetRef")) for flow in siblings
+               if isinstance(flow.tag, str) and etree.QName(flow).localname == "sequenceFlow"
+               and flow.get("sourceRef") == node.get("id")]
+    kinds = []
+    for target in targets:
+        definitions = [etree.QName(c).localname for c in target if isinstance(c.tag, str)
+                       and etree.QName(c).localname.endswith("EventDefinition")] if target is not None else []
+        if (target is None or etree.QName(target).localname != "intermediateCatchEvent"
+                or definitions not in (["messageEventDefinition"], ["timerEventDefinition"])):
+            return (f"{_what(node)} leads to {_what(target)}: Tixi races only message and timer intermediate "
+                    "catch events after an event-based gateway; draw a message catch event instead")
+        kinds.append(definitions[0])
+    if len(targets) < 2:
+        return f"{_what(node)} needs two or more outgoing flows, each to a message or timer catch event"
+    if kinds.count("timerEventDefinition") > 1:
+        return (f"{_what(node)} races {kinds.count('timerEventDefinition')} timers, and Tixi races one: keep the "
+                "earliest timer")
     return None
 
 
@@ -96,17 +140,23 @@ def _event_problem(node: etree._Element, local: str) -> str | None:
         return (f"{_what(node)} has {len(definitions)} event definitions (a multiple event), and Tixi waits on one: "
                 "draw one event per trigger")
     definition = definitions[0] if definitions else None
-    if definition is not None and local == "startEvent" and _in_subprocess(node):
+    if definition is not None and local == "startEvent" and _in_subprocess(node) and not _event_subprocess_start(node):
         return (f"{_what(node)} is a {_words(definition)} start inside a subprocess, which never triggers: an "
                 "embedded subprocess starts with a plain start event when the flow reaches it")
+    if definition == "messageEventDefinition" and local in ("intermediateThrowEvent", "endEvent"):
+        message = node.find(f"{{{BPMN_NS}}}messageEventDefinition")
+        if message is not None and not message.get("messageRef"):
+            return f"{_what(node)} throws a message without messageRef: name the message the receiving case waits for"
+    if definition == "signalEventDefinition":
+        signal = node.find(f"{{{BPMN_NS}}}signalEventDefinition")
+        if signal is not None and not signal.get("signalRef"):
+            return f"{_what(node)} is a signal event without signalRef: name the signal (a bpmn:signal) it throws or catches"
     if definition in _EVENTS[local]:
         return None
     if definition == "messageEventDefinition" and local in NOTIFYING_ELEMENTS and designer_notification(node) is not None:
         return None  # a message Tixi sends to people (engine/notifications/designed.py), not to another case
     kind = _words(definition or "none") if definition else "plain"
     instead = _INSTEAD.get(definition, _INSTEAD[None])
-    if definition == "messageEventDefinition" and local in ("intermediateThrowEvent", "endEvent"):
-        instead = ("Tixi does not deliver a thrown message to another case; " + _INSTEAD["messageEventDefinition"])
     return f"{_what(node)} is a {kind} {_words(local)}, which Tixi does not run: {instead}"
 
 
@@ -132,16 +182,28 @@ def _implementation_problem(node: etree._Element, local: str) -> str | None:
         return f"{_what(node)} has camunda:type=\"{kind}\"; Tixi runs only camunda:type=\"external\""
     if kind == "external" and not (node.get(f"{{{CAMUNDA_NS}}}topic") or "").strip():
         return f"{_what(node)} is an external task without camunda:topic: name the topic its workers fetch"
-    if local == "sendTask" and kind is None:
-        return (f"{_what(node)} is a send task without a worker; Tixi does not deliver a thrown message to "
-                "another case: to tell people, give it camunda:property notify (a template) and notify_to; "
-                "else set camunda:type=\"external\" and camunda:topic, and let a worker send it")
+    if local == "sendTask" and kind is None and not node.get("messageRef"):
+        return (f"{_what(node)} is a send task without a message, a notification or a worker: give it a message "
+                "(messageRef), which Tixi delivers to the case waiting for it; or camunda:property notify (a "
+                "template) and notify_to to tell people; or set camunda:type=\"external\" and camunda:topic, and "
+                "let a worker send it")
     return None
+
+
+def sends_message(node: etree._Element) -> bool:
+    """A send task that throws its message (to the case waiting for it) rather than calling a worker."""
+    return (etree.QName(node).localname == "sendTask" and bool(node.get("messageRef"))
+            and node.get(f"{{{CAMUNDA_NS}}}type") is None)
 
 
 def external_topic(node: etree._Element) -> str | None:
     """The topic workers fetch a service or send task under; None: the server's default topic."""
     return (node.get(f"{{{CAMUNDA_NS}}}topic") or "").strip() or None
+
+
+def _event_subprocess_start(node: etree._Element) -> bool:
+    parent = node.getparent()
+    return parent is not None and parent.get("triggeredByEvent") == "true"
 
 
 def _in_subprocess(node: etree._Element) -> bool:

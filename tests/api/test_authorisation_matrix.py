@@ -92,6 +92,8 @@ MATRIX: dict[tuple[str, str], Row] = {
     # A case the caller may not message answers as one that is not there (no oracle on business keys).
     ("POST", "/api/messages"): Row("parts", allowed=only(200, "rcc_agent", *NATIONAL, "admin"), default=404,
                                    mutates=True),
+    # A broadcast reaches only the cases the caller may message; one that reaches none is no error.
+    ("POST", "/api/signals"): Row(body={"name": "nothing_listens_for_this"}),
     ("GET", "/api/tasks"): Row(),
     ("GET", "/api/my/done"): Row(),  # each caller's own
     ("GET", "/api/my/started"): Row(),

@@ -7,7 +7,6 @@ from datetime import timedelta
 from typing import Any
 
 from engine.clock import FrozenClock
-
 from tests.api.conftest import Desk
 from tests.api.test_outlet_onboarding import REGISTRATION
 

@@ -96,3 +96,25 @@ def test_decision_outputs_and_timer_cycles_pass_through_the_calls_the_patches_wr
     assert TimerEventDefinition.parse_iso_recurring_interval("R/2026-01-05T09:00:00Z/PT1H")[2] == timedelta(hours=1)
     with pytest.raises(ValueError, match="more often than once a minute"):
         TimerEventDefinition.parse_iso_recurring_interval("R/2026-01-05T09:00:00Z/PT0S")
+
+
+def test_the_camunda_message_throw_the_patch_replaces_takes_the_task_and_builds_the_payload_it_builds() -> None:
+    import SpiffWorkflow.camunda.specs.event_definitions as camunda_events
+
+    spiff_patches.install()
+    assert camunda_events.MessageEventDefinition.throw is spiff_patches._throw_message
+    # The library's own throw (what the patch stands in for) wraps the payload as the catch side unwraps it.
+    source = inspect.getsource(camunda_events.MessageEventDefinition.update_task_data)
+    assert "event_data['result_var']" in source and "event_data['payload']" in source
+
+
+def test_the_signal_throw_the_patch_replaces_hands_out_only_uncaught_events_itself() -> None:
+    from SpiffWorkflow.bpmn.specs.event_definitions.item_aware_event import SignalEventDefinition
+    from SpiffWorkflow.bpmn.util.event import EventManager
+
+    spiff_patches.install()
+    assert SignalEventDefinition.throw is spiff_patches._throw_signal
+    # The library appends an event to `bpmn_events` only when no task of the case caught it: the
+    # patch adds the caught ones, so a signal reaches the other cases too.
+    source = inspect.getsource(EventManager.catch)
+    assert "if len(tasks) == 0 and internal:" in source and "self.workflow.bpmn_events.append(event)" in source

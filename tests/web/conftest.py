@@ -23,8 +23,8 @@ from playwright.sync_api import Browser, BrowserContext, Page, Playwright, expec
 from api.app import create_app
 from api.settings import Settings
 from engine.catalog import DEFAULT_FORMS_DIR, FormCatalog
-from engine.config import DEFAULT_DEMO_DIR
 from engine.clock import SystemClock
+from engine.config import DEFAULT_DEMO_DIR
 from engine.db import make_engine, transaction
 from engine.definitions import deploy_files
 from engine.demo_network import sync_demo_network
