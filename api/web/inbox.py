@@ -90,7 +90,8 @@ def task_page(task_id: uuid.UUID, request: Request, session: SessionDep, catalog
         detail = tasks.get_task(session, catalog, actor=actor, task_id=task_id)
         summary = detail.summary
         try:
-            history = instances.instance_history(session, actor=actor, instance_id=summary.instance_id)
+            history = instances.instance_history(session, actor=actor, instance_id=summary.instance_id,
+                                                 internal=catalog.internal)
             where = where_now(instances.get_instance(session, actor=actor, instance_id=summary.instance_id))
         except NotFoundError:  # a finished task of a case this person no longer sees
             history, where = [], None

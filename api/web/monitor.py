@@ -56,8 +56,8 @@ def instance_list(
 def instance_page(instance_id: uuid.UUID, request: Request, session: SessionDep, catalog: CatalogDep,
                   actor: PageActor) -> HTMLResponse:
     with session.begin():
-        detail = instances.get_instance(session, actor=actor, instance_id=instance_id)
-        history = instances.instance_history(session, actor=actor, instance_id=instance_id)
+        detail = instances.get_instance(session, actor=actor, instance_id=instance_id, internal=catalog.internal)
+        history = instances.instance_history(session, actor=actor, instance_id=instance_id, internal=catalog.internal)
         summary = detail.summary
         start_form = start_form_of(session, summary.definition_key, summary.definition_version)
     return render(request, "instance.html", actor=actor, section="instances", instance=summary,
