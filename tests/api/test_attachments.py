@@ -105,6 +105,17 @@ def test_content_not_an_allowed_type_is_refused_naming_the_field(desk: Desk, cli
     assert not [e for e in events_of(desk.history(instance_id), "attachment_added") if e["task_id"] == task_id]
 
 
+@pytest.mark.parametrize("content", [photo()[:600], b"\x89PNG\r\n\x1a\n" + b"\x00" * 40, b"GIF89a\xff\xff\xff\xff",
+                                     b"RIFF\x10\x00\x00\x00WEBPVP8 junk"], ids=["cut-jpeg", "png-header", "gif", "webp"])
+def test_a_damaged_picture_is_kept_without_a_thumbnail(desk: Desk, client: TestClient, content: bytes) -> None:
+    _, task_id = _return_case(desk)
+    added = _upload(client, f"/api/tasks/{task_id}/attachments", desk.login("hb002.engineer"), "damaged", content)
+    assert added.status_code == 201, added.text
+    assert added.json()["thumbnail_url"] is None
+    thumbnail = client.get(f"{added.json()['download_url']}/thumbnail", headers=desk.login("hb002.engineer"))
+    assert thumbnail.status_code == 404
+
+
 def test_a_name_no_table_can_carry_is_refused(desk: Desk, client: TestClient) -> None:
     _, task_id = _return_case(desk)
     refused = _upload(client, f"/api/tasks/{task_id}/attachments", desk.login("hb002.engineer"), "发" * 300 + ".pdf", PDF)
