@@ -20,6 +20,7 @@ from api.limits import BodySizeLimit
 from api.login_guard import EarlyLoginRefusal, HashSlots, LoginGuard
 from api.routes import (
     admin,
+    attachments,
     auth,
     customers,
     definitions,
@@ -42,6 +43,7 @@ from api.web import design, inbox, login, monitor, network_pages, notices
 from api.web.pages import install_error_pages
 from api.worker_auth import ServiceKeyCache
 from engine.advance_limits import give_limits
+from engine.attachment_store import attachment_store
 from engine.catalog import FormCatalog
 from engine.clock import Clock, SystemClock
 from engine.db import make_engine
@@ -101,6 +103,7 @@ def create_app(
     app.state.settings, app.state.clock, app.state.session_factory = settings, clock, factory
     app.state.stop_advances = stop_advances
     app.state.catalog = FormCatalog(settings.forms_dir, notification_templates_dir=settings.notification_templates_dir)
+    app.state.attachment_store = attachment_store(settings.attachment_store)
     app.state.actor_cache = ActorCache(settings.actor_cache_seconds)
     app.state.service_keys = ServiceKeyCache(settings.service_key_cache_seconds)
     policy = LockoutPolicy(failures=settings.login_failures, window=timedelta(minutes=settings.login_window_minutes),
@@ -110,8 +113,8 @@ def create_app(
     problems.install(app)
     app.add_middleware(BodySizeLimit, max_upload_bytes=settings.max_upload_bytes)
     app.add_middleware(EarlyLoginRefusal)
-    for module in (health, auth, definitions, instances, tasks, my_work, messages, signals, reports, admin, network, customers,
-                   service_accounts, external_tasks, notifications, docs):
+    for module in (health, auth, definitions, instances, tasks, my_work, messages, signals, reports, admin, network,
+                   customers, service_accounts, external_tasks, notifications, attachments, docs):
         app.include_router(module.router)
     app.include_router(service_accounts.external_router)
     # The web app (issue 5): pages at /, their scripts and the npm packages' builds at /static.

@@ -50,13 +50,14 @@ class BusyError(errors.ServiceError):
     code, title = "logins-busy", "Too many logins at once"
 
 
-STATUS_BY_ERROR.update({PayloadTooLargeError: 413, TooManyRequestsError: 429, errors.LockedOutError: 429,
+STATUS_BY_ERROR.update({errors.AttachmentTypeError: 415, errors.AttachmentTooLargeError: 413,
+                        PayloadTooLargeError: 413, TooManyRequestsError: 429, errors.LockedOutError: 429,
                         BusyError: 429})
 
 
 _MEANING = {400: "Malformed body (not JSON, broken multipart)", 401: "Not logged in, or the token is expired or forged", 403: "Not allowed for the caller's groups",
             404: "Not found, or not the caller's to see", 409: "Conflict with the current state or a concurrent change",
-            413: "Upload too large", 422: "Invalid request or input",
+            413: "Upload too large", 415: "The file's content is not of an allowed type", 422: "Invalid request or input",
             429: "Too many failed logins from this address or for this account, or too many logins at once; "
                  "retry after Retry-After seconds",
             503: "The server is shutting down; try again"}

@@ -3,14 +3,18 @@
 The history is an engine log (tasks created, gateways taken, timers fired: some 35 rows for one
 onboarding). The record keeps what a person did or must know: who started the case, who decided
 what with which opinion, who finished or handed on a step, comments, suspensions and the end.
+Each file added to the case is shown with the step that added it: at a task later decided or
+completed, with that decision; with the start form, with the start; otherwise as an entry of its own.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import uuid
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
+from engine.attachment_fields import ATTACHMENT_ADDED
 from engine.audit import HistoryEvent
 
 # Event types kept, by the kind of record entry they become.
@@ -23,6 +27,13 @@ _KINDS = {
 
 
 @dataclass(frozen=True)
+class RecordFile:
+    attachment_id: str
+    filename: str
+    size: int
+
+
+@dataclass(frozen=True)
 class RecordEntry:
     kind: str  # started, decided, completed, assigned, delegated, comment, suspended, ... ended
     actor: str
@@ -32,6 +43,8 @@ class RecordEntry:
     style: str | None = None  # a decision's button style: primary (yes), danger (no), plain
     text: str | None = None  # the opinion, comment or reason
     to: str | None = None  # whom a step was handed to
+    files: tuple[RecordFile, ...] = ()  # attachments added with this step
+    task_id: uuid.UUID | None = None  # the step's task, to fold its files in
 
 
 def approval_record(history: list[HistoryEvent]) -> list[RecordEntry]:
@@ -42,19 +55,45 @@ def approval_record(history: list[HistoryEvent]) -> list[RecordEntry]:
     """
     names = _step_names(history)
     decided = {e.task_id for e in history if e.event_type == "task_decided"}
+    closed = decided | {e.task_id for e in history if e.event_type == "task_completed"}
+    files: dict[uuid.UUID | None, list[RecordFile]] = {}  # task id (None: the start) -> files folded into its entry
     entries = []
     for event in history:
+        if event.event_type == ATTACHMENT_ADDED:
+            file = _file(event)
+            if event.data.get("at_start") or (event.task_id is not None and event.task_id in closed):
+                files.setdefault(None if event.data.get("at_start") else event.task_id, []).append(file)
+            else:
+                entries.append(RecordEntry("attachment", event.actor, event.occurred_at,
+                                           step=_text(event.data.get("name")), files=(file,)))
+            continue
         kind = _KINDS.get(event.event_type)
         if kind is None or (kind == "completed" and event.task_id in decided):
             continue
         entries.append(_entry(kind, event, names))
-    return entries
+    return [_with_files(entry, files) for entry in entries]
+
+
+def _with_files(entry: RecordEntry, files: dict[uuid.UUID | None, list[RecordFile]]) -> RecordEntry:
+    found = None
+    if entry.kind == "started":
+        found = files.get(None)
+    elif entry.kind in ("decided", "completed") and entry.task_id is not None:
+        found = files.get(entry.task_id)
+    return replace(entry, files=tuple(found)) if found else entry
+
+
+def _file(event: HistoryEvent) -> RecordFile:
+    size = event.data.get("size")
+    return RecordFile(str(event.data.get("attachment_id")), str(event.data.get("filename")),
+                      size if isinstance(size, int) else 0)
 
 
 def _entry(kind: str, event: HistoryEvent, names: dict[str, str]) -> RecordEntry:
     data = event.data
     step = _text(data.get("name")) or names.get(str(data.get("element", "")))
-    common: dict[str, Any] = {"kind": kind, "actor": event.actor, "occurred_at": event.occurred_at}
+    common: dict[str, Any] = {"kind": kind, "actor": event.actor, "occurred_at": event.occurred_at,
+                              "task_id": event.task_id}
     if kind == "decided":
         return RecordEntry(**common, step=step, outcome=_text(data.get("title")), style=_text(data.get("style")),
                            text=_text(data.get("opinion")))

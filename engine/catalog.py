@@ -13,6 +13,7 @@ from jsonschema.exceptions import SchemaError
 from engine.config import DEFAULT_FORMS_DIR as DEFAULT_FORMS_DIR  # where the project's forms/ are
 from engine.config import DEFAULT_NOTIFICATION_TEMPLATES_DIR
 from engine.errors import FormDataError, NotFoundError
+from engine.internal_fields import InternalFields
 from engine.outcomes import check_declaration
 
 
@@ -41,6 +42,7 @@ class FormCatalog:
                 raise ValueError(f"form {path.name}: {error}") from None
             self._schemas[path.stem] = schema
             self._validators[path.stem] = Draft202012Validator(schema, format_checker=FormatChecker())
+        self.internal = InternalFields.of(self._schemas)  # the fields kept from outlet staff
 
     def keys(self) -> list[str]:
         return sorted(self._schemas)

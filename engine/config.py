@@ -19,6 +19,7 @@ DEFAULT_FORMS_DIR = Path(__file__).resolve().parent.parent / "forms"
 DEFAULT_DEMO_DIR = Path(__file__).resolve().parent.parent / "demo"  # the demo network and customers
 DEFAULT_NOTIFICATION_TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "notification_templates"
 MAX_CASE_DATA_BYTES = 2 * 1024 * 1024
+DEFAULT_ATTACHMENT_TYPES = ("image/jpeg", "image/png", "image/webp", "image/gif", "application/pdf")
 
 
 DEFAULT_CASE_NUMBERS = {
@@ -59,6 +60,17 @@ class EngineConfig(BaseSettings):
     http_connector_retries: int = 3
     http_connector_backoff_seconds: float = 10.0
     http_connector_batch_size: int = 5
+
+    # Attachments (engine/attachments.py): the most one file may hold (the request body limit,
+    # TIXI_MAX_UPLOAD_BYTES, caps it too), the types allowed (sniffed from the bytes: image/jpeg,
+    # image/png, image/webp, image/gif, application/pdf), how many one case may hold, how long a
+    # file staged for a start form waits for its case, and where the bytes are kept ("database", or
+    # "s3", which is an interface point without a client installed: selecting it stops the start).
+    attachment_max_bytes: int = 10 * 1024 * 1024
+    attachment_types: list[str] = Field(default_factory=lambda: list(DEFAULT_ATTACHMENT_TYPES))
+    attachment_max_per_case: int = 50
+    attachment_staged_hours: float = 24.0
+    attachment_store: Literal["database", "s3"] = "database"
 
     # Notifications (engine/notifications/). Links in messages start with `public_url`.
     public_url: str = "http://127.0.0.1:8000"

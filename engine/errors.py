@@ -94,3 +94,15 @@ class ExternalTaskLockError(ConflictError):
     """A worker reported on an external task it does not hold the lock of (never fetched, expired, taken over)."""
 
     code, title = "external-task-lock", "The external task is not locked by this worker"
+
+
+class AttachmentTypeError(ValidationError):
+    """The bytes are of no allowed type, or of another type than the file's name claims (415)."""
+
+    code, title = "unsupported-attachment-type", "The file's content is not of an allowed type"
+
+
+class AttachmentTooLargeError(ValidationError):
+    """A file past the attachment size limit (413)."""
+
+    code, title = "attachment-too-large", "The file is larger than attachments may be"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -11,6 +11,7 @@ from sqlalchemy import exists, func, select
 from sqlalchemy.orm import Session
 
 from engine.advance_limits import limits_of
+from engine.attachment_fields import bind_staged, check_attachment_fields
 from engine.audit import HistoryEvent, begin_chain, events_of_instance, record_event
 from engine.bpmn.serialization import SERIALIZER_VERSION
 from engine.bpmn.spiff_adapter import WorkflowError, WorkflowRun
@@ -31,6 +32,7 @@ from engine.errors import (
 from engine.external_tasks import retry_external_incidents
 from engine.identity import Actor
 from engine.incidents import process_error
+from engine.internal_fields import NONE_INTERNAL, InternalFields, visible_history, visible_variables
 from engine.notifications.outbox import notify_case_ended
 from engine.permissions import Permission, has, may_start, require, sees_everything
 from engine.register_fields import check_register_fields
@@ -119,16 +121,22 @@ def start_instance(
             f"only members of {', '.join(starters)} may start '{definition_key}'", definition_key=definition_key
         )
     variables = dict(variables or {})
+    staged = []
     if definition.elements.get("start_form"):
         catalog.check(definition.elements["start_form"], variables)
-        check_register_fields(session, catalog.schema(definition.elements["start_form"]), variables,
-                              case_region=None)
+        start_schema = catalog.schema(definition.elements["start_form"])
+        check_register_fields(session, start_schema, variables, case_region=None)
+        staged = check_attachment_fields(session, start_schema, variables, instance_id=None, actor=actor.username)
     if business_key is not None and not business_key.strip():
         raise ValidationError("business_key must not be blank", field="business_key")
     if business_key is None and case_number_prefix:
         business_key = next_case_number(session, clock, case_number_prefix)
-    return launch_instance(session, clock, actor=actor, definition=definition, business_key=business_key,
-                           variables=variables, start_element=_manual_start_event(definition))
+    detail = launch_instance(session, clock, actor=actor, definition=definition, business_key=business_key,
+                             variables=variables, start_element=_manual_start_event(definition))
+    bind_staged(session, clock, actor=actor.username, attachments=staged, instance_id=detail.summary.instance_id,
+                definition_key=definition.key)
+    flush(session)
+    return detail
 
 
 def launch_instance(
@@ -235,11 +243,16 @@ def _manual_start_event(definition: Definition) -> str | None:
     return plain[0] if len(events) > 1 else None
 
 
-def get_instance(session: Session, *, actor: Actor, instance_id: uuid.UUID) -> InstanceDetail:
-    """Raises: NotFoundError (also when the actor may not see it: ids are not to be guessed)."""
+def get_instance(session: Session, *, actor: Actor, instance_id: uuid.UUID,
+                 internal: InternalFields = NONE_INTERNAL) -> InstanceDetail:
+    """The case with its variables, less the `internal` fields when the actor is outlet staff.
+
+    Raises: NotFoundError (also when the actor may not see it: ids are not to be guessed).
+    """
     record = _visible_instance(session, actor, instance_id)
     bundle = bundle_of(session, record)
-    return _detail(session, actor, record, bundle, load_run(record, bundle))
+    detail = _detail(session, actor, record, bundle, load_run(record, bundle))
+    return replace(detail, variables=visible_variables(actor, detail.variables, internal))
 
 
 def list_instances(
@@ -279,10 +292,14 @@ def list_instances(
     return Page([_summary(record, definition, actor) for record, definition in rows], total, limit, offset)
 
 
-def instance_history(session: Session, *, actor: Actor, instance_id: uuid.UUID) -> list[HistoryEvent]:
-    """Raises: NotFoundError."""
+def instance_history(session: Session, *, actor: Actor, instance_id: uuid.UUID,
+                     internal: InternalFields = NONE_INTERNAL) -> list[HistoryEvent]:
+    """The case's history, less the `internal` fields and opinions when the actor is outlet staff.
+
+    Raises: NotFoundError.
+    """
     _visible_instance(session, actor, instance_id)
-    return events_of_instance(session, instance_id)
+    return visible_history(actor, events_of_instance(session, instance_id), internal)
 
 
 def suspend_instance(session: Session, clock: Clock, *, actor: Actor, instance_id: uuid.UUID, reason: str) -> InstanceSummary:

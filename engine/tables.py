@@ -22,6 +22,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 # The organisation's tables live in a module of their own; importing them here lets everything that
 # reads `Base.metadata` (Alembic, the migration test) see them.
+from engine.attachment_tables import Attachment, AttachmentBlob  # noqa: F401
 from engine.notification_tables import GroupNotificationDefault, Notification, NotificationSetting, WebhookEndpoint
 from engine.register_tables import Customer, Outlet, OutletAssessment, OutletStaff, Product, Region
 from engine.signal_tables import SignalSubscription  # noqa: F401 - seen by Base.metadata

@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session, aliased, defer
 
+from engine.attachment_fields import check_attachment_fields
 from engine.audit import record_event
 from engine.bundles import bundle_of
 from engine.catalog import FormCatalog
@@ -19,6 +20,7 @@ from engine.deadlines import close_deadline
 from engine.errors import InstanceStateError, NotFoundError, PermissionDeniedError, TaskStateError
 from engine.identity import Actor
 from engine.incidents import advance_or_incident
+from engine.internal_fields import visible_variables
 from engine.notifications.outbox import notify_task_handed_on
 from engine.permissions import Permission, has, sees_everything
 from engine.register_fields import check_register_fields, dispatch_suggestions
@@ -74,6 +76,7 @@ def get_task(session: Session, catalog: FormCatalog, *, actor: Actor, task_id: u
     task, record, definition, groups = visible_task_with_groups(session, actor, task_id)
     run = load_run(record, bundle_of(session, record))
     variables = run.task_variables(task_id) if task.status == TaskStatus.OPEN else run.variables()
+    variables = visible_variables(actor, variables, catalog.internal)
     schema = catalog.schema(task.form_key) if task.form_key and catalog.exists(task.form_key) else None
     actions = task_actions(actor, status=task.status, instance_status=record.status, assignee=task.assignee,
                            candidate_groups=groups)
@@ -142,6 +145,8 @@ def complete_task(
     if task.form_key:
         catalog.check(task.form_key, data)
         check_register_fields(session, catalog.schema(task.form_key), data, case_region=record.region)
+        check_attachment_fields(session, catalog.schema(task.form_key), data, instance_id=record.instance_id,
+                                actor=actor.username)
     now = clock.now()
     bundle = bundle_of(session, record)
     run = load_run(record, bundle)

@@ -38,6 +38,7 @@ from engine.identity import Actor, sync_demo_users
 from engine.migrations import upgrade_to_head
 from engine.register_tables import Customer, Outlet, OutletAssessment, OutletStaff, Product, Region
 from engine.states import OutletStatus
+from engine.attachment_tables import Attachment, AttachmentBlob
 from engine.tables import (
     AuditEvent,
     CalendarDay,
@@ -123,7 +124,8 @@ def factory(db_engine: Engine, _demo_users: None) -> Iterator[sessionmaker[Sessi
     made = sessions(db_engine)
     yield made
     with transaction(made) as session:
-        for table in (Notification, NotificationSetting, GroupNotificationDefault, WebhookEndpoint, AuditEvent,
+        for table in (AttachmentBlob, Attachment, Notification, NotificationSetting, GroupNotificationDefault,
+                      WebhookEndpoint, AuditEvent,
                       TaskComment, Deadline, MessageSubscription, TaskCandidateGroup, Timer, Task, ExternalTask,
                       ServiceAccount, InstanceStateChunk, Instance, StartTimer, CalendarDay, Definition, Deployment):
             session.execute(delete(table))

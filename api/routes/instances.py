@@ -55,15 +55,17 @@ def list_instances(
 
 
 @router.get("/{instance_id}", summary="Status, waiting tasks, timers and variables")
-def get_instance(instance_id: uuid.UUID, session: SessionDep, actor: ActorDep) -> InstanceDetailOut:
+def get_instance(instance_id: uuid.UUID, session: SessionDep, actor: ActorDep, catalog: CatalogDep) -> InstanceDetailOut:
     with session.begin():
-        return InstanceDetailOut.of_detail(instances.get_instance(session, actor=actor, instance_id=instance_id))
+        return InstanceDetailOut.of_detail(instances.get_instance(session, actor=actor, instance_id=instance_id,
+                                                                  internal=catalog.internal))
 
 
 @router.get("/{instance_id}/history", summary="Every recorded step: who, when, what data")
-def history(instance_id: uuid.UUID, session: SessionDep, actor: ActorDep) -> list[HistoryEventOut]:
+def history(instance_id: uuid.UUID, session: SessionDep, actor: ActorDep, catalog: CatalogDep) -> list[HistoryEventOut]:
     with session.begin():
-        return [HistoryEventOut.of(e) for e in instances.instance_history(session, actor=actor, instance_id=instance_id)]
+        return [HistoryEventOut.of(e) for e in instances.instance_history(session, actor=actor, instance_id=instance_id,
+                                                                          internal=catalog.internal)]
 
 
 @router.post("/{instance_id}/suspend", summary="Suspend (admins)")

@@ -7,8 +7,11 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from api.attachment_schemas import AttachmentOut
 from api.web import i18n
 from engine import definitions
+from engine.attachments import AttachmentInfo
+from engine.audit import HistoryEvent
 from engine.instances import InstanceDetail
 
 
@@ -51,3 +54,12 @@ def start_form_of(session: Session, key: str, version: int) -> str | None:
     """The start form of the process version a case runs on (its fields are the case's first data)."""
     chosen = next((d for d in definitions.list_versions(session, key) if d.version == version), None)
     return chosen.start_form if chosen else None
+
+
+def attachment_rows(files: list[AttachmentInfo], history: list[HistoryEvent]) -> list[dict[str, Any]]:
+    """The case's files for its pages: each with its links and the step that added it."""
+    steps = {e.task_id: str(e.data["name"]) for e in history if e.task_id and isinstance(e.data.get("name"), str)}
+    at_start = {str(e.data.get("attachment_id")) for e in history if e.event_type == "attachment_added"
+                and e.data.get("at_start")}
+    return [{**AttachmentOut.of(f).model_dump(), "step": steps.get(f.task_id) if f.task_id else None,
+             "at_start": str(f.attachment_id) in at_start} for f in files]

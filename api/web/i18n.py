@@ -325,6 +325,18 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "record.incident_resolved": ("排除了故障", "resolved the failure"),
     "record.ended": ("案件结束：{step}", "the case ended: {step}"),
     "record.opinion": ("意见", "Opinion"),
+    "record.attachment": ("添加了附件", "added a file"),
+    "record.attachment_at": ("在「{step}」添加了附件", "added a file at “{step}”"),
+    "attachments.title": ("附件", "Attachments"),
+    "attachments.add": ("添加附件（照片、发票、协议：JPEG、PNG、WebP、GIF、PDF）",
+                        "Add a file (photo, invoice, agreement: JPEG, PNG, WebP, GIF, PDF)"),
+    "attachments.upload": ("上传", "Upload"),
+    "attachments.uploaded": ("已上传", "Uploaded"),
+    "attachments.at_start": ("随申请提交", "with the request"),
+    "attachments.on_case": ("案件附件", "on the case"),
+    "attachments.by": ("{who} · {at}", "{who} · {at}"),
+    "attachments.choose": ("请先选择文件", "Choose a file first"),
+    "attachments.required": ("请添加文件", "Add a file"),
     "record.engine_log": ("引擎日志（管理员）", "Engine log (admins)"),
     "fields.start": ("发起时填写", "Given at the start"),
     "fields.other": ("其他数据", "Other data"),
@@ -381,6 +393,10 @@ PROBLEMS: dict[str, tuple[str, str]] = {
     "invalid-form-data": ("表单有错误，请按字段提示修改。", "The form has errors; see the fields marked."),
     "invalid-request": ("请求有错误，请按字段提示修改。", "The request has errors; see the fields marked."),
     "unauthenticated": ("登录已过期，请重新登录。", "Your login has expired; log in again."),
+    "unsupported-attachment-type": ("文件内容不是允许的类型（JPEG、PNG、WebP、GIF、PDF），或与文件名不符。",
+                                    "The file's content is not an allowed type (JPEG, PNG, WebP, GIF, PDF), "
+                                    "or not the type its name says."),
+    "attachment-too-large": ("文件太大。", "The file is too large."),
 }
 
 

@@ -10,10 +10,10 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from sqlalchemy.orm import Session
 
 from api.deps import CHECKED_INPUT, CatalogDep, SessionDep, SettingsDep
-from api.web.case_view import start_form_of, where_now
+from api.web.case_view import attachment_rows, start_form_of, where_now
 from api.web.i18n import label, localized_schema
 from api.web.pages import PageActor, deployed_processes, language, render
-from engine import definitions, instances, my_work, permissions, task_queue, tasks
+from engine import attachments, definitions, instances, my_work, permissions, task_queue, tasks
 from engine.approval_record import approval_record
 from engine.audit import HistoryEvent
 from engine.case_fields import case_fields
@@ -21,7 +21,7 @@ from engine.catalog import FormCatalog
 from engine.errors import NotFoundError
 from engine.identity import Actor
 from engine.outcomes import decided_fields, outcomes_of
-from engine.states import task_actions
+from engine.states import InstanceStatus, TaskAction, task_actions
 
 router = APIRouter(include_in_schema=False, dependencies=CHECKED_INPUT)
 PAGE_SIZE = 25
@@ -90,12 +90,16 @@ def task_page(task_id: uuid.UUID, request: Request, session: SessionDep, catalog
         detail = tasks.get_task(session, catalog, actor=actor, task_id=task_id)
         summary = detail.summary
         try:
-            history = instances.instance_history(session, actor=actor, instance_id=summary.instance_id)
+            history = instances.instance_history(session, actor=actor, instance_id=summary.instance_id,
+                                                 internal=catalog.internal)
             where = where_now(instances.get_instance(session, actor=actor, instance_id=summary.instance_id))
+            files = attachments.list_attachments(session, actor=actor, instance_id=summary.instance_id)
         except NotFoundError:  # a finished task of a case this person no longer sees
-            history, where = [], None
+            history, where, files = [], None, []
         start_form = start_form_of(session, summary.definition_key, _version_of(history))
     lang = language(request)
+    workable = summary.instance_status == InstanceStatus.RUNNING and bool(
+        {TaskAction.CLAIM, TaskAction.COMPLETE} & set(detail.allowed_actions))
     decisions = outcomes_of(detail.form_schema)
     form = _without(detail.form_schema, decided_fields(decisions)) if detail.form_schema else None
     schema = localized_schema(form, lang) if form else None
@@ -107,7 +111,8 @@ def task_page(task_id: uuid.UUID, request: Request, session: SessionDep, catalog
                   actions=detail.allowed_actions, prefill=prefill, variables=detail.variables, history=history,
                   outcomes=buttons, record=approval_record(history), where=where,
                   field_groups=case_fields(history, detail.variables, catalog, start_form),
-                  suggestions=detail.outlet_suggestions)
+                  suggestions=detail.outlet_suggestions, files=attachment_rows(files, history),
+                  upload_url=f"/api/tasks/{task_id}/attachments" if workable else None)
 
 
 def _version_of(history: list[HistoryEvent]) -> int:

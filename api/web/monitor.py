@@ -10,9 +10,9 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse
 
 from api.deps import CHECKED_INPUT, CatalogDep, ClockDep, SessionDep
-from api.web.case_view import start_form_of, where_now
+from api.web.case_view import attachment_rows, start_form_of, where_now
 from api.web.pages import PageActor, deployed_processes, render
-from engine import external_tasks, identity, instances, reports, service_accounts
+from engine import attachments, external_tasks, identity, instances, reports, service_accounts
 from engine.approval_record import approval_record
 from engine.audit import HistoryEvent
 from engine.case_fields import case_fields
@@ -56,11 +56,14 @@ def instance_list(
 def instance_page(instance_id: uuid.UUID, request: Request, session: SessionDep, catalog: CatalogDep,
                   actor: PageActor) -> HTMLResponse:
     with session.begin():
-        detail = instances.get_instance(session, actor=actor, instance_id=instance_id)
-        history = instances.instance_history(session, actor=actor, instance_id=instance_id)
+        detail = instances.get_instance(session, actor=actor, instance_id=instance_id, internal=catalog.internal)
+        history = instances.instance_history(session, actor=actor, instance_id=instance_id, internal=catalog.internal)
         summary = detail.summary
         start_form = start_form_of(session, summary.definition_key, summary.definition_version)
+        files = attachments.list_attachments(session, actor=actor, instance_id=instance_id)
+    upload_url = f"/api/instances/{instance_id}/attachments" if summary.status == InstanceStatus.RUNNING else None
     return render(request, "instance.html", actor=actor, section="instances", instance=summary,
+                  files=attachment_rows(files, history), upload_url=upload_url,
                   detail=detail, history=history, marks=diagram_marks(detail, history),
                   record=approval_record(history), where=where_now(detail),
                   field_groups=case_fields(history, detail.variables, catalog, start_form))

@@ -14,6 +14,9 @@ from engine.clock import FrozenClock
 Login = Callable[[str], dict[str, str]]
 
 
+# The smallest files of each kind an attachment may be: what their first bytes say they are.
+PDF = b"%PDF-1.4\n1 0 obj << >> endobj\ntrailer << >>\n%%EOF\n"
+
 ROLES = ("outlet", "rcc_agent", "rcc_visitor", "rcc_director", "rcc_settlement", "tech_section", "csd_head",
          "training", "quality")
 
@@ -40,6 +43,13 @@ class Desk:
                                           "variables": variables})
         assert response.status_code == 201, response.text
         return str(response.json()["instance_id"])
+
+    def stage(self, username: str, filename: str = "发票.pdf", content: bytes = PDF) -> str:
+        """Upload a file for a start form (an invoice by default) and answer its attachment id."""
+        response = self.client.post("/api/attachments", headers=self.login(username),
+                                    files={"file": (filename, content, "application/octet-stream")})
+        assert response.status_code == 201, response.text
+        return str(response.json()["attachment_id"])
 
     def queue(self, username: str, **params: Any) -> list[dict[str, Any]]:
         response = self.client.get("/api/tasks", headers=self.login(username), params=params)

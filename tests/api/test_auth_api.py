@@ -91,6 +91,12 @@ PROTECTED = [
     ("put", "/api/groups/quality/notification-defaults"),
     ("get", "/api/admin/notifications/dead"),
     ("post", f"/api/admin/notifications/{SOME_ID}/resend"),
+    ("post", f"/api/tasks/{SOME_ID}/attachments"),
+    ("post", f"/api/instances/{SOME_ID}/attachments"),
+    ("get", f"/api/instances/{SOME_ID}/attachments"),
+    ("post", "/api/attachments"),
+    ("get", f"/api/attachments/{SOME_ID}"),
+    ("get", f"/api/attachments/{SOME_ID}/thumbnail"),
 ]
 # Camunda 7's external-task API, for workers: HTTP basic auth with a service account's key.
 WORKER_ROUTES = [
@@ -113,7 +119,7 @@ def test_every_protected_route_is_listed(client: TestClient) -> None:
                .replace("{code}", "east" if path.startswith("/api/regions") else "HD-001")
                .replace("{serial_number}", "SN-1").replace("{name}", "parts-worker")
                .replace("{notification_id}", SOME_ID).replace("{endpoint_id}", SOME_ID)
-               .replace("{group_id}", "quality")
+               .replace("{group_id}", "quality").replace("{attachment_id}", SOME_ID)
                .replace("{task_id}", SOME_ID))
               for path, item in schema["paths"].items() for method in item if path not in public}
     assert routes == set(PROTECTED) | set(WORKER_ROUTES)

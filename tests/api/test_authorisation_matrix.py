@@ -24,14 +24,17 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from api.auth import issue_token
 from api.settings import Settings
-from engine import business_calendar, customers, definitions, instances, tasks
+from engine import attachments, business_calendar, customers, definitions, instances, tasks
+from engine.attachment_store import DatabaseAttachmentStore
+from engine.attachment_tables import Attachment
+from engine.attachments import AttachmentLimits
 from engine.catalog import FormCatalog
 from engine.clock import FrozenClock
 from engine.db import transaction
 from engine.identity import Actor
 from engine.tables import AuditEvent, CalendarDay, Group, Instance, Task, User
 from tests.api.conftest import ROLES
-from tests.conftest import DESIGNER, TEST_PROCESSES
+from tests.conftest import DESIGNER, TEST_CONFIG, TEST_PROCESSES
 
 USERS = (*ROLES, "designer", "admin")
 ANONYMOUS = ("no token", "expired token", "forged token", "unsigned token")
@@ -43,6 +46,7 @@ HOLIDAY = "2026-10-08"
 WORKERS = {"rcc_director": 200, "admin": 200}  # the task's group and admins; everyone else: 404
 NATIONAL = ("csd_head", "tech_section", "training", "quality")  # the CSD's departments read every case
 ARCHIVE = ("rcc_agent", "rcc_visitor", "rcc_director", "rcc_settlement", *NATIONAL, "admin")  # customer archive
+VIEWERS = ("outlet", "rcc_director", *NATIONAL, "admin")  # who sees the review case: its starter, its queue, the CSD
 EAST_CITIES = {"cities": ["上海", "杭州", "南京", "宁波"], "central_cities": ["上海", "杭州"]}
 
 
@@ -186,9 +190,21 @@ MATRIX: dict[tuple[str, str], Row] = {
     ("PUT", "/api/groups/{group_id}/notification-defaults"): Row(body={"channels": {"task_queued": ["in_app"]}},
                                                                  allowed=only(200, "admin"), default=403),
     ("GET", "/api/admin/notifications/dead"): Row(allowed=only(200, "admin"), default=403),
+    # Attachments: added at a task by those who may work it (an admin sees it but is not of its groups),
+    # to a case and read by those who see the case; staged for a start form by anyone.
+    ("POST", "/api/tasks/{task_id}/attachments"): Row("open", allowed={"rcc_director": 201, "admin": 403},
+                                                      default=404),
+    ("POST", "/api/instances/{instance_id}/attachments"): Row("open", allowed=only(201, *VIEWERS), default=404),
+    ("POST", "/api/attachments"): Row(default=201),
+    ("GET", "/api/instances/{instance_id}/attachments"): Row("open", allowed=only(200, *VIEWERS), default=404),
+    ("GET", "/api/attachments/{attachment_id}"): Row("attached", allowed=only(200, *VIEWERS), default=404),
+    ("GET", "/api/attachments/{attachment_id}/thumbnail"): Row("attached", allowed=only(200, *VIEWERS), default=404),
     ("POST", "/api/admin/notifications/{notification_id}/resend"): Row(allowed=only(404, "admin"), default=403),
 }
-NO_SUCH_ID = "00000000-0000-4000-8000-000000000000"  # a notification or webhook id that names nothing
+NO_SUCH_ID = "00000000-0000-4000-8000-000000000000"
+PNG = b"".join((b"\x89PNG\r\n\x1a\n", bytes.fromhex(  # a 1x1 picture: the thumbnail route has one to serve
+    "0000000d49484452000000010000000108060000001f15c4890000000d49444154789c6360f8cfc0f01f0005000201"
+    "a7b1d8e10000000049454e44ae426082")))  # a notification or webhook id that names nothing
 
 
 def api_routes(client: TestClient) -> set[tuple[str, str]]:
@@ -208,6 +224,7 @@ class Target:
     task_id: str = ""
     business_key: str = ""
     customer_id: str = ""
+    attachment_id: str = ""
 
 
 def _start_review(session: Session, clock: FrozenClock, catalog: FormCatalog, variables: dict[str, Any]) -> Target:
@@ -239,6 +256,12 @@ def _prepare(factory: sessionmaker[Session], clock: FrozenClock, catalog: FormCa
     with transaction(factory) as session:
         # Without `days` the gateway after the review fails: the "failed" target is an incident.
         target = _start_review(session, clock, catalog, {} if state == "failed" else {"days": 3})
+    if state == "attached":
+        with transaction(factory) as session:
+            added = attachments.add_to_case(session, clock, DatabaseAttachmentStore(), AttachmentLimits.of(TEST_CONFIG),
+                                            actor=OUTLET, instance_id=uuid.UUID(target.instance_id),
+                                            filename="photo.png", content=PNG)
+        target.attachment_id = str(added.attachment_id)
     if state in ("claimed", "failed"):
         with transaction(factory) as session:
             tasks.claim_task(session, clock, actor=DIRECTOR, task_id=uuid.UUID(target.task_id))
@@ -268,7 +291,7 @@ def _fingerprint(factory: sessionmaker[Session]) -> tuple[Any, ...]:
     """Enough of the database to see that a refused call changed nothing."""
     with factory() as session:
         counts = tuple(session.scalar(select(func.count()).select_from(t)) for t in
-                       (AuditEvent, Instance, Task, User, Group, CalendarDay))
+                       (AuditEvent, Instance, Task, User, Group, CalendarDay, Attachment))
         task_rows = sorted(session.execute(select(Task.task_id, Task.status, Task.assignee, Task.priority)).all())
         instance_rows = sorted(session.execute(select(Instance.instance_id, Instance.status)).all())
     return counts, task_rows, instance_rows
@@ -295,10 +318,12 @@ def _call(client: TestClient, method: str, path: str, row: Row, target: Target, 
            .replace("{code}", "east" if path.startswith("/api/regions") else "HD-001")
            .replace("{customer_id}", target.customer_id).replace("{serial_number}", "SN-2025-000123")
            .replace("{notification_id}", NO_SUCH_ID).replace("{endpoint_id}", NO_SUCH_ID)
-           .replace("{group_id}", "quality"))
+           .replace("{group_id}", "quality").replace("{attachment_id}", target.attachment_id))
     if path == "/api/definitions" and method == "POST":
         review = TEST_PROCESSES / "two_step_review.bpmn"
         return client.post(url, headers=headers, files={"file": (review.name, review.read_bytes(), "text/xml")})
+    if path.endswith("/attachments") and method == "POST":
+        return client.post(url, headers=headers, files={"file": ("photo.png", PNG, "application/octet-stream")})
     if path == "/api/auth/token":
         return client.post(url, headers=headers, data={"username": "outlet", "password": "demo"})
     body = row.body

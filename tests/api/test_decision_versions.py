@@ -7,6 +7,7 @@ from typing import Any
 from fastapi.testclient import TestClient
 
 from tests.api.conftest import Desk
+from tests.api.test_return_exchange import with_invoice
 from tests.conftest import ROOT
 
 REQUEST: dict[str, Any] = {
@@ -28,7 +29,7 @@ def _decided(desk: Desk, instance_id: str) -> dict[str, Any]:
 
 
 def test_new_decision_version_binds_new_instances_only(desk: Desk, client: TestClient) -> None:
-    before = desk.start("outlet", "return_exchange", REQUEST, business_key="R-1")
+    before = desk.start("outlet", "return_exchange", with_invoice(desk, "outlet", REQUEST), business_key="R-1")
     # Policy change: returns now allowed up to 20 days.
     source = (ROOT / "processes" / "return_policy.dmn").read_text(encoding="utf-8")
     assert "&lt;= 15" in source
@@ -37,7 +38,7 @@ def test_new_decision_version_binds_new_instances_only(desk: Desk, client: TestC
                                            "application/xml")})
     assert deployed.status_code == 201, deployed.text
     assert deployed.json()["definitions"][0]["version"] == 2
-    after = desk.start("outlet", "return_exchange", REQUEST, business_key="R-2")
+    after = desk.start("outlet", "return_exchange", with_invoice(desk, "outlet", REQUEST), business_key="R-2")
 
     for instance_id in (before, after):
         desk.work("outlet", instance_id, "inspect_product", _inspection(18))

@@ -26,7 +26,7 @@ from tests.api.test_outlet_onboarding import (
     _run_probation,
 )
 from tests.api.test_outlet_revocation import CLEARANCE, COMPANY_PROPOSAL
-from tests.api.test_return_exchange import REQUEST
+from tests.api.test_return_exchange import REQUEST, with_invoice
 
 OUTSIDERS = ("hd002.engineer", "hb001.engineer", "hb002.engineer")  # another outlet of region east; region north
 
@@ -190,8 +190,9 @@ def test_customer_page_lists_complaint_and_return_of_one_serial_number(desk: Des
     assert client.get("/api/customers", headers=admin, params={"search": "SN-2025-000123"}).json()[0]["name"] == "张三"
 
     complaint = desk.start("east.agent", "complaint_handling", _intake(), business_key="TS-2026-0200")
-    returned = desk.start("outlet", "return_exchange", {**REQUEST, "serial_number": "SN-2025-000123",
-                                                         "region": "east", "outlet_code": "HD-001"},
+    returned = desk.start("outlet", "return_exchange",
+                          with_invoice(desk, "outlet", {**REQUEST, "serial_number": "SN-2025-000123", "region": "east",
+                                                        "outlet_code": "HD-001"}),
                           business_key="TH-2026-0200")
     cases = client.get(f"/api/customers/{customer_id}/cases", headers=desk.login("east.director")).json()
     assert {(c["definition_key"], c["business_key"]) for c in cases} == {

@@ -50,11 +50,6 @@ RATINGS = {f"rating_{d}": 5 for d in ("tangibles", "reliability", "responsivenes
 VISITED = {"visit_channel": "phone", "customer_reached": True, **RATINGS, "customer_satisfied": True}
 
 
-
-
-
-
-
 def _completed(history: list[dict[str, Any]]) -> list[tuple[str, str]]:
     """(actor, element) of every completed user task, in order."""
     return [(e["actor"], e["data"]["element"]) for e in events_of(history, "task_completed")]
@@ -65,8 +60,14 @@ def _inspection(days: int, quality: bool, significant: bool, disputed: bool = Fa
             "disputed": disputed, "inspection_notes": "检测记录 / inspection notes"}
 
 
+def with_invoice(desk: Desk, user: str, variables: dict[str, Any]) -> dict[str, Any]:
+    """The request with its purchase invoice uploaded first: the request form requires one."""
+    return {**variables, "invoice": [desk.stage(user)]}
+
+
 def _request(desk: Desk, business_key: str = "TH-2026-0001", user: str = "outlet", **changes: Any) -> str:
-    instance_id = desk.start(user, "return_exchange", {**REQUEST, **changes}, business_key=business_key)
+    instance_id = desk.start(user, "return_exchange", with_invoice(desk, user, {**REQUEST, **changes}),
+                             business_key=business_key)
     assert desk.queues() == {"outlet": ["inspect_product"]}
     return instance_id
 

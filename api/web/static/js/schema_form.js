@@ -6,8 +6,17 @@
 (() => {
   const form = document.getElementById("schema-form");
   const read = (id) => JSON.parse(document.getElementById(id).textContent);
-  const schema = read("form-schema");
+  const fullSchema = read("form-schema");
   const messages = read("form-messages");
+  // Attachment fields (x-attachment, engine/attachment_fields.py) are file inputs beside JSON Editor's
+  // form: their files are uploaded when the form is sent, and the field's value is their attachment ids.
+  const attachmentNames = Object.entries(fullSchema.properties || {})
+    .filter(([, field]) => field && field["x-attachment"] !== undefined).map(([name]) => name);
+  const schema = attachmentNames.length ? {
+    ...fullSchema,
+    properties: Object.fromEntries(Object.entries(fullSchema.properties).filter(([n]) => !attachmentNames.includes(n))),
+    required: (fullSchema.required || []).filter((n) => !attachmentNames.includes(n)),
+  } : fullSchema;
   const lang = document.documentElement.lang.startsWith("zh") ? "zh" : "en";
 
   JSONEditor.defaults.languages.zh = {
@@ -41,6 +50,70 @@
     show_errors: "never", // errors are shown by markField below, the page's and the server's alike
     prompt_before_delete: false,
   });
+
+  const fileFields = attachmentFields();
+  const uploaded = new WeakMap(); // File -> attachment id: trying again after a refusal sends no file twice
+
+  function attachmentFields() {
+    const anchor = document.getElementById("form-editor");
+    let last = anchor;
+    return attachmentNames.map((name) => {
+      const field = fullSchema.properties[name];
+      const box = document.createElement("div");
+      box.className = "attachment-field";
+      box.dataset.schemapath = `root.${name}`;
+      const input = document.createElement("input");
+      input.type = "file";
+      input.id = `attachment-${name}`;
+      input.multiple = field.type === "array";
+      const accept = (field["x-attachment"] || {}).accept;
+      if (Array.isArray(accept)) input.accept = accept.join(",");
+      const label = document.createElement("label");
+      label.htmlFor = input.id;
+      label.textContent = field.title || name;
+      box.append(label, input);
+      if (field.description) {
+        const hint = document.createElement("p");
+        hint.className = "hint";
+        hint.textContent = field.description;
+        box.append(hint);
+      }
+      last.after(box);
+      last = box;
+      const required = (fullSchema.required || []).includes(name) || (field.minItems || 0) > 0;
+      return { name, field, input, required };
+    });
+  }
+
+  function missingFiles() {
+    return fileFields.filter((f) => f.required && !f.input.files.length)
+      .map((f) => markField(f.name, messages.required || messages.invalid));
+  }
+
+  // Each chosen file uploaded once: to the task, or staged for the case a start will create.
+  async function uploadFiles() {
+    const url = form.dataset.mode === "start" ? "/api/attachments" : `/api/tasks/${form.dataset.taskId}/attachments`;
+    const values = {};
+    for (const f of fileFields) {
+      const ids = [];
+      for (const file of f.input.files) {
+        if (!uploaded.has(file)) {
+          const body = new FormData();
+          body.append("file", file, file.name);
+          const result = await tixi.api("POST", url, body);
+          if (!result.ok) {
+            tixi.flash(tixi.problemText(result));
+            markField(f.name, `${file.name}: ${(result.data && result.data.detail) || result.status}`);
+            return null;
+          }
+          uploaded.set(file, result.data.attachment_id);
+        }
+        ids.push(uploaded.get(file));
+      }
+      if (ids.length) values[f.name] = f.field.type === "array" ? ids : ids[0];
+    }
+    return values;
+  }
 
   editor.on("ready", () => {
     const prefill = read("form-prefill");
@@ -101,8 +174,9 @@
   function showServerProblem(result) {
     tixi.flash(tixi.problemText(result));
     const fieldErrors = ((result.data && result.data.errors) || []).map((e) =>
-      // start requests name form fields as variables.<field>
-      ({ ...e, field: (e.field || "").replace(/^(data|variables)\./, "") }));
+      // start requests name form fields as variables.<field>; an attachment field's n-th file, as <field>.<n>
+      ({ ...e, field: (e.field || "").replace(/^(data|variables)\./, "").replace(/^([^.]+)\.\d+$/, (whole, name) =>
+        (attachmentNames.includes(name) ? name : whole)) }));
     const first = fieldErrors.map((e) => (e.field === "opinion" ? markOpinion(e.message) : markField(e.field, e.message)))[0];
     first?.querySelector("input, select, textarea")?.focus();
   }
@@ -129,14 +203,20 @@
       if (value[field] === undefined) marked.push(markField(field, messages.required));
     }
     if (outcome.opinion_required && !opinion) marked.push(markOpinion(messages.opinion));
+    marked.push(...missingFiles());
     if (marked.length) {
       tixi.flash(messages.invalid);
       marked[0].querySelector("input, select, textarea")?.focus();
       return;
     }
     button.setAttribute("aria-busy", "true");
+    const files = await uploadFiles();
+    if (files === null) {
+      button.removeAttribute("aria-busy");
+      return;
+    }
     const result = await tixi.api("POST", `/api/tasks/${form.dataset.taskId}/decide`,
-      { outcome: outcome.key, opinion: opinion || null, data: value });
+      { outcome: outcome.key, opinion: opinion || null, data: { ...value, ...files } });
     button.removeAttribute("aria-busy");
     if (result.ok) window.location.assign(`/tasks?done=${form.dataset.taskId}`);
     else showServerProblem(result);
@@ -155,13 +235,15 @@
     if (form.dataset.mode === "decide") return; // Enter in a field decides nothing: a decision is a button
     clearServerErrors();
     const errors = pageErrors();
-    if (errors.length) {
+    const marked = [...errors.map((e) => markField(e.path.replace(/^root\.?/, ""), e.message)), ...missingFiles()];
+    if (marked.length) {
       tixi.flash(messages.invalid);
-      const marked = errors.map((e) => markField(e.path.replace(/^root\.?/, ""), e.message));
       marked[0]?.querySelector("input, select, textarea")?.focus();
       return;
     }
-    const result = await submit(withoutBlanks(editor.getValue()));
+    const files = await uploadFiles();
+    if (files === null) return;
+    const result = await submit({ ...withoutBlanks(editor.getValue()), ...files });
     if (result.ok) {
       window.location.assign(form.dataset.mode === "start" ? `/instances/${result.data.instance_id}`
                                                             : `/tasks?done=${form.dataset.taskId}`);
