@@ -370,6 +370,12 @@ class GroupCreateIn(In):
 
 class AssignIn(In):
     assignee: str = Field(min_length=1, max_length=64)
+    reason: str | None = Field(default=None, max_length=2000, description="why it is handed on (转交), for the record")
+
+
+class SendBackIn(In):
+    to: str = Field(min_length=1, max_length=200, description="the earlier user task's element id (退回)")
+    reason: str = Field(min_length=1, max_length=2000)
 
 
 class TaskUpdateIn(In):

@@ -21,6 +21,7 @@ from api.schemas import (
 from engine import instances
 from engine.clock import end_of_day, start_of_day
 from engine.permissions import Permission, require
+from engine.withdrawal import withdraw_instance
 
 router = APIRouter(prefix="/api/instances", tags=["instances"], responses=API_ERRORS, dependencies=CHECKED_INPUT)
 
@@ -89,6 +90,14 @@ def terminate(instance_id: uuid.UUID, body: ReasonIn, session: SessionDep, clock
     with session.begin():
         return InstanceOut.of(instances.terminate_instance(session, clock, actor=actor, instance_id=instance_id,
                                                            reason=body.reason))
+
+
+@router.post("/{instance_id}/withdraw", summary="撤回: the starter withdraws a case nobody else has acted on yet")
+def withdraw(instance_id: uuid.UUID, body: ReasonIn, session: SessionDep, clock: ClockDep,
+             actor: ActorDep) -> InstanceOut:
+    with session.begin():
+        withdraw_instance(session, clock, actor=actor, instance_id=instance_id, reason=body.reason)
+        return InstanceOut.of(instances.get_instance(session, actor=actor, instance_id=instance_id).summary)
 
 
 @router.post("/{instance_id}/retry", summary="Retry a failed instance's failing step, optionally with variables (admins)")

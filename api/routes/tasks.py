@@ -13,6 +13,7 @@ from api.schemas import (
     CommentIn,
     CommentOut,
     PageOut,
+    SendBackIn,
     TaskCompleteIn,
     TaskDecisionIn,
     TaskDetailOut,
@@ -20,6 +21,7 @@ from api.schemas import (
     TaskUpdateIn,
 )
 from engine import assignment, comments, decisions, task_queue, tasks
+from engine.send_back import send_back_task
 
 router = APIRouter(prefix="/api/tasks", tags=["tasks"], responses=API_ERRORS, dependencies=CHECKED_INPUT)
 
@@ -80,14 +82,21 @@ def decide(task_id: uuid.UUID, body: TaskDecisionIn, session: SessionDep, clock:
 @router.post("/{task_id}/assign", summary="Hand to a named member of its groups (the assignee or an admin)")
 def assign(task_id: uuid.UUID, body: AssignIn, session: SessionDep, clock: ClockDep, actor: ActorDep) -> TaskOut:
     with session.begin():
-        return TaskOut.of(assignment.assign_task(session, clock, actor=actor, task_id=task_id, assignee=body.assignee))
+        return TaskOut.of(assignment.assign_task(session, clock, actor=actor, task_id=task_id, assignee=body.assignee,
+                                                        reason=body.reason))
 
 
 @router.post("/{task_id}/delegate", summary="Let someone work it; it returns to you when they unclaim")
 def delegate(task_id: uuid.UUID, body: AssignIn, session: SessionDep, clock: ClockDep, actor: ActorDep) -> TaskOut:
     with session.begin():
         return TaskOut.of(assignment.delegate_task(session, clock, actor=actor, task_id=task_id,
-                                                   assignee=body.assignee))
+                                                   assignee=body.assignee, reason=body.reason))
+
+
+@router.post("/{task_id}/send-back", summary="退回: reopen an earlier step of the case, with a reason (the holder)")
+def send_back(task_id: uuid.UUID, body: SendBackIn, session: SessionDep, clock: ClockDep, actor: ActorDep) -> TaskOut:
+    with session.begin():
+        return TaskOut.of(send_back_task(session, clock, actor=actor, task_id=task_id, to=body.to, reason=body.reason))
 
 
 @router.patch("/{task_id}", summary="Set priority or follow-up date (the assignee)")

@@ -87,6 +87,11 @@ MATRIX: dict[tuple[str, str], Row] = {
                                                          allowed=only(200, "admin"), default=403, mutates=True),
     ("POST", "/api/instances/{instance_id}/terminate"): Row("open", {"reason": "withdrawn"},
                                                             allowed=only(200, "admin"), default=403, mutates=True),
+    # 撤回 is the starter's (the demo outlet); whoever else sees the case is refused, the rest do not see it.
+    ("POST", "/api/instances/{instance_id}/withdraw"): Row("open", {"reason": "顾客撤回 / the customer withdrew"},
+                                                           allowed={"outlet": 200, "rcc_director": 403,
+                                                                    **only(403, *NATIONAL, "admin")},
+                                                           default=404, mutates=True),
     ("POST", "/api/instances/{instance_id}/retry"): Row("failed", {"reason": "days added", "variables": {"days": 3}},
                                                         allowed=only(200, "admin"), default=403, mutates=True),
     # A case the caller may not message answers as one that is not there (no oracle on business keys).
@@ -112,6 +117,10 @@ MATRIX: dict[tuple[str, str], Row] = {
                                                  default=404, mutates=True),
     ("POST", "/api/tasks/{task_id}/delegate"): Row("claimed", {"assignee": "rcc_director"}, allowed=WORKERS,
                                                    default=404, mutates=True),
+    # The review is the case's first step: its holder is told it may send back to none (422); an
+    # admin outside its group may not act on it.
+    ("POST", "/api/tasks/{task_id}/send-back"): Row("claimed", {"to": "review", "reason": "重做 / redo"},
+                                                    allowed={"rcc_director": 422, "admin": 403}, default=404),
     ("PATCH", "/api/tasks/{task_id}"): Row("claimed", {"priority": 80}, allowed=WORKERS, default=404, mutates=True),
     ("GET", "/api/tasks/{task_id}/comments"): Row("open", allowed=WORKERS, default=404),
     ("POST", "/api/tasks/{task_id}/comments"): Row("open", {"text": "请尽快 / please hurry"},
