@@ -19,9 +19,10 @@ from engine.audit import record_event
 from engine.bpmn.spiff_adapter import WorkflowError, WorkflowRun
 from engine.bundles import Bundle, bundle_of
 from engine.clock import Clock
-from engine.errors import PermissionDeniedError, TaskStateError, ValidationError
+from engine.errors import PermissionDeniedError, StepNotPassedError, TaskStateError, ValidationError
 from engine.identity import Actor
 from engine.incidents import process_error
+from engine.states import InstanceStatus, TaskStatus
 from engine.tables import Task
 from engine.tasks import TaskSummary, candidate_groups_of, require_open, summarize, visible_task_with_groups
 from engine.workflow_store import load_run, save_run
@@ -38,6 +39,15 @@ def return_targets(bundle: Bundle, run: WorkflowRun, task: Task) -> list[dict[st
     return [{"element_id": e, "name": names.get(e, {}).get("name") or e} for e in declared if e in passed]
 
 
+def return_targets_of(session: Session, *, actor: Actor, task_id: uuid.UUID) -> list[dict[str, Any]]:
+    """For the task page: the steps the actor may send this task back to now ([] when none or not theirs)."""
+    task, record, _, groups = visible_task_with_groups(session, actor, task_id)
+    if task.status != TaskStatus.OPEN or record.status != InstanceStatus.RUNNING or not _may_act(actor, task, groups):
+        return []
+    bundle = bundle_of(session, record)
+    return return_targets(bundle, load_run(record, bundle), task) if _declared(bundle, task) else []
+
+
 def send_back_task(
     session: Session, clock: Clock, *, actor: Actor, task_id: uuid.UUID, to: str, reason: str
 ) -> TaskSummary:
@@ -45,11 +55,11 @@ def send_back_task(
 
     The task's holder may, or (unclaimed) a member of its groups, as for a decision.
     Raises: NotFoundError, PermissionDeniedError, ValidationError (no reason; `to` not returnable
-    from here), TaskStateError (`to` not passed yet), InstanceStateError, ProcessError.
+    from here), StepNotPassedError, TaskStateError, InstanceStateError, ProcessError.
     """
     task, record, definition, groups = visible_task_with_groups(session, actor, task_id)
     require_open(task, record)
-    if task.assignee != actor.username and not (task.assignee is None and actor.in_any(groups)):
+    if not _may_act(actor, task, groups):
         raise PermissionDeniedError(f"only the assignee ({task.assignee}) may send this task back" if task.assignee
                                     else f"only members of {', '.join(groups)} may send this task back")
     text = (reason or "").strip()
@@ -69,8 +79,8 @@ def send_back_task(
     except KeyError:
         raise TaskStateError("the task is no longer waiting in the workflow") from None
     except LookupError:
-        raise TaskStateError(f"the case has not passed '{to}' on its way to this task; nothing to send back to",
-                             to=to) from None
+        raise StepNotPassedError(f"the case has not passed '{to}' on its way to this task; nothing to send back to",
+                                 to=to) from None
     except WorkflowError as error:
         raise process_error(error, record.definition_key) from None
     to_name = bundle.elements(task.process_key).get("user_tasks", {}).get(to, {}).get("name") or to
@@ -82,6 +92,10 @@ def send_back_task(
     save_run(session, clock, actor=actor.username, record=record, bundle=bundle, run=run, steps=steps)
     reopened = session.scalars(select(Task).where(Task.task_id == reopened_id)).one()
     return summarize(reopened, record, definition, candidate_groups_of(session, [reopened_id]).get(reopened_id, ()))
+
+
+def _may_act(actor: Actor, task: Task, groups: tuple[str, ...]) -> bool:
+    return task.assignee == actor.username or (task.assignee is None and actor.in_any(groups))
 
 
 def _declared(bundle: Bundle, task: Task) -> list[str]:

@@ -18,7 +18,7 @@ from engine.bundles import bundle_of
 from engine.clock import Clock
 from engine.db import flush
 from engine.deadlines import close_case_deadline
-from engine.errors import InstanceStateError, NotFoundError, PermissionDeniedError, ValidationError
+from engine.errors import NotFoundError, PermissionDeniedError, ValidationError, WithdrawRefusedError
 from engine.identity import Actor
 from engine.notifications.outbox import notify_case_ended
 from engine.permissions import sees_everything
@@ -48,8 +48,8 @@ def withdraw_blocker(session: Session, actor: Actor, record: Instance) -> str | 
 def withdraw_instance(session: Session, clock: Clock, *, actor: Actor, instance_id: uuid.UUID, reason: str) -> None:
     """End the actor's own case as withdrawn.
 
-    Raises: NotFoundError, PermissionDeniedError (not the starter), InstanceStateError (not running,
-    or already acted on), ValidationError (no reason).
+    Raises: NotFoundError, PermissionDeniedError (not the starter), WithdrawRefusedError (not
+    running, or already acted on), ValidationError (no reason).
     """
     query = select(Instance).where(Instance.instance_id == instance_id)
     if not sees_everything(actor):
@@ -59,7 +59,7 @@ def withdraw_instance(session: Session, clock: Clock, *, actor: Actor, instance_
         raise NotFoundError(f"no instance {instance_id}")
     text = (reason or "").strip()
     if why := withdraw_blocker(session, actor, record):
-        error = PermissionDeniedError if record.started_by != actor.username else InstanceStateError
+        error = PermissionDeniedError if record.started_by != actor.username else WithdrawRefusedError
         raise error(why, instance_status=record.status)
     if not text or len(text) > MAX_REASON:
         raise ValidationError(f"a reason of 1 to {MAX_REASON} characters is required to withdraw", field="reason")
