@@ -19,8 +19,9 @@ _KINDS = {
     "task_assigned": "assigned", "task_delegated": "delegated", "comment_added": "comment",
     "suspended": "suspended", "resumed": "resumed", "terminated": "terminated", "incident": "incident",
     "incident_resolved": "incident_resolved", "ended": "ended", "task_sent_back": "sent_back",
-    "withdrawn": "withdrawn",
+    "withdrawn": "withdrawn", "extra_sign_added": "sign_added", "extra_sign_decided": "sign_decided",
 }
+_POSITIONS = {"before": "前加签 / Sign before", "after": "后加签 / Sign after"}
 
 
 @dataclass(frozen=True)
@@ -63,6 +64,13 @@ def _entry(kind: str, event: HistoryEvent, names: dict[str, str]) -> RecordEntry
         return RecordEntry(**common, step=step, to=_text(data.get("assignee")), text=_text(data.get("reason")))
     if kind == "sent_back":  # "to" is the step sent back to (退回), by its name
         return RecordEntry(**common, step=step, to=_text(data.get("to_name")), text=_text(data.get("reason")))
+    if kind == "sign_added":  # 加签: whom the holder asked to sign, before or after them, and why
+        return RecordEntry(**common, step=step, outcome=_POSITIONS.get(str(data.get("position"))),
+                           to=_text(data.get("signer")), text=_text(data.get("reason")))
+    if kind == "sign_decided":
+        approved = data.get("approved") is True
+        return RecordEntry(**common, step=step, outcome="同意 / Approve" if approved else "拒绝 / Reject",
+                           style="primary" if approved else "danger", text=_text(data.get("opinion")))
     if kind == "comment":
         return RecordEntry(**common, step=step, text=_text(data.get("text")))
     if kind in ("suspended", "resumed", "terminated", "incident_resolved", "withdrawn"):

@@ -33,6 +33,19 @@ class ExternalTaskStatus(StrEnum):
     CANCELLED = "cancelled"  # the workflow moved past it (a boundary event, a BPMN error, a terminated case)
 
 
+class SignPosition(StrEnum):
+    """加签: where the extra signer comes, relative to the task's holder (engine/extra_signs.py)."""
+
+    BEFORE = "before"  # the holder waits for the signer's 同意/拒绝, then decides
+    AFTER = "after"  # the holder decides; the case moves on once the signer approves
+
+
+class SignStatus(StrEnum):
+    OPEN = "open"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+
+
 class TimerStatus(StrEnum):
     PENDING = "pending"
     FIRED = "fired"

@@ -12,15 +12,18 @@ from api.schemas import (
     AssignIn,
     CommentIn,
     CommentOut,
+    ExtraSignIn,
+    ExtraSignOut,
     PageOut,
     SendBackIn,
+    SignDecisionIn,
     TaskCompleteIn,
     TaskDecisionIn,
     TaskDetailOut,
     TaskOut,
     TaskUpdateIn,
 )
-from engine import assignment, comments, decisions, task_queue, tasks
+from engine import assignment, comments, decisions, extra_signs, task_queue, tasks
 from engine.send_back import send_back_task
 
 router = APIRouter(prefix="/api/tasks", tags=["tasks"], responses=API_ERRORS, dependencies=CHECKED_INPUT)
@@ -97,6 +100,24 @@ def delegate(task_id: uuid.UUID, body: AssignIn, session: SessionDep, clock: Clo
 def send_back(task_id: uuid.UUID, body: SendBackIn, session: SessionDep, clock: ClockDep, actor: ActorDep) -> TaskOut:
     with session.begin():
         return TaskOut.of(send_back_task(session, clock, actor=actor, task_id=task_id, to=body.to, reason=body.reason))
+
+
+@router.post("/{task_id}/extra-signs", status_code=201,
+             summary="加签: ask a colleague to sign before or after you, for this case only (the holder)")
+def add_signer(task_id: uuid.UUID, body: ExtraSignIn, session: SessionDep, clock: ClockDep,
+               actor: ActorDep) -> ExtraSignOut:
+    with session.begin():
+        return ExtraSignOut(**extra_signs.add_signer(session, clock, actor=actor, task_id=task_id, signer=body.signer,
+                                                     position=body.position, reason=body.reason).__dict__)
+
+
+@router.post("/{task_id}/extra-signs/{sign_id}/decide", summary="The added signer's 同意 or 拒绝 (the signer)")
+def decide_sign(task_id: uuid.UUID, sign_id: uuid.UUID, body: SignDecisionIn, session: SessionDep, clock: ClockDep,
+                catalog: CatalogDep, actor: ActorDep) -> ExtraSignOut:
+    with session.begin():
+        return ExtraSignOut(**extra_signs.decide_sign(session, clock, catalog, actor=actor, task_id=task_id,
+                                                      sign_id=sign_id, approve=body.outcome == "approve",
+                                                      opinion=body.opinion).__dict__)
 
 
 @router.patch("/{task_id}", summary="Set priority or follow-up date (the assignee)")

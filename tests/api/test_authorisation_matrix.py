@@ -121,6 +121,13 @@ MATRIX: dict[tuple[str, str], Row] = {
     # admin outside its group may not act on it.
     ("POST", "/api/tasks/{task_id}/send-back"): Row("claimed", {"to": "review", "reason": "重做 / redo"},
                                                     allowed={"rcc_director": 422, "admin": 403}, default=404),
+    # 加签: the holder asks; an admin who is not the holder may not. No sign of that id is anyone's to decide.
+    ("POST", "/api/tasks/{task_id}/extra-signs"): Row("claimed", {"signer": "csd_head", "position": "before",
+                                                                  "reason": "会签 / co-sign"},
+                                                      allowed={"rcc_director": 201, "admin": 403}, default=404,
+                                                      mutates=True),
+    ("POST", "/api/tasks/{task_id}/extra-signs/{sign_id}/decide"): Row("open", {"outcome": "approve"}, default=404),
+    ("GET", "/api/my/extra-signs"): Row(),  # each caller's own
     ("PATCH", "/api/tasks/{task_id}"): Row("claimed", {"priority": 80}, allowed=WORKERS, default=404, mutates=True),
     ("GET", "/api/tasks/{task_id}/comments"): Row("open", allowed=WORKERS, default=404),
     ("POST", "/api/tasks/{task_id}/comments"): Row("open", {"text": "请尽快 / please hurry"},
@@ -302,7 +309,7 @@ def _call(client: TestClient, method: str, path: str, row: Row, target: Target, 
            .replace("{code}", "east" if path.startswith("/api/regions") else "HD-001")
            .replace("{customer_id}", target.customer_id).replace("{serial_number}", "SN-2025-000123")
            .replace("{notification_id}", NO_SUCH_ID).replace("{endpoint_id}", NO_SUCH_ID)
-           .replace("{group_id}", "quality"))
+           .replace("{group_id}", "quality").replace("{sign_id}", NO_SUCH_ID))
     if path == "/api/definitions" and method == "POST":
         review = TEST_PROCESSES / "two_step_review.bpmn"
         return client.post(url, headers=headers, files={"file": (review.name, review.read_bytes(), "text/xml")})
