@@ -22,6 +22,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 # The organisation's tables live in a module of their own; importing them here lets everything that
 # reads `Base.metadata` (Alembic, the migration test) see them.
 from engine.extra_sign_tables import ExtraSign  # noqa: F401 - a table Alembic and the migration test must see
+from engine.idempotency_tables import IdempotentAnswer  # noqa: F401 - as above
 from engine.notification_tables import GroupNotificationDefault, Notification, NotificationSetting, WebhookEndpoint
 from engine.register_tables import Customer, Outlet, OutletAssessment, OutletStaff, Product, Region
 from engine.table_base import Base, UTCDateTime

@@ -4,9 +4,10 @@ import uuid
 from datetime import date
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 
 from api.deps import CHECKED_INPUT, ActorDep, CatalogDep, ClockDep, SessionDep, SettingsDep
+from api.idempotent import IdempotencyKey, keep, replay
 from api.problems import API_ERRORS
 from api.schemas import (
     MAX_INT,
@@ -27,14 +28,18 @@ router = APIRouter(prefix="/api/instances", tags=["instances"], responses=API_ER
 
 
 @router.post("", status_code=201, summary="Start the latest version of a process and run it until it waits")
-def start(body: InstanceStartIn, session: SessionDep, clock: ClockDep, catalog: CatalogDep,
-          actor: ActorDep, settings: SettingsDep) -> InstanceDetailOut:
+def start(body: InstanceStartIn, request: Request, session: SessionDep, clock: ClockDep, catalog: CatalogDep,
+          actor: ActorDep, settings: SettingsDep, idempotency_key: IdempotencyKey = None) -> InstanceDetailOut:
     with session.begin():
+        if (first := replay(session, clock, actor, request, idempotency_key, body)) is not None:
+            return first  # type: ignore[return-value]  # the stored answer, as it was sent
         detail = instances.start_instance(session, clock, catalog, actor=actor, definition_key=body.definition_key,
                                           business_key=body.business_key, variables=body.variables,
                                           version=body.version,
                                           case_number_prefix=settings.case_numbers.get(body.definition_key))
-    return InstanceDetailOut.of_detail(detail)
+        answer = InstanceDetailOut.of_detail(detail)
+        keep(session, clock, actor, request, idempotency_key, body, 201, answer)
+    return answer
 
 
 @router.get("", summary="Instances the caller may see (admins: all)")

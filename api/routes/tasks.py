@@ -3,9 +3,10 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 
 from api.deps import CHECKED_INPUT, ActorDep, CatalogDep, ClockDep, SessionDep
+from api.idempotent import IdempotencyKey, keep, replay
 from api.problems import API_ERRORS
 from api.schemas import (
     MAX_INT,
@@ -68,18 +69,26 @@ def unclaim(task_id: uuid.UUID, session: SessionDep, clock: ClockDep, actor: Act
 
 
 @router.post("/{task_id}/complete", summary="Complete with the form's data (the assignee)")
-def complete(task_id: uuid.UUID, body: TaskCompleteIn, session: SessionDep, clock: ClockDep, catalog: CatalogDep,
-             actor: ActorDep) -> TaskOut:
+def complete(task_id: uuid.UUID, body: TaskCompleteIn, request: Request, session: SessionDep, clock: ClockDep,
+             catalog: CatalogDep, actor: ActorDep, idempotency_key: IdempotencyKey = None) -> TaskOut:
     with session.begin():
-        return TaskOut.of(tasks.complete_task(session, clock, catalog, actor=actor, task_id=task_id, data=body.data))
+        if (first := replay(session, clock, actor, request, idempotency_key, body)) is not None:
+            return first  # type: ignore[return-value]  # the stored answer, as it was sent
+        answer = TaskOut.of(tasks.complete_task(session, clock, catalog, actor=actor, task_id=task_id, data=body.data))
+        keep(session, clock, actor, request, idempotency_key, body, 200, answer)
+    return answer
 
 
 @router.post("/{task_id}/decide", summary="Decide with one of the form's outcomes (claims an unclaimed task first)")
-def decide(task_id: uuid.UUID, body: TaskDecisionIn, session: SessionDep, clock: ClockDep, catalog: CatalogDep,
-           actor: ActorDep) -> TaskOut:
+def decide(task_id: uuid.UUID, body: TaskDecisionIn, request: Request, session: SessionDep, clock: ClockDep,
+           catalog: CatalogDep, actor: ActorDep, idempotency_key: IdempotencyKey = None) -> TaskOut:
     with session.begin():
-        return TaskOut.of(decisions.decide_task(session, clock, catalog, actor=actor, task_id=task_id,
-                                                outcome=body.outcome, opinion=body.opinion, data=body.data))
+        if (first := replay(session, clock, actor, request, idempotency_key, body)) is not None:
+            return first  # type: ignore[return-value]  # the stored answer, as it was sent
+        answer = TaskOut.of(decisions.decide_task(session, clock, catalog, actor=actor, task_id=task_id,
+                                                  outcome=body.outcome, opinion=body.opinion, data=body.data))
+        keep(session, clock, actor, request, idempotency_key, body, 200, answer)
+    return answer
 
 
 @router.post("/{task_id}/assign", summary="Hand to a named member of its groups (the assignee or an admin)")

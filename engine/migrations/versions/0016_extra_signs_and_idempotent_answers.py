@@ -1,4 +1,7 @@
-"""extra signs (加签): a one-off extra approval by a named colleague on one task
+"""extra signs (加签) and idempotent answers
+
+`extra_signs`: a one-off extra approval by a named colleague on one task (engine/extra_signs.py).
+`idempotent_answers`: the first answer to a start or completion sent with an Idempotency-Key.
 
 Revision ID: 0016
 Revises: 0014
@@ -36,7 +39,20 @@ def upgrade() -> None:
     with op.batch_alter_table('extra_signs', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_extra_signs_signer_status'), ['signer', 'status'], unique=False)
         batch_op.create_index(batch_op.f('ix_extra_signs_task_id_status'), ['task_id', 'status'], unique=False)
+    op.create_table('idempotent_answers',
+    sa.Column('username', sa.String(length=64), nullable=False),
+    sa.Column('key', sa.String(length=200), nullable=False),
+    sa.Column('fingerprint', sa.String(length=64), nullable=False),
+    sa.Column('status_code', sa.Integer(), nullable=False),
+    sa.Column('body', sa.JSON(), nullable=False),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('expires_at', sa.DateTime(timezone=True), nullable=False),
+    sa.PrimaryKeyConstraint('username', 'key', name=op.f('pk_idempotent_answers'))
+    )
+    with op.batch_alter_table('idempotent_answers', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_idempotent_answers_expires_at'), ['expires_at'], unique=False)
 
 
 def downgrade() -> None:
+    op.drop_table('idempotent_answers')
     op.drop_table('extra_signs')
