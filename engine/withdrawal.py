@@ -1,7 +1,7 @@
 """撤回 / Withdraw: the person who started a case takes it back before anyone else has acted on it.
 
-"Acted on" means: a user task of the case was completed (or decided) by someone other than the
-starter. Claiming, commenting or handing on a task is not acting on the case; a step the starter
+"Acted on" means: the history holds a user task of the case completed (or decided) by someone
+other than the starter (a step sent back since still counts). Claiming, commenting or handing on a task is not acting on the case; a step the starter
 completed themselves (their own application step) does not block either. A withdrawn case ends
 terminated with the reason "withdrawn"; its open tasks, timers and deadlines are cancelled.
 """
@@ -22,8 +22,8 @@ from engine.errors import NotFoundError, PermissionDeniedError, ValidationError,
 from engine.identity import Actor
 from engine.notifications.outbox import notify_case_ended
 from engine.permissions import sees_everything
-from engine.states import INSTANCE_TRANSITIONS, InstanceAction, InstanceStatus, TaskStatus
-from engine.tables import Instance, Task
+from engine.states import INSTANCE_TRANSITIONS, InstanceAction, InstanceStatus
+from engine.tables import AuditEvent, Instance
 from engine.visibility import instance_visible_to
 from engine.workflow_store import load_run, save_run
 
@@ -37,11 +37,13 @@ def withdraw_blocker(session: Session, actor: Actor, record: Instance) -> str | 
         return f"only the person who started the case ({record.started_by}) may withdraw it"
     if InstanceAction.WITHDRAW not in INSTANCE_TRANSITIONS[InstanceStatus(record.status)]:
         return f"the case is {record.status}; only a running case is withdrawn"
-    acted = session.execute(select(Task.name, Task.completed_by).where(
-        Task.instance_id == record.instance_id, Task.status == TaskStatus.COMPLETED,
-        Task.completed_by != record.started_by).limit(1)).first()
+    # The history, not the task rows: a step sent back (退回) reopens its row, but was still done.
+    acted = session.execute(select(AuditEvent.actor, AuditEvent.data).where(
+        AuditEvent.instance_id == record.instance_id, AuditEvent.event_type == "task_completed",
+        AuditEvent.actor != record.started_by).order_by(AuditEvent.event_id).limit(1)).first()
     if acted is not None:
-        return f"'{acted.name}' was already done by {acted.completed_by}; the case can no longer be withdrawn"
+        step = acted.data.get("name") or acted.data.get("element")
+        return f"'{step}' was already done by {acted.actor}; the case can no longer be withdrawn"
     return None
 
 

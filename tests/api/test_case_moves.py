@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from engine.approval_record import approval_record
 from engine.identity import Actor
 from engine.instances import instance_history
+from engine.invariants import check_invariants
 from engine.tables import Deadline, Timer
 from tests.api.conftest import Desk, events_of
 from tests.api.test_return_exchange import REQUEST
@@ -81,6 +82,8 @@ def test_the_director_sends_a_return_back_to_the_inspection_which_reopens_with_i
                           json={"outcome": "approve"})
     assert decided.status_code == 200, decided.text
     assert desk.waiting(instance_id) == ["carry_out_return"]
+    with factory() as session:  # the history and the rows still tell one story (a step done twice, reopened between)
+        assert check_invariants(session).violations == []
 
 
 def test_send_back_refusals_name_the_reason_and_change_nothing(desk: Desk, client: TestClient) -> None:
@@ -164,6 +167,8 @@ def test_the_starter_withdraws_a_case_nobody_else_acted_on(desk: Desk, client: T
     again = _problem(client.post(f"/api/instances/{instance_id}/withdraw", headers=desk.login("outlet"),
                                  json={"reason": "again"}), 409)
     assert "terminated" in again["detail"]
+    with factory() as session:
+        assert check_invariants(session).violations == []
 
 
 def test_the_starters_own_step_does_not_block_withdrawing(desk: Desk, client: TestClient) -> None:
@@ -213,3 +218,22 @@ def test_handing_on_keeps_the_reason_in_the_history_and_the_record(desk: Desk, c
         ("rcc_director", "director.two", "我出差 / I am travelling")]
     entry = next(e for e in _record(factory, instance_id) if e.kind == "assigned")
     assert (entry.actor, entry.to, entry.text) == ("rcc_director", "director.two", "我出差 / I am travelling")
+
+
+def test_a_step_sent_back_still_counts_as_acted_on(desk: Desk, client: TestClient) -> None:
+    added = client.post("/api/users", headers=desk.login("admin"),
+                        json={"username": "outlet.two", "password": "long-enough-pw", "groups": ["outlet"]})
+    assert added.status_code == 201, added.text
+    instance_id = desk.start("outlet", "return_exchange", REQUEST, business_key="TH-W-3")
+    colleague = desk.login("outlet.two", "long-enough-pw")  # a colleague of the starter inspects
+    inspect = desk.task_of("outlet", instance_id, "inspect_product")
+    assert client.post(f"/api/tasks/{inspect['task_id']}/claim", headers=colleague).status_code == 200
+    done = client.post(f"/api/tasks/{inspect['task_id']}/complete", headers=colleague, json={"data": INSPECTED})
+    assert done.status_code == 200, done.text
+    approval = desk.task_of("rcc_director", instance_id, "rcc_director_approval")
+    sent = client.post(f"/api/tasks/{approval['task_id']}/send-back", headers=desk.login("rcc_director"),
+                       json={"to": "inspect_product", "reason": REASON})
+    assert sent.status_code == 200, sent.text
+    refused = _problem(client.post(f"/api/instances/{instance_id}/withdraw", headers=desk.login("outlet"),
+                                   json={"reason": "不要了 / not needed"}), 409)
+    assert "outlet.two" in refused["detail"]
