@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import date, datetime
-from typing import Annotated, Any, Generic, Self, TypeVar
+from typing import Annotated, Any, Generic, Literal, Self, TypeVar
 
 from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field, ValidationInfo, model_validator
 from pydantic_core import PydanticCustomError
@@ -383,6 +383,40 @@ class GroupCreateIn(In):
 
 class AssignIn(In):
     assignee: str = Field(min_length=1, max_length=64)
+    reason: str | None = Field(default=None, max_length=2000, description="why it is handed on (转交), for the record")
+
+
+class ExtraSignIn(In):
+    signer: str = Field(min_length=1, max_length=64, description="the colleague asked to sign (加签)")
+    position: str = Field(description="before: they sign first; after: your decision waits for their approval")
+    reason: str = Field(min_length=1, max_length=2000)
+
+
+class SignDecisionIn(In):
+    outcome: Literal["approve", "reject"] = Field(description="同意 or 拒绝")
+    opinion: str | None = Field(default=None, max_length=2000, description="required to reject")
+
+
+class ExtraSignOut(Out):
+    sign_id: uuid.UUID
+    instance_id: uuid.UUID
+    task_id: uuid.UUID
+    step: str
+    business_key: str | None
+    position: str
+    signer: str
+    requested_by: str
+    reason: str
+    status: str
+    held: bool
+    opinion: str | None
+    created_at: datetime
+    decided_at: datetime | None
+
+
+class SendBackIn(In):
+    to: str = Field(min_length=1, max_length=200, description="the earlier user task's element id (退回)")
+    reason: str = Field(min_length=1, max_length=2000)
 
 
 class TaskUpdateIn(In):

@@ -22,8 +22,10 @@ _KINDS = {
     "started": "started", "task_decided": "decided", "task_completed": "completed",
     "task_assigned": "assigned", "task_delegated": "delegated", "comment_added": "comment",
     "suspended": "suspended", "resumed": "resumed", "terminated": "terminated", "incident": "incident",
-    "incident_resolved": "incident_resolved", "ended": "ended",
+    "incident_resolved": "incident_resolved", "ended": "ended", "task_sent_back": "sent_back",
+    "withdrawn": "withdrawn", "extra_sign_added": "sign_added", "extra_sign_decided": "sign_decided",
 }
+_POSITIONS = {"before": "前加签 / Sign before", "after": "后加签 / Sign after"}
 
 
 @dataclass(frozen=True)
@@ -35,14 +37,14 @@ class RecordFile:
 
 @dataclass(frozen=True)
 class RecordEntry:
-    kind: str  # started, decided, completed, assigned, delegated, comment, suspended, ... ended
+    kind: str  # started, decided, completed, assigned, delegated, sent_back, comment, suspended, withdrawn, ... ended
     actor: str
     occurred_at: datetime
     step: str | None = None  # the step's "中文 / English" name
     outcome: str | None = None  # a decision's "中文 / English" title
     style: str | None = None  # a decision's button style: primary (yes), danger (no), plain
     text: str | None = None  # the opinion, comment or reason
-    to: str | None = None  # whom a step was handed to
+    to: str | None = None  # whom a step was handed to, or (sent_back) the step's name it was sent back to
     files: tuple[RecordFile, ...] = ()  # attachments added with this step
     task_id: uuid.UUID | None = None  # the step's task, to fold its files in
 
@@ -98,10 +100,19 @@ def _entry(kind: str, event: HistoryEvent, names: dict[str, str]) -> RecordEntry
         return RecordEntry(**common, step=step, outcome=_text(data.get("title")), style=_text(data.get("style")),
                            text=_text(data.get("opinion")))
     if kind in ("assigned", "delegated"):
-        return RecordEntry(**common, step=step, to=_text(data.get("assignee")))
+        return RecordEntry(**common, step=step, to=_text(data.get("assignee")), text=_text(data.get("reason")))
+    if kind == "sent_back":  # "to" is the step sent back to (退回), by its name
+        return RecordEntry(**common, step=step, to=_text(data.get("to_name")), text=_text(data.get("reason")))
+    if kind == "sign_added":  # 加签: whom the holder asked to sign, before or after them, and why
+        return RecordEntry(**common, step=step, outcome=_POSITIONS.get(str(data.get("position"))),
+                           to=_text(data.get("signer")), text=_text(data.get("reason")))
+    if kind == "sign_decided":
+        approved = data.get("approved") is True
+        return RecordEntry(**common, step=step, outcome="同意 / Approve" if approved else "拒绝 / Reject",
+                           style="primary" if approved else "danger", text=_text(data.get("opinion")))
     if kind == "comment":
         return RecordEntry(**common, step=step, text=_text(data.get("text")))
-    if kind in ("suspended", "resumed", "terminated", "incident_resolved"):
+    if kind in ("suspended", "resumed", "terminated", "incident_resolved", "withdrawn"):
         return RecordEntry(**common, text=_text(data.get("reason")))
     if kind == "incident":
         return RecordEntry(**common, step=step)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from engine.audit import record_event
@@ -14,6 +15,7 @@ from engine.errors import PermissionDeniedError, ValidationError
 from engine.identity import Actor, find_actor
 from engine.notifications.outbox import notify_task_handed_on
 from engine.permissions import Permission, has
+from engine.tables import Instance, Membership, Task, User
 from engine.tasks import (
     TaskSummary,
     candidate_groups_of,
@@ -25,17 +27,37 @@ from engine.tasks import (
 from engine.visibility import case_allows
 
 
-def assign_task(session: Session, clock: Clock, *, actor: Actor, task_id: uuid.UUID, assignee: str) -> TaskSummary:
-    """Hand a task to a named member of its candidate groups (the current assignee, or an admin).
+def assign_task(session: Session, clock: Clock, *, actor: Actor, task_id: uuid.UUID, assignee: str,
+                reason: str | None = None) -> TaskSummary:
+    """Hand a task to a named member of its candidate groups (转交: the current assignee, or an admin).
 
+    The reason (the task page requires one) goes into the history and the approval record.
     Raises: NotFoundError, PermissionDeniedError, ValidationError, TaskStateError.
     """
-    return _reassign(session, clock, actor, task_id, assignee, delegate=False)
+    return _reassign(session, clock, actor, task_id, assignee, delegate=False, reason=reason)
 
 
-def delegate_task(session: Session, clock: Clock, *, actor: Actor, task_id: uuid.UUID, assignee: str) -> TaskSummary:
+def delegate_task(session: Session, clock: Clock, *, actor: Actor, task_id: uuid.UUID, assignee: str,
+                  reason: str | None = None) -> TaskSummary:
     """Let someone else work a task one holds; it comes back to the owner when the delegate unclaims it."""
-    return _reassign(session, clock, actor, task_id, assignee, delegate=True)
+    return _reassign(session, clock, actor, task_id, assignee, delegate=True, reason=reason)
+
+
+def colleagues_for(session: Session, *, task_id: uuid.UUID, exclude: str) -> list[str]:
+    """Who a task may be handed to: active members of its groups whom the organisation lets near its case."""
+    task = session.get(Task, task_id)
+    record = session.get(Instance, task.instance_id) if task is not None else None
+    groups = candidate_groups_of(session, [task_id]).get(task_id, ())
+    if record is None or not groups:
+        return []
+    names = session.scalars(select(User.username).join(Membership, Membership.user_id == User.user_id).where(
+        Membership.group_id.in_(groups), User.is_active.is_(True), User.username != exclude).distinct())
+    found = []
+    for name in sorted(names):
+        colleague = find_actor(session, name)
+        if colleague is not None and case_allows(colleague, outlet_code=record.outlet_code, region=record.region):
+            found.append(name)
+    return found
 
 
 def update_task(
@@ -62,7 +84,8 @@ def update_task(
 
 
 def _reassign(
-    session: Session, clock: Clock, actor: Actor, task_id: uuid.UUID, assignee: str, *, delegate: bool
+    session: Session, clock: Clock, actor: Actor, task_id: uuid.UUID, assignee: str, *, delegate: bool,
+    reason: str | None,
 ) -> TaskSummary:
     task, record, definition, groups = visible_task_with_groups(session, actor, task_id)
     require_open(task, record)
@@ -88,7 +111,7 @@ def _reassign(
     record_event(session, clock, actor=actor.username, event_type="task_delegated" if delegate else "task_assigned",
                  instance_id=record.instance_id, task_id=task_id, definition_key=record.definition_key,
                  data={"element": task.element_id, "assignee": assignee, "previous_assignee": previous,
-                       "owner": task.owner})
+                       "owner": task.owner, "reason": (reason or "").strip() or None})
     notify_task_handed_on(session, record=record, task=task, assignee=assignee, actor=actor.username,
                           delegated=delegate, now=clock.now())
     flush(session)

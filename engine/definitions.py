@@ -233,6 +233,10 @@ def _check_process(
         for group in task["candidate_groups"]:
             if group not in groups:
                 add(element_id, f"candidate group '{group}' does not exist", task["line"])
+        for target in task.get("return_to", []):
+            if target not in elements["user_tasks"] or target == element_id:
+                add(element_id, f"return_to names '{target}', which is no other user task of this process "
+                                "(退回 goes back to an earlier user task)", task["line"])
         if not task["form_key"]:
             add(element_id, "user task has no camunda:formKey", task["line"])
         elif not catalog.exists(task["form_key"]):

@@ -48,6 +48,18 @@ class InstanceStateError(ConflictError):
     code, title = "instance-state", "Instance is not in a state that allows this"
 
 
+class StepNotPassedError(ConflictError):
+    """退回 to a step the case did not pass on its way to the task."""
+
+    code, title = "step-not-passed", "The case has not passed that step"
+
+
+class WithdrawRefusedError(ConflictError):
+    """撤回 of a case that is no longer running or that someone other than its starter acted on."""
+
+    code, title = "withdraw-refused", "The case can no longer be withdrawn"
+
+
 class StateUnloadableError(ConflictError):
     """An instance's stored workflow cannot be rebuilt (written by a bug or by hand); only a restore mends it."""
 

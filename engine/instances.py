@@ -48,6 +48,7 @@ from engine.states import (
 from engine.tables import AuditEvent, Definition, Instance, Task, TaskCandidateGroup, Timer
 from engine.task_incidents import retry_task_incident
 from engine.visibility import instance_visible_to
+from engine.withdrawal import withdraw_blocker
 from engine.workflow_store import load_run, save_run
 
 
@@ -383,8 +384,11 @@ def _detail(session: Session, actor: Actor, record: Instance, bundle: Bundle, ru
         select(Timer).where(Timer.instance_id == record.instance_id, Timer.status == TimerStatus.PENDING).order_by(Timer.due_at)
     ).all() if bundle.uses("timer_events") else []
     variables = run.variables()
+    summary = _summary(record, bundle.definition, actor)
+    if record.started_by == actor.username and withdraw_blocker(session, actor, record) is None:
+        summary = replace(summary, allowed_actions=(*summary.allowed_actions, InstanceAction.WITHDRAW))
     return InstanceDetail(
-        _summary(record, bundle.definition, actor),
+        summary,
         tuple(WaitingTaskRef(t.task_id, t.element_id, t.name, tuple(sorted(groups.get(t.task_id, []))), t.assignee,
                              t.due_at) for t in tasks),
         tuple({"timer_id": str(t.timer_id), "element_id": t.element_id, "name": t.name,

@@ -5,10 +5,10 @@ races, killed processes or a restore from backup:
 
 - every chain is intact (`audit.verify_chains`);
 - each instance's history starts with `started` and its events come in a possible order: no task
-  event before the task was created, no task completed or cancelled twice (or both), no work on a
-  task after it closed, nothing but cancellations and comments after the instance ended;
+  event before the task was created, no task completed or cancelled twice (or both) unless sent
+  back to (reopened) between, no work on a task after it closed, nothing but cancellations and comments after the instance ended;
 - the rows agree with the history: every task row was created in it, a completed row was completed
-  exactly once in it, an instance's status is the one its last status event left;
+  exactly once in it (since it was last reopened), an instance's status is the one its last status event left;
 - no instance is half-advanced: a running, suspended or failed instance's open tasks and pending
   timers (and open external tasks) are exactly the workflow's ready user tasks and waiting timers
   (and waiting service tasks); an ended one has none.
@@ -34,8 +34,10 @@ from engine.workflow_store import load_run
 STATUS_AFTER = {"started": InstanceStatus.RUNNING, "suspended": InstanceStatus.SUSPENDED,
                 "resumed": InstanceStatus.RUNNING, "terminated": InstanceStatus.TERMINATED,
                 "ended": InstanceStatus.COMPLETED, "incident": InstanceStatus.FAILED,
-                "incident_resolved": InstanceStatus.RUNNING}
+                "incident_resolved": InstanceStatus.RUNNING,
+                "withdrawn": InstanceStatus.TERMINATED}  # 撤回 (engine/withdrawal.py)
 ENDED = (InstanceStatus.COMPLETED, InstanceStatus.TERMINATED)
+TASK_REOPENED = "task_reopened"
 TASK_CLOSED = ("task_completed", "task_cancelled", "external_task_completed", "external_task_cancelled")
 TASK_CREATED = ("task_created", "external_task_created")
 # A message (signal) end event's message is delivered (or found unmatched) once the sender's end is saved.
@@ -108,6 +110,10 @@ def _check_history(record: Instance, history: list[AuditEvent]) -> list[Violatio
             created.add(task_id)
         elif task_id not in created:
             bad(f"'{kind}' (row {event.event_id}) before the task was created", task_id)
+        if kind == TASK_REOPENED:  # 退回 reopened a finished step (engine/send_back.py): it may close again
+            if closed.pop(task_id, None) is None:
+                bad(f"task reopened (row {event.event_id}) while it was open", task_id)
+            continue
         if task_id in closed and kind not in ALLOWED_ON_CLOSED_TASK:
             bad(f"'{kind}' (row {event.event_id}) after the task was {closed[task_id]}", task_id)
         if kind in TASK_CLOSED:
@@ -124,6 +130,8 @@ def _check_rows(record: Instance, history: list[AuditEvent], task_rows: list[Tas
     for event in history:
         if event.event_type == "task_completed":
             completions[event.task_id] += 1
+        elif event.event_type == TASK_REOPENED:  # counted again from here
+            completions[event.task_id] = 0
     for task in task_rows:
         if task.task_id not in created:
             found.append(Violation(record.instance_id, task.task_id, "task row without 'task_created' in the history"))

@@ -33,6 +33,19 @@ class ExternalTaskStatus(StrEnum):
     CANCELLED = "cancelled"  # the workflow moved past it (a boundary event, a BPMN error, a terminated case)
 
 
+class SignPosition(StrEnum):
+    """加签: where the extra signer comes, relative to the task's holder (engine/extra_signs.py)."""
+
+    BEFORE = "before"  # the holder waits for the signer's 同意/拒绝, then decides
+    AFTER = "after"  # the holder decides; the case moves on once the signer approves
+
+
+class SignStatus(StrEnum):
+    OPEN = "open"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+
+
 class TimerStatus(StrEnum):
     PENDING = "pending"
     FIRED = "fired"
@@ -87,6 +100,7 @@ class InstanceAction(StrEnum):
     RESUME = "resume"
     TERMINATE = "terminate"
     RETRY = "retry"
+    WITHDRAW = "withdraw"  # 撤回: the starter's, before anyone else acted (engine/withdrawal.py)
 
 
 class TaskAction(StrEnum):
@@ -97,10 +111,12 @@ class TaskAction(StrEnum):
     COMMENT = "comment"
 
 
-# The one table of what an admin's action does to a case in each state; absent: not allowed.
+# The one table of what an action does to a case in each state; absent: not allowed. All are an
+# admin's but WITHDRAW, which is the starter's (engine/withdrawal.py).
 INSTANCE_TRANSITIONS: dict[InstanceStatus, dict[InstanceAction, InstanceStatus]] = {
     InstanceStatus.RUNNING: {InstanceAction.SUSPEND: InstanceStatus.SUSPENDED,
-                             InstanceAction.TERMINATE: InstanceStatus.TERMINATED},
+                             InstanceAction.TERMINATE: InstanceStatus.TERMINATED,
+                             InstanceAction.WITHDRAW: InstanceStatus.TERMINATED},
     InstanceStatus.SUSPENDED: {InstanceAction.RESUME: InstanceStatus.RUNNING,
                                InstanceAction.TERMINATE: InstanceStatus.TERMINATED},
     InstanceStatus.FAILED: {InstanceAction.RETRY: InstanceStatus.RUNNING,
@@ -111,10 +127,10 @@ INSTANCE_TRANSITIONS: dict[InstanceStatus, dict[InstanceAction, InstanceStatus]]
 
 
 def instance_actions(actor: Actor, status: str) -> tuple[InstanceAction, ...]:
-    """What the actor may do with a case in `status` (only admins change a case's state by hand)."""
+    """What an admin may do with a case in `status` (withdrawing, the starter's, is added by engine/instances.py)."""
     if not has(actor, Permission.ADMINISTER):
         return ()
-    return tuple(INSTANCE_TRANSITIONS[InstanceStatus(status)])
+    return tuple(a for a in INSTANCE_TRANSITIONS[InstanceStatus(status)] if a != InstanceAction.WITHDRAW)
 
 
 def task_actions(actor: Actor, *, status: str, instance_status: str, assignee: str | None,

@@ -148,9 +148,11 @@ def _sync_tasks(
                          task_id=task_id, definition_key=record.definition_key,
                          data={"element": row.element_id, "name": row.name})
     for task_id, ready_task in ready.items():
-        if task_id in known:
-            continue
         meta = bundle.elements(ready_task.process_key).get("user_tasks", {}).get(ready_task.element_id, {})
+        if task_id in known:
+            if known[task_id].status != TaskStatus.OPEN:  # a step sent back to (退回) keeps its task id
+                _reopen(session, clock, actor=actor, record=record, run=run, row=known[task_id], meta=meta)
+            continue
         assignee, problem = evaluate_assignee(run, task_id, meta)
         task = Task(
             task_id=task_id, instance_id=record.instance_id, process_key=ready_task.process_key,
@@ -174,6 +176,24 @@ def _sync_tasks(
         notify_task_created(session, record=record, task=task, groups=groups, actor=actor, now=now)
         if problem:
             record_task_incident(session, clock, actor=actor, record=record, task=task, message=problem)
+
+
+def _reopen(session: Session, clock: Clock, *, actor: str, record: Instance, run: WorkflowRun, row: Task,
+            meta: dict[str, Any]) -> None:
+    """Queue a finished step again: to its assignee expression's person, else to its groups, with a new deadline."""
+    now = clock.now()
+    row.status, row.completed_at, row.completed_by, row.owner, row.created_at = TaskStatus.OPEN, None, None, None, now
+    row.assignee, problem = evaluate_assignee(run, row.task_id, meta)
+    row.due_at = open_deadline(session, record=record, task=row, meta=meta, now=now)
+    if problem:  # as for a new task: an incident on the reopened one, not a refusal of the send-back
+        record_task_incident(session, clock, actor=actor, record=record, task=row, message=problem)
+    groups = meta.get("candidate_groups", [])
+    record_event(session, clock, actor=actor, event_type="task_reopened", instance_id=record.instance_id,
+                 task_id=row.task_id, definition_key=record.definition_key,
+                 data={"process": row.process_key, "element": row.element_id, "name": row.name,
+                       "candidate_groups": groups, "assignee": row.assignee,
+                       "due_at": row.due_at.isoformat() if row.due_at else None})
+    notify_task_created(session, record=record, task=row, groups=groups, actor=actor, now=now)
 
 
 def _priority(meta: dict[str, Any]) -> int:

@@ -23,12 +23,14 @@ from sqlalchemy.orm import Mapped, mapped_column
 # The organisation's tables live in a module of their own; importing them here lets everything that
 # reads `Base.metadata` (Alembic, the migration test) see them.
 from engine.attachment_tables import Attachment, AttachmentBlob  # noqa: F401
+from engine.extra_sign_tables import ExtraSign  # noqa: F401 - a table Alembic and the migration test must see
+from engine.idempotency_tables import IdempotentAnswer  # noqa: F401 - as above
 from engine.notification_tables import GroupNotificationDefault, Notification, NotificationSetting, WebhookEndpoint
 from engine.register_tables import Customer, Outlet, OutletAssessment, OutletStaff, Product, Region
 from engine.signal_tables import SignalSubscription  # noqa: F401 - seen by Base.metadata
 from engine.table_base import Base, UTCDateTime
 
-# The partial indexes' condition (migration 0020): TaskStatus.OPEN, spelled out because
+# The partial indexes' condition (migration 0019): TaskStatus.OPEN, spelled out because
 # engine.states is imported by modules that import this one (tests/engine/test_migrations.py checks it).
 _OPEN_STATUS = "open"
 OPEN_TASKS = text(f"status = '{_OPEN_STATUS}'")
@@ -161,7 +163,7 @@ class Task(Base):
         Index(None, "status", "task_id"),  # the queue's capped count, index-only (migration 0008)
         Index(None, "instance_id"),
         Index(None, "completed_by", "completed_at"),  # 已办: a person's completed tasks, latest first
-        # The assigned-to-me and delegated-by-me routes of a queue, in queue order (migration 0020).
+        # The assigned-to-me and delegated-by-me routes of a queue, in queue order (migration 0019).
         Index("ix_tasks_open_by_assignee", "assignee", "created_at", "task_id",
               postgresql_where=OPEN_TASKS, sqlite_where=OPEN_TASKS),
         Index("ix_tasks_open_by_owner", "owner", "created_at", "task_id",

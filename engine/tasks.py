@@ -18,13 +18,14 @@ from engine.clock import Clock
 from engine.db import flush
 from engine.deadlines import close_deadline
 from engine.errors import InstanceStateError, NotFoundError, PermissionDeniedError, TaskStateError
+from engine.extra_sign_tables import ExtraSign
 from engine.identity import Actor
 from engine.incidents import advance_or_incident
 from engine.internal_fields import visible_variables
 from engine.notifications.outbox import notify_task_handed_on
 from engine.permissions import Permission, has, sees_everything
 from engine.register_fields import check_register_fields, dispatch_suggestions
-from engine.states import InstanceStatus, TaskAction, TaskStatus, task_actions
+from engine.states import InstanceStatus, SignPosition, SignStatus, TaskAction, TaskStatus, task_actions
 from engine.tables import Definition, Instance, Task, TaskCandidateGroup
 from engine.visibility import workable_by
 from engine.workflow_store import load_run
@@ -132,6 +133,8 @@ def complete_task(
 ) -> TaskSummary:
     """Finish a claimed task with the form's data, then run the workflow until it waits again.
 
+    With an open 加签 the task waits: before, completing is refused; after, the data is held until
+    the signer approves (engine/extra_signs.py).
     Raises: NotFoundError, PermissionDeniedError, TaskStateError, FormDataError, ProcessError,
     ConcurrentUpdateError.
     """
@@ -147,6 +150,15 @@ def complete_task(
         check_register_fields(session, catalog.schema(task.form_key), data, case_region=record.region)
         check_attachment_fields(session, catalog.schema(task.form_key), data, instance_id=record.instance_id,
                                 actor=actor.username)
+    if (sign := open_sign(session, task_id)) is not None:  # 加签 (engine/extra_signs.py)
+        if sign.position == SignPosition.BEFORE or sign.held_data is not None:
+            raise TaskStateError(f"the task waits for {sign.signer}'s extra sign (加签)", signer=sign.signer)
+        sign.held_data = dict(data)  # after: completed once the signer approves
+        record_event(session, clock, actor=actor.username, event_type="extra_sign_held",
+                     instance_id=record.instance_id, task_id=task_id, definition_key=record.definition_key,
+                     data={"element": task.element_id, "name": task.name, "signer": sign.signer, "submitted": data})
+        flush(session)
+        return summarize(task, record, definition, groups)
     now = clock.now()
     bundle = bundle_of(session, record)
     run = load_run(record, bundle)
@@ -165,6 +177,12 @@ def complete_task(
     advance_or_incident(session, clock, actor=actor.username, record=record, bundle=bundle, run=run,
                         action=lambda: run.complete_user_task(task_id, dict(data), now))
     return summarize(task, record, definition, groups)
+
+
+def open_sign(session: Session, task_id: uuid.UUID) -> ExtraSign | None:
+    """The task's open 加签, if any (engine/extra_signs.py)."""
+    return session.scalars(select(ExtraSign).where(ExtraSign.task_id == task_id,
+                                                   ExtraSign.status == SignStatus.OPEN)).first()
 
 
 def require_open(task: Task, record: Instance) -> None:

@@ -4,9 +4,10 @@ import uuid
 from datetime import date
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 
 from api.deps import CHECKED_INPUT, ActorDep, CatalogDep, ClockDep, SessionDep, SettingsDep
+from api.idempotent import IdempotencyKey, keep, replay
 from api.problems import API_ERRORS
 from api.schemas import (
     MAX_INT,
@@ -21,19 +22,24 @@ from api.schemas import (
 from engine import instances
 from engine.clock import end_of_day, start_of_day
 from engine.permissions import Permission, require
+from engine.withdrawal import withdraw_instance
 
 router = APIRouter(prefix="/api/instances", tags=["instances"], responses=API_ERRORS, dependencies=CHECKED_INPUT)
 
 
 @router.post("", status_code=201, summary="Start the latest version of a process and run it until it waits")
-def start(body: InstanceStartIn, session: SessionDep, clock: ClockDep, catalog: CatalogDep,
-          actor: ActorDep, settings: SettingsDep) -> InstanceDetailOut:
+def start(body: InstanceStartIn, request: Request, session: SessionDep, clock: ClockDep, catalog: CatalogDep,
+          actor: ActorDep, settings: SettingsDep, idempotency_key: IdempotencyKey = None) -> InstanceDetailOut:
     with session.begin():
+        if (first := replay(session, clock, actor, request, idempotency_key, body)) is not None:
+            return first  # type: ignore[return-value]  # the stored answer, as it was sent
         detail = instances.start_instance(session, clock, catalog, actor=actor, definition_key=body.definition_key,
                                           business_key=body.business_key, variables=body.variables,
                                           version=body.version,
                                           case_number_prefix=settings.case_numbers.get(body.definition_key))
-    return InstanceDetailOut.of_detail(detail)
+        answer = InstanceDetailOut.of_detail(detail)
+        keep(session, clock, actor, request, idempotency_key, body, 201, answer)
+    return answer
 
 
 @router.get("", summary="Instances the caller may see (admins: all)")
@@ -91,6 +97,14 @@ def terminate(instance_id: uuid.UUID, body: ReasonIn, session: SessionDep, clock
     with session.begin():
         return InstanceOut.of(instances.terminate_instance(session, clock, actor=actor, instance_id=instance_id,
                                                            reason=body.reason))
+
+
+@router.post("/{instance_id}/withdraw", summary="撤回: the starter withdraws a case nobody else has acted on yet")
+def withdraw(instance_id: uuid.UUID, body: ReasonIn, session: SessionDep, clock: ClockDep,
+             actor: ActorDep) -> InstanceOut:
+    with session.begin():
+        withdraw_instance(session, clock, actor=actor, instance_id=instance_id, reason=body.reason)
+        return InstanceOut.of(instances.get_instance(session, actor=actor, instance_id=instance_id).summary)
 
 
 @router.post("/{instance_id}/retry", summary="Retry a failed instance's failing step, optionally with variables (admins)")

@@ -8,8 +8,8 @@ from fastapi import APIRouter, Query
 
 from api.deps import CHECKED_INPUT, ActorDep, SessionDep
 from api.problems import API_ERRORS
-from api.schemas import MAX_INT, DoneTaskOut, PageOut, StartedCaseOut, StopOut, TaskOut, WorkCountsOut
-from engine import my_work
+from api.schemas import MAX_INT, DoneTaskOut, ExtraSignOut, PageOut, StartedCaseOut, StopOut, TaskOut, WorkCountsOut
+from engine import extra_signs, my_work
 
 router = APIRouter(prefix="/api/my", tags=["tasks"], responses=API_ERRORS, dependencies=CHECKED_INPUT)
 Limit = Annotated[int, Query(ge=1, le=500)]
@@ -46,3 +46,9 @@ def started_cases(session: SessionDep, actor: ActorDep, limit: Limit = 25,
 def counts(session: SessionDep, actor: ActorDep) -> WorkCountsOut:
     with session.begin():
         return WorkCountsOut(**my_work.work_counts(session, actor=actor).__dict__)
+
+
+@router.get("/extra-signs", summary="加签 asked of me, still open, oldest first")
+def my_extra_signs(session: SessionDep, actor: ActorDep) -> list[ExtraSignOut]:
+    with session.begin():
+        return [ExtraSignOut(**sign.__dict__) for sign in extra_signs.list_my_signs(session, actor=actor)]

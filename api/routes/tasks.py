@@ -3,23 +3,29 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 
 from api.deps import CHECKED_INPUT, ActorDep, CatalogDep, ClockDep, SessionDep
+from api.idempotent import IdempotencyKey, keep, replay
 from api.problems import API_ERRORS
 from api.schemas import (
     MAX_INT,
     AssignIn,
     CommentIn,
     CommentOut,
+    ExtraSignIn,
+    ExtraSignOut,
     PageOut,
+    SendBackIn,
+    SignDecisionIn,
     TaskCompleteIn,
     TaskDecisionIn,
     TaskDetailOut,
     TaskOut,
     TaskUpdateIn,
 )
-from engine import assignment, comments, decisions, task_queue, tasks
+from engine import assignment, comments, decisions, extra_signs, task_queue, tasks
+from engine.send_back import send_back_task
 
 router = APIRouter(prefix="/api/tasks", tags=["tasks"], responses=API_ERRORS, dependencies=CHECKED_INPUT)
 
@@ -63,31 +69,64 @@ def unclaim(task_id: uuid.UUID, session: SessionDep, clock: ClockDep, actor: Act
 
 
 @router.post("/{task_id}/complete", summary="Complete with the form's data (the assignee)")
-def complete(task_id: uuid.UUID, body: TaskCompleteIn, session: SessionDep, clock: ClockDep, catalog: CatalogDep,
-             actor: ActorDep) -> TaskOut:
+def complete(task_id: uuid.UUID, body: TaskCompleteIn, request: Request, session: SessionDep, clock: ClockDep,
+             catalog: CatalogDep, actor: ActorDep, idempotency_key: IdempotencyKey = None) -> TaskOut:
     with session.begin():
-        return TaskOut.of(tasks.complete_task(session, clock, catalog, actor=actor, task_id=task_id, data=body.data))
+        if (first := replay(session, clock, actor, request, idempotency_key, body)) is not None:
+            return first  # type: ignore[return-value]  # the stored answer, as it was sent
+        answer = TaskOut.of(tasks.complete_task(session, clock, catalog, actor=actor, task_id=task_id, data=body.data))
+        keep(session, clock, actor, request, idempotency_key, body, 200, answer)
+    return answer
 
 
 @router.post("/{task_id}/decide", summary="Decide with one of the form's outcomes (claims an unclaimed task first)")
-def decide(task_id: uuid.UUID, body: TaskDecisionIn, session: SessionDep, clock: ClockDep, catalog: CatalogDep,
-           actor: ActorDep) -> TaskOut:
+def decide(task_id: uuid.UUID, body: TaskDecisionIn, request: Request, session: SessionDep, clock: ClockDep,
+           catalog: CatalogDep, actor: ActorDep, idempotency_key: IdempotencyKey = None) -> TaskOut:
     with session.begin():
-        return TaskOut.of(decisions.decide_task(session, clock, catalog, actor=actor, task_id=task_id,
-                                                outcome=body.outcome, opinion=body.opinion, data=body.data))
+        if (first := replay(session, clock, actor, request, idempotency_key, body)) is not None:
+            return first  # type: ignore[return-value]  # the stored answer, as it was sent
+        answer = TaskOut.of(decisions.decide_task(session, clock, catalog, actor=actor, task_id=task_id,
+                                                  outcome=body.outcome, opinion=body.opinion, data=body.data))
+        keep(session, clock, actor, request, idempotency_key, body, 200, answer)
+    return answer
 
 
 @router.post("/{task_id}/assign", summary="Hand to a named member of its groups (the assignee or an admin)")
 def assign(task_id: uuid.UUID, body: AssignIn, session: SessionDep, clock: ClockDep, actor: ActorDep) -> TaskOut:
     with session.begin():
-        return TaskOut.of(assignment.assign_task(session, clock, actor=actor, task_id=task_id, assignee=body.assignee))
+        return TaskOut.of(assignment.assign_task(session, clock, actor=actor, task_id=task_id, assignee=body.assignee,
+                                                        reason=body.reason))
 
 
 @router.post("/{task_id}/delegate", summary="Let someone work it; it returns to you when they unclaim")
 def delegate(task_id: uuid.UUID, body: AssignIn, session: SessionDep, clock: ClockDep, actor: ActorDep) -> TaskOut:
     with session.begin():
         return TaskOut.of(assignment.delegate_task(session, clock, actor=actor, task_id=task_id,
-                                                   assignee=body.assignee))
+                                                   assignee=body.assignee, reason=body.reason))
+
+
+@router.post("/{task_id}/send-back", summary="退回: reopen an earlier step of the case, with a reason (the holder)")
+def send_back(task_id: uuid.UUID, body: SendBackIn, session: SessionDep, clock: ClockDep, actor: ActorDep) -> TaskOut:
+    with session.begin():
+        return TaskOut.of(send_back_task(session, clock, actor=actor, task_id=task_id, to=body.to, reason=body.reason))
+
+
+@router.post("/{task_id}/extra-signs", status_code=201,
+             summary="加签: ask a colleague to sign before or after you, for this case only (the holder)")
+def add_signer(task_id: uuid.UUID, body: ExtraSignIn, session: SessionDep, clock: ClockDep,
+               actor: ActorDep) -> ExtraSignOut:
+    with session.begin():
+        return ExtraSignOut(**extra_signs.add_signer(session, clock, actor=actor, task_id=task_id, signer=body.signer,
+                                                     position=body.position, reason=body.reason).__dict__)
+
+
+@router.post("/{task_id}/extra-signs/{sign_id}/decide", summary="The added signer's 同意 or 拒绝 (the signer)")
+def decide_sign(task_id: uuid.UUID, sign_id: uuid.UUID, body: SignDecisionIn, session: SessionDep, clock: ClockDep,
+                catalog: CatalogDep, actor: ActorDep) -> ExtraSignOut:
+    with session.begin():
+        return ExtraSignOut(**extra_signs.decide_sign(session, clock, catalog, actor=actor, task_id=task_id,
+                                                      sign_id=sign_id, approve=body.outcome == "approve",
+                                                      opinion=body.opinion).__dict__)
 
 
 @router.patch("/{task_id}", summary="Set priority or follow-up date (the assignee)")

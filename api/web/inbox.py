@@ -13,7 +13,7 @@ from api.deps import CHECKED_INPUT, CatalogDep, SessionDep, SettingsDep
 from api.web.case_view import attachment_rows, start_form_of, where_now
 from api.web.i18n import label, localized_schema
 from api.web.pages import PageActor, deployed_processes, language, render
-from engine import attachments, definitions, instances, my_work, permissions, task_queue, tasks
+from engine import assignment, attachments, definitions, instances, my_work, permissions, send_back, task_queue, tasks
 from engine.approval_record import approval_record
 from engine.audit import HistoryEvent
 from engine.case_fields import case_fields
@@ -21,7 +21,7 @@ from engine.catalog import FormCatalog
 from engine.errors import NotFoundError
 from engine.identity import Actor
 from engine.outcomes import decided_fields, outcomes_of
-from engine.states import InstanceStatus, TaskAction, task_actions
+from engine.states import InstanceStatus, TaskAction, TaskStatus, task_actions
 
 router = APIRouter(include_in_schema=False, dependencies=CHECKED_INPUT)
 PAGE_SIZE = 25
@@ -97,6 +97,9 @@ def task_page(task_id: uuid.UUID, request: Request, session: SessionDep, catalog
         except NotFoundError:  # a finished task of a case this person no longer sees
             history, where, files = [], None, []
         start_form = start_form_of(session, summary.definition_key, _version_of(history))
+        return_targets = send_back.return_targets_of(session, actor=actor, task_id=task_id)
+        colleagues = (assignment.colleagues_for(session, task_id=task_id, exclude=actor.username)
+                      if TaskAction.HAND_ON in detail.allowed_actions else [])
     lang = language(request)
     workable = summary.instance_status == InstanceStatus.RUNNING and bool(
         {TaskAction.CLAIM, TaskAction.COMPLETE} & set(detail.allowed_actions))
@@ -112,7 +115,15 @@ def task_page(task_id: uuid.UUID, request: Request, session: SessionDep, catalog
                   outcomes=buttons, record=approval_record(history), where=where,
                   field_groups=case_fields(history, detail.variables, catalog, start_form),
                   suggestions=detail.outlet_suggestions, files=attachment_rows(files, history),
-                  upload_url=f"/api/tasks/{task_id}/attachments" if workable else None)
+                  upload_url=f"/api/tasks/{task_id}/attachments" if workable else None,
+                  return_targets=return_targets, colleagues=colleagues,
+                  sent_back=_sent_back_to(history, task_id) if summary.status == TaskStatus.OPEN else None)
+
+
+def _sent_back_to(history: list[HistoryEvent], task_id: uuid.UUID) -> HistoryEvent | None:
+    """The latest 退回 that reopened this task: its reason is shown above the form."""
+    return next((e for e in reversed(history) if e.event_type == send_back.SENT_BACK
+                 and e.data.get("reopened_task_id") == str(task_id)), None)
 
 
 def _version_of(history: list[HistoryEvent]) -> int:

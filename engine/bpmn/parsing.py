@@ -286,6 +286,8 @@ def _elements(process: etree._Element) -> dict[str, Any]:
             "due": _camunda(task, "dueDate"),
             "priority": _camunda(task, "priority"),
             "properties": _properties(task),
+            # The earlier steps this one may send the case back to (退回), e.g. return_to=inspect_product.
+            "return_to": _split_list(_properties(task).get("return_to")),
             "line": task.sourceline,
         }
     flows = {

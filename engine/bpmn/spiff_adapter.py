@@ -29,6 +29,7 @@ from SpiffWorkflow.util.task import TaskState
 from engine.bpmn import budget, spiff_patches, timing
 from engine.bpmn.external_work import ExternalWork
 from engine.bpmn.sandbox import SandboxError, attach_sandbox, make_script_engine
+from engine.bpmn.send_back_work import SendingBack
 from engine.bpmn.serialization import (
     DEFAULT_SPILL_AT,
     SpecSource,
@@ -107,7 +108,7 @@ class Step:
     data: dict[str, Any] | None = None  # what a business-rule task decided
 
 
-class WorkflowRun(ExternalWork):
+class WorkflowRun(ExternalWork, SendingBack):
     limits = budget.DEFAULT_LIMITS  # what one advance may spend; the engine sets the server's
 
     def __init__(self, workflow: BpmnWorkflow, index: SpillIndex | None = None) -> None:

@@ -91,6 +91,11 @@ MATRIX: dict[tuple[str, str], Row] = {
                                                          allowed=only(200, "admin"), default=403, mutates=True),
     ("POST", "/api/instances/{instance_id}/terminate"): Row("open", {"reason": "withdrawn"},
                                                             allowed=only(200, "admin"), default=403, mutates=True),
+    # 撤回 is the starter's (the demo outlet); whoever else sees the case is refused, the rest do not see it.
+    ("POST", "/api/instances/{instance_id}/withdraw"): Row("open", {"reason": "顾客撤回 / the customer withdrew"},
+                                                           allowed={"outlet": 200, "rcc_director": 403,
+                                                                    **only(403, *NATIONAL, "admin")},
+                                                           default=404, mutates=True),
     ("POST", "/api/instances/{instance_id}/retry"): Row("failed", {"reason": "days added", "variables": {"days": 3}},
                                                         allowed=only(200, "admin"), default=403, mutates=True),
     # A case the caller may not message answers as one that is not there (no oracle on business keys).
@@ -118,6 +123,17 @@ MATRIX: dict[tuple[str, str], Row] = {
                                                  default=404, mutates=True),
     ("POST", "/api/tasks/{task_id}/delegate"): Row("claimed", {"assignee": "rcc_director"}, allowed=WORKERS,
                                                    default=404, mutates=True),
+    # The review is the case's first step: its holder is told it may send back to none (422); an
+    # admin outside its group may not act on it.
+    ("POST", "/api/tasks/{task_id}/send-back"): Row("claimed", {"to": "review", "reason": "重做 / redo"},
+                                                    allowed={"rcc_director": 422, "admin": 403}, default=404),
+    # 加签: the holder asks; an admin who is not the holder may not. No sign of that id is anyone's to decide.
+    ("POST", "/api/tasks/{task_id}/extra-signs"): Row("claimed", {"signer": "csd_head", "position": "before",
+                                                                  "reason": "会签 / co-sign"},
+                                                      allowed={"rcc_director": 201, "admin": 403}, default=404,
+                                                      mutates=True),
+    ("POST", "/api/tasks/{task_id}/extra-signs/{sign_id}/decide"): Row("open", {"outcome": "approve"}, default=404),
+    ("GET", "/api/my/extra-signs"): Row(),  # each caller's own
     ("PATCH", "/api/tasks/{task_id}"): Row("claimed", {"priority": 80}, allowed=WORKERS, default=404, mutates=True),
     ("GET", "/api/tasks/{task_id}/comments"): Row("open", allowed=WORKERS, default=404),
     ("POST", "/api/tasks/{task_id}/comments"): Row("open", {"text": "请尽快 / please hurry"},
@@ -318,7 +334,8 @@ def _call(client: TestClient, method: str, path: str, row: Row, target: Target, 
            .replace("{code}", "east" if path.startswith("/api/regions") else "HD-001")
            .replace("{customer_id}", target.customer_id).replace("{serial_number}", "SN-2025-000123")
            .replace("{notification_id}", NO_SUCH_ID).replace("{endpoint_id}", NO_SUCH_ID)
-           .replace("{group_id}", "quality").replace("{attachment_id}", target.attachment_id))
+           .replace("{group_id}", "quality").replace("{attachment_id}", target.attachment_id)
+           .replace("{sign_id}", NO_SUCH_ID))
     if path == "/api/definitions" and method == "POST":
         review = TEST_PROCESSES / "two_step_review.bpmn"
         return client.post(url, headers=headers, files={"file": (review.name, review.read_bytes(), "text/xml")})

@@ -2,7 +2,7 @@
 
 
 Revision ID: 0017
-Revises: 0014
+Revises: 0016
 Create Date: 2026-12-02 05:00:00.000000
 
 `notification_settings.digest` lists event kinds ("*": every kind) whose mails wait, with the
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = '0017'
-down_revision = '0014'
+down_revision = '0016'
 branch_labels = None
 depends_on = None
 

@@ -1,7 +1,7 @@
 """signal subscriptions: the signal catch and boundary events instances wait on
 
-Revision ID: 0019
-Revises: 0014
+Revision ID: 0018
+Revises: 0017
 Create Date: 2026-12-02 05:00:00.000000
 
 `POST /api/signals` and a signal thrown inside a case broadcast to every waiting signal event: this
@@ -13,8 +13,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = '0019'
-down_revision = '0014'
+revision = '0018'
+down_revision = '0017'
 branch_labels = None
 depends_on = None
 

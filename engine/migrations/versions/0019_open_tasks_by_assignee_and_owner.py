@@ -1,7 +1,7 @@
 """open tasks by assignee and by owner: partial indexes for a queue's assigned-to-me and delegated-by-me routes
 
-Revision ID: 0020
-Revises: 0014
+Revision ID: 0019
+Revises: 0018
 Create Date: 2026-12-02 05:00:00.000000
 
 The assigned-to-me branch of a queue is `status = 'open' AND assignee = :me ORDER BY created_at`.
@@ -17,8 +17,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = '0020'
-down_revision = '0014'
+revision = '0019'
+down_revision = '0018'
 branch_labels = None
 depends_on = None
 
