@@ -33,12 +33,12 @@ from engine.errors import (
     ValidationError,
 )
 from engine.identity import Actor
-from engine.permissions import Permission, require, sees_everything
+from engine.permissions import Permission, require
 from engine.states import InstanceStatus
 from engine.tables import Instance, Task
 from engine.tasks import require_open, visible_task_with_groups
 from engine.uploads import MAX_NAME_CHARACTERS, shown_name
-from engine.visibility import instance_visible_to
+from engine.visibility import visible_instance
 
 FIELD = "file"  # the multipart field every upload route reads
 
@@ -98,7 +98,7 @@ def add_to_case(session: Session, clock: Clock, store: AttachmentStore, limits: 
     Raises: NotFoundError, InstanceStateError, AttachmentTooLargeError, AttachmentTypeError, ValidationError.
     """
     require(actor, Permission.WORK)
-    record = _visible_instance(session, actor, instance_id)
+    record = visible_instance(session, actor, instance_id)
     if record.status in (InstanceStatus.COMPLETED, InstanceStatus.TERMINATED):
         raise InstanceStateError(f"the case is {record.status}; files are added to open cases",
                                  instance_status=record.status)
@@ -127,7 +127,7 @@ def stage(session: Session, clock: Clock, store: AttachmentStore, limits: Attach
 
 def list_attachments(session: Session, *, actor: Actor, instance_id: uuid.UUID) -> list[AttachmentInfo]:
     """The case's files, oldest first. Raises: NotFoundError."""
-    _visible_instance(session, actor, instance_id)
+    visible_instance(session, actor, instance_id)
     rows = session.scalars(select(Attachment).where(Attachment.instance_id == instance_id)
                            .order_by(Attachment.uploaded_at, Attachment.attachment_id))
     return [AttachmentInfo.of(row) for row in rows]
@@ -213,20 +213,11 @@ def _may_read(session: Session, actor: Actor, row: Attachment) -> bool:
     if row.instance_id is None:
         return row.uploaded_by == actor.username
     try:
-        _visible_instance(session, actor, row.instance_id)
+        visible_instance(session, actor, row.instance_id)
     except NotFoundError:
         return False
     return True
 
-
-def _visible_instance(session: Session, actor: Actor, instance_id: uuid.UUID) -> Instance:
-    query = select(Instance).where(Instance.instance_id == instance_id)
-    if not sees_everything(actor):
-        query = query.where(instance_visible_to(actor))
-    record = session.scalars(query).first()
-    if record is None:
-        raise NotFoundError(f"no instance {instance_id}")
-    return record
 
 
 def _thumbnail_key(attachment_id: uuid.UUID) -> str:

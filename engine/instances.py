@@ -46,8 +46,8 @@ from engine.states import (
     instance_actions,
 )
 from engine.tables import AuditEvent, Definition, Instance, Task, TaskCandidateGroup, Timer
-from engine.task_incidents import retry_task_incident
-from engine.visibility import instance_visible_to
+from engine.task_incidents import refuse_a_start_with_a_task_incident, retry_task_incident
+from engine.visibility import instance_visible_to, visible_instance
 from engine.withdrawal import withdraw_blocker
 from engine.workflow_store import load_run, save_run
 
@@ -186,6 +186,7 @@ def launch_instance(
     except WorkflowError as error:
         raise process_error(error, definition.key) from None
     save_run(session, clock, actor=actor.username, record=record, bundle=bundle, run=run, steps=steps)
+    refuse_a_start_with_a_task_incident(session, record)
     return _detail(session, actor, record, bundle, run)
 
 
@@ -250,7 +251,7 @@ def get_instance(session: Session, *, actor: Actor, instance_id: uuid.UUID,
 
     Raises: NotFoundError (also when the actor may not see it: ids are not to be guessed).
     """
-    record = _visible_instance(session, actor, instance_id)
+    record = visible_instance(session, actor, instance_id)
     bundle = bundle_of(session, record)
     detail = _detail(session, actor, record, bundle, load_run(record, bundle))
     return replace(detail, variables=visible_variables(actor, detail.variables, internal))
@@ -299,7 +300,7 @@ def instance_history(session: Session, *, actor: Actor, instance_id: uuid.UUID,
 
     Raises: NotFoundError.
     """
-    _visible_instance(session, actor, instance_id)
+    visible_instance(session, actor, instance_id)
     return visible_history(actor, events_of_instance(session, instance_id), internal)
 
 
@@ -354,15 +355,6 @@ def _change_status(
     flush(session)
     return _summary(record, bundle.definition, actor)
 
-
-def _visible_instance(session: Session, actor: Actor, instance_id: uuid.UUID) -> Instance:
-    query = select(Instance).where(Instance.instance_id == instance_id)
-    if not sees_everything(actor):
-        query = query.where(instance_visible_to(actor))
-    record = session.scalars(query).first()
-    if record is None:
-        raise NotFoundError(f"no instance {instance_id}")
-    return record
 
 
 def _summary(record: Instance, definition: Definition, actor: Actor) -> InstanceSummary:

@@ -15,7 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from engine.audit import record_event
-from engine.bpmn.spiff_adapter import ThrownMessage
+from engine.bpmn.event_work import ThrownMessage
 from engine.bundles import bundle_of
 from engine.clock import Clock
 from engine.definitions import get_definition_row, list_definitions

@@ -17,15 +17,9 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from engine.audit import record_event
+from engine.bpmn.event_work import WaitingMessage, WaitingSignal
 from engine.bpmn.external_work import WaitingServiceTask
-from engine.bpmn.spiff_adapter import (
-    ReadyUserTask,
-    Step,
-    WaitingMessage,
-    WaitingSignal,
-    WaitingTimer,
-    WorkflowRun,
-)
+from engine.bpmn.spiff_adapter import ReadyUserTask, Step, WaitingTimer, WorkflowRun
 from engine.bpmn.support import DEFAULT_TOPIC
 from engine.bundles import Bundle
 from engine.clock import Clock

@@ -19,10 +19,12 @@ from engine.audit import record_event
 from engine.bpmn.spiff_adapter import WorkflowError, WorkflowRun
 from engine.bundles import Bundle
 from engine.clock import Clock
+from engine.errors import ProcessError
 from engine.states import InstanceStatus, TaskStatus
 from engine.tables import AuditEvent, Instance, Task
 
 _KIND = "task_setup"  # marks the incident event as one of a task's assignee or due date
+_WAITS = "; the task waits unassigned in its groups' queue until an admin retries"
 
 
 def evaluate_assignee(run: WorkflowRun, task_id: Any, meta: dict[str, Any]) -> tuple[str | None, str | None]:
@@ -40,7 +42,7 @@ def evaluate_assignee(run: WorkflowRun, task_id: Any, meta: dict[str, Any]) -> t
 def record_task_incident(session: Session, clock: Clock, *, actor: str, record: Instance, task: Task,
                          message: str) -> None:
     """Fail the case with an incident on `task` (the caller flushes)."""
-    reason = f"{message}; the task waits unassigned in its groups' queue until an admin retries"
+    reason = message + _WAITS
     record.status, record.status_reason, record.updated_at = InstanceStatus.FAILED, reason, clock.now()
     record_event(session, clock, actor=actor, event_type="incident", instance_id=record.instance_id,
                  task_id=task.task_id, definition_key=record.definition_key,
@@ -67,3 +69,19 @@ def retry_task_incident(session: Session, *, record: Instance, run: WorkflowRun,
     if assignee is not None and task.assignee is None:
         task.assignee = assignee
     return {"task": str(task.task_id), "assignee": task.assignee, "assignee_problem": problem}
+
+
+def refuse_a_start_with_a_task_incident(session: Session, record: Instance) -> None:
+    """A case whose very first task could not be assigned or dated is not started.
+
+    There is no earlier step to keep, so the start is refused as any failing start is (422 naming the
+    task; the caller's transaction rolls back and nothing is stored). Later tasks become incidents.
+    Raises: ProcessError.
+    """
+    if record.status != InstanceStatus.FAILED:
+        return
+    incident = session.scalars(select(AuditEvent).where(AuditEvent.instance_id == record.instance_id,
+                                                        AuditEvent.event_type == "incident")
+                               .order_by(AuditEvent.event_id.desc()).limit(1)).first()
+    if incident is not None and (incident.data or {}).get("kind") == _KIND:
+        raise ProcessError(incident.data["error"].removesuffix(_WAITS), element=incident.data["element"])

@@ -13,11 +13,14 @@ one's scope: a task of outlet A1 reaches no other outlet, a region A case no reg
 
 from __future__ import annotations
 
+import uuid
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import and_, exists, or_
+from sqlalchemy import and_, exists, or_, select
+from sqlalchemy.orm import Session
 
+from engine.errors import NotFoundError
 from engine.identity import Actor
 from engine.permissions import sees_everything
 from engine.states import TaskStatus
@@ -99,3 +102,14 @@ def case_allows(actor: Actor, *, outlet_code: str | None, region: str | None) ->
     if actor.region_code is not None:
         return region is None or region == actor.region_code
     return True
+
+
+def visible_instance(session: Session, actor: Actor, instance_id: uuid.UUID) -> Instance:
+    """The case, if the actor may read it. Raises: NotFoundError (also when it is not theirs to see)."""
+    query = select(Instance).where(Instance.instance_id == instance_id)
+    if not sees_everything(actor):
+        query = query.where(instance_visible_to(actor))
+    record = session.scalars(query).first()
+    if record is None:
+        raise NotFoundError(f"no instance {instance_id}")
+    return record

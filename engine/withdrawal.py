@@ -18,13 +18,12 @@ from engine.bundles import bundle_of
 from engine.clock import Clock
 from engine.db import flush
 from engine.deadlines import close_case_deadline
-from engine.errors import NotFoundError, PermissionDeniedError, ValidationError, WithdrawRefusedError
+from engine.errors import PermissionDeniedError, ValidationError, WithdrawRefusedError
 from engine.identity import Actor
 from engine.notifications.outbox import notify_case_ended
-from engine.permissions import sees_everything
 from engine.states import INSTANCE_TRANSITIONS, InstanceAction, InstanceStatus
 from engine.tables import AuditEvent, Instance
-from engine.visibility import instance_visible_to
+from engine.visibility import visible_instance
 from engine.workflow_store import load_run, save_run
 
 WITHDRAWN = "withdrawn"  # the history's event type and the case's status reason
@@ -53,12 +52,7 @@ def withdraw_instance(session: Session, clock: Clock, *, actor: Actor, instance_
     Raises: NotFoundError, PermissionDeniedError (not the starter), WithdrawRefusedError (not
     running, or already acted on), ValidationError (no reason).
     """
-    query = select(Instance).where(Instance.instance_id == instance_id)
-    if not sees_everything(actor):
-        query = query.where(instance_visible_to(actor))
-    record = session.scalars(query).first()
-    if record is None:
-        raise NotFoundError(f"no instance {instance_id}")
+    record = visible_instance(session, actor, instance_id)
     text = (reason or "").strip()
     if why := withdraw_blocker(session, actor, record):
         error = PermissionDeniedError if record.started_by != actor.username else WithdrawRefusedError

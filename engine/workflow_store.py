@@ -17,8 +17,9 @@ from sqlalchemy.orm import Session, object_session, sessionmaker
 
 from engine.advance_limits import limits_of
 from engine.audit import record_event
+from engine.bpmn.event_work import ThrownMessage
 from engine.bpmn.serialization import CHUNKS_KEY, DEFAULT_SPILL_AT, SERIALIZER_VERSION, json_bytes
-from engine.bpmn.spiff_adapter import Step, ThrownMessage, WorkflowRun
+from engine.bpmn.spiff_adapter import Step, WorkflowRun
 from engine.bpmn.support import DEFAULT_TOPIC
 from engine.bundles import Bundle
 from engine.clock import Clock

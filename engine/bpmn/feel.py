@@ -16,12 +16,15 @@ _COMPARISON = re.compile(r"^(<=|>=|<|>)\s*(.+)$", re.DOTALL)
 _STRING = r'"(?:[^"\\]|\\.)*"'
 _VALUE = re.compile(r"^(?:" + _STRING + r"|-?\d+(?:\.\d+)?|[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*)$")
 _LITERALS = {"true": "True", "false": "False", "null": "None"}
+# One comparison with a number or a string, or that number or string alone: the library reads these
+# as they are ("< 15" as `input < 15`), in one evaluation; the `?` form costs two per cell.
+_NATIVE = re.compile(r"^(?:(?:<=|>=|<|>)\s*)?(?:" + _STRING + r"|-?\d+(?:\.\d+)?)$")
 
 
 def translate_unary_tests(cell: str) -> str | None:
     """The cell as the library's Python test, or None when it is not a FEEL unary test (left as written)."""
     text = cell.strip()
-    if text in ("", "-") or "?" in _outside_strings(text):
+    if text in ("", "-") or "?" in _outside_strings(text) or _NATIVE.match(text):
         return None
     return _tests(text)
 

@@ -325,7 +325,9 @@ class _BudgetedScriptEngine(PythonScriptEngine):  # type: ignore[misc]
 
     def evaluate(self, task: SpiffTask, expression: str, external_context: Mapping[str, object] | None = None) -> Any:
         spent = budget.current()
-        if spent is not None and getattr(task.task_spec, "dmnEngine", None) is not None:
+        # A `?` cell is two evaluations, the input and then the test with it: one cell.
+        testing = external_context is not None and "dmninputexpr" in external_context
+        if spent is not None and not testing and getattr(task.task_spec, "dmnEngine", None) is not None:
             spent.count_cell()
         return super().evaluate(task, expression, external_context)
 

@@ -97,6 +97,12 @@ PROTECTED = [
     ("post", "/api/attachments"),
     ("get", f"/api/attachments/{SOME_ID}"),
     ("get", f"/api/attachments/{SOME_ID}/thumbnail"),
+    ("post", f"/api/tasks/{SOME_ID}/send-back"),
+    ("post", f"/api/instances/{SOME_ID}/withdraw"),
+    ("post", f"/api/tasks/{SOME_ID}/extra-signs"),
+    ("post", f"/api/tasks/{SOME_ID}/extra-signs/{SOME_ID}/decide"),
+    ("get", "/api/my/extra-signs"),
+    ("post", "/api/signals"),
 ]
 # Camunda 7's external-task API, for workers: HTTP basic auth with a service account's key.
 WORKER_ROUTES = [
@@ -120,7 +126,7 @@ def test_every_protected_route_is_listed(client: TestClient) -> None:
                .replace("{serial_number}", "SN-1").replace("{name}", "parts-worker")
                .replace("{notification_id}", SOME_ID).replace("{endpoint_id}", SOME_ID)
                .replace("{group_id}", "quality").replace("{attachment_id}", SOME_ID)
-               .replace("{task_id}", SOME_ID))
+               .replace("{sign_id}", SOME_ID))
               for path, item in schema["paths"].items() for method in item if path not in public}
     assert routes == set(PROTECTED) | set(WORKER_ROUTES)
 

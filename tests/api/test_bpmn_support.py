@@ -172,7 +172,7 @@ REFUSED = {
     "external without topic": ('<bpmn:startEvent id="s"/><bpmn:serviceTask id="x" camunda:type="external"/>', "", "x",
                                "is an external task without camunda:topic"),
     "send task without message or worker": ('<bpmn:startEvent id="s"/><bpmn:sendTask id="st"/>', "", "st",
-                                            "is a send task without a message or a worker"),
+                                            "is a send task without a message, a notification or a worker"),
     "multi-instance": ('<bpmn:startEvent id="s"/><bpmn:task id="mi"><bpmn:multiInstanceLoopCharacteristics '
                        'camunda:collection="items"/></bpmn:task>', "", "mi",
                        "task 'mi' repeats (multi instance loop characteristics)"),

@@ -19,7 +19,7 @@ from engine.instances import instance_history
 from engine.invariants import check_invariants
 from engine.tables import Deadline, Timer
 from tests.api.conftest import Desk, events_of
-from tests.api.test_return_exchange import REQUEST
+from tests.api.test_return_exchange import REQUEST, with_invoice
 from tests.conftest import TEST_PROCESSES
 
 ADMIN = Actor("admin", frozenset({"admin"}))
@@ -30,7 +30,7 @@ REASON = "照片不清，请重新检测 / photos unclear: inspect again"
 
 def _at_director(desk: Desk) -> tuple[str, dict[str, Any]]:
     """A return case inspected by the outlet, waiting for the RCC director's approval."""
-    instance_id = desk.start("outlet", "return_exchange", REQUEST, business_key=f"TH-{uuid.uuid4().hex[:6]}")
+    instance_id = desk.start("outlet", "return_exchange", with_invoice(desk, "outlet", REQUEST), business_key=f"TH-{uuid.uuid4().hex[:6]}")
     desk.work("outlet", instance_id, "inspect_product", INSPECTED)
     return instance_id, desk.task_of("rcc_director", instance_id, "rcc_director_approval")
 
@@ -144,7 +144,7 @@ def test_deploy_refuses_a_return_to_that_names_no_user_task(client: TestClient,
 
 def test_the_starter_withdraws_a_case_nobody_else_acted_on(desk: Desk, client: TestClient,
                                                            factory: sessionmaker[Session]) -> None:
-    instance_id = desk.start("outlet", "return_exchange", REQUEST, business_key="TH-W-1")
+    instance_id = desk.start("outlet", "return_exchange", with_invoice(desk, "outlet", REQUEST), business_key="TH-W-1")
     assert "withdraw" in desk.instance(instance_id, "outlet")["allowed_actions"]
     assert "withdraw" not in desk.instance(instance_id, "admin")["allowed_actions"]  # the starter's, not an admin's
     withdrawn = client.post(f"/api/instances/{instance_id}/withdraw", headers=desk.login("outlet"),
@@ -172,7 +172,7 @@ def test_the_starter_withdraws_a_case_nobody_else_acted_on(desk: Desk, client: T
 
 
 def test_the_starters_own_step_does_not_block_withdrawing(desk: Desk, client: TestClient) -> None:
-    instance_id = desk.start("outlet", "return_exchange", REQUEST, business_key="TH-W-2")
+    instance_id = desk.start("outlet", "return_exchange", with_invoice(desk, "outlet", REQUEST), business_key="TH-W-2")
     desk.work("outlet", instance_id, "inspect_product", INSPECTED)  # the starter's outlet inspects it themselves
     assert "withdraw" in desk.instance(instance_id, "outlet")["allowed_actions"]
     done = client.post(f"/api/instances/{instance_id}/withdraw", headers=desk.login("outlet"), json={"reason": "重复 / duplicate"})
@@ -224,7 +224,7 @@ def test_a_step_sent_back_still_counts_as_acted_on(desk: Desk, client: TestClien
     added = client.post("/api/users", headers=desk.login("admin"),
                         json={"username": "outlet.two", "password": "long-enough-pw", "groups": ["outlet"]})
     assert added.status_code == 201, added.text
-    instance_id = desk.start("outlet", "return_exchange", REQUEST, business_key="TH-W-3")
+    instance_id = desk.start("outlet", "return_exchange", with_invoice(desk, "outlet", REQUEST), business_key="TH-W-3")
     colleague = desk.login("outlet.two", "long-enough-pw")  # a colleague of the starter inspects
     inspect = desk.task_of("outlet", instance_id, "inspect_product")
     assert client.post(f"/api/tasks/{inspect['task_id']}/claim", headers=colleague).status_code == 200

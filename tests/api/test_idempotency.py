@@ -15,11 +15,13 @@ from tests.api.test_case_moves import INSPECTED
 from tests.api.test_return_exchange import REQUEST
 
 
-def _start(desk: Desk, client: TestClient, key: str | None, user: str = "outlet", **changes: Any) -> Any:
+def _start(desk: Desk, client: TestClient, key: str | None, user: str = "outlet", invoice: str | None = None,
+           **changes: Any) -> Any:
+    """Start a return request; a retry must name the invoice its first try uploaded (the same body)."""
     headers = {**desk.login(user), **({"Idempotency-Key": key} if key else {})}
     return client.post("/api/instances", headers=headers,
                        json={"definition_key": "return_exchange", "business_key": "TH-IDEM",
-                             "variables": {**REQUEST, **changes}})
+                             "variables": {**REQUEST, "invoice": [invoice or desk.stage(user)], **changes}})
 
 
 def _cases(desk: Desk, client: TestClient) -> int:
@@ -28,13 +30,14 @@ def _cases(desk: Desk, client: TestClient) -> int:
 
 
 def test_a_retried_start_returns_the_first_answer_and_starts_nothing_more(desk: Desk, client: TestClient) -> None:
-    first = _start(desk, client, "hotline-call-0001")
+    invoice = desk.stage("outlet")
+    first = _start(desk, client, "hotline-call-0001", invoice=invoice)
     assert first.status_code == 201, first.text
-    again = _start(desk, client, "hotline-call-0001")
+    again = _start(desk, client, "hotline-call-0001", invoice=invoice)
     assert (again.status_code, again.json()) == (201, first.json())
     assert again.headers["Idempotent-Replayed"] == "true"
     assert _cases(desk, client) == 1
-    other_body = _start(desk, client, "hotline-call-0001", customer_name="王五")
+    other_body = _start(desk, client, "hotline-call-0001", invoice=invoice, customer_name="王五")
     assert other_body.status_code == 422, other_body.text
     assert other_body.json()["field"] == "Idempotency-Key"
     assert _cases(desk, client) == 1
@@ -44,10 +47,12 @@ def test_a_retried_start_returns_the_first_answer_and_starts_nothing_more(desk: 
 
 
 def test_a_failed_request_keeps_nothing_and_keys_expire(desk: Desk, client: TestClient, clock: FrozenClock) -> None:
-    refused = _start(desk, client, "hotline-call-0002", customer_phone=12)  # not a string: the start form refuses
+    invoice = desk.stage("outlet")
+    refused = _start(desk, client, "hotline-call-0002", invoice=invoice, customer_phone=12)  # the start form refuses
     assert refused.status_code == 422, refused.text
-    assert _start(desk, client, "hotline-call-0002").status_code == 201  # the corrected request, same key
-    assert _start(desk, client, "hotline-call-0002").status_code == 201
+    # The corrected request, same key, then its retry.
+    assert _start(desk, client, "hotline-call-0002", invoice=invoice).status_code == 201
+    assert _start(desk, client, "hotline-call-0002", invoice=invoice).status_code == 201
     assert _cases(desk, client) == 1
     clock.advance(timedelta(hours=25))  # the kept answer has expired: the same key starts a case again
     assert _start(desk, client, "hotline-call-0002").status_code == 201

@@ -67,15 +67,15 @@ def test_a_process_failing_mid_batch_is_an_incident_and_the_others_fire(
     assert _events(factory, failing)[-2:] == ["timer_fired", "incident"]
 
 
-def test_an_instance_raising_mid_batch_is_rolled_back_alone(
+def test_a_later_task_failing_mid_batch_is_an_incident_of_its_instance_alone(
         factory: sessionmaker[Session], clock: FrozenClock, catalog: FormCatalog) -> None:
-    # The assignee expression fails after the timer fired and history was flushed: a ProcessError
-    # out of the save, not an incident. Its savepoint goes; the rest of the batch commits.
-    first, raising, last = _start(factory, clock, catalog, [GOOD, {**GOOD, "area": "south"}, GOOD])
-    assert fire_due_timers(factory, clock, limit=10) == 2
-    assert _state(factory, raising) == ("running", ["pending"])
-    assert "timer_fired" not in _events(factory, raising)
-    assert fire_due_timers(factory, clock, limit=10) == 0  # fails again, alone, and is logged again
+    # The task after the timer has an assignee expression that fails: that instance keeps its fired
+    # timer and fails with an incident on the task (issue 17); the rest of the batch runs on.
+    first, failing, last = _start(factory, clock, catalog, [GOOD, {**GOOD, "area": "south"}, GOOD])
+    assert fire_due_timers(factory, clock, limit=10) == 3
+    assert _state(factory, failing) == ("failed", ["fired"])
+    assert _events(factory, failing)[-2:] == ["task_created", "incident"]
+    assert fire_due_timers(factory, clock, limit=10) == 0
     for instance_id in (first, last):
         assert _state(factory, instance_id) == ("running", ["fired"])
     with factory() as session:
