@@ -25,6 +25,15 @@ def start_case(page: Page, key: str, variables: dict[str, Any], business_key: st
     return str(started["instance_id"])
 
 
+def stage_file(page: Page, name: str, content: bytes) -> str:
+    """Upload a file for a start form (e.g. the return request's invoice) as the page's user; its attachment id."""
+    csrf = next(c["value"] for c in page.context.cookies() if c["name"] == "tixi_csrf")
+    response = page.request.post("/api/attachments", headers={"X-CSRF-Token": csrf},
+                                 multipart={"file": {"name": name, "mimeType": "application/pdf", "buffer": content}})
+    assert response.ok, response.text()
+    return str(response.json()["attachment_id"])
+
+
 def task_id_of(page: Page, business_key: str, element_id: str) -> str:
     """The open task of a case at `element_id`, as the page's user sees it in their queue."""
     items = call(page, "GET", f"/api/tasks?business_key={business_key}")["items"]

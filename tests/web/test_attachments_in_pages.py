@@ -14,7 +14,7 @@ from playwright.sync_api import Page, expect
 from tests.api.conftest import PDF
 from tests.api.test_return_exchange import REQUEST
 from tests.web.conftest import fill_form, screenshot
-from tests.web.page_api import start_case, task_id_of
+from tests.web.page_api import stage_file, start_case, task_id_of
 
 
 def _photo(path: Path) -> Path:
@@ -24,20 +24,12 @@ def _photo(path: Path) -> Path:
     return path
 
 
-def _stage(page: Page, name: str, content: bytes) -> str:
-    csrf = next(c["value"] for c in page.context.cookies() if c["name"] == "tixi_csrf")
-    response = page.request.post("/api/attachments", headers={"X-CSRF-Token": csrf},
-                                 multipart={"file": {"name": name, "mimeType": "application/pdf", "buffer": content}})
-    assert response.ok, response.text()
-    return str(response.json()["attachment_id"])
-
-
 def test_a_photo_uploaded_from_the_task_page_shows_as_a_thumbnail(as_user: Callable[..., Page],
                                                                   tmp_path: Path) -> None:
     key = "TH-WEB-PHOTO"
     engineer = as_user("hb002.engineer", lang="zh")
     instance_id = start_case(engineer, "return_exchange",
-                             {**REQUEST, "invoice": [_stage(engineer, "发票.pdf", PDF)]}, key)
+                             {**REQUEST, "invoice": [stage_file(engineer, "发票.pdf", PDF)]}, key)
     engineer.goto(f"/tasks/{task_id_of(engineer, key, 'inspect_product')}")
     files = engineer.get_by_role("region", name="附件")
     expect(files.get_by_test_id("download")).to_have_text(["发票.pdf"])

@@ -9,9 +9,10 @@ from collections.abc import Callable
 
 from playwright.sync_api import Page, expect
 
+from tests.api.conftest import PDF
 from tests.api.test_case_moves import INSPECTED
 from tests.api.test_return_exchange import REQUEST
-from tests.web.page_api import call, start_case, task_id_of, work
+from tests.web.page_api import call, stage_file, start_case, task_id_of, work
 
 REASON = "发票照片看不清，请重新检测并补拍"
 
@@ -19,7 +20,7 @@ REASON = "发票照片看不清，请重新检测并补拍"
 def test_the_director_sends_a_case_back_from_the_task_page_in_chinese(as_user: Callable[..., Page]) -> None:
     key = "TH-WEB-SEND-BACK"
     outlet = as_user("outlet", lang="zh")
-    instance_id = start_case(outlet, "return_exchange", REQUEST, key)
+    instance_id = start_case(outlet, "return_exchange", {**REQUEST, "invoice": [stage_file(outlet, "发票.pdf", PDF)]}, key)
     work(outlet, key, "inspect_product", INSPECTED)
     director = as_user("rcc_director", lang="zh")
     director.goto(f"/tasks/{task_id_of(director, key, 'rcc_director_approval')}")
