@@ -15,7 +15,7 @@ from typing import Any
 
 from lxml import etree
 from sqlalchemy import func, select, update
-from sqlalchemy.orm import Session, defer
+from sqlalchemy.orm import Session
 
 from engine.audit import record_event
 from engine.bpmn.cycles import literal_cycle_problem, next_due
@@ -23,6 +23,7 @@ from engine.bpmn.known_markup import check_known_markup
 from engine.bpmn.parsing import DefinitionProblem, ParsedProcess, is_dmn, parse_decisions, parse_processes
 from engine.bpmn.sandbox import check_expression, check_script
 from engine.bpmn.xml import XmlProblem, parse_untrusted_xml
+from engine.bundles import WITHOUT_SPEC
 from engine.business_calendar import due_problem
 from engine.catalog import FormCatalog
 from engine.clock import Clock
@@ -145,8 +146,8 @@ def list_versions(session: Session, key: str) -> list[DefinitionInfo]:
 
 def get_definition_row(session: Session, key: str, version: int | None = None, kind: str | None = None) -> Definition:
     """The given version of a key, or its latest. Raises: NotFoundError."""
-    # The spec is read when a cache misses (engine/bundles.py WITHOUT_SPEC says why), not with the row.
-    query = select(Definition).where(Definition.key == key).options(defer(Definition.spec))
+    # The spec is read when a cache misses (engine/bundles.py says why), not with the row.
+    query = select(Definition).where(Definition.key == key).options(*WITHOUT_SPEC)
     if kind is not None:
         query = query.where(Definition.kind == kind)
     if version is not None:

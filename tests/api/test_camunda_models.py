@@ -8,11 +8,8 @@ DMN file with FEEL cells, JUEL conditions, user tasks, an http-connector service
 from __future__ import annotations
 
 import io
-import json
-import threading
 import zipfile
 from collections.abc import Callable, Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +22,7 @@ from engine.clock import FrozenClock
 from engine.config import EngineConfig
 from engine.http_connector import run_http_connectors
 from tests.conftest import TEST_PROCESSES
+from tests.loopback_http import Answer, Request, serving_json
 
 Login = Callable[[str], dict[str, str]]
 
@@ -53,25 +51,12 @@ def _instance(client: TestClient, login: Login, instance_id: str) -> dict[str, A
 def archive() -> Iterator[tuple[str, list[dict[str, Any]]]]:
     received: list[dict[str, Any]] = []
 
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:  # noqa: N802 (the standard library's name)
-            received.append(json.loads(self.rfile.read(int(self.headers.get("Content-Length") or 0))))
-            data = json.dumps({"id": f"AR-{len(received)}"}).encode()
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
+    def store(request: Request) -> Answer:
+        received.append(request.body)
+        return 200, {"id": f"AR-{len(received)}"}
 
-        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}", received
-    server.shutdown()
-    server.server_close()
+    with serving_json(store) as url:
+        yield url, received
 
 
 def _work(client: TestClient, login: Login, instance_id: str, element: str, user: str,

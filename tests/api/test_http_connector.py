@@ -6,12 +6,10 @@ and `tixi serve` loop) makes the call outside any transaction, as in production.
 
 from __future__ import annotations
 
-import json
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import httpx
@@ -23,6 +21,7 @@ from engine.clock import FrozenClock
 from engine.config import EngineConfig
 from engine.http_connector import run_http_connectors
 from tests.conftest import TEST_PROCESSES
+from tests.loopback_http import Answer, Request, serving_json
 
 Login = Callable[[str], dict[str, str]]
 PROCESS = TEST_PROCESSES / "http_connector_order.bpmn"
@@ -43,40 +42,20 @@ class Erp:
 def erp() -> Iterator[Erp]:
     state = Erp()
 
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:  # noqa: N802 (the standard library's name)
-            body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-            state.received.append({"path": self.path, "body": json.loads(body), "case": self.headers.get("X-Case"),
-                                   "type": self.headers.get("Content-Type")})
-            if self.path.startswith("/hang"):
-                if not state.release.wait(10):  # longer than the connector's timeout, until released
-                    return
-            if self.path.startswith("/flaky") and state.failures > 0:
-                state.failures -= 1
-                self._answer(500, {"error": "database busy"})
-                return
-            self._answer(201, {"order": {"id": "SO-7", "eta_days": 3}})
+    def order(request: Request) -> Answer:
+        state.received.append({"path": request.path, "body": request.body, "case": request.headers.get("X-Case"),
+                               "type": request.headers.get("Content-Type")})
+        if request.path.startswith("/hang") and not state.release.wait(10):
+            return None  # longer than the connector's timeout, until released
+        if request.path.startswith("/flaky") and state.failures > 0:
+            state.failures -= 1
+            return 500, {"error": "database busy"}
+        return 201, {"order": {"id": "SO-7", "eta_days": 3}}
 
-        def _answer(self, status: int, body: dict[str, Any]) -> None:
-            data = json.dumps(body).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
-
-        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
-    state.url = f"http://127.0.0.1:{server.server_address[1]}"
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield state
-    state.release.set()
-    server.shutdown()
-    server.server_close()
+    with serving_json(order) as url:
+        state.url = url
+        yield state
+        state.release.set()
 
 
 @pytest.fixture
