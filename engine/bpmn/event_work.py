@@ -20,6 +20,8 @@ from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.task import Task as SpiffTask
 from SpiffWorkflow.util.task import TaskState
 
+from engine.bpmn.task_specs import INTERRUPTS
+
 
 @dataclass(frozen=True)
 class WaitingMessage:
@@ -81,9 +83,29 @@ class EventWork:
                 for started in self._tasks(TaskState.READY):
                     if getattr(started.task_spec, "event_definition", None) is definition:
                         started.data.update(variables)
+                        if started.task_spec.extensions.get(INTERRUPTS):
+                            self._interrupt_all_but(started.workflow)
             self._workflow.do_engine_steps()
 
         return self._tracking(now, run)
+
+
+    def _interrupt_all_but(self, event_subprocess: Any) -> None:
+        """Cancel the flow an interrupting event subprocess interrupts: everything else the case is doing.
+
+        The library starts the event subprocess beside the flow and leaves both running; the
+        standard ends the flow (and any other event subprocess still running). Each is a branch of
+        the case's root task, and cancelling a branch cancels its subprocesses too.
+        """
+        for branch in list(self._workflow.task_tree.children):
+            if branch.id != event_subprocess.parent_task_id:
+                branch.cancel()
+
+
+    def _interrupted(self) -> bool:
+        """True once an interrupting event subprocess has started: the case listens for no other."""
+        return any(t.task_spec.extensions.get(INTERRUPTS) for t in self._tasks(TaskState.FINISHED_MASK | TaskState.READY)
+                   if isinstance(getattr(t.task_spec, "extensions", None), dict))
 
 
     def deliver_signal(self, name: str, variables: dict[str, Any], now: datetime) -> list[Any]:
@@ -121,11 +143,13 @@ class EventWork:
         (derived from the task's and its catch event's), so each has its own subscription row.
         """
         found = []
-        if not self.is_completed:
-            # A message event subprocess of the process waits for its message as long as the case runs:
-            # no task stands for it, so its subscription id is derived from the case's root task.
+        triggers = getattr(self._workflow.spec.start, "trigger_specs", [])
+        if triggers and not self.is_completed and not self._interrupted():
+            # A message event subprocess of the process waits for its message as long as the case runs
+            # (until one that interrupts has started): no task stands for it, so its subscription id is
+            # derived from the case's root task.
             root = self._workflow.task_tree
-            for name in getattr(self._workflow.spec.start, "trigger_specs", []):
+            for name in triggers:
                 for start in self._workflow.subprocess_specs[name].bpmn_start_events:
                     if isinstance(start.event_definition, MessageEventDefinition):
                         found.append((uuid.uuid5(root.id, start.bpmn_id), root, start.event_definition, start.bpmn_id))

@@ -179,9 +179,14 @@ class WorkflowRun(ExternalWork, SendingBack, EventWork):
         return self._tracking(now, run)
 
     def reached_end_events(self) -> list[str]:
-        """End events of the top process this instance has reached, in the order it reached them."""
+        """End events of the top process this instance has reached, in the order it reached them.
+
+        Once an interrupting event subprocess ran, its end is the case's outcome too: it replaced the flow.
+        """
+        branches = {t.id for t in self._workflow.task_tree.children} if self._interrupted() else set()
         ends = [t for t in self._tasks(TaskState.COMPLETED)
-                if t.workflow is self._workflow and type(t.task_spec).__name__ == "EndEvent"]
+                if (t.workflow is self._workflow or getattr(t.workflow, "parent_task_id", None) in branches)
+                and type(t.task_spec).__name__ == "EndEvent"]
         return [t.task_spec.bpmn_id for t in sorted(ends, key=lambda t: t.last_state_change)]
 
     def ready_user_tasks(self) -> list[ReadyUserTask]:

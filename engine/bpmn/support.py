@@ -1,6 +1,6 @@
 """Which BPMN elements Tixi runs, and the refusal at Check for every other one.
 
-The library parses more than it runs as the standard says: an interrupting event subprocess, a
+The library parses more than it runs as the standard says: a timer event subprocess, a
 compensation or a complex gateway would deploy and then stall or lie. So the elements that run are listed here
 (each has a test, see docs/bpmn-support.md), and any other flow element or event definition is
 refused at deploy and Check with a message naming it and saying what to draw instead.
@@ -94,15 +94,14 @@ def _problem(node: etree._Element, local: str) -> str | None:
 
 
 def _event_subprocess_problem(node: etree._Element) -> str | None:
-    """A non-interrupting message event subprocess of the process itself runs; every other kind is refused."""
+    """A message event subprocess of the process itself runs, interrupting or not; every other kind is refused."""
     starts = [c for c in node if isinstance(c.tag, str) and etree.QName(c).localname == "startEvent"]
     message = starts[0].find(f"{{{BPMN_NS}}}messageEventDefinition") if len(starts) == 1 else None
     parent = node.getparent()
-    if (message is None or starts[0].get("isInterrupting", "true") != "false"
-            or parent is None or etree.QName(parent).localname != "process"):
-        return (f"{_what(node)} is an event subprocess Tixi does not run: it runs one that starts with a "
-                "non-interrupting message start event, in the process itself; for an interrupting one put a "
-                "message or timer boundary event on an embedded subprocess around the flow instead")
+    if message is None or parent is None or etree.QName(parent).localname != "process":
+        return (f"{_what(node)} is an event subprocess Tixi does not run: it runs one that starts with one "
+                "message start event, in the process itself; for a timer or an error put a timer or error "
+                "boundary event on an embedded subprocess around the flow instead")
     return None
 
 

@@ -18,10 +18,14 @@ from typing import Any
 from SpiffWorkflow.bpmn.parser.util import full_tag
 from SpiffWorkflow.bpmn.serializer.default.event_definition import MessageEventDefinitionConverter
 from SpiffWorkflow.bpmn.serializer.default.task_spec import BpmnTaskSpecConverter
-from SpiffWorkflow.bpmn.specs.defaults import ManualTask, NoneTask, ServiceTask
+from SpiffWorkflow.bpmn.specs.defaults import ManualTask, NoneTask, ServiceTask, StartEvent
 from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
 from SpiffWorkflow.camunda.parser.CamundaParser import CamundaParser
+from SpiffWorkflow.camunda.parser.event_parsers import CamundaStartEventParser
 from SpiffWorkflow.camunda.parser.task_spec import CamundaTaskParser
+
+# The extension a start event of an event subprocess carries when it interrupts the flow around it.
+INTERRUPTS = "tixi_interrupts"
 
 
 class PassThroughTask(NoneTask):  # type: ignore[misc]
@@ -44,9 +48,27 @@ class PassThroughManualTask(ManualTask):  # type: ignore[misc]
         self.manual = False
 
 
+class StartEventParser(CamundaStartEventParser):  # type: ignore[misc]
+    """Records `isInterrupting` of an event subprocess's start event, which the library reads nowhere.
+
+    Kept in the spec's extensions (stored with it), so the run can cancel the interrupted flow
+    (engine/bpmn/event_work.py). Specs stored before it lack the mark: they were deployed only
+    when not interrupting, which is what no mark means.
+    """
+
+    def parse_extensions(self, node: Any = None) -> dict[str, Any]:
+        extensions: dict[str, Any] = super().parse_extensions(node)
+        parent = self.node.getparent()
+        if (node is None and parent is not None and parent.get("triggeredByEvent") == "true"
+                and self.node.get("isInterrupting", "true") != "false"):
+            extensions[INTERRUPTS] = True
+        return extensions
+
+
 class TixiParser(CamundaParser):  # type: ignore[misc]
     OVERRIDE_PARSER_CLASSES = {
         **CamundaParser.OVERRIDE_PARSER_CLASSES,
+        full_tag("startEvent"): (StartEventParser, StartEvent),
         full_tag("task"): (CamundaTaskParser, PassThroughTask),
         full_tag("manualTask"): (CamundaTaskParser, PassThroughManualTask),
     }

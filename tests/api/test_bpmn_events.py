@@ -322,3 +322,34 @@ def test_a_non_interrupting_message_event_subprocess_runs_at_each_message_while_
     assert _instance(client, login, instance_id)["status"] == "completed"
     assert _waits_for(factory, instance_id) == ([], [])
     _invariants_hold(factory)
+
+
+def test_an_interrupting_message_event_subprocess_cancels_the_flow_it_interrupts_and_runs_once(
+        client: TestClient, login: Login, factory: sessionmaker[Session], clock: FrozenClock) -> None:
+    _deploy(client, login, "repair_cancel_request.bpmn")
+    instance_id = _start(client, login, "repair_cancel_request", business_key="REP-9")["instance_id"]
+    assert _waits_for(factory, instance_id) == (["withdrawal_received"], [("parts_wait", TimerStatus.PENDING)])
+    withdrawn = client.post("/api/messages", headers=login("admin"), json={
+        "name": "repair_withdrawn", "business_key": "REP-9", "variables": {"reason": "bought a new one"}})
+    assert withdrawn.status_code == 200, withdrawn.text
+    assert (withdrawn.json()["outcome"], withdrawn.json()["element_id"]) == ("resumed", "withdrawal_received")
+    # The review and the timer of the interrupted flow are gone; only the withdrawal's step waits.
+    instance = _instance(client, login, instance_id)
+    assert [t["element_id"] for t in instance["waiting_tasks"]] == ["confirm_withdrawal"]
+    assert instance["variables"]["reason"] == "bought a new one"
+    messages, timers = _waits_for(factory, instance_id)
+    assert messages == [] and all(status != TimerStatus.PENDING for _, status in timers)
+    cancelled = sorted(e["data"]["element"] for e in _history(client, login, instance_id)
+                       if e["event_type"] == "task_cancelled")
+    assert "review" in cancelled
+    # It interrupts once: a second withdrawal finds no case waiting for it.
+    again = client.post("/api/messages", headers=login("admin"),
+                        json={"name": "repair_withdrawn", "business_key": "REP-9", "variables": {}})
+    assert again.status_code == 404, again.text
+    clock.advance(timedelta(hours=49))
+    fire_due_timers(factory, clock)
+    _complete(client, login, instance_id, "confirm_withdrawal", {"fee_approved": True, "approved_amount": 0})
+    assert _instance(client, login, instance_id)["status"] == "completed"
+    assert _ended_at(client, login, instance_id) == "withdrawn"
+    assert _waits_for(factory, instance_id)[0] == []
+    _invariants_hold(factory)
