@@ -20,7 +20,7 @@ from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.task import Task as SpiffTask
 from SpiffWorkflow.util.task import TaskState
 
-from engine.bpmn.task_specs import INTERRUPTS
+from engine.bpmn.event_subprocesses import interrupting_branch
 
 
 @dataclass(frozen=True)
@@ -83,29 +83,9 @@ class EventWork:
                 for started in self._tasks(TaskState.READY):
                     if getattr(started.task_spec, "event_definition", None) is definition:
                         started.data.update(variables)
-                        if started.task_spec.extensions.get(INTERRUPTS):
-                            self._interrupt_all_but(started.workflow)
             self._workflow.do_engine_steps()
 
         return self._tracking(now, run)
-
-
-    def _interrupt_all_but(self, event_subprocess: Any) -> None:
-        """Cancel the flow an interrupting event subprocess interrupts: everything else the case is doing.
-
-        The library starts the event subprocess beside the flow and leaves both running; the
-        standard ends the flow (and any other event subprocess still running). Each is a branch of
-        the case's root task, and cancelling a branch cancels its subprocesses too.
-        """
-        for branch in list(self._workflow.task_tree.children):
-            if branch.id != event_subprocess.parent_task_id:
-                branch.cancel()
-
-
-    def _interrupted(self) -> bool:
-        """True once an interrupting event subprocess has started: the case listens for no other."""
-        return any(t.task_spec.extensions.get(INTERRUPTS) for t in self._tasks(TaskState.FINISHED_MASK | TaskState.READY)
-                   if isinstance(getattr(t.task_spec, "extensions", None), dict))
 
 
     def deliver_signal(self, name: str, variables: dict[str, Any], now: datetime) -> list[Any]:
@@ -144,7 +124,7 @@ class EventWork:
         """
         found = []
         triggers = getattr(self._workflow.spec.start, "trigger_specs", [])
-        if triggers and not self.is_completed and not self._interrupted():
+        if triggers and not self.is_completed and interrupting_branch(self._workflow) is None:
             # A message event subprocess of the process waits for its message as long as the case runs
             # (until one that interrupts has started): no task stands for it, so its subscription id is
             # derived from the case's root task.

@@ -21,7 +21,8 @@ from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.task import Task as SpiffTask
 from SpiffWorkflow.util.task import TaskState
 
-from engine.bpmn import budget, spiff_patches, timing
+from engine.bpmn import budget, event_subprocesses, spiff_patches, timing
+from engine.bpmn.event_subprocesses import interrupting_branch
 from engine.bpmn.event_work import (
     EventWork,
     ThrownMessage,
@@ -183,9 +184,10 @@ class WorkflowRun(ExternalWork, SendingBack, EventWork):
 
         Once an interrupting event subprocess ran, its end is the case's outcome too: it replaced the flow.
         """
-        branches = {t.id for t in self._workflow.task_tree.children} if self._interrupted() else set()
+        interrupting = interrupting_branch(self._workflow)
         ends = [t for t in self._tasks(TaskState.COMPLETED)
-                if (t.workflow is self._workflow or getattr(t.workflow, "parent_task_id", None) in branches)
+                if (t.workflow is self._workflow
+                    or (interrupting is not None and getattr(t.workflow, "parent_task_id", None) == interrupting))
                 and type(t.task_spec).__name__ == "EndEvent"]
         return [t.task_spec.bpmn_id for t in sorted(ends, key=lambda t: t.last_state_change)]
 
@@ -260,6 +262,8 @@ class WorkflowRun(ExternalWork, SendingBack, EventWork):
                 try:
                     action()
                     self._fire_true_conditions(done_before)
+                    if event_subprocesses.settle(self._workflow):
+                        self._workflow.do_engine_steps()
                 finally:
                     self._collect_thrown()  # also what was thrown before a failing step: that much ran
         except SpiffWorkflowException as error:

@@ -1,6 +1,6 @@
 """Which BPMN elements Tixi runs, and the refusal at Check for every other one.
 
-The library parses more than it runs as the standard says: a timer event subprocess, a
+The library parses more than it runs as the standard says: an error event subprocess, a
 compensation or a complex gateway would deploy and then stall or lie. So the elements that run are listed here
 (each has a test, see docs/bpmn-support.md), and any other flow element or event definition is
 refused at deploy and Check with a message naming it and saying what to draw instead.
@@ -94,14 +94,16 @@ def _problem(node: etree._Element, local: str) -> str | None:
 
 
 def _event_subprocess_problem(node: etree._Element) -> str | None:
-    """A message event subprocess of the process itself runs, interrupting or not; every other kind is refused."""
+    """A message or timer event subprocess of the process itself runs, interrupting or not; every other kind is refused."""
     starts = [c for c in node if isinstance(c.tag, str) and etree.QName(c).localname == "startEvent"]
-    message = starts[0].find(f"{{{BPMN_NS}}}messageEventDefinition") if len(starts) == 1 else None
+    definitions = [etree.QName(c).localname for c in starts[0] if isinstance(c.tag, str)
+                   and etree.QName(c).localname.endswith("EventDefinition")] if len(starts) == 1 else []
     parent = node.getparent()
-    if message is None or parent is None or etree.QName(parent).localname != "process":
+    if (definitions not in (["messageEventDefinition"], ["timerEventDefinition"])
+            or parent is None or etree.QName(parent).localname != "process"):
         return (f"{_what(node)} is an event subprocess Tixi does not run: it runs one that starts with one "
-                "message start event, in the process itself; for a timer or an error put a timer or error "
-                "boundary event on an embedded subprocess around the flow instead")
+                "message or timer start event, in the process itself; for an error put an error boundary "
+                "event on an embedded subprocess around the flow instead")
     return None
 
 

@@ -353,3 +353,43 @@ def test_an_interrupting_message_event_subprocess_cancels_the_flow_it_interrupts
     assert _ended_at(client, login, instance_id) == "withdrawn"
     assert _waits_for(factory, instance_id)[0] == []
     _invariants_hold(factory)
+
+
+def _fire(factory: sessionmaker[Session], clock: FrozenClock, hours: int) -> None:
+    clock.advance(timedelta(hours=hours))
+    fire_due_timers(factory, clock)
+
+
+def test_timer_event_subprocesses_remind_beside_the_flow_then_interrupt_it(
+        client: TestClient, login: Login, factory: sessionmaker[Session], clock: FrozenClock) -> None:
+    _deploy(client, login, "review_escalation.bpmn")
+    instance_id = _start(client, login, "review_escalation")["instance_id"]
+    assert _waits_for(factory, instance_id)[1] == [("a_day_passed", TimerStatus.PENDING),
+                                                    ("three_days_passed", TimerStatus.PENDING)]
+    _fire(factory, clock, 25)
+    # Not interrupting: the reminder ran once and the review still waits.
+    completed = [e["data"]["element"] for e in _history(client, login, instance_id) if e["event_type"] == "element_completed"]
+    assert completed.count("reminded") == 1
+    assert [t["element_id"] for t in _instance(client, login, instance_id)["waiting_tasks"]] == ["review"]
+    _fire(factory, clock, 48)
+    # Interrupting: the review leaves the queue, the escalation takes its place.
+    assert [t["element_id"] for t in _instance(client, login, instance_id)["waiting_tasks"]] == ["escalate"]
+    assert "review" in [e["data"]["element"] for e in _history(client, login, instance_id)
+                        if e["event_type"] == "task_cancelled"]
+    _complete(client, login, instance_id, "escalate", {"fee_approved": True, "approved_amount": 0})
+    assert _instance(client, login, instance_id)["status"] == "completed"
+    assert _ended_at(client, login, instance_id) == "escalated"
+    _invariants_hold(factory)
+
+
+def test_a_flow_that_ends_first_cancels_the_timer_event_subprocesses_still_waiting(
+        client: TestClient, login: Login, factory: sessionmaker[Session], clock: FrozenClock) -> None:
+    _deploy(client, login, "review_escalation.bpmn")
+    instance_id = _start(client, login, "review_escalation")["instance_id"]
+    _complete(client, login, instance_id, "review", {"fee_approved": True, "approved_amount": 300})
+    assert _instance(client, login, instance_id)["status"] == "completed"
+    assert _ended_at(client, login, instance_id) == "reviewed"
+    assert all(status == TimerStatus.CANCELLED for _, status in _waits_for(factory, instance_id)[1])
+    _fire(factory, clock, 100)
+    assert _instance(client, login, instance_id)["status"] == "completed"
+    _invariants_hold(factory)
