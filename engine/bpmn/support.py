@@ -90,7 +90,17 @@ def _problem(node: etree._Element, local: str) -> str | None:
         return _event_problem(node, local)
     if local in ("serviceTask", "sendTask"):
         return _implementation_problem(node, local)
+    if local == "receiveTask" and not node.get("messageRef"):
+        return f"{_what(node)} waits for a message without messageRef: {_NAME_THE_MESSAGE}"
+    if local == "businessRuleTask" and not node.get(f"{{{CAMUNDA_NS}}}decisionRef"):
+        return (f"{_what(node)} is a business-rule task without camunda:decisionRef: name the decision it "
+                "evaluates (the id of a decision in a DMN file deployed with it or before)")
     return None
+
+
+# A catch event without a message would wait for one nobody can send (issue 17: nothing may stall).
+_NAME_THE_MESSAGE = ("name the message (a bpmn:message) it waits for, which POST /api/messages or another "
+                     "case's message throw event sends by that name")
 
 
 def _event_subprocess_problem(node: etree._Element) -> str | None:
@@ -148,6 +158,10 @@ def _event_problem(node: etree._Element, local: str) -> str | None:
         message = node.find(f"{{{BPMN_NS}}}messageEventDefinition")
         if message is not None and not message.get("messageRef"):
             return f"{_what(node)} throws a message without messageRef: name the message the receiving case waits for"
+    if definition == "messageEventDefinition" and local in ("intermediateCatchEvent", "boundaryEvent", "startEvent"):
+        message = node.find(f"{{{BPMN_NS}}}messageEventDefinition")
+        if message is not None and not message.get("messageRef"):
+            return f"{_what(node)} waits for a message without messageRef: {_NAME_THE_MESSAGE}"
     if definition == "signalEventDefinition":
         signal = node.find(f"{{{BPMN_NS}}}signalEventDefinition")
         if signal is not None and not signal.get("signalRef"):

@@ -163,6 +163,13 @@ REFUSED = {
                        _MESSAGE, "s", "has 2 event definitions (a multiple event)"),
     "message end without a message": ('<bpmn:startEvent id="s"/><bpmn:endEvent id="e"><bpmn:messageEventDefinition/>'
                                       '</bpmn:endEvent>', "", "e", "throws a message without messageRef: name the message"),
+    "receive task without a message": ('<bpmn:startEvent id="s"/><bpmn:receiveTask id="r"/>', "", "r",
+                                       "waits for a message without messageRef: name the message"),
+    "message catch without a message": ('<bpmn:startEvent id="s"/><bpmn:intermediateCatchEvent id="c">'
+                                        '<bpmn:messageEventDefinition/></bpmn:intermediateCatchEvent>', "", "c",
+                                        "waits for a message without messageRef"),
+    "business rule without a decision": ('<bpmn:startEvent id="s"/><bpmn:businessRuleTask id="br"/>', "", "br",
+                                         "is a business-rule task without camunda:decisionRef"),
     "Java delegate": ('<bpmn:startEvent id="s"/><bpmn:serviceTask id="j" camunda:class="com.acme.Mail"/>', "", "j",
                       "is implemented by camunda:class, Java code Tixi cannot run: set camunda:type=\"external\""),
     "connector": ('<bpmn:startEvent id="s"/><bpmn:serviceTask id="c"><bpmn:extensionElements><camunda:connector>'
