@@ -116,7 +116,9 @@ def test_a_notice_naming_a_missing_template_or_an_unreadable_recipient_is_refuse
               'value="no_such_template"/>\n        <camunda:property name="notify_to" value="var:customer_phone'),
              "text_customer", "no_such_template"),
             (("user:rcc_director", "phone:123"), "tell_director", "phone:123"),
-            (("group:rcc_visitor", "group:nosuch"), "done", "nosuch"),
+            (("group:rcc_visitor", "group:nosuch"), "done", "notify_to group 'nosuch' does not exist / 通知的组 'nosuch' 不存在"),
+            (("user:rcc_director", "user:nobody.here"), "tell_director",
+             "notify_to user 'nobody.here' does not exist / 通知的用户 'nobody.here' 不存在"),
             (('<bpmn:sendTask id="text_customer"', '<bpmn:sendTask camunda:type="external" camunda:topic="sms" '
                                                    'id="text_customer"'), "text_customer", "drop one")):
         path = tmp_path / "designed_notices.bpmn"
