@@ -54,13 +54,14 @@ def db_upgrade() -> None:
 
 @app.command()
 def deploy(path: Annotated[Path, typer.Argument(help="a .bpmn/.dmn/.zip file or a folder of them")]) -> None:
-    """Deploy BPMN and DMN files; identical files keep their version."""
+    """Deploy BPMN and DMN files, with the notification templates (.txt) in the folder; identical files keep their version."""
     if not path.exists():
         raise _fail(f"{path} does not exist")
-    files = sorted(p for p in path.rglob("*") if p.suffix in {".bpmn", ".dmn"} and p.is_file()) if path.is_dir() else [path]
+    wanted = {".bpmn", ".dmn", ".txt"}
+    files = sorted(p for p in path.rglob("*") if p.suffix in wanted and p.is_file()) if path.is_dir() else [path]
     # Decisions first, so processes whose business-rule tasks call them resolve.
     files.sort(key=lambda p: (p.suffix != ".dmn", str(p)))
-    if not files:
+    if not any(p.suffix != ".txt" for p in files):
         raise _fail(f"no .bpmn or .dmn files in {path}")
     settings = _settings()
     from engine.definitions import deploy_files

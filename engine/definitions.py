@@ -29,8 +29,7 @@ from engine.catalog import FormCatalog
 from engine.clock import Clock
 from engine.errors import DeploymentError, NotFoundError
 from engine.identity import Actor, existing_group_ids
-from engine.notifications.designed import recipient_problem
-from engine.notifications.rendering import designed_template_problem
+from engine.notifications.deployed_templates import NoticeCheck, named_users, split_templates, with_sources
 from engine.register_actions import REGISTER_ACTIONS
 from engine.states import StartTimerStatus
 from engine.tables import Definition, Deployment, StartTimer
@@ -84,6 +83,7 @@ def deploy_files(
     """
     for name, _ in files:
         check_filename(name)
+    files, templates = split_templates(files)
     documents = [_parse_document(name, data) for name, data in files]
     decisions = [d for d in documents if is_dmn(d.root)]
     known_decisions = _latest_decision_roots(session, exclude={d.filename for d in decisions})
@@ -108,8 +108,10 @@ def deploy_files(
             raise _deployment_error(document.filename, problem) from None
         parsed.extend((document, process) for process in processes)
     known_processes = _deployed_process_keys(session) | {process.key for _, process in parsed}
+    notices = [n for _, process in parsed for n in process.elements.get("notifications", {}).values()]
+    notice_check = NoticeCheck(catalog.notification_templates_dir, templates, groups, named_users(session, notices))
     for document, process in parsed:
-        problems = _check_process(process, catalog, groups, known_processes)
+        problems = _check_process(process, catalog, groups, known_processes, notice_check)
         if problems:
             raise DeploymentError(
                 f"{document.filename}: {len(problems)} problem(s) in process '{process.key}': {problems[0]['problem']}",
@@ -117,8 +119,11 @@ def deploy_files(
                 errors=problems,
             )
     for document, process in parsed:
+        elements = process.elements
+        if templates.texts and elements.get("notifications"):
+            elements = {**elements, "notifications": with_sources(elements["notifications"], templates)}
         results.append(_store(session, clock, actor, document, process.key, "process", process.name,
-                              process.spec, process.elements, process.serializer_version))
+                              process.spec, elements, process.serializer_version))
     session.flush()
     return results
 
@@ -196,23 +201,8 @@ def _deployed_process_keys(session: Session) -> set[str]:
     return set(session.scalars(select(Definition.key).where(Definition.kind == "process").distinct()))
 
 
-def _notification_problems(notice: dict[str, Any], catalog: FormCatalog, groups: set[str]) -> list[str]:
-    """A designer's notification: its template renders, its recipients are readable and its groups exist."""
-    found = []
-    if why := designed_template_problem(catalog.notification_templates_dir, notice["template"]):
-        found.append(why)
-    if not notice["to"]:
-        found.append("a notification (camunda:property notify) needs notify_to: user:NAME, group:NAME or var:NAME")
-    for recipient in notice["to"]:
-        if why := recipient_problem(recipient):
-            found.append(why)
-        elif recipient.startswith("group:") and recipient.removeprefix("group:") not in groups:
-            found.append(f"notify_to group '{recipient.removeprefix('group:')}' does not exist")
-    return found
-
-
 def _check_process(
-    process: ParsedProcess, catalog: FormCatalog, groups: set[str], known_processes: set[str]
+    process: ParsedProcess, catalog: FormCatalog, groups: set[str], known_processes: set[str], notices: NoticeCheck
 ) -> list[dict[str, Any]]:
     problems: list[dict[str, Any]] = []
 
@@ -243,7 +233,7 @@ def _check_process(
         elif not catalog.exists(task["form_key"]):
             add(element_id, f"form '{task['form_key']}' does not exist in forms/", task["line"])
     for element_id, notice in elements.get("notifications", {}).items():
-        for problem in _notification_problems(notice, catalog, groups):
+        for problem in notices.problems(notice):
             add(element_id, problem, notice["line"])
     for element_id, action in elements.get("register_actions", {}).items():
         if action not in REGISTER_ACTIONS:
@@ -285,7 +275,9 @@ def _store(
     elements: dict[str, Any],
     serializer_version: str = "",
 ) -> DefinitionInfo:
-    content_hash = hashlib.sha256(document.content).hexdigest()
+    # The templates a process carries are part of its version: a changed one alone makes a new version.
+    sources = sorted(n["source"] for n in elements.get("notifications", {}).values() if "source" in n)
+    content_hash = hashlib.sha256(document.content + "".join(sources).encode()).hexdigest()
     latest = session.scalars(
         select(Definition).where(Definition.key == key).order_by(Definition.version.desc()).limit(1)
     ).first()

@@ -21,6 +21,7 @@ MAX_BUNDLE_FILES = 200
 MAX_BUNDLE_BYTES = 20 * 1024 * 1024
 MAX_NAME_CHARACTERS = 255
 DEPLOYABLE_SUFFIXES = (".bpmn", ".dmn")
+TEMPLATE_SUFFIXES = (".txt",)  # notification templates that come with the processes (engine/notifications/deployed_templates.py)
 # What Python's zipfile can inflate; deflate64 (9), PPMd, AES and the like it cannot.
 READABLE_METHODS = {zipfile.ZIP_STORED: "stored", zipfile.ZIP_DEFLATED: "deflate", zipfile.ZIP_BZIP2: "bzip2",
                     zipfile.ZIP_LZMA: "lzma"}
@@ -45,7 +46,7 @@ def check_filename(filename: str) -> None:
 
 
 def files_of(filename: str, content: bytes) -> list[tuple[str, bytes]]:
-    """The (name, bytes) files an upload holds: itself, or the .bpmn/.dmn entries of a zip.
+    """The (name, bytes) files an upload holds: itself, or the .bpmn/.dmn (and template .txt) entries of a zip.
 
     Raises: DeploymentError.
     """
@@ -63,8 +64,9 @@ def _bundle_files(filename: str, content: bytes) -> list[tuple[str, bytes]]:
         bundle = zipfile.ZipFile(io.BytesIO(content))
     except (zipfile.BadZipFile, EOFError, ValueError, OSError):
         raise DeploymentError(f"{filename}: not a zip archive", file=filename) from None
-    members = [m for m in bundle.infolist() if not m.is_dir() and m.filename.lower().endswith(DEPLOYABLE_SUFFIXES)]
-    if not members:
+    members = [m for m in bundle.infolist()
+               if not m.is_dir() and m.filename.lower().endswith((*DEPLOYABLE_SUFFIXES, *TEMPLATE_SUFFIXES))]
+    if not any(m.filename.lower().endswith(DEPLOYABLE_SUFFIXES) for m in members):
         raise DeploymentError(f"{filename}: the bundle holds no .bpmn or .dmn file", file=filename)
     if len(members) > MAX_BUNDLE_FILES or sum(m.file_size for m in members) > MAX_BUNDLE_BYTES:
         raise DeploymentError(f"{filename}: the bundle is too large", file=filename)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
@@ -401,3 +402,23 @@ def test_audit_verify_on_a_fresh_database(migrated: Tixi) -> None:
     result = migrated("audit", "verify")
     assert result.exit_code == 0
     assert "every chain is intact" in result.output
+
+
+def test_deploy_folder_carries_its_notification_templates_and_refuses_a_broken_one(migrated: Tixi, database: Engine,
+                                                                                   tmp_path: Path) -> None:
+    # A folder's notification_templates/*.txt go with its processes; a README.txt no notice names is left out.
+    folder = tmp_path / "with_templates"
+    shutil.copytree(TEST_PROCESSES / "deployed_templates", folder)
+    result = migrated("deploy", str(folder))
+    assert result.exit_code == 0, result.output
+    assert "deployed process deployed_notices v1" in result.stdout
+    with Session(database) as session:
+        elements = session.scalars(select(Definition.elements).where(Definition.key == "deployed_notices")).one()
+    assert "template version one" in elements["notifications"]["text_customer"]["source"]
+
+    (folder / "notification_templates" / "visit_booked.txt").write_text("{% if %}\n\nbody", encoding="utf-8")
+    broken = migrated("deploy", str(folder))
+    assert _failed_cleanly(broken), broken.output
+    assert "element text_customer:" in broken.stderr and "template 'visit_booked' does not render" in broken.stderr
+    with Session(database) as session:
+        assert list(session.scalars(select(Definition.version).where(Definition.key == "deployed_notices"))) == [1]

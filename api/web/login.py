@@ -17,6 +17,7 @@ from engine import sessions
 from engine.errors import AuthenticationError, ServiceError
 from engine.identity import find_token_holder
 from engine.notifications import centre
+from engine.notifications.kinds import EventKind
 
 router = APIRouter(include_in_schema=False, dependencies=CHECKED_INPUT)
 
@@ -80,7 +81,8 @@ def log_out(request: Request, session: SessionDep, clock: ClockDep, settings: Se
 def account_page(request: Request, session: SessionDep, actor: PageActor, changed: bool = False) -> HTMLResponse:
     with session.begin():
         preferences = centre.get_preferences(session, username=actor.username)
-    return render(request, "account.html", actor=actor, section="account", changed=changed, preferences=preferences)
+    return render(request, "account.html", actor=actor, section="account", changed=changed, preferences=preferences,
+                  digest_kinds=[kind.value for kind in EventKind])
 
 
 @router.get("/lang/{code}")

@@ -43,6 +43,8 @@ def notify_designed(session: Session, *, record: Instance, element_id: str, meta
         "instance_id": str(record.instance_id), "step_name": meta.get("name") or element_id,
         "customer_name": record.customer_name, "outlet_code": record.outlet_code, "actor": actor,
         "link": f"/instances/{record.instance_id}", "template": meta["template"],
+        # The text of a template deployed with the process (engine/notifications/deployed_templates.py).
+        **({"template_source": meta["source"]} if "source" in meta else {}),
         # What a template may show of the case: its plain values (no nested data, long text cut).
         "case": {k: v[:500] if isinstance(v, str) else v for k, v in variables.items()
                  if isinstance(v, _SHOWN_TYPES) or v is None},

@@ -54,8 +54,13 @@ class Renderer:
 
         variables = {**context, "t": pick, "when": _local_time, "lang": language, "base": self._public_url,
                      "url": self._public_url + str(context.get("link") or "")}
+        # A template deployed with the process (engine/notifications/deployed_templates.py) comes with
+        # the row, so a case renders with its own version's text, not with whatever the folder holds now.
+        source = context.get("template_source") if event_kind == PROCESS_NOTICE else None
         try:
-            text = self._environment.get_template(f"{name}.txt").render(variables)
+            template = (self._environment.from_string(source) if isinstance(source, str)
+                        else self._environment.get_template(f"{name}.txt"))
+            text = template.render(variables)
         except TemplateError as error:
             raise TemplateProblem(f"template {name}.txt: {type(error).__name__}: {error}") from None
         except (TypeError, ValueError, ArithmeticError) as error:  # e.g. a filter given the wrong kind of value
@@ -74,23 +79,30 @@ class _AnyCaseData(dict[str, Any]):
         return "sample"
 
 
-def designed_template_problem(directory: Path, name: str) -> str | None:
+def designed_template_problem(directory: Path, name: str, source: str | None = None) -> str | None:
     """Why a designer's template cannot be used (missing, or failing on sample data), or None.
 
+    `source`: the template's text when it was deployed with the process; it must then also speak
+    both languages (a `t('中文', 'English')` that differs), as the server folder's templates do.
     The case's variables are unknown at deploy, so `case.<name>` always renders; a misspelt
     top-level name, an unknown filter or a syntax error is caught here rather than at the first send.
     """
     if not TEMPLATE_NAME.match(name):
         return f"template name '{name}' must be lower-case letters, digits and _ (the file <name>.txt)"
-    if not (directory / f"{name}.txt").is_file():
-        return f"template '{name}' does not exist: add {name}.txt to the notification templates folder"
+    if source is None and not (directory / f"{name}.txt").is_file():
+        return (f"template '{name}' does not exist: deploy {name}.txt with the process, or add it to the server's "
+                f"notification templates folder / 模板 '{name}' 不存在：请随流程部署 {name}.txt")
     sample = {"business_key": "CP-2026-0001", "process_key": "sample", "instance_id": "0", "step_name": "sample",
               "customer_name": "sample", "outlet_code": "sample", "due_at": None, "actor": "sample",
-              "link": "/instances/0", "template": name, "case": _AnyCaseData()}
+              "link": "/instances/0", "template": name, "case": _AnyCaseData(), "template_source": source}
+    renderer = Renderer(directory, public_url="http://sample")
     try:
-        Renderer(directory, public_url="http://sample").render(PROCESS_NOTICE, sample, language=None)
+        both = [renderer.render(PROCESS_NOTICE, sample, language=lang) for lang in ("zh", "en")]
     except TemplateProblem as problem:
         return f"template '{name}' does not render with sample data: {problem}"
+    if source is not None and both[0] == both[1]:
+        return (f"template '{name}' speaks one language: write its words as {{{{ t('中文', 'English') }}}} / "
+                f"模板 '{name}' 只有一种语言：请用 t('中文', 'English') 写出两种语言")
     return None
 
 

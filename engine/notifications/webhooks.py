@@ -1,7 +1,9 @@
 """Webhooks and the SMS gateway: JSON POSTs with httpx, signed, in the shapes chat robots accept.
 
-- generic: `{"id", "event", "title", "text", "link", "context"}`, signed with HMAC-SHA256 over
-  `<timestamp>.<body>` in `X-Tixi-Timestamp` / `X-Tixi-Signature: sha256=<hex>`.
+- generic: `{"id", "event", "title", "text", "link", "business_key", "step", "due_at"}`, signed with
+  HMAC-SHA256 over `<timestamp>.<body>` in `X-Tixi-Timestamp` / `X-Tixi-Signature: sha256=<hex>`.
+  Group robots are read by everyone in the chat, so no payload carries the case's variables (the
+  customer's phone, say): only what `group_payload_fields` picks and the text the template chose to show.
 - WeCom group robot: `{"msgtype": "markdown", "markdown": {"content"}}`; the robot's key is in its URL.
 - DingTalk robot: `{"msgtype": "markdown", "markdown": {"title", "text"}}`; with a secret, DingTalk's
   scheme: `timestamp` (ms) and `sign` = base64(HMAC-SHA256(secret, "<timestamp>\\n<secret>")) in the query.
@@ -59,10 +61,17 @@ def post_webhook(http: httpx.Client, clock: Clock, endpoint: Endpoint, *, notifi
             url = f"{url}{separator}timestamp={stamp}&sign={quote_plus(dingtalk_sign(endpoint.secret, stamp))}"
     else:
         payload = {"id": notification_id, "event": event_kind, "title": subject, "text": body, "link": link,
-                   "context": context}
+                   **group_payload_fields(context)}
     # DingTalk checks its own signature; the others get Tixi's, which DingTalk would ignore anyway.
     secret = endpoint.secret if endpoint.kind != WebhookKind.DINGTALK else None
     _post(http, clock, url, payload, secret=secret, notification_id=notification_id, chat=endpoint.kind != "generic")
+
+
+def group_payload_fields(context: dict[str, Any]) -> dict[str, Any]:
+    """What a group webhook may carry beyond the rendered text: the case's key, the step and its due time."""
+    return {"business_key": context.get("business_key"),
+            "step": context.get("task_name") or context.get("step_name") or context.get("deadline_name"),
+            "due_at": context.get("due_at")}
 
 
 def post_sms(http: httpx.Client, clock: Clock, *, gateway_url: str, secret: str | None, notification_id: str,

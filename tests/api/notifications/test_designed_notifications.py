@@ -7,6 +7,7 @@ recipient variable the case lacks becomes a dead letter an admin sees, never a s
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -61,7 +62,7 @@ def test_a_complaint_dispatched_to_hd001_mails_its_engineer_posts_to_its_webhook
     assert "engineer@hd001.example" in {to for mail in mail_sink.received for to in mail.to}
     repair_mail = next(m for m in mail_sink.received if "engineer@hd001.example" in m.to)
     assert "TS-2026-0100" in repair_mail.subject and "上门维修" in repair_mail.body
-    posted = [a for a in receiver.arrivals if a.payload["context"].get("task_name", "").startswith("网点 24 小时")]
+    posted = [a for a in receiver.arrivals if (a.payload["step"] or "").startswith("网点 24 小时")]
     assert len(posted) == 1 and posted[0].signature_ok and posted[0].payload["event"] == "task_queued"
     [sms] = sms_gateway.accepted.values()
     assert sms.signature_ok and sms.payload["phone"] == CUSTOMER_INTAKE["customer_phone"]
@@ -115,7 +116,9 @@ def test_a_notice_naming_a_missing_template_or_an_unreadable_recipient_is_refuse
               'value="no_such_template"/>\n        <camunda:property name="notify_to" value="var:customer_phone'),
              "text_customer", "no_such_template"),
             (("user:rcc_director", "phone:123"), "tell_director", "phone:123"),
-            (("group:rcc_visitor", "group:nosuch"), "done", "nosuch"),
+            (("group:rcc_visitor", "group:nosuch"), "done", "notify_to group 'nosuch' does not exist / 通知的组 'nosuch' 不存在"),
+            (("user:rcc_director", "user:nobody.here"), "tell_director",
+             "notify_to user 'nobody.here' does not exist / 通知的用户 'nobody.here' 不存在"),
             (('<bpmn:sendTask id="text_customer"', '<bpmn:sendTask camunda:type="external" camunda:topic="sms" '
                                                    'id="text_customer"'), "text_customer", "drop one")):
         path = tmp_path / "designed_notices.bpmn"
@@ -140,3 +143,26 @@ def test_a_template_that_fails_on_sample_data_is_found_before_deploy(tmp_path: P
                         ("absent", "does not exist"), ("../good", "lower-case")):
         problem = designed_template_problem(tmp_path, name)
         assert problem is not None and words in problem, (name, problem)
+
+
+def test_a_group_webhook_gets_the_case_key_step_and_text_but_not_the_customers_phone_which_her_sms_gets(
+        desk: Desk, client: TestClient, deploy_file: Deploy, factory: sessionmaker[Session], sending: Dispatcher,
+        receiver: WebhookReceiver, sms_gateway: WebhookReceiver) -> None:
+    deploy_file(NOTICES)
+    admin = desk.login("admin")
+    added = client.post("/api/webhooks", headers=admin, json={"group_id": "rcc_visitor", "url": receiver.url,
+                                                              "secret": SECRET})
+    assert added.status_code == 201, added.text
+    phone = "+86 139 0000 0002"
+    instance_id = desk.start("rcc_agent", "designed_notices",
+                             {"customer_phone": phone, "customer_mail": "wang@example.com"}, "DN-0002")
+    desk.work("rcc_agent", instance_id, "review", {"rcc_approved": True})
+    dispatch_notifications(factory, sending)
+
+    [sms] = sms_gateway.accepted.values()
+    assert sms.payload["phone"] == phone  # the customer's own message carries her number
+    [posted] = receiver.arrivals  # the end event told the group's robot
+    assert posted.signature_ok and posted.payload["business_key"] == "DN-0002"
+    assert posted.payload["step"] == "完成 / Done" and posted.payload["link"].endswith(f"/instances/{instance_id}")
+    assert set(posted.payload) == {"id", "event", "title", "text", "link", "business_key", "step", "due_at"}
+    assert phone not in json.dumps(posted.payload, ensure_ascii=False) and "wang@example.com" not in str(posted.payload)

@@ -48,7 +48,7 @@ def test_a_task_entering_the_outlet_queue_mails_its_engineer_and_posts_to_the_ou
     assert "王女士" in mail.body and "https://tixi.example/tasks/" in mail.body
     [arrival] = receiver.arrivals
     assert arrival.signature_ok
-    assert arrival.payload["event"] == "task_queued" and arrival.payload["context"]["business_key"] == "BX-2026-0001"
+    assert arrival.payload["event"] == "task_queued" and arrival.payload["business_key"] == "BX-2026-0001"
     assert all(r.status == "sent" for r in rows_of(factory, event_kind="task_queued"))
 
     # The bell: one unread notification linking to the task; reading it clears the count.
@@ -275,7 +275,7 @@ def test_one_outlet_never_hears_of_another_outlets_customers(
             assert added.status_code == 201 and added.json()["outlet_code"] == outlet
         instance_id = outlet_case("BX-HD-1", outlet_code="HD-001")
         dispatch_notifications(factory, dispatcher)
-        assert [a.payload["context"]["business_key"] for a in hd_chat.accepted.values()] == ["BX-HD-1"]
+        assert [a.payload["business_key"] for a in hd_chat.accepted.values()] == ["BX-HD-1"]
         assert hb_chat.arrivals == []
     told = {r.recipient for r in rows_of(factory, event_kind="task_queued") if r.recipient}
     # The demo outlet user is bound to no outlet; hd001.engineer is the demo network's staff of HD-001.
