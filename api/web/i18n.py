@@ -144,6 +144,8 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "sign.held": ("您的决定已提交，正在等待 {signer} 同意。", "Your decision is in; it waits for {signer} to approve."),
     "sign.asked_title": ("请您加签", "You are asked to sign"),
     "sign.asked": ("{who} 请您为此步骤加签：", "{who} asks you to sign this step:"),
+    "sign.asked_position.before": ("前加签：您先审批，再由 {who} 决定", "Before: you sign first, then {who} decides"),
+    "sign.asked_position.after": ("后加签：{who} 的决定须经您同意才生效", "After: {who}'s decision goes through once you approve"),
     "sign.asked_held": ("{who} 已作出决定；您同意后生效，拒绝则退回 {who} 重新决定。",
                         "{who} has decided; it goes through when you approve, and comes back to {who} if you reject."),
     "sign.approve": ("同意", "Approve"),

@@ -27,6 +27,7 @@ WORDS = {
            "waiting": "正在等待 csd_head 加签", "approve_return": "同意退换", "refused": "此任务正在等待 csd_head 加签",
            "step": "RCC 主任批准退换货", "asked_card": "请您加签", "asked": "rcc_director 请您为此步骤加签",
            "yes": "同意", "no": "拒绝", "opinion": "审批意见", "opinion_needed": "拒绝需要填写意见。",
+           "asked_before": "前加签：您先审批，再由 rcc_director 决定",
            "added": "为「RCC 主任批准退换货」加签：csd_head", "sign_before": "前加签",
            "decided": "加签审批「RCC 主任批准退换货」", "held": "正在等待 csd_head 同意"},
     "en": {"card": "Add a signer", "signer": "Signer", "position": "When they sign", "reason": "Reason",
@@ -36,6 +37,7 @@ WORDS = {
            "refused": "This task waits for csd_head to sign", "step": "RCC director approves",
            "asked_card": "You are asked to sign", "asked": "rcc_director asks you to sign this step",
            "yes": "Approve", "no": "Reject", "opinion": "Opinion", "opinion_needed": "A rejection needs an opinion.",
+           "asked_before": "Before: you sign first, then rcc_director decides",
            "added": "asked csd_head to sign “RCC director approves”", "sign_before": "Sign before",
            "decided": "signed “RCC director approves”", "held": "it waits for csd_head to approve"},
 }
@@ -84,6 +86,7 @@ def test_a_signer_before_is_asked_and_answers_on_the_task_page(as_user: Callable
     head.get_by_role("link", name=words["step"]).click()
     asked = head.get_by_role("region", name=words["asked_card"])
     expect(asked).to_contain_text(words["asked"])
+    expect(asked.get_by_test_id("sign-position")).to_have_text(words["asked_before"])
     expect(asked.get_by_test_id("sign-reason")).to_have_text(REASON)
     assert no_horizontal_scroll(head)
     requests: list[str] = []
@@ -93,6 +96,7 @@ def test_a_signer_before_is_asked_and_answers_on_the_task_page(as_user: Callable
     expect(asked.get_by_label(words["opinion"])).to_have_attribute("aria-invalid", "true")
     assert requests == []
     asked.get_by_label(words["opinion"]).fill(OPINION)
+    expect(asked.locator(".server-error")).to_have_count(0)
     if lang == "zh" and viewport == "phone":
         screenshot(head, "phone-sign-asked-zh")
     asked.get_by_role("button", name=words["yes"], exact=True).click()

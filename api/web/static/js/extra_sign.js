@@ -33,6 +33,7 @@
     else tixi.flash(tixi.problemText(result));
   }
 
+  opinion.addEventListener("input", clear); // the note asked for an opinion: typing one answers it
   form.querySelectorAll("button[data-sign-outcome]").forEach((button) =>
     button.addEventListener("click", () => answer(button)));
 })();
