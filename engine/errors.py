@@ -44,6 +44,12 @@ class TaskStateError(ConflictError):
     code, title = "task-not-ready", "Task is not in a state that allows this"
 
 
+class AwaitingSignError(TaskStateError):
+    """加签: the task waits for its added signer (completing it, or asking a second signer); extras: signer."""
+
+    code, title = "awaiting-sign", "The task waits for its added signer"
+
+
 class InstanceStateError(ConflictError):
     code, title = "instance-state", "Instance is not in a state that allows this"
 
@@ -74,6 +80,12 @@ class ValidationError(ServiceError):
     """Input that is well-formed HTTP but wrong for the domain (unknown group, bad name)."""
 
     code, title = "invalid-input", "Invalid input"
+
+
+class SignerRefusedError(ValidationError):
+    """加签 asked of someone who may not sign: no active colleague, oneself, or not allowed near the case."""
+
+    code, title = "signer-refused", "That person cannot be asked to sign"
 
 
 class CaseDataTooLargeError(ValidationError):

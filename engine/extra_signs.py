@@ -23,11 +23,18 @@ from engine.audit import record_event
 from engine.catalog import FormCatalog
 from engine.clock import Clock
 from engine.db import flush
-from engine.errors import NotFoundError, PermissionDeniedError, TaskStateError, ValidationError
+from engine.errors import (
+    AwaitingSignError,
+    NotFoundError,
+    PermissionDeniedError,
+    SignerRefusedError,
+    TaskStateError,
+    ValidationError,
+)
 from engine.extra_sign_tables import ExtraSign
 from engine.identity import Actor, find_actor
 from engine.states import InstanceStatus, SignPosition, SignStatus, TaskStatus
-from engine.tables import Instance, Task
+from engine.tables import Instance, Task, User
 from engine.tasks import complete_task, open_sign, require_open, visible_task_with_groups
 from engine.visibility import case_allows
 
@@ -69,11 +76,11 @@ def add_signer(session: Session, clock: Clock, *, actor: Actor, task_id: uuid.UU
     text = _text(reason, "reason", required=True)
     colleague = find_actor(session, signer)
     if colleague is None or signer == actor.username:
-        raise ValidationError(f"'{signer}' is no active colleague other than yourself", field="signer")
+        raise SignerRefusedError(f"'{signer}' is no active colleague other than yourself", field="signer")
     if not case_allows(colleague, outlet_code=record.outlet_code, region=record.region):
-        raise ValidationError(f"'{signer}' may not see this case (another outlet or region)", field="signer")
-    if open_sign(session, task_id) is not None:
-        raise TaskStateError("this task already waits for an extra signer")
+        raise SignerRefusedError(f"'{signer}' may not see this case (another outlet or region)", field="signer")
+    if (waiting := open_sign(session, task_id)) is not None:
+        raise AwaitingSignError("this task already waits for an extra signer", signer=waiting.signer)
     sign = ExtraSign(instance_id=record.instance_id, task_id=task_id, position=position, signer=signer,
                      requested_by=actor.username, reason=text, status=SignStatus.OPEN, created_at=clock.now())
     session.add(sign)
@@ -123,6 +130,29 @@ def list_my_signs(session: Session, *, actor: Actor) -> list[SignView]:
                            .where(ExtraSign.signer == actor.username, ExtraSign.status == SignStatus.OPEN,
                                   Task.status == TaskStatus.OPEN).order_by(ExtraSign.created_at))
     return [_view(sign, task, record) for sign, task, record in rows]
+
+
+def find_open_sign(session: Session, *, task_id: uuid.UUID) -> SignView | None:
+    """The task's open sign, for its page: the holder sees whom it waits for, the signer answers it."""
+    sign, task = open_sign(session, task_id), session.get(Task, task_id)
+    record = session.get(Instance, task.instance_id) if task is not None else None
+    return _view(sign, task, record) if sign is not None and task is not None and record is not None else None
+
+
+def signers_for(session: Session, *, task_id: uuid.UUID, exclude: str) -> list[str]:
+    """Whom the holder may ask to sign: active colleagues the organisation lets near the case (as add_signer checks).
+
+    One query over the users (the 转交 picker asks per member; anyone may be asked to sign, so per
+    user would be one query per account).
+    """
+    task = session.get(Task, task_id)
+    record = session.get(Instance, task.instance_id) if task is not None else None
+    if record is None:
+        return []
+    rows = session.execute(select(User.username, User.outlet_code, User.region_code)
+                           .where(User.is_active.is_(True), User.username != exclude).order_by(User.username))
+    return [row.username for row in rows if case_allows(Actor(row.username, frozenset(), row.outlet_code, row.region_code),
+                                                        outlet_code=record.outlet_code, region=record.region)]
 
 
 def _text(value: str | None, field: str, *, required: bool) -> str | None:

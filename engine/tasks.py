@@ -17,7 +17,7 @@ from engine.catalog import FormCatalog
 from engine.clock import Clock
 from engine.db import flush
 from engine.deadlines import close_deadline
-from engine.errors import InstanceStateError, NotFoundError, PermissionDeniedError, TaskStateError
+from engine.errors import AwaitingSignError, InstanceStateError, NotFoundError, PermissionDeniedError, TaskStateError
 from engine.extra_sign_tables import ExtraSign
 from engine.identity import Actor
 from engine.incidents import advance_or_incident
@@ -152,7 +152,7 @@ def complete_task(
                                 actor=actor.username)
     if (sign := open_sign(session, task_id)) is not None:  # 加签 (engine/extra_signs.py)
         if sign.position == SignPosition.BEFORE or sign.held_data is not None:
-            raise TaskStateError(f"the task waits for {sign.signer}'s extra sign (加签)", signer=sign.signer)
+            raise AwaitingSignError(f"the task waits for {sign.signer}'s extra sign (加签)", signer=sign.signer)
         sign.held_data = dict(data)  # after: completed once the signer approves
         record_event(session, clock, actor=actor.username, event_type="extra_sign_held",
                      instance_id=record.instance_id, task_id=task_id, definition_key=record.definition_key,

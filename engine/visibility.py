@@ -21,9 +21,10 @@ from sqlalchemy import and_, exists, or_, select
 from sqlalchemy.orm import Session
 
 from engine.errors import NotFoundError
+from engine.extra_sign_tables import ExtraSign
 from engine.identity import Actor
 from engine.permissions import sees_everything
-from engine.states import TaskStatus
+from engine.states import SignStatus, TaskStatus
 from engine.tables import AuditEvent, Instance, Task, TaskCandidateGroup
 
 # The departments of the Customer Service Department (顾客服务部): national, they see every region.
@@ -63,12 +64,15 @@ def queue_routes(actor: Actor) -> list[Any]:
 
     A queue query may run them as separate branches: each can then walk an index in queue order
     and stop after a page, where the OR of all three makes PostgreSQL read every candidate-group
-    row of the actor's groups first.
+    row of the actor's groups first. A colleague asked to sign a task (加签) finds it in their queue
+    while the sign is open, although they do not hold it.
     """
     return [
         exists().where(TaskCandidateGroup.task_id == Task.task_id, TaskCandidateGroup.group_id.in_(sorted(actor.groups))),
         Task.assignee == actor.username,
         Task.owner == actor.username,
+        exists().where(ExtraSign.task_id == Task.task_id, ExtraSign.signer == actor.username,
+                       ExtraSign.status == SignStatus.OPEN),
     ]
 
 

@@ -13,6 +13,7 @@ from api.deps import CHECKED_INPUT, CatalogDep, SessionDep, SettingsDep
 from api.web.case_view import attachment_rows, start_form_of, where_now
 from api.web.i18n import label, localized_schema
 from api.web.pages import PageActor, deployed_processes, language, render
+from api.web.task_signs import sign_context
 from engine import assignment, attachments, definitions, instances, my_work, permissions, send_back, task_queue, tasks
 from engine.approval_record import approval_record
 from engine.audit import HistoryEvent
@@ -100,6 +101,7 @@ def task_page(task_id: uuid.UUID, request: Request, session: SessionDep, catalog
         return_targets = send_back.return_targets_of(session, actor=actor, task_id=task_id)
         colleagues = (assignment.colleagues_for(session, task_id=task_id, exclude=actor.username)
                       if TaskAction.HAND_ON in detail.allowed_actions else [])
+        signing = sign_context(session, actor, summary)  # 加签
     lang = language(request)
     workable = summary.instance_status == InstanceStatus.RUNNING and bool(
         {TaskAction.CLAIM, TaskAction.COMPLETE} & set(detail.allowed_actions))
@@ -116,7 +118,7 @@ def task_page(task_id: uuid.UUID, request: Request, session: SessionDep, catalog
                   field_groups=case_fields(history, detail.variables, catalog, start_form),
                   suggestions=detail.outlet_suggestions, files=attachment_rows(files, history),
                   upload_url=f"/api/tasks/{task_id}/attachments" if workable else None,
-                  return_targets=return_targets, colleagues=colleagues,
+                  return_targets=return_targets, colleagues=colleagues, **signing,
                   sent_back=_sent_back_to(history, task_id) if summary.status == TaskStatus.OPEN else None)
 
 

@@ -4,11 +4,13 @@ approval record, and every refusal is clear and changes nothing."""
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session, sessionmaker
 
+from engine.extra_signs import signers_for
 from tests.api.conftest import Desk, events_of
 from tests.api.test_case_moves import REASON, _at_director, _problem, _record
 
@@ -109,3 +111,60 @@ def test_adding_a_signer_refusals(desk: Desk, client: TestClient) -> None:
     assert sent.status_code == 200, sent.text
     assert client.get("/api/my/extra-signs", headers=desk.login("csd_head")).json() == []
     _problem(_sign(desk, client, sign, "approve"), 409)
+
+
+def test_the_signer_finds_the_task_in_their_queue_while_the_sign_is_open(desk: Desk, client: TestClient) -> None:
+    instance_id, approval = _at_director(desk)
+    task_url, head = f"/api/tasks/{approval['task_id']}", desk.login("csd_head")
+    assert client.get(task_url, headers=head).status_code == 404  # not in their queue: not theirs to open
+    counted = client.get("/api/my/counts", headers=head).json()["open"]
+    sign = _ask(desk, client, approval["task_id"], "before")
+    queue = client.get("/api/tasks", headers=head).json()["items"]
+    assert [t["task_id"] for t in queue if t["instance_id"] == instance_id] == [approval["task_id"]]
+    assert client.get("/api/my/counts", headers=head).json()["open"] == counted + 1  # the navigation's number too
+    detail = client.get(task_url, headers=head)
+    assert detail.status_code == 200, detail.text
+    assert detail.json()["assignee"] == "rcc_director"  # signing is their only power: they do not hold it
+    assert not {"claim", "complete", "hand_on"} & set(detail.json()["allowed_actions"])
+    _problem(client.post(f"{task_url}/claim", headers=head), 403)
+    assert _sign(desk, client, sign, "approve", "同意 / agreed").status_code == 200
+    queue = client.get("/api/tasks", headers=head).json()["items"]
+    assert [t for t in queue if t["instance_id"] == instance_id] == []  # answered: gone from the queue
+    assert client.get(f"/api/instances/{instance_id}", headers=head).status_code == 200  # the case stays readable
+
+
+def test_sign_refusals_say_their_kind_for_the_pages(desk: Desk, client: TestClient) -> None:
+    """The pages word a refusal by its problem type: waiting for a signer, or a signer who may not sign."""
+    created = client.post("/api/users", headers=desk.login("admin"),
+                          json={"username": "hd.wang", "password": "long-enough-pw", "groups": ["outlet"],
+                                "outlet_code": "HD-001"})
+    assert created.status_code == 201, created.text
+    instance_id, approval = _at_director(desk)
+    url, director = f"/api/tasks/{approval['task_id']}/extra-signs", desk.login("rcc_director")
+    assert client.post(f"/api/tasks/{approval['task_id']}/claim", headers=director).status_code == 200
+    elsewhere = _problem(client.post(url, headers=director, json={"signer": "hd.wang", "position": "before",
+                                                                  "reason": ASK}), 422)
+    assert (elsewhere["type"], elsewhere["field"]) == ("urn:tixi:problem:signer-refused", "signer")
+    _ask(desk, client, approval["task_id"], "before")
+    for refused in (_decide(desk, client, approval["task_id"]),
+                    client.post(url, headers=director, json={"signer": "quality", "position": "after", "reason": ASK})):
+        problem = _problem(refused, 409)
+        assert (problem["type"], problem["signer"]) == ("urn:tixi:problem:awaiting-sign", "csd_head")
+    assert desk.waiting(instance_id) == ["rcc_director_approval"]
+
+
+def test_the_pages_offer_as_signers_only_colleagues_who_may_see_the_case(desk: Desk, client: TestClient,
+                                                                         factory: sessionmaker[Session]) -> None:
+    for username, outlet in (("hd.wang", "HD-001"), ("case.outlet", "HB-002")):
+        body = {"username": username, "password": "long-enough-pw", "groups": ["outlet"], "outlet_code": outlet}
+        assert client.post("/api/users", headers=desk.login("admin"), json=body).status_code == 201
+    _, approval = _at_director(desk)
+    with factory() as session:
+        offered = signers_for(session, task_id=uuid.UUID(approval["task_id"]), exclude="rcc_director")
+    assert "csd_head" in offered and "case.outlet" in offered  # the CSD; the case's own outlet (HB-002)
+    assert "hd.wang" not in offered and "rcc_director" not in offered  # another outlet's staff; oneself
+    director = desk.login("rcc_director")
+    assert client.post(f"/api/tasks/{approval['task_id']}/claim", headers=director).status_code == 200
+    for name in ("hd.wang", "rcc_director"):  # what the page leaves out, the engine refuses
+        _problem(client.post(f"/api/tasks/{approval['task_id']}/extra-signs", headers=director,
+                             json={"signer": name, "position": "before", "reason": ASK}), 422)

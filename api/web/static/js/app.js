@@ -44,7 +44,10 @@ const tixi = (() => {
     const slug = String(problem.type || "").replace(/^urn:tixi:problem:/, "");
     const local = words.problems[slug];
     const state = words.states[problem.instance_status] || problem.instance_status || "";
-    const lines = [local ? `${result.status} ${local.replace("{instance_status}", state)}`
+    // A local text names the problem's own fields in braces: {instance_status}, {signer}.
+    const filled = local && local.replace(/\{(\w+)\}/g, (whole, key) =>
+      (key === "instance_status" ? state : String(problem[key] ?? whole)));
+    const lines = [local ? `${result.status} ${filled}`
                          : `${result.status} ${problem.title || ""}: ${problem.detail || ""}`];
     for (const error of problem.errors || []) {
       const where = error.field || error.element || error.file || "";
