@@ -247,6 +247,10 @@ def _check_process(
             if target not in elements["user_tasks"] or target == element_id:
                 add(element_id, f"return_to names '{target}', which is no other user task of this process "
                                 "(退回 goes back to an earlier user task)", task["line"])
+            elif task["multi_instance"] or elements["user_tasks"][target].get("multi_instance"):
+                # Sending back resets the flow to one task; a multi-instance's instances are many.
+                add(element_id, f"return_to '{target}' sends back from or to a multi-instance user task, which "
+                                "Tixi does not do (退回): send back to a single user task", task["line"])
         if not task["form_key"]:
             add(element_id, "user task has no camunda:formKey (nor a generated form, camunda:formData)", task["line"])
         elif not is_generated(task["form_key"]) and not catalog.exists(task["form_key"]):

@@ -46,6 +46,8 @@ def translate_bpmn(root: etree._Element) -> list[dict[str, Any]]:
     for tag in ("timeDuration", "timeDate", "timeCycle"):
         for node in root.iter(f"{{{BPMN_NS}}}{tag}"):
             _translate_text(node, _owner(node), "timer", done)
+    for loop in root.iter(f"{{{BPMN_NS}}}multiInstanceLoopCharacteristics"):
+        _translate_loop(loop, done)
     for task in root.iter(f"{{{BPMN_NS}}}userTask"):
         _translate_assignee(task, done)
         for written, runs in candidate_users(task):
@@ -158,6 +160,29 @@ def _translate_assignee(task: etree._Element, done: list[dict[str, Any]]) -> Non
         runs = repr(written)  # a user's name, as Camunda 7 reads it
     task.set(attribute, runs)
     done.append({"element": task.get("id"), "kind": "assignee", "written": written, "runs": runs})
+
+
+def _translate_loop(loop: etree._Element, done: list[dict[str, Any]]) -> None:
+    """A multi-instance's cardinality and completion condition are expressions; its collection names a variable."""
+    for tag, kind in (("loopCardinality", "loop cardinality"), ("completionCondition", "completion condition")):
+        node = loop.find(f"{{{BPMN_NS}}}{tag}")
+        if node is not None:
+            _translate_text(node, _owner(loop), kind, done)
+    attribute = f"{{{CAMUNDA_NS}}}collection"
+    written = (loop.get(attribute) or "").strip()
+    if not written or written.isidentifier():
+        return
+    owner = _owner(loop)
+    element_id = owner.get("id") if owner is not None else None
+    try:
+        runs = translate_juel(written) if is_juel(written) else ""
+    except ExpressionProblem:
+        runs = ""
+    if not runs.isidentifier():  # the library reads the collection as a variable's name
+        raise TranslationProblem(f"camunda:collection '{written}' is not a variable: name the case variable "
+                                 "holding the list, e.g. reviewers or ${reviewers}", element_id, loop.sourceline)
+    loop.set(attribute, runs)
+    done.append({"element": element_id, "kind": "collection", "written": written, "runs": runs})
 
 
 def _owner(node: etree._Element) -> etree._Element | None:

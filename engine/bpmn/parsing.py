@@ -297,6 +297,7 @@ def _elements(process: etree._Element) -> dict[str, Any]:
             "properties": _properties(task),
             # The earlier steps this one may send the case back to (退回), e.g. return_to=inspect_product.
             "return_to": _split_list(_properties(task).get("return_to")),
+            "multi_instance": task.find("bpmn:multiInstanceLoopCharacteristics", _NS) is not None,
             "line": task.sourceline,
         }
     flows = {

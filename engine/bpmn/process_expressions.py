@@ -38,6 +38,11 @@ def expressions_of(process: etree._Element) -> list[Expression]:
         for node in process.iter(f"{{{BPMN_NS}}}{tag}"):
             event = node.getparent().getparent()
             found.append(Expression(event.get("id", ""), "timer", (node.text or "").strip()))
+    for loop in process.iter(f"{{{BPMN_NS}}}multiInstanceLoopCharacteristics"):
+        for tag in ("loopCardinality", "completionCondition"):
+            node = loop.find(f"bpmn:{tag}", _NS)
+            if node is not None and (node.text or "").strip():
+                found.append(Expression(loop.getparent().get("id", ""), tag, node.text.strip()))
     for task in process.iter(f"{{{BPMN_NS}}}userTask"):
         assignee = task.get(f"{{{CAMUNDA_NS}}}assignee")
         if assignee:

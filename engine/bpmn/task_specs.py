@@ -17,11 +17,19 @@ from typing import Any
 
 from SpiffWorkflow.bpmn.parser.util import full_tag
 from SpiffWorkflow.bpmn.serializer.default.event_definition import MessageEventDefinitionConverter
-from SpiffWorkflow.bpmn.serializer.default.task_spec import BpmnTaskSpecConverter
+from SpiffWorkflow.bpmn.serializer.default.task_spec import BpmnTaskSpecConverter, MultiInstanceTaskConverter
 from SpiffWorkflow.bpmn.specs.defaults import ManualTask, NoneTask, ServiceTask
 from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
 from SpiffWorkflow.camunda.parser.CamundaParser import CamundaParser
 from SpiffWorkflow.camunda.parser.task_spec import CamundaTaskParser
+from SpiffWorkflow.camunda.specs.multiinstance_task import ParallelMultiInstanceTask, SequentialMultiInstanceTask
+from SpiffWorkflow.camunda.specs.user_task import UserTask
+
+from engine.bpmn.multi_instance import (
+    TixiParallelMultiInstanceTask,
+    TixiSequentialMultiInstanceTask,
+    TixiUserTaskParser,
+)
 
 
 class PassThroughTask(NoneTask):  # type: ignore[misc]
@@ -49,6 +57,7 @@ class TixiParser(CamundaParser):  # type: ignore[misc]
         **CamundaParser.OVERRIDE_PARSER_CLASSES,
         full_tag("task"): (CamundaTaskParser, PassThroughTask),
         full_tag("manualTask"): (CamundaTaskParser, PassThroughManualTask),
+        full_tag("userTask"): (TixiUserTaskParser, UserTask),  # multi-instance (engine/bpmn/multi_instance.py)
     }
 
 
@@ -67,5 +76,8 @@ CONVERTERS: dict[type, type] = {
     PassThroughManualTask: _named(BpmnTaskSpecConverter, "ManualTask"),
     ServiceTask: BpmnTaskSpecConverter,
     MessageEventDefinition: _named(MessageEventDefinitionConverter, "StandardMessageEventDefinition"),
+    # Stored under the library's names, so versions deployed before restore as Tixi's specs.
+    TixiParallelMultiInstanceTask: _named(MultiInstanceTaskConverter, "ParallelMultiInstanceTask"),
+    TixiSequentialMultiInstanceTask: _named(MultiInstanceTaskConverter, "SequentialMultiInstanceTask"),
 }
-REPLACES = (NoneTask, ManualTask)
+REPLACES = (NoneTask, ManualTask, ParallelMultiInstanceTask, SequentialMultiInstanceTask)
