@@ -234,8 +234,8 @@ def _check_process(
             add(element_id, f"camunda:dueDate refused: {why}", task["line"])
         if not (task["candidate_groups"] or task["assignee"] or task["candidate_users"]
                 or task["candidate_user_expressions"]):
-            add(element_id, "user task has neither camunda:candidateGroups, camunda:candidateUsers nor "
-                            "camunda:assignee", task["line"])
+            add(element_id, "user task has neither camunda:candidateGroups nor camunda:assignee "
+                            "(nor camunda:candidateUsers)", task["line"])
         for group in task["candidate_groups"]:
             if group not in groups:
                 add(element_id, f"candidate group '{group}' does not exist", task["line"])
