@@ -272,10 +272,13 @@ class TaskOut(Out):
     customer_name: str | None
     serial_number: str | None
     instance_status: str
+    candidate_users: list[str] = Field(default_factory=list,
+                                       description="camunda:candidateUsers, on a single task (empty in queue pages)")
 
     @classmethod
     def of(cls, summary: TaskSummary) -> TaskOut:
-        return cls(**{**summary.__dict__, "candidate_groups": list(summary.candidate_groups)})
+        return cls(**{**summary.__dict__, "candidate_groups": list(summary.candidate_groups),
+                      "candidate_users": list(summary.candidate_users)})
 
 
 class TaskDetailOut(TaskOut):

@@ -21,6 +21,7 @@ from engine.attachment_content import name_contradicts, sniffed_type, thumbnail_
 from engine.attachment_fields import record_added
 from engine.attachment_store import AttachmentStore
 from engine.attachment_tables import Attachment
+from engine.candidate_users import offered_to
 from engine.clock import Clock
 from engine.config import EngineConfig
 from engine.db import flush
@@ -85,7 +86,8 @@ def add_to_task(session: Session, clock: Clock, store: AttachmentStore, limits: 
     require(actor, Permission.WORK)
     task, record, _, groups = visible_task_with_groups(session, actor, task_id)
     require_open(task, record)
-    if not actor.in_any(groups) and actor.username not in (task.assignee, task.owner):
+    if (not actor.in_any(groups) and actor.username not in (task.assignee, task.owner)
+            and not offered_to(session, actor, task_id)):
         raise PermissionDeniedError("only those who may work this task may add files to it")
     return _add(session, clock, store, limits, actor=actor, record=record, task=task, filename=filename,
                 content=content)

@@ -62,16 +62,21 @@ class FormCatalog:
         Raises: FormDataError listing every field that is wrong.
         """
         self.schema(key)
-        errors = [
-            FieldError(_field_path(e.absolute_path, e), e.message)
-            for e in sorted(self._validators[key].iter_errors(data), key=lambda e: list(map(str, e.absolute_path)))
-        ]
-        if errors:
-            raise FormDataError(
-                f"{len(errors)} field(s) do not match form '{key}'",
-                form=key,
-                errors=[{"field": e.field, "message": e.message} for e in errors],
-            )
+        check_with(self._validators[key], key, data)
+
+
+def check_with(validator: Draft202012Validator, key: str, data: dict[str, Any]) -> None:
+    """Raises: FormDataError listing every field of `data` that `validator` refuses."""
+    errors = [
+        FieldError(_field_path(e.absolute_path, e), e.message)
+        for e in sorted(validator.iter_errors(data), key=lambda e: list(map(str, e.absolute_path)))
+    ]
+    if errors:
+        raise FormDataError(
+            f"{len(errors)} field(s) do not match form '{key}'",
+            form=key,
+            errors=[{"field": e.field, "message": e.message} for e in errors],
+        )
 
 
 def _field_path(path: Any, error: Any) -> str:

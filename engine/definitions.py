@@ -28,11 +28,12 @@ from engine.business_calendar import due_problem
 from engine.catalog import FormCatalog
 from engine.clock import Clock
 from engine.errors import DeploymentError, NotFoundError
-from engine.identity import Actor, existing_group_ids
+from engine.identity import Actor, existing_group_ids, existing_usernames
 from engine.notifications.deployed_templates import NoticeCheck, named_users, split_templates, with_sources
 from engine.register_actions import REGISTER_ACTIONS
 from engine.states import StartTimerStatus
 from engine.tables import Definition, Deployment, StartTimer
+from engine.task_forms import is_generated
 from engine.uploads import check_filename, files_of
 
 
@@ -110,8 +111,11 @@ def deploy_files(
     known_processes = _deployed_process_keys(session) | {process.key for _, process in parsed}
     notices = [n for _, process in parsed for n in process.elements.get("notifications", {}).values()]
     notice_check = NoticeCheck(catalog.notification_templates_dir, templates, groups, named_users(session, notices))
+    users = existing_usernames(session, {name for _, process in parsed
+                                         for task in process.elements["user_tasks"].values()
+                                         for name in task["candidate_users"]})
     for document, process in parsed:
-        problems = _check_process(process, catalog, groups, known_processes, notice_check)
+        problems = _check_process(process, catalog, groups, known_processes, notice_check, users)
         if problems:
             raise DeploymentError(
                 f"{document.filename}: {len(problems)} problem(s) in process '{process.key}': {problems[0]['problem']}",
@@ -202,7 +206,8 @@ def _deployed_process_keys(session: Session) -> set[str]:
 
 
 def _check_process(
-    process: ParsedProcess, catalog: FormCatalog, groups: set[str], known_processes: set[str], notices: NoticeCheck
+    process: ParsedProcess, catalog: FormCatalog, groups: set[str], known_processes: set[str], notices: NoticeCheck,
+    users: set[str],
 ) -> list[dict[str, Any]]:
     problems: list[dict[str, Any]] = []
 
@@ -219,18 +224,28 @@ def _check_process(
         calendar = "working" if task["properties"].get("sla_calendar") == "working" else "calendar"
         if task["due"] is not None and (why := due_problem(task["due"], calendar)):
             add(element_id, f"camunda:dueDate refused: {why}", task["line"])
-        if not task["candidate_groups"] and not task["assignee"]:
-            add(element_id, "user task has neither camunda:candidateGroups nor camunda:assignee", task["line"])
+        if not (task["candidate_groups"] or task["assignee"] or task["candidate_users"]
+                or task["candidate_user_expressions"]):
+            add(element_id, "user task has neither camunda:candidateGroups nor camunda:assignee "
+                            "(nor camunda:candidateUsers)", task["line"])
         for group in task["candidate_groups"]:
             if group not in groups:
                 add(element_id, f"candidate group '{group}' does not exist", task["line"])
+        for name in task["candidate_users"]:
+            if name not in users:
+                add(element_id, f"camunda:candidateUsers names '{name}', who is no user of Tixi (候选用户 '{name}' "
+                                f"不存在): add the user, or name an existing one", task["line"])
         for target in task.get("return_to", []):
             if target not in elements["user_tasks"] or target == element_id:
                 add(element_id, f"return_to names '{target}', which is no other user task of this process "
                                 "(退回 goes back to an earlier user task)", task["line"])
+            elif task["multi_instance"] or elements["user_tasks"][target].get("multi_instance"):
+                # Sending back resets the flow to one task; a multi-instance's instances are many.
+                add(element_id, f"return_to '{target}' sends back from or to a multi-instance user task, which "
+                                "Tixi does not do (退回): send back to a single user task", task["line"])
         if not task["form_key"]:
-            add(element_id, "user task has no camunda:formKey", task["line"])
-        elif not catalog.exists(task["form_key"]):
+            add(element_id, "user task has no camunda:formKey (nor a generated form, camunda:formData)", task["line"])
+        elif not is_generated(task["form_key"]) and not catalog.exists(task["form_key"]):
             add(element_id, f"form '{task['form_key']}' does not exist in forms/", task["line"])
     for element_id, notice in elements.get("notifications", {}).items():
         for problem in notices.problems(notice):

@@ -226,6 +226,13 @@ def existing_group_ids(session: Session) -> set[str]:
     return set(session.scalars(select(Group.group_id)))
 
 
+def existing_usernames(session: Session, names: set[str]) -> set[str]:
+    """Which of `names` are users (deploy checks the candidate users a process names)."""
+    if not names:
+        return set()
+    return set(session.scalars(select(User.username).where(User.username.in_(sorted(names)))))
+
+
 def sync_demo_users(session: Session, clock: Clock, *, enabled: bool) -> list[str]:
     """One demo user per group, named after it, password 'demo'; disabled again when turned off."""
     demo_users = {u.username: u for u in session.scalars(select(User).where(User.is_demo.is_(True)))}

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from engine.audit import record_event
 from engine.bpmn.spiff_adapter import WorkflowError, WorkflowRun
 from engine.bundles import Bundle, bundle_of
+from engine.candidate_users import offered_to
 from engine.clock import Clock
 from engine.errors import PermissionDeniedError, StepNotPassedError, TaskStateError, ValidationError
 from engine.identity import Actor
@@ -42,7 +43,8 @@ def return_targets(bundle: Bundle, run: WorkflowRun, task: Task) -> list[dict[st
 def return_targets_of(session: Session, *, actor: Actor, task_id: uuid.UUID) -> list[dict[str, Any]]:
     """For the task page: the steps the actor may send this task back to now ([] when none or not theirs)."""
     task, record, _, groups = visible_task_with_groups(session, actor, task_id)
-    if task.status != TaskStatus.OPEN or record.status != InstanceStatus.RUNNING or not _may_act(actor, task, groups):
+    if (task.status != TaskStatus.OPEN or record.status != InstanceStatus.RUNNING
+            or not _may_act(session, actor, task, groups)):
         return []
     bundle = bundle_of(session, record)
     return return_targets(bundle, load_run(record, bundle), task) if _declared(bundle, task) else []
@@ -59,7 +61,7 @@ def send_back_task(
     """
     task, record, definition, groups = visible_task_with_groups(session, actor, task_id)
     require_open(task, record)
-    if not _may_act(actor, task, groups):
+    if not _may_act(session, actor, task, groups):
         raise PermissionDeniedError(f"only the assignee ({task.assignee}) may send this task back" if task.assignee
                                     else f"only members of {', '.join(groups)} may send this task back")
     text = (reason or "").strip()
@@ -94,8 +96,9 @@ def send_back_task(
     return summarize(reopened, record, definition, candidate_groups_of(session, [reopened_id]).get(reopened_id, ()))
 
 
-def _may_act(actor: Actor, task: Task, groups: tuple[str, ...]) -> bool:
-    return task.assignee == actor.username or (task.assignee is None and actor.in_any(groups))
+def _may_act(session: Session, actor: Actor, task: Task, groups: tuple[str, ...]) -> bool:
+    return task.assignee == actor.username or (task.assignee is None and (
+        actor.in_any(groups) or offered_to(session, actor, task.task_id)))
 
 
 def _declared(bundle: Bundle, task: Task) -> list[str]:

@@ -134,13 +134,16 @@ def instance_actions(actor: Actor, status: str) -> tuple[InstanceAction, ...]:
 
 
 def task_actions(actor: Actor, *, status: str, instance_status: str, assignee: str | None,
-                 candidate_groups: tuple[str, ...]) -> tuple[TaskAction, ...]:
-    """What the actor may do with a task they can see; nothing once it or its case stopped."""
+                 candidate_groups: tuple[str, ...], offered: bool = False) -> tuple[TaskAction, ...]:
+    """What the actor may do with a task they can see; nothing once it or its case stopped.
+
+    `offered`: the task names the actor among its candidate users (camunda:candidateUsers).
+    """
     if status != TaskStatus.OPEN or instance_status != InstanceStatus.RUNNING or not has(actor, Permission.WORK):
         return ()
     actions = [TaskAction.COMMENT]
     mine = assignee == actor.username
-    if assignee is None and actor.in_any(candidate_groups):
+    if assignee is None and (offered or actor.in_any(candidate_groups)):
         actions.append(TaskAction.CLAIM)
     if mine:
         actions.append(TaskAction.COMPLETE)

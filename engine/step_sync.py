@@ -22,6 +22,7 @@ from engine.bpmn.external_work import WaitingServiceTask
 from engine.bpmn.spiff_adapter import ReadyUserTask, Step, WaitingTimer, WorkflowRun
 from engine.bpmn.support import DEFAULT_TOPIC
 from engine.bundles import Bundle
+from engine.candidate_users import evaluate_candidate_users, set_candidate_users
 from engine.clock import Clock
 from engine.deadlines import close_deadline, open_deadline, pause_or_resume
 from engine.errors import ProcessError
@@ -148,6 +149,8 @@ def _sync_tasks(
                 _reopen(session, clock, actor=actor, record=record, run=run, row=known[task_id], meta=meta)
             continue
         assignee, problem = evaluate_assignee(run, task_id, meta)
+        users, users_problem = evaluate_candidate_users(run, task_id, meta)
+        problem = problem or users_problem
         task = Task(
             task_id=task_id, instance_id=record.instance_id, process_key=ready_task.process_key,
             element_id=ready_task.element_id, name=meta.get("name") or ready_task.element_id,
@@ -162,12 +165,14 @@ def _sync_tasks(
         session.add(task)
         groups = meta.get("candidate_groups", [])
         session.add_all(TaskCandidateGroup(task_id=task_id, group_id=g) for g in groups)
+        set_candidate_users(session, task_id, users)
         record_event(session, clock, actor=actor, event_type="task_created", instance_id=record.instance_id,
                      task_id=task_id, definition_key=record.definition_key,
                      data={"process": ready_task.process_key, "element": ready_task.element_id,
                            "name": meta.get("name"), "candidate_groups": groups, "assignee": assignee,
+                           **({"candidate_users": users} if users else {}),
                            "form_key": meta.get("form_key"), "due_at": due_at.isoformat() if due_at else None})
-        notify_task_created(session, record=record, task=task, groups=groups, actor=actor, now=now)
+        notify_task_created(session, record=record, task=task, groups=groups, users=users, actor=actor, now=now)
         if problem:
             record_task_incident(session, clock, actor=actor, record=record, task=task, message=problem)
 
@@ -178,6 +183,9 @@ def _reopen(session: Session, clock: Clock, *, actor: str, record: Instance, run
     now = clock.now()
     row.status, row.completed_at, row.completed_by, row.owner, row.created_at = TaskStatus.OPEN, None, None, None, now
     row.assignee, problem = evaluate_assignee(run, row.task_id, meta)
+    users, users_problem = evaluate_candidate_users(run, row.task_id, meta)
+    problem = problem or users_problem
+    set_candidate_users(session, row.task_id, users, replace=True)
     row.due_at = open_deadline(session, record=record, task=row, meta=meta, now=now)
     if problem:  # as for a new task: an incident on the reopened one, not a refusal of the send-back
         record_task_incident(session, clock, actor=actor, record=record, task=row, message=problem)
@@ -186,8 +194,9 @@ def _reopen(session: Session, clock: Clock, *, actor: str, record: Instance, run
                  task_id=row.task_id, definition_key=record.definition_key,
                  data={"process": row.process_key, "element": row.element_id, "name": row.name,
                        "candidate_groups": groups, "assignee": row.assignee,
+                       **({"candidate_users": users} if users else {}),
                        "due_at": row.due_at.isoformat() if row.due_at else None})
-    notify_task_created(session, record=record, task=row, groups=groups, actor=actor, now=now)
+    notify_task_created(session, record=record, task=row, groups=groups, users=users, actor=actor, now=now)
 
 
 def _priority(meta: dict[str, Any]) -> int:

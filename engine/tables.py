@@ -195,6 +195,15 @@ class TaskCandidateGroup(Base):
     group_id: Mapped[str] = mapped_column(String(64), primary_key=True)
 
 
+class TaskCandidateUser(Base):
+    """A person a task is offered to by name (`camunda:candidateUsers`), beside its candidate groups."""
+
+    __tablename__ = "task_candidate_users"
+    __table_args__ = (Index(None, "username", "task_id"),)  # a queue's candidate-user route
+    task_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("tasks.task_id", ondelete="CASCADE"), primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), primary_key=True)
+
+
 class Timer(Base):
     """A waiting BPMN timer with its due time, so the scheduler need not load workflows to find it."""
 

@@ -5,7 +5,7 @@ reaches it, that is inside the completion of the task before it. A failure there
 task's, not the completion's: the completion stands, the new task waits unassigned in its
 candidate groups' queue (without a due time), and the case is failed with an incident naming the
 task. An admin's retry evaluates the assignee again with the case's variables as they are then
-and lets the case run on; if it still fails, the task stays with its groups.
+(and its candidate users) and lets the case run on; if it still fails, the task stays with its groups.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from engine.audit import record_event
 from engine.bpmn.spiff_adapter import WorkflowError, WorkflowRun
 from engine.bundles import Bundle
+from engine.candidate_users import evaluate_candidate_users, set_candidate_users
 from engine.clock import Clock
 from engine.errors import ProcessError
 from engine.states import InstanceStatus, TaskStatus
@@ -68,6 +69,9 @@ def retry_task_incident(session: Session, *, record: Instance, run: WorkflowRun,
     assignee, problem = evaluate_assignee(run, task.task_id, meta)
     if assignee is not None and task.assignee is None:
         task.assignee = assignee
+    users, users_problem = evaluate_candidate_users(run, task.task_id, meta)
+    set_candidate_users(session, task.task_id, users, replace=True)
+    problem = problem or users_problem
     return {"task": str(task.task_id), "assignee": task.assignee, "assignee_problem": problem}
 
 

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session, aliased, defer
 from engine.attachment_fields import check_attachment_fields
 from engine.audit import record_event
 from engine.bundles import bundle_of
+from engine.candidate_users import candidate_users_of, offered_to
 from engine.catalog import FormCatalog
 from engine.clock import Clock
 from engine.db import flush
@@ -27,6 +28,7 @@ from engine.permissions import Permission, has, sees_everything
 from engine.register_fields import check_register_fields, dispatch_suggestions
 from engine.states import InstanceStatus, SignPosition, SignStatus, TaskAction, TaskStatus, task_actions
 from engine.tables import Definition, Instance, Task, TaskCandidateGroup
+from engine.task_forms import check_form, form_schema, is_generated
 from engine.visibility import workable_by
 from engine.workflow_store import load_run
 
@@ -57,6 +59,7 @@ class TaskSummary:
     customer_name: str | None
     serial_number: str | None
     instance_status: str  # a task of a suspended or failed case waits, but cannot be worked
+    candidate_users: tuple[str, ...] = ()  # camunda:candidateUsers (read with the task, not in queue pages)
 
 
 @dataclass(frozen=True)
@@ -75,16 +78,21 @@ def get_task(session: Session, catalog: FormCatalog, *, actor: Actor, task_id: u
     Raises: NotFoundError (also when the task is not the actor's to see).
     """
     task, record, definition, groups = visible_task_with_groups(session, actor, task_id)
-    run = load_run(record, bundle_of(session, record))
+    bundle = bundle_of(session, record)
+    run = load_run(record, bundle)
     variables = run.task_variables(task_id) if task.status == TaskStatus.OPEN else run.variables()
     variables = visible_variables(actor, variables, catalog.internal)
-    schema = catalog.schema(task.form_key) if task.form_key and catalog.exists(task.form_key) else None
+    schema = form_schema(catalog, bundle.elements(task.process_key), task.form_key)
+    meta = bundle.elements(task.process_key).get("user_tasks", {}).get(task.element_id, {})
+    users = (candidate_users_of(session, [task_id]).get(task_id, ())
+             if meta.get("candidate_users") or meta.get("candidate_user_expressions") else ())
     actions = task_actions(actor, status=task.status, instance_status=record.status, assignee=task.assignee,
-                           candidate_groups=groups)
+                           candidate_groups=groups, offered=actor.username in users)
     city = variables.get("customer_city")
     suggestions = dispatch_suggestions(session, schema, region=record.region,
                                        city=city if isinstance(city, str) else None)
-    return TaskDetail(summarize(task, record, definition, groups), schema, variables, actions, tuple(suggestions))
+    return TaskDetail(summarize(task, record, definition, groups, users), schema, variables, actions,
+                      tuple(suggestions))
 
 
 def claim_task(session: Session, clock: Clock, *, actor: Actor, task_id: uuid.UUID) -> TaskSummary:
@@ -94,8 +102,9 @@ def claim_task(session: Session, clock: Clock, *, actor: Actor, task_id: uuid.UU
     """
     task, record, definition, groups = visible_task_with_groups(session, actor, task_id)
     require_open(task, record)
-    if not actor.in_any(groups) and task.assignee != actor.username:
-        raise PermissionDeniedError(f"only members of {', '.join(groups) or 'its candidate groups'} may claim this task")
+    if not actor.in_any(groups) and task.assignee != actor.username and not offered_to(session, actor, task_id):
+        raise PermissionDeniedError(f"only members of {', '.join(groups) or 'its candidate groups'} "
+                                    "or its candidate users may claim this task")
     if task.assignee == actor.username:
         return summarize(task, record, definition, groups)
     if task.assignee is not None:
@@ -145,11 +154,15 @@ def complete_task(
             "claim the task before completing it" if task.assignee is None
             else f"only the assignee ({task.assignee}) may complete this task"
         )
+    bundle = bundle_of(session, record)
     if task.form_key:
-        catalog.check(task.form_key, data)
-        check_register_fields(session, catalog.schema(task.form_key), data, case_region=record.region)
-        check_attachment_fields(session, catalog.schema(task.form_key), data, instance_id=record.instance_id,
-                                actor=actor.username)
+        elements = bundle.elements(task.process_key)
+        # Read-only fields of a generated form are compared with the case's values (a cache hit after a read).
+        current = load_run(record, bundle).task_variables(task_id) if is_generated(task.form_key) else {}
+        check_form(catalog, elements, task.form_key, data, current)
+        schema = form_schema(catalog, elements, task.form_key) or {}
+        check_register_fields(session, schema, data, case_region=record.region)
+        check_attachment_fields(session, schema, data, instance_id=record.instance_id, actor=actor.username)
     if (sign := open_sign(session, task_id)) is not None:  # 加签 (engine/extra_signs.py)
         if sign.position == SignPosition.BEFORE or sign.held_data is not None:
             raise AwaitingSignError(f"the task waits for {sign.signer}'s extra sign (加签)", signer=sign.signer)
@@ -160,7 +173,6 @@ def complete_task(
         flush(session)
         return summarize(task, record, definition, groups)
     now = clock.now()
-    bundle = bundle_of(session, record)
     run = load_run(record, bundle)
     if task_id not in {t.task_id for t in run.ready_user_tasks()}:
         raise TaskStateError("the task is no longer waiting in the workflow")
@@ -235,11 +247,12 @@ def candidate_groups_of(session: Session, task_ids: list[uuid.UUID]) -> dict[uui
     return {task_id: tuple(sorted(groups)) for task_id, groups in found.items()}
 
 
-def summarize(task: Task, record: Instance, definition: Definition, groups: tuple[str, ...]) -> TaskSummary:
+def summarize(task: Task, record: Instance, definition: Definition, groups: tuple[str, ...],
+              users: tuple[str, ...] = ()) -> TaskSummary:
     return TaskSummary(
         task.task_id, task.instance_id, record.definition_key, definition.name, record.business_key,
         task.element_id, task.name, task.form_key, task.status, task.assignee, groups, task.created_at,
         task.due_at, task.completed_at, task.completed_by, task.owner, task.priority, task.follow_up_at,
         task.process_key, record.region, record.outlet_code, record.customer_name, record.serial_number,
-        record.status,
+        record.status, users,
     )

@@ -7,7 +7,8 @@ The organisation decides first (`scope_of`):
 - CSD staff (the national departments) and auditors see every case;
 - anyone else (not bound to the organisation: a designer, a demo account) sees the cases they took
   part in or that wait on a task in their queue.
-A queue holds the tasks of one's groups and those assigned to (or delegated by) one, always within
+A queue holds the tasks of one's groups, those offered to one by name (candidate users) and those
+assigned to (or delegated by) one, always within
 one's scope: a task of outlet A1 reaches no other outlet, a region A case no region B director.
 """
 
@@ -25,7 +26,7 @@ from engine.extra_sign_tables import ExtraSign
 from engine.identity import Actor
 from engine.permissions import sees_everything
 from engine.states import SignStatus, TaskStatus
-from engine.tables import AuditEvent, Instance, Task, TaskCandidateGroup
+from engine.tables import AuditEvent, Instance, Task, TaskCandidateGroup, TaskCandidateUser
 
 # The departments of the Customer Service Department (顾客服务部): national, they see every region.
 NATIONAL_GROUPS = frozenset({"csd_head", "tech_section", "training", "quality"})
@@ -63,12 +64,14 @@ def queue_routes(actor: Actor) -> list[Any]:
     """The ways a task reaches the actor's queue, one condition each (without the organisation rule).
 
     A queue query may run them as separate branches: each can then walk an index in queue order
-    and stop after a page, where the OR of all three makes PostgreSQL read every candidate-group
+    and stop after a page, where the OR of them all makes PostgreSQL read every candidate-group
     row of the actor's groups first. A colleague asked to sign a task (加签) finds it in their queue
     while the sign is open, although they do not hold it.
     """
     return [
         exists().where(TaskCandidateGroup.task_id == Task.task_id, TaskCandidateGroup.group_id.in_(sorted(actor.groups))),
+        # Offered by name (camunda:candidateUsers): a semi-join from ix_task_candidate_users_username_task_id.
+        exists().where(TaskCandidateUser.task_id == Task.task_id, TaskCandidateUser.username == actor.username),
         Task.assignee == actor.username,
         Task.owner == actor.username,
         exists().where(ExtraSign.task_id == Task.task_id, ExtraSign.signer == actor.username,

@@ -29,6 +29,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from api.app import create_app
 from api.settings import Settings
+from engine.attachment_tables import Attachment, AttachmentBlob
 from engine.catalog import DEFAULT_FORMS_DIR, FormCatalog
 from engine.clock import FrozenClock
 from engine.config import DEFAULT_DEMO_DIR, EngineConfig
@@ -38,7 +39,6 @@ from engine.identity import Actor, sync_demo_users
 from engine.migrations import upgrade_to_head
 from engine.register_tables import Customer, Outlet, OutletAssessment, OutletStaff, Product, Region
 from engine.states import OutletStatus
-from engine.attachment_tables import Attachment, AttachmentBlob
 from engine.tables import (
     AuditEvent,
     CalendarDay,
@@ -57,6 +57,7 @@ from engine.tables import (
     StartTimer,
     Task,
     TaskCandidateGroup,
+    TaskCandidateUser,
     TaskComment,
     Timer,
     User,
@@ -126,7 +127,8 @@ def factory(db_engine: Engine, _demo_users: None) -> Iterator[sessionmaker[Sessi
     with transaction(made) as session:
         for table in (AttachmentBlob, Attachment, Notification, NotificationSetting, GroupNotificationDefault,
                       WebhookEndpoint, AuditEvent,
-                      TaskComment, Deadline, MessageSubscription, TaskCandidateGroup, Timer, Task, ExternalTask,
+                      TaskComment, Deadline, MessageSubscription, TaskCandidateGroup, TaskCandidateUser, Timer, Task,
+                      ExternalTask,
                       ServiceAccount, InstanceStateChunk, Instance, StartTimer, CalendarDay, Definition, Deployment):
             session.execute(delete(table))
         session.execute(delete(User).where(User.is_demo.is_(False)))

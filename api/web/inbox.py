@@ -48,9 +48,13 @@ def inbox(request: Request, session: SessionDep, catalog: CatalogDep, actor: Pag
                                 sort=sort, limit=PAGE_SIZE, offset=offset)
         processes = deployed_processes(session)
         went = _where_it_went(session, catalog, actor, done) if done else None
-    # Each row offers only what engine.states allows (no claiming a task of a suspended case).
+    # Each row offers only what engine.states allows (no claiming a task of a suspended case). A queue
+    # holds only tasks that reach the reader: an unclaimed one outside their groups is offered to them
+    # by name (camunda:candidateUsers).
     actions = {t.task_id: task_actions(actor, status=t.status, instance_status=t.instance_status, assignee=t.assignee,
-                                       candidate_groups=t.candidate_groups) for t in page.items}
+                                       candidate_groups=t.candidate_groups,
+                                       offered=t.assignee is None and not actor.in_any(t.candidate_groups))
+               for t in page.items}
     return render(request, "tasks.html", actor=actor, section="tasks", page=page, processes=processes, actions=actions,
                   went=went,
                   filters={"q": q, "process": process, "show": show, "sort": sort}, page_size=PAGE_SIZE)

@@ -2,8 +2,9 @@
 
 BPMN: sequence-flow conditions, timer values and `camunda:assignee` written as JUEL (`${...}`)
 become sandbox expressions; an assignee written as plain text is the user's name (as in Camunda 7),
-so it becomes a string literal. Candidate groups and users and due dates are names and ISO
-durations, never evaluated: an expression there is refused with what to write. DMN: JUEL input
+so it becomes a string literal. Candidate users are names or `${...}` expressions, item by item.
+Candidate groups and due dates are names and ISO durations, never evaluated: an expression there
+is refused with what to write. DMN: JUEL input
 expressions are translated, FEEL unary tests in input cells become the library's `?` tests
 (engine/bpmn/feel.py). Every rewrite is returned, so deploying records what ran; what cannot be
 translated is refused naming the expression and its element. A `= ...` FEEL expression is Camunda 8's.
@@ -24,6 +25,10 @@ CAMUNDA_NS = "http://camunda.org/schema/1.0/bpmn"
 _BARE_ISO_TIMER = re.compile(r"^(R\d*/)?(P[0-9YMWDTHS.,]+|\d{4}-\d{2}-\d{2}[T0-9:.+\-Z]*)(/P[0-9YMWDTHS.,]+)?$")
 
 
+# A comma outside `${...}`: candidate users are a comma list whose items may be expressions.
+_ITEM_SEPARATOR = re.compile(r",(?![^{]*\})")
+
+
 class TranslationProblem(ExpressionProblem):
     def __init__(self, message: str, element_id: str | None, line: int | None) -> None:
         super().__init__(message)
@@ -41,22 +46,47 @@ def translate_bpmn(root: etree._Element) -> list[dict[str, Any]]:
     for tag in ("timeDuration", "timeDate", "timeCycle"):
         for node in root.iter(f"{{{BPMN_NS}}}{tag}"):
             _translate_text(node, _owner(node), "timer", done)
+    for loop in root.iter(f"{{{BPMN_NS}}}multiInstanceLoopCharacteristics"):
+        _translate_loop(loop, done)
     for task in root.iter(f"{{{BPMN_NS}}}userTask"):
         _translate_assignee(task, done)
+        for written, runs in candidate_users(task):
+            if runs is not None:
+                done.append({"element": task.get("id"), "kind": "candidate user", "written": written, "runs": runs})
         for name, what in (("candidateGroups", "group ids, e.g. rcc_director,outlet"),
-                           ("candidateUsers", "user names, e.g. zhang.wei,li.na"),
                            ("dueDate", "an ISO 8601 duration such as P5D or PT24H")):
             value = task.get(f"{{{CAMUNDA_NS}}}{name}") or ""
-            if name == "candidateUsers" and value.strip():
-                # Queues and claims go by group (engine/task_queue.py, engine/permissions.py): ignoring the
-                # list would let others claim the task, so it is refused until Tixi reads it.
-                raise TranslationProblem(f"camunda:candidateUsers '{value}' is not read by Tixi yet: put these users "
-                                         "in a group and name it in camunda:candidateGroups, or name one user in "
-                                         "camunda:assignee", task.get("id"), task.sourceline)
             if "${" in value or "#{" in value or feel_problem(value):
                 raise TranslationProblem(f"camunda:{name} '{value}' is an expression, which Tixi does not evaluate "
                                          f"there: write {what}", task.get("id"), task.sourceline)
     return done
+
+
+def candidate_users(task: etree._Element) -> list[tuple[str, str | None]]:
+    """`camunda:candidateUsers` item by item: (as written, None) for a user name, (as written, the
+    sandbox expression) for `${...}`, whose value at run time is a name, a comma list or a list of names.
+
+    Commas inside `${...}` do not split it. Raises: TranslationProblem naming the item.
+    """
+    value = task.get(f"{{{CAMUNDA_NS}}}candidateUsers") or ""
+    items = [item.strip() for item in _ITEM_SEPARATOR.split(value) if item.strip()]
+    found: list[tuple[str, str | None]] = []
+    for item in items:
+        if problem := feel_problem(item):
+            raise TranslationProblem(f"camunda:candidateUsers {problem}", task.get("id"), task.sourceline)
+        if is_juel(item):
+            try:
+                found.append((item, translate_juel(item)))
+            except ExpressionProblem as problem:
+                raise TranslationProblem(f"camunda:candidateUsers refused: {problem}", task.get("id"),
+                                         task.sourceline) from None
+        elif "${" in item or "#{" in item or "}" in item:
+            raise TranslationProblem(f"camunda:candidateUsers item '{item}' mixes text and an expression: write user "
+                                     "names, e.g. zhang.wei,li.na, or expressions such as ${reviewers}",
+                                     task.get("id"), task.sourceline)
+        else:
+            found.append((item, None))
+    return found
 
 
 def translate_dmn(root: etree._Element) -> list[dict[str, Any]]:
@@ -130,6 +160,29 @@ def _translate_assignee(task: etree._Element, done: list[dict[str, Any]]) -> Non
         runs = repr(written)  # a user's name, as Camunda 7 reads it
     task.set(attribute, runs)
     done.append({"element": task.get("id"), "kind": "assignee", "written": written, "runs": runs})
+
+
+def _translate_loop(loop: etree._Element, done: list[dict[str, Any]]) -> None:
+    """A multi-instance's cardinality and completion condition are expressions; its collection names a variable."""
+    for tag, kind in (("loopCardinality", "loop cardinality"), ("completionCondition", "completion condition")):
+        node = loop.find(f"{{{BPMN_NS}}}{tag}")
+        if node is not None:
+            _translate_text(node, _owner(loop), kind, done)
+    attribute = f"{{{CAMUNDA_NS}}}collection"
+    written = (loop.get(attribute) or "").strip()
+    if not written or written.isidentifier():
+        return
+    owner = _owner(loop)
+    element_id = owner.get("id") if owner is not None else None
+    try:
+        runs = translate_juel(written) if is_juel(written) else ""
+    except ExpressionProblem:
+        runs = ""
+    if not runs.isidentifier():  # the library reads the collection as a variable's name
+        raise TranslationProblem(f"camunda:collection '{written}' is not a variable: name the case variable "
+                                 "holding the list, e.g. reviewers or ${reviewers}", element_id, loop.sourceline)
+    loop.set(attribute, runs)
+    done.append({"element": element_id, "kind": "collection", "written": written, "runs": runs})
 
 
 def _owner(node: etree._Element) -> etree._Element | None:

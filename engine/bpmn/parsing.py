@@ -1,7 +1,7 @@
 """Turning uploaded BPMN/DMN documents into deployable specs plus the metadata Tixi needs.
 
 Convention (docs/bpmn-conventions.md): Camunda attributes on the elements —
-`camunda:candidateGroups`, `camunda:assignee`, `camunda:formKey`, `camunda:dueDate` on user tasks,
+`camunda:candidateGroups`, `camunda:candidateUsers`, `camunda:assignee`, `camunda:formKey`, `camunda:dueDate` on user tasks,
 `camunda:formKey` on the start event, `camunda:candidateStarterGroups` on the process.
 """
 
@@ -17,11 +17,19 @@ from lxml import etree
 from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 
-from engine.bpmn.camunda_expressions import TranslationProblem, ids_within, translate_bpmn, translate_dmn
+from engine.bpmn.camunda_expressions import (
+    TranslationProblem,
+    candidate_users,
+    ids_within,
+    translate_bpmn,
+    translate_dmn,
+)
+from engine.bpmn.camunda_forms import ElementFormProblem, form_data_of, generated_form_key, generated_forms
 from engine.bpmn.decision_checks import decision_cell_problem, required_decision
 from engine.bpmn.designer_notices import designer_notifications, pass_designer_notifications_through
 from engine.bpmn.http_connector_spec import CONNECTOR_TOPIC, connector_of, read_http_connector
 from engine.bpmn.links import join_links, link_problems
+from engine.bpmn.process_expressions import Expression, expressions_of
 from engine.bpmn.serialization import SERIALIZER, SERIALIZER_VERSION, spec_to_dict
 from engine.bpmn.support import external_topic, sends_message, unsupported_elements
 from engine.bpmn.task_specs import TixiParser
@@ -48,13 +56,6 @@ class DefinitionProblem(Exception):
     def __str__(self) -> str:
         where = f" (element '{self.element_id}')" if self.element_id else ""
         return f"{self.message}{where}"
-
-
-@dataclass(frozen=True)
-class Expression:
-    element_id: str
-    kind: str  # condition | script | timer
-    text: str
 
 
 @dataclass(frozen=True)
@@ -153,6 +154,10 @@ def parse_processes(root: etree._Element, filename: str, decisions: list[etree._
         refused = [*unsupported_elements(process), *link_problems(process)]
         if refused:
             raise DefinitionProblem(refused[0].message, element_id=refused[0].element_id, line=refused[0].line)
+        try:
+            generated_forms(process)
+        except ElementFormProblem as problem:
+            raise DefinitionProblem(problem.message, element_id=problem.element_id, line=problem.line) from None
         pass_designer_notifications_through(process)
         join_links(process)
         for send in list(process.iter(f"{{{BPMN_NS}}}sendTask")):
@@ -190,7 +195,7 @@ def parse_processes(root: etree._Element, filename: str, decisions: list[etree._
                     serializer_version=SERIALIZER_VERSION,
                     elements={**_elements(process),
                               "translations": [t for t in translations if t["element"] in ids_within(process)]},
-                    expressions=tuple(_expressions(process)),
+                    expressions=tuple(expressions_of(process)),
                 )
             )
     except (ValidationException, SpiffWorkflowException) as error:
@@ -281,13 +286,18 @@ def _elements(process: etree._Element) -> dict[str, Any]:
         user_tasks[task.get("id", "")] = {
             "name": task.get("name") or task.get("id"),
             "candidate_groups": _split_list(_camunda(task, "candidateGroups")),
+            # camunda:candidateUsers: names as written, and `${...}` items as sandbox expressions.
+            "candidate_users": [written for written, runs in candidate_users(task) if runs is None],
+            "candidate_user_expressions": [runs for _, runs in candidate_users(task) if runs is not None],
             "assignee": _camunda(task, "assignee"),
-            "form_key": _camunda(task, "formKey"),
+            "form_key": _camunda(task, "formKey") or (
+                generated_form_key(task.get("id", "")) if form_data_of(task) is not None else None),
             "due": _camunda(task, "dueDate"),
             "priority": _camunda(task, "priority"),
             "properties": _properties(task),
             # The earlier steps this one may send the case back to (退回), e.g. return_to=inspect_product.
             "return_to": _split_list(_properties(task).get("return_to")),
+            "multi_instance": task.find("bpmn:multiInstanceLoopCharacteristics", _NS) is not None,
             "line": task.sourceline,
         }
     flows = {
@@ -302,6 +312,8 @@ def _elements(process: etree._Element) -> dict[str, Any]:
     return {
         "names": names,
         "user_tasks": user_tasks,
+        # camunda:formData as JSON Schemas, by their `formData:<task id>` form keys (engine/task_forms.py).
+        "generated_forms": generated_forms(process),
         "flows": flows,
         "called_processes": sorted(_called_processes(process)),
         "decisions": {
@@ -361,30 +373,6 @@ def _task_priority(node: etree._Element) -> int:
         return int(_camunda(node, "taskPriority") or 0)
     except ValueError:
         return 0
-
-
-def _expressions(process: etree._Element) -> list[Expression]:
-    found = []
-    for flow in process.iter(f"{{{BPMN_NS}}}sequenceFlow"):
-        condition = flow.find("bpmn:conditionExpression", _NS)
-        if condition is not None and (condition.text or "").strip():
-            found.append(Expression(flow.get("id", ""), "condition", condition.text.strip()))
-    for condition in process.iter(f"{{{BPMN_NS}}}condition"):  # a conditional event's
-        event = condition.getparent().getparent()
-        found.append(Expression(event.get("id", ""), "condition", (condition.text or "").strip()))
-    for task in process.iter(f"{{{BPMN_NS}}}scriptTask"):
-        script = task.find("bpmn:script", _NS)
-        if script is not None and script.text:
-            found.append(Expression(task.get("id", ""), "script", script.text))
-    for tag in ("timeDuration", "timeDate", "timeCycle"):
-        for node in process.iter(f"{{{BPMN_NS}}}{tag}"):
-            event = node.getparent().getparent()
-            found.append(Expression(event.get("id", ""), "timer", (node.text or "").strip()))
-    for task in process.iter(f"{{{BPMN_NS}}}userTask"):
-        assignee = _camunda(task, "assignee")
-        if assignee:
-            found.append(Expression(task.get("id", ""), "assignee", assignee))
-    return found
 
 
 def _problem_from(error: Exception) -> DefinitionProblem:

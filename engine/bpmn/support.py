@@ -37,7 +37,8 @@ _INSTEAD = {
     "complexGateway": "use an inclusive or exclusive gateway with conditions",
     "adHocSubProcess": "draw the tasks of the subprocess with a parallel gateway, or as separate user tasks",
     "transaction": "use an embedded subprocess with an error boundary event",
-    "multiInstanceLoopCharacteristics": "draw the repetition as a loop back through an exclusive gateway",
+    "multiInstanceLoopCharacteristics": "Tixi runs multi-instance user tasks only: make it a user task, or draw "
+                                        "the repetition as a loop back through an exclusive gateway",
     "standardLoopCharacteristics": "draw the repetition as a loop back through an exclusive gateway",
     "signalEventDefinition": "use a signal event with a signalRef; POST /api/signals broadcasts it",
     "conditionalEventDefinition": "use a conditional intermediate catch event or boundary event, or test the "
@@ -78,6 +79,8 @@ def unsupported_elements(process: etree._Element) -> list[Unsupported]:
 
 
 def _problem(node: etree._Element, local: str) -> str | None:
+    if local == "multiInstanceLoopCharacteristics" and etree.QName(node.getparent()).localname == "userTask":
+        return _multi_instance_problem(node)
     if local in _INSTEAD and local.endswith("LoopCharacteristics"):
         return f"{_what(node.getparent())} repeats ({_words(local)}), which Tixi does not run: {_INSTEAD[local]}"
     if local == "eventBasedGateway":
@@ -101,6 +104,22 @@ def _problem(node: etree._Element, local: str) -> str | None:
 # A catch event without a message would wait for one nobody can send (issue 17: nothing may stall).
 _NAME_THE_MESSAGE = ("name the message (a bpmn:message) it waits for, which POST /api/messages or another "
                      "case's message throw event sends by that name")
+
+
+def _multi_instance_problem(node: etree._Element) -> str | None:
+    """A multi-instance user task runs (engine/bpmn/multi_instance.py) as Camunda 7 writes it."""
+    task = _what(node.getparent())
+    parts = [etree.QName(c).localname for c in node if isinstance(c.tag, str)]
+    standard = [p for p in parts if p in ("loopDataInputRef", "loopDataOutputRef", "inputDataItem", "outputDataItem")]
+    if standard:
+        return (f"{task} repeats over {', '.join(standard)} (the standard's data input), which the Camunda 7 models "
+                "Tixi runs do not use: write camunda:collection and camunda:elementVariable")
+    other = [p for p in parts if p not in ("loopCardinality", "completionCondition", "extensionElements")]
+    if other:
+        return f"{task} repeats with <{other[0]}>, which Tixi does not read: use loopCardinality or camunda:collection"
+    if "loopCardinality" not in parts and not node.get(f"{{{CAMUNDA_NS}}}collection"):
+        return f"{task} is multi-instance without loopCardinality or camunda:collection: say how many instances run"
+    return None
 
 
 def _event_subprocess_problem(node: etree._Element) -> str | None:

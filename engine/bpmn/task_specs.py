@@ -17,12 +17,20 @@ from typing import Any
 
 from SpiffWorkflow.bpmn.parser.util import full_tag
 from SpiffWorkflow.bpmn.serializer.default.event_definition import MessageEventDefinitionConverter
-from SpiffWorkflow.bpmn.serializer.default.task_spec import BpmnTaskSpecConverter
+from SpiffWorkflow.bpmn.serializer.default.task_spec import BpmnTaskSpecConverter, MultiInstanceTaskConverter
 from SpiffWorkflow.bpmn.specs.defaults import ManualTask, NoneTask, ServiceTask, StartEvent
 from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
 from SpiffWorkflow.camunda.parser.CamundaParser import CamundaParser
 from SpiffWorkflow.camunda.parser.event_parsers import CamundaStartEventParser
 from SpiffWorkflow.camunda.parser.task_spec import CamundaTaskParser
+from SpiffWorkflow.camunda.specs.multiinstance_task import ParallelMultiInstanceTask, SequentialMultiInstanceTask
+from SpiffWorkflow.camunda.specs.user_task import UserTask
+
+from engine.bpmn.multi_instance import (
+    TixiParallelMultiInstanceTask,
+    TixiSequentialMultiInstanceTask,
+    TixiUserTaskParser,
+)
 
 # The extension a start event of an event subprocess carries when it interrupts the flow around it.
 INTERRUPTS = "tixi_interrupts"
@@ -71,6 +79,7 @@ class TixiParser(CamundaParser):  # type: ignore[misc]
         full_tag("startEvent"): (StartEventParser, StartEvent),
         full_tag("task"): (CamundaTaskParser, PassThroughTask),
         full_tag("manualTask"): (CamundaTaskParser, PassThroughManualTask),
+        full_tag("userTask"): (TixiUserTaskParser, UserTask),  # multi-instance (engine/bpmn/multi_instance.py)
     }
 
 
@@ -89,5 +98,8 @@ CONVERTERS: dict[type, type] = {
     PassThroughManualTask: _named(BpmnTaskSpecConverter, "ManualTask"),
     ServiceTask: BpmnTaskSpecConverter,
     MessageEventDefinition: _named(MessageEventDefinitionConverter, "StandardMessageEventDefinition"),
+    # Stored under the library's names, so versions deployed before restore as Tixi's specs.
+    TixiParallelMultiInstanceTask: _named(MultiInstanceTaskConverter, "ParallelMultiInstanceTask"),
+    TixiSequentialMultiInstanceTask: _named(MultiInstanceTaskConverter, "SequentialMultiInstanceTask"),
 }
-REPLACES = (NoneTask, ManualTask)
+REPLACES = (NoneTask, ManualTask, ParallelMultiInstanceTask, SequentialMultiInstanceTask)

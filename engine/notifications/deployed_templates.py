@@ -15,12 +15,11 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from engine.identity import existing_usernames
 from engine.notifications.designed import recipient_problem
 from engine.notifications.rendering import designed_template_problem
-from engine.tables import User
 
 TEMPLATE_SUFFIX = ".txt"
 MAX_TEMPLATE_BYTES = 64 * 1024
@@ -93,8 +92,8 @@ class NoticeCheck:
 
 def named_users(session: Session, notices: Iterable[dict[str, Any]]) -> set[str]:
     """Which of the users the notices name exist (one query, only for those names)."""
-    names = {r.partition(":")[2] for notice in notices for r in notice["to"] if r.startswith("user:")}
-    return set(session.scalars(select(User.username).where(User.username.in_(names)))) if names else set()
+    return existing_usernames(session, {r.partition(":")[2] for notice in notices for r in notice["to"]
+                                        if r.startswith("user:")})
 
 
 def with_sources(notices: dict[str, dict[str, Any]], deployed: DeployedTemplates) -> dict[str, dict[str, Any]]:

@@ -13,7 +13,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Uuid, and_, cast, literal, null, select, union_all
+from sqlalchemy import Uuid, and_, cast, literal, null, or_, select, union_all
 from sqlalchemy.orm import Session, aliased
 
 from engine.business_calendar import working_time_after
@@ -56,12 +56,17 @@ def task_context(record: Instance, task: Task, **extra: Any) -> dict[str, Any]:
 
 
 def notify_task_created(session: Session, *, record: Instance, task: Task, groups: Sequence[str], actor: str,
-                        now: datetime) -> None:
-    """A new task: its assignee hears it is theirs, or else its groups' members and webhooks that it is queued."""
+                        now: datetime, users: Sequence[str] = ()) -> None:
+    """A new task: its assignee hears it is theirs, or else its groups' members and webhooks, and its
+    candidate users, that it is queued."""
     context = task_context(record, task, actor=actor)
     if task.assignee:
         _to_users(session, EventKind.TASK_ASSIGNED, [task.assignee], record=record, task_id=task.task_id,
                   context=context, now=now, exclude=actor)
+        return
+    if users:
+        tell(session, EventKind.TASK_QUEUED, record=record, task_id=task.task_id, context=context, now=now,
+             exclude=actor, usernames=sorted(set(users) - {actor}), members_of=groups, webhooks_of=groups)
         return
     _to_groups(session, EventKind.TASK_QUEUED, groups, record=record, task_id=task.task_id, context=context,
                now=now, exclude=actor)
@@ -188,6 +193,10 @@ def tell(session: Session, kind: EventKind, *, record: Instance, task_id: uuid.U
 
 def _recipients(usernames: Sequence[str], members_of: Sequence[str], exclude: str | None) -> Any:
     """The condition on `users` naming who may hear the event, or None if no one may."""
+    if usernames and members_of:  # a task's candidate users beside its groups' members
+        members = select(Membership.user_id).where(Membership.group_id.in_(list(members_of)))
+        either = or_(User.username.in_(list(usernames)), User.user_id.in_(members))
+        return either if exclude is None else and_(either, User.username != exclude)
     if usernames:
         return User.username.in_(list(usernames))
     if members_of:

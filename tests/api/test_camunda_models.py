@@ -173,10 +173,10 @@ _USER = ('<bpmn:sequenceFlow id="f1" sourceRef="s" targetRef="t"/><bpmn:userTask
      "camunda:dueDate '${due}' is an expression"),
     (_USER.format(attributes='camunda:candidateGroups="outlet" camunda:assignee="user-${id}"'), "t",
      "camunda:assignee 'user-${id}' mixes text and an expression"),
-    (_USER.format(attributes='camunda:candidateGroups="outlet" camunda:candidateUsers="zhang.wei,li.na"'), "t",
-     "camunda:candidateUsers 'zhang.wei,li.na' is not read by Tixi yet: put these users in a group"),
+    (_USER.format(attributes='camunda:candidateGroups="outlet" camunda:candidateUsers="=reviewers"'), "t",
+     "camunda:candidateUsers '=reviewers' is written for Camunda 8"),
 ], ids=["ternary", "method call", "FEEL condition", "group expression", "due expression", "mixed assignee",
-        "candidate users"])
+        "FEEL candidate users"])
 def test_an_expression_tixi_cannot_translate_is_refused_naming_it(client: TestClient, login: Login, body: str,
                                                                   element: str, message: str) -> None:
     response = client.post("/api/definitions?dry_run=true", headers=login("designer"),
