@@ -57,6 +57,9 @@ class TaskSummary:
     customer_name: str | None
     serial_number: str | None
     instance_status: str  # a task of a suspended or failed case waits, but cannot be worked
+    # On queue pages only: the case's product model (else the register's) and the outlet's "中文 / English" name.
+    product_model: str | None = None
+    outlet_name: str | None = None
 
 
 @dataclass(frozen=True)
