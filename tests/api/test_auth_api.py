@@ -129,7 +129,7 @@ def test_every_protected_route_is_listed(client: TestClient) -> None:
                .replace("{serial_number}", "SN-1").replace("{name}", "parts-worker")
                .replace("{notification_id}", SOME_ID).replace("{endpoint_id}", SOME_ID)
                .replace("{group_id}", "quality").replace("{attachment_id}", SOME_ID)
-               .replace("{sign_id}", SOME_ID))
+               .replace("{sign_id}", SOME_ID).replace("{filter_id}", SOME_ID))
               for path, item in schema["paths"].items() for method in item if path not in public}
     assert routes == set(PROTECTED) | set(WORKER_ROUTES)
 
