@@ -274,6 +274,8 @@ class TaskOut(Out):
     instance_status: str
     candidate_users: list[str] = Field(default_factory=list,
                                        description="camunda:candidateUsers, on a single task (empty in queue pages)")
+    product_model: str | None = Field(None, description="the registered product's model (queue pages)")
+    outlet_name: str | None = Field(None, description="the registered outlet's name, \"中文 / English\" (queue pages)")
 
     @classmethod
     def of(cls, summary: TaskSummary) -> TaskOut:
@@ -505,3 +507,17 @@ class ExternalTaskAdminOut(BaseModel):
                    name=info.name, topic=info.topic, worker_id=info.worker_id, lock_expires_at=info.lock_expires_at,
                    retries=info.retries, retry_at=info.retry_at, error_message=info.error_message,
                    error_details=info.error_details, created_at=info.created_at)
+
+
+class SavedFilterIn(In):
+    """A named inbox filter; `query` holds the inbox's own parameters (q, process, show, sort, due)."""
+
+    name: str = Field(max_length=200, description="shown as the filter's tab; unique per person (saving again replaces)")
+    query: dict[str, str] = Field(default_factory=dict, max_length=10)
+
+
+class SavedFilterOut(Out):
+    filter_id: uuid.UUID
+    name: str
+    query: dict[str, str]
+    created_at: datetime

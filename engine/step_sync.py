@@ -35,7 +35,8 @@ from engine.tables import ExternalTask, Instance, MessageSubscription, Task, Tas
 from engine.task_incidents import evaluate_assignee, record_task_incident
 
 TIMER_STEP_TYPES = {"IntermediateCatchEvent", "BoundaryEvent", "StartEvent"}
-PROMOTED_FIELDS = ("region", "outlet_code", "customer_name", "serial_number")
+# Queues filter on the first four; product_model is shown in the inbox's rows (issue 16), not filtered on.
+PROMOTED_FIELDS = ("region", "outlet_code", "customer_name", "serial_number", "product_model")
 
 
 def sync_rows(
@@ -207,7 +208,7 @@ def _priority(meta: dict[str, Any]) -> int:
 
 
 def _promote_case_fields(record: Instance, variables: dict[str, Any]) -> None:
-    """Copy the case fields queues filter on into indexed columns."""
+    """Copy the case fields queues filter on and show into columns of the instance."""
     for name in PROMOTED_FIELDS:
         value = variables.get(name)
         if isinstance(value, (str, int)) and not isinstance(value, bool):

@@ -27,6 +27,7 @@ from engine.extra_sign_tables import ExtraSign  # noqa: F401 - a table Alembic a
 from engine.idempotency_tables import IdempotentAnswer  # noqa: F401 - as above
 from engine.notification_tables import GroupNotificationDefault, Notification, NotificationSetting, WebhookEndpoint
 from engine.register_tables import Customer, Outlet, OutletAssessment, OutletStaff, Product, Region
+from engine.saved_filter_tables import SavedFilter  # noqa: F401 - as above
 from engine.signal_tables import SignalSubscription  # noqa: F401 - seen by Base.metadata
 from engine.table_base import Base, UTCDateTime
 
@@ -130,6 +131,7 @@ class Instance(Base):
     outlet_code: Mapped[str | None] = mapped_column(String(200))
     customer_name: Mapped[str | None] = mapped_column(String(200))
     serial_number: Mapped[str | None] = mapped_column(String(200))
+    product_model: Mapped[str | None] = mapped_column(String(200))  # shown in queue rows; not filtered on
     started_by: Mapped[str] = mapped_column(String(64))
     started_at: Mapped[datetime]
     updated_at: Mapped[datetime]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import exists, func, or_, select, union
@@ -11,6 +12,7 @@ from sqlalchemy.orm import Session
 from engine.errors import ValidationError
 from engine.identity import Actor
 from engine.instances import Page
+from engine.register_tables import Outlet, Product
 from engine.states import TaskStatus
 from engine.tables import Definition, Instance, Task, TaskCandidateGroup
 from engine.tasks import TaskSummary
@@ -41,6 +43,7 @@ def list_tasks(
     region: str | None = None,
     outlet_code: str | None = None,
     search: str | None = None,
+    due_before: datetime | None = None,
     sort: str = "created",
     limit: int = 50,
     offset: int = 0,
@@ -61,6 +64,8 @@ def list_tasks(
                                               TaskCandidateGroup.group_id == candidate_group))
     if assignee:
         task_conditions.append(Task.assignee == assignee)
+    if due_before is not None:  # overdue: due before now (tasks without a due date are never overdue)
+        task_conditions.append(Task.due_at < due_before)
     if unassigned is True:
         task_conditions.append(Task.assignee.is_(None))
     elif unassigned is False:
@@ -106,6 +111,11 @@ def list_tasks(
         .join(Task, Task.task_id == page.c.task_id)
         .join(Instance, Instance.instance_id == Task.instance_id)
         .join(Definition, Definition.definition_id == Instance.definition_id)
+        # What tells cases apart in a row (issue 16): the case's product model (else the registered
+        # product's) and the registered outlet's name,
+        # joined by primary key on the page's rows only, so the queue's branches keep their indexes.
+        .outerjoin(Product, Product.serial_number == Instance.serial_number)
+        .outerjoin(Outlet, Outlet.code == Instance.outlet_code)
         .outerjoin(TaskCandidateGroup, TaskCandidateGroup.task_id == Task.task_id)
         .order_by(*SORTS[sort](page.c), page.c.task_id)
     ).all()
@@ -126,7 +136,7 @@ _SUMMARY_COLUMNS = (
     Task.name, Task.form_key, Task.status, Task.assignee, Task.created_at, Task.due_at, Task.completed_at,
     Task.completed_by, Task.owner, Task.priority, Task.follow_up_at, Task.process_key, Instance.region,
     Instance.outlet_code, Instance.customer_name, Instance.serial_number, Instance.status,
-    TaskCandidateGroup.group_id,
+    func.coalesce(Instance.product_model, Product.model), Outlet.name, TaskCandidateGroup.group_id,
 )
 
 
@@ -144,11 +154,12 @@ def _summaries(rows: Sequence[Sequence[Any]]) -> list[TaskSummary]:
         if index + 1 == len(rows) or rows[index + 1][0] != row[0]:  # the task's last row
             (task_id, instance_id, definition_key, definition_name, business_key, element_id, name, form_key, status,
              assignee, created_at, due_at, completed_at, completed_by, owner, priority, follow_up_at, process_key,
-             region, outlet_code, customer_name, serial_number, instance_status) = row[:-2]
+             region, outlet_code, customer_name, serial_number, instance_status, product_model,
+             outlet_name) = row[:-2]
             summaries.append(TaskSummary(
                 task_id, instance_id, definition_key, definition_name, business_key, element_id, name, form_key,
                 status, assignee, tuple(sorted(groups)), created_at, due_at, completed_at, completed_by, owner,
                 priority, follow_up_at, process_key, region, outlet_code, customer_name, serial_number,
-                instance_status))
+                instance_status, product_model, outlet_name))
             groups = []
     return summaries

@@ -60,6 +60,9 @@ class TaskSummary:
     serial_number: str | None
     instance_status: str  # a task of a suspended or failed case waits, but cannot be worked
     candidate_users: tuple[str, ...] = ()  # camunda:candidateUsers (read with the task, not in queue pages)
+    # On queue pages only: the case's product model (else the register's) and the outlet's "中文 / English" name.
+    product_model: str | None = None
+    outlet_name: str | None = None
 
 
 @dataclass(frozen=True)

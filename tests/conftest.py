@@ -38,6 +38,7 @@ from engine.demo_network import sync_demo_network
 from engine.identity import Actor, sync_demo_users
 from engine.migrations import upgrade_to_head
 from engine.register_tables import Customer, Outlet, OutletAssessment, OutletStaff, Product, Region
+from engine.saved_filter_tables import SavedFilter
 from engine.states import OutletStatus
 from engine.tables import (
     AuditEvent,
@@ -132,6 +133,7 @@ def factory(db_engine: Engine, _demo_users: None) -> Iterator[sessionmaker[Sessi
                       ServiceAccount, InstanceStateChunk, Instance, StartTimer, CalendarDay, Definition, Deployment):
             session.execute(delete(table))
         session.execute(delete(User).where(User.is_demo.is_(False)))
+        session.execute(delete(SavedFilter))  # per person, and the demo people outlive a test
         for table in (OutletStaff, OutletAssessment, Product, Customer):
             session.execute(delete(table))
         session.execute(delete(Outlet).where(Outlet.code.not_in(DEMO_OUTLETS)))

@@ -2,14 +2,26 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 
-from api.deps import CHECKED_INPUT, ActorDep, SessionDep
+from api.deps import CHECKED_INPUT, ActorDep, ClockDep, SessionDep
 from api.problems import API_ERRORS
-from api.schemas import MAX_INT, DoneTaskOut, ExtraSignOut, PageOut, StartedCaseOut, StopOut, TaskOut, WorkCountsOut
-from engine import extra_signs, my_work
+from api.schemas import (
+    MAX_INT,
+    DoneTaskOut,
+    ExtraSignOut,
+    PageOut,
+    SavedFilterIn,
+    SavedFilterOut,
+    StartedCaseOut,
+    StopOut,
+    TaskOut,
+    WorkCountsOut,
+)
+from engine import extra_signs, my_work, saved_filters
 
 router = APIRouter(prefix="/api/my", tags=["tasks"], responses=API_ERRORS, dependencies=CHECKED_INPUT)
 Limit = Annotated[int, Query(ge=1, le=500)]
@@ -52,3 +64,22 @@ def counts(session: SessionDep, actor: ActorDep) -> WorkCountsOut:
 def my_extra_signs(session: SessionDep, actor: ActorDep) -> list[ExtraSignOut]:
     with session.begin():
         return [ExtraSignOut(**sign.__dict__) for sign in extra_signs.list_my_signs(session, actor=actor)]
+
+
+@router.get("/filters", summary="The caller's saved inbox filters, by name")
+def list_filters(session: SessionDep, actor: ActorDep) -> list[SavedFilterOut]:
+    with session.begin():
+        return [SavedFilterOut(**f.__dict__) for f in saved_filters.list_saved_filters(session, actor=actor)]
+
+
+@router.post("/filters", summary="Save the inbox's current filter under a name (a name in use is replaced)")
+def save_filter(body: SavedFilterIn, session: SessionDep, clock: ClockDep, actor: ActorDep) -> SavedFilterOut:
+    with session.begin():
+        saved = saved_filters.save_filter(session, clock, actor=actor, name=body.name, query=body.query)
+    return SavedFilterOut(**saved.__dict__)
+
+
+@router.delete("/filters/{filter_id}", status_code=204, summary="Delete one of the caller's saved filters")
+def delete_filter(filter_id: uuid.UUID, session: SessionDep, actor: ActorDep) -> None:
+    with session.begin():
+        saved_filters.delete_saved_filter(session, actor=actor, filter_id=filter_id)

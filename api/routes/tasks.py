@@ -32,13 +32,14 @@ router = APIRouter(prefix="/api/tasks", tags=["tasks"], responses=API_ERRORS, de
 
 @router.get("", summary="The caller's queue: tasks of their groups and assigned to them, oldest first")
 def list_tasks(
-    session: SessionDep, actor: ActorDep,
+    session: SessionDep, actor: ActorDep, clock: ClockDep,
     status: str = "open", definition_key: str | None = None, business_key: str | None = None,
     candidate_group: str | None = None, assignee: str | None = None, unassigned: bool | None = None,
     customer_name: str | None = None, serial_number: str | None = None, region: str | None = None,
     outlet_code: str | None = None,
     search: Annotated[str | None, Query(max_length=200, description="a fragment of business key, customer, "
                                         "serial number, outlet code or step name")] = None,
+    overdue: Annotated[bool, Query(description="only tasks past their due date")] = False,
     sort: str = "created",
     limit: Annotated[int, Query(ge=1, le=500)] = 50, offset: Annotated[int, Query(ge=0, le=MAX_INT)] = 0,
 ) -> PageOut[TaskOut]:
@@ -46,7 +47,8 @@ def list_tasks(
         page = task_queue.list_tasks(session, actor=actor, status=status, definition_key=definition_key,
                                 business_key=business_key, candidate_group=candidate_group, assignee=assignee,
                                 unassigned=unassigned, customer_name=customer_name, serial_number=serial_number,
-                                region=region, outlet_code=outlet_code, search=search, sort=sort, limit=limit, offset=offset)
+                                region=region, outlet_code=outlet_code, search=search,
+                                due_before=clock.now() if overdue else None, sort=sort, limit=limit, offset=offset)
     return PageOut[TaskOut].of(page, TaskOut.of)
 
 

@@ -69,6 +69,14 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "account.changed": ("密码已修改；其他设备上的登录已结束。", "Password changed; your sessions elsewhere have ended."),
     # inbox
     "tasks.title": ("待办任务", "Task inbox"),
+    "tasks.case_marks": ("序列号 · 型号 · 网点", "Serial no. · model · outlet"),
+    "filters.saved": ("已保存的筛选", "Saved filters"),
+    "filters.all": ("全部", "All"),
+    "filters.name": ("筛选名称", "Filter name"),
+    "filters.save": ("保存当前筛选", "Save this filter"),
+    "filters.delete": ("删除筛选“{name}”", "Delete filter “{name}”"),
+    "filters.due.any": ("不限", "Any"),
+    "filters.due.overdue": ("仅已逾期", "Overdue only"),
     "tasks.search": ("搜索（业务编号、顾客、序列号、网点）", "Search (business key, customer, serial number, outlet)"),
     "tasks.process": ("流程", "Process"),
     "tasks.all_processes": ("全部流程", "All processes"),
@@ -455,6 +463,10 @@ PROBLEMS: dict[str, tuple[str, str]] = {
                                     "The file's content is not an allowed type (JPEG, PNG, WebP, GIF, PDF), "
                                     "or not the type its name says."),
     "attachment-too-large": ("文件太大。", "The file is too large."),
+    "too-many-saved-filters": ("已保存的筛选太多（最多 20 个），请先删除一个。",
+                               "Too many saved filters (at most 20); delete one first."),
+    "invalid-filter-name": ("筛选名称（name）不能为空，最多 80 个字。", "The filter's name must not be empty and at most 80 characters."),
+    "invalid-filter-field": ("筛选条件（query）含未知或过长的字段。", "The filter (query) has an unknown or too long field."),
 }
 
 

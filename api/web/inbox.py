@@ -9,12 +9,23 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from sqlalchemy.orm import Session
 
-from api.deps import CHECKED_INPUT, CatalogDep, SessionDep, SettingsDep
+from api.deps import CHECKED_INPUT, CatalogDep, ClockDep, SessionDep, SettingsDep
 from api.web.case_view import attachment_rows, start_form_of, where_now
 from api.web.i18n import label, localized_schema
 from api.web.pages import PageActor, deployed_processes, language, render
 from api.web.task_signs import sign_context
-from engine import assignment, attachments, definitions, instances, my_work, permissions, send_back, task_queue, tasks
+from engine import (
+    assignment,
+    attachments,
+    definitions,
+    instances,
+    my_work,
+    permissions,
+    saved_filters,
+    send_back,
+    task_queue,
+    tasks,
+)
 from engine.approval_record import approval_record
 from engine.audit import HistoryEvent
 from engine.case_fields import case_fields
@@ -27,6 +38,7 @@ from engine.states import InstanceStatus, TaskAction, TaskStatus, task_actions
 router = APIRouter(include_in_schema=False, dependencies=CHECKED_INPUT)
 PAGE_SIZE = 25
 SHOW = ("all", "mine", "unassigned")
+DUE = ("", "overdue")
 
 
 @router.get("/")
@@ -35,18 +47,21 @@ def home() -> RedirectResponse:
 
 
 @router.get("/tasks")
-def inbox(request: Request, session: SessionDep, catalog: CatalogDep, actor: PageActor,
+def inbox(request: Request, session: SessionDep, clock: ClockDep, catalog: CatalogDep, actor: PageActor,
           q: Annotated[str, Query(max_length=200)] = "", process: str = "", show: str = "all",
-          sort: str = "created", offset: Annotated[int, Query(ge=0)] = 0,
+          sort: str = "created", due: str = "", offset: Annotated[int, Query(ge=0)] = 0,
           done: uuid.UUID | None = None) -> HTMLResponse:
     show = show if show in SHOW else "all"
+    due = due if due in DUE else ""
     sort = sort if sort in task_queue.SORTS else "created"
     with session.begin():
         page = task_queue.list_tasks(session, actor=actor, definition_key=process or None, search=q or None,
                                 assignee=actor.username if show == "mine" else None,
                                 unassigned=True if show == "unassigned" else None,
+                                due_before=clock.now() if due == "overdue" else None,
                                 sort=sort, limit=PAGE_SIZE, offset=offset)
         processes = deployed_processes(session)
+        saved = saved_filters.list_saved_filters(session, actor=actor)
         went = _where_it_went(session, catalog, actor, done) if done else None
     # Each row offers only what engine.states allows (no claiming a task of a suspended case). A queue
     # holds only tasks that reach the reader: an unclaimed one outside their groups is offered to them
@@ -55,9 +70,11 @@ def inbox(request: Request, session: SessionDep, catalog: CatalogDep, actor: Pag
                                        candidate_groups=t.candidate_groups,
                                        offered=t.assignee is None and not actor.in_any(t.candidate_groups))
                for t in page.items}
+    filters = {"q": q, "process": process, "show": show, "sort": sort, "due": due}
+    # The filter as a saved filter holds it: defaults left out, so "all" and a saved tab compare equal.
+    current = {k: v for k, v in filters.items() if v and (k, v) not in (("show", "all"), ("sort", "created"))}
     return render(request, "tasks.html", actor=actor, section="tasks", page=page, processes=processes, actions=actions,
-                  went=went,
-                  filters={"q": q, "process": process, "show": show, "sort": sort}, page_size=PAGE_SIZE)
+                  went=went, saved=saved, current=current, filters=filters, page_size=PAGE_SIZE)
 
 
 @router.get("/tasks/done")

@@ -77,6 +77,9 @@ PROTECTED = [
     ("get", "/api/my/done"),
     ("get", "/api/my/started"),
     ("get", "/api/my/counts"),
+    ("get", "/api/my/filters"),
+    ("post", "/api/my/filters"),
+    ("delete", f"/api/my/filters/{SOME_ID}"),
     ("get", "/api/notifications"),
     ("get", "/api/notifications/unread"),
     ("post", f"/api/notifications/{SOME_ID}/read"),
@@ -126,7 +129,7 @@ def test_every_protected_route_is_listed(client: TestClient) -> None:
                .replace("{serial_number}", "SN-1").replace("{name}", "parts-worker")
                .replace("{notification_id}", SOME_ID).replace("{endpoint_id}", SOME_ID)
                .replace("{group_id}", "quality").replace("{attachment_id}", SOME_ID)
-               .replace("{sign_id}", SOME_ID))
+               .replace("{sign_id}", SOME_ID).replace("{filter_id}", SOME_ID))
               for path, item in schema["paths"].items() for method in item if path not in public}
     assert routes == set(PROTECTED) | set(WORKER_ROUTES)
 

@@ -107,6 +107,10 @@ MATRIX: dict[tuple[str, str], Row] = {
     ("GET", "/api/my/done"): Row(),  # each caller's own
     ("GET", "/api/my/started"): Row(),
     ("GET", "/api/my/counts"): Row(),
+    # Saved filters are each caller's own: anyone may save one; another person's id is not there.
+    ("GET", "/api/my/filters"): Row(),
+    ("POST", "/api/my/filters"): Row(body={"name": "逾期 / overdue", "query": {"due": "overdue"}}),
+    ("DELETE", "/api/my/filters/{filter_id}"): Row(default=404),
     ("GET", "/api/tasks/{task_id}"): Row("open", allowed=WORKERS, default=404),
     # An admin sees every task but claims only as a member of its groups.
     ("POST", "/api/tasks/{task_id}/claim"): Row("open", allowed={"rcc_director": 200, "admin": 403}, default=404,
@@ -333,7 +337,7 @@ def _call(client: TestClient, method: str, path: str, row: Row, target: Target, 
            .replace("{form_key}", "rcc_site_review").replace("{day}", HOLIDAY)
            .replace("{code}", "east" if path.startswith("/api/regions") else "HD-001")
            .replace("{customer_id}", target.customer_id).replace("{serial_number}", "SN-2025-000123")
-           .replace("{notification_id}", NO_SUCH_ID).replace("{endpoint_id}", NO_SUCH_ID)
+           .replace("{notification_id}", NO_SUCH_ID).replace("{filter_id}", NO_SUCH_ID).replace("{endpoint_id}", NO_SUCH_ID)
            .replace("{group_id}", "quality").replace("{attachment_id}", target.attachment_id)
            .replace("{sign_id}", NO_SUCH_ID))
     if path == "/api/definitions" and method == "POST":

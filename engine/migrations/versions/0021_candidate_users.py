@@ -1,7 +1,7 @@
 """task candidate users: the people a task is offered to by name (camunda:candidateUsers)
 
-Revision ID: 0022
-Revises: 0019
+Revision ID: 0021
+Revises: 0020
 Create Date: 2026-12-02 12:40:00.000000
 
 Beside `task_candidate_groups`, shaped the same way: a queue's candidate-user route is an EXISTS on
@@ -13,8 +13,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = '0022'
-down_revision = '0019'  # the lead re-chains this after 0020/0021
+revision = '0021'
+down_revision = '0020'
 branch_labels = None
 depends_on = None
 
