@@ -160,6 +160,6 @@ def _summaries(rows: Sequence[Sequence[Any]]) -> list[TaskSummary]:
                 task_id, instance_id, definition_key, definition_name, business_key, element_id, name, form_key,
                 status, assignee, tuple(sorted(groups)), created_at, due_at, completed_at, completed_by, owner,
                 priority, follow_up_at, process_key, region, outlet_code, customer_name, serial_number,
-                instance_status, product_model, outlet_name))
+                instance_status, product_model=product_model, outlet_name=outlet_name))
             groups = []
     return summaries
