@@ -11,7 +11,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session, aliased, defer
 
 from engine.attachment_fields import check_attachment_fields
-from engine.audit import record_event
+from engine.audit import hold_chain, record_event
 from engine.bundles import bundle_of
 from engine.catalog import FormCatalog
 from engine.clock import Clock
@@ -92,7 +92,7 @@ def claim_task(session: Session, clock: Clock, *, actor: Actor, task_id: uuid.UU
 
     Raises: NotFoundError, PermissionDeniedError, TaskStateError, InstanceStateError, ConcurrentUpdateError.
     """
-    task, record, definition, groups = visible_task_with_groups(session, actor, task_id)
+    task, record, definition, groups = visible_task_with_groups(session, actor, task_id, lock=True)
     require_open(task, record)
     if not actor.in_any(groups) and task.assignee != actor.username:
         raise PermissionDeniedError(f"only members of {', '.join(groups) or 'its candidate groups'} may claim this task")
@@ -109,7 +109,7 @@ def claim_task(session: Session, clock: Clock, *, actor: Actor, task_id: uuid.UU
 
 def unclaim_task(session: Session, clock: Clock, *, actor: Actor, task_id: uuid.UUID) -> TaskSummary:
     """Give a claimed task back to its groups' queue (the assignee, or an admin)."""
-    task, record, definition, groups = visible_task_with_groups(session, actor, task_id)
+    task, record, definition, groups = visible_task_with_groups(session, actor, task_id, lock=True)
     require_open(task, record)
     if task.assignee is None:
         raise TaskStateError("task is not claimed")
@@ -138,7 +138,7 @@ def complete_task(
     Raises: NotFoundError, PermissionDeniedError, TaskStateError, FormDataError, ProcessError,
     ConcurrentUpdateError.
     """
-    task, record, definition, groups = visible_task_with_groups(session, actor, task_id)
+    task, record, definition, groups, sign = _task_rows(session, actor, task_id, lock=True, with_sign=True)
     require_open(task, record)
     if task.assignee != actor.username:
         raise PermissionDeniedError(
@@ -150,7 +150,7 @@ def complete_task(
         check_register_fields(session, catalog.schema(task.form_key), data, case_region=record.region)
         check_attachment_fields(session, catalog.schema(task.form_key), data, instance_id=record.instance_id,
                                 actor=actor.username)
-    if (sign := open_sign(session, task_id)) is not None:  # 加签 (engine/extra_signs.py)
+    if sign is not None:  # 加签 (engine/extra_signs.py), read with the task
         if sign.position == SignPosition.BEFORE or sign.held_data is not None:
             raise TaskStateError(f"the task waits for {sign.signer}'s extra sign (加签)", signer=sign.signer)
         sign.held_data = dict(data)  # after: completed once the signer approves
@@ -198,15 +198,26 @@ def visible_task(session: Session, actor: Actor, task_id: uuid.UUID) -> tuple[Ta
 
 
 def visible_task_with_groups(
-    session: Session, actor: Actor, task_id: uuid.UUID
+    session: Session, actor: Actor, task_id: uuid.UUID, *, lock: bool = False
 ) -> tuple[Task, Instance, Definition, tuple[str, ...]]:
     """The task with its instance, definition and candidate groups, in one query (a row per group).
 
+    `lock`: for a step that writes the case's history, lock the case's row with it (the lock of its
+    history chain, whose tail the row carries: engine/audit.py). Only as the transaction's first
+    read of the case.
     Raises: NotFoundError (also when the task is not the actor's to see).
     """
+    return _task_rows(session, actor, task_id, lock=lock, with_sign=False)[:4]
+
+
+def _task_rows(
+    session: Session, actor: Actor, task_id: uuid.UUID, *, lock: bool, with_sign: bool
+) -> tuple[Task, Instance, Definition, tuple[str, ...], ExtraSign | None]:
+    """`visible_task_with_groups`, and with `with_sign` the task's open 加签 in the same query."""
     link = aliased(TaskCandidateGroup)  # apart from the one the visibility EXISTS correlates
+    sign = aliased(ExtraSign)
     query = (
-        select(Task, Instance, Definition, link.group_id)
+        select(Task, Instance, Definition, link.group_id, *([sign] if with_sign else []))
         .join(Instance, Instance.instance_id == Task.instance_id)
         .join(Definition, Definition.definition_id == Instance.definition_id)
         .outerjoin(link, link.task_id == Task.task_id)
@@ -216,13 +227,20 @@ def visible_task_with_groups(
         # never decodes them. A miss loads them then, one statement each.
         .options(defer(Instance.state), defer(Definition.spec))
     )
+    if with_sign:  # at most one open sign per task (engine/extra_signs.py add_signer)
+        query = query.outerjoin(sign, (sign.task_id == Task.task_id) & (sign.status == SignStatus.OPEN))
     if not sees_everything(actor):
         query = query.where(or_(workable_by(actor), Task.completed_by == actor.username))
+    if lock:
+        # FOR UPDATE OF instances (PostgreSQL; SQLite has one writer); fresh values, as the lock read them.
+        query = query.with_for_update(of=Instance).execution_options(populate_existing=True)
     rows = session.execute(query).all()
     if not rows:
         raise NotFoundError(f"no task {task_id}")
-    groups = tuple(sorted(row[3] for row in rows if row[3] is not None))
-    return rows[0][0], rows[0][1], rows[0][2], groups
+    groups = tuple(sorted({row[3] for row in rows if row[3] is not None}))
+    if lock:
+        hold_chain(session, rows[0][1])
+    return rows[0][0], rows[0][1], rows[0][2], groups, rows[0][4] if with_sign else None
 
 
 def candidate_groups_of(session: Session, task_ids: list[uuid.UUID]) -> dict[uuid.UUID, tuple[str, ...]]:
