@@ -94,17 +94,35 @@ def claim_task(session: Session, clock: Clock, *, actor: Actor, task_id: uuid.UU
     """
     task, record, definition, groups = visible_task_with_groups(session, actor, task_id, lock=True)
     require_open(task, record)
+    if _take(session, clock, actor=actor, task=task, record=record, groups=groups):
+        flush(session)
+    return summarize(task, record, definition, groups)
+
+
+def _take(session: Session, clock: Clock, *, actor: Actor, task: Task, record: Instance,
+          groups: tuple[str, ...]) -> bool:
+    """The claim's rules and its history row; False when the task is the actor's already."""
+    if not _may_take(actor, task, groups):
+        return False
+    task.assignee = actor.username
+    _record_claim(session, clock, actor=actor, task=task, record=record)
+    return True
+
+
+def _may_take(actor: Actor, task: Task, groups: tuple[str, ...]) -> bool:
+    """A claim's rules: a member of the task's groups takes an unclaimed task (False: it is theirs already)."""
     if not actor.in_any(groups) and task.assignee != actor.username:
         raise PermissionDeniedError(f"only members of {', '.join(groups) or 'its candidate groups'} may claim this task")
     if task.assignee == actor.username:
-        return summarize(task, record, definition, groups)
+        return False
     if task.assignee is not None:
         raise TaskStateError(f"task is already claimed by {task.assignee}", assignee=task.assignee)
-    task.assignee = actor.username
+    return True
+
+
+def _record_claim(session: Session, clock: Clock, *, actor: Actor, task: Task, record: Instance) -> None:
     record_event(session, clock, actor=actor.username, event_type="task_claimed", instance_id=record.instance_id,
-                 task_id=task_id, definition_key=record.definition_key, data={"element": task.element_id})
-    flush(session)
-    return summarize(task, record, definition, groups)
+                 task_id=task.task_id, definition_key=record.definition_key, data={"element": task.element_id})
 
 
 def unclaim_task(session: Session, clock: Clock, *, actor: Actor, task_id: uuid.UUID) -> TaskSummary:
@@ -129,9 +147,13 @@ def unclaim_task(session: Session, clock: Clock, *, actor: Actor, task_id: uuid.
 
 
 def complete_task(
-    session: Session, clock: Clock, catalog: FormCatalog, *, actor: Actor, task_id: uuid.UUID, data: dict[str, Any]
+    session: Session, clock: Clock, catalog: FormCatalog, *, actor: Actor, task_id: uuid.UUID, data: dict[str, Any],
+    claim: bool = False,
 ) -> TaskSummary:
     """Finish a claimed task with the form's data, then run the workflow until it waits again.
+
+    `claim`: an unclaimed task is claimed first, in the same transaction and under a claim's rules
+    (as 同意 does, engine/decisions.py); without it, completing an unclaimed task is refused.
 
     With an open 加签 the task waits: before, completing is refused; after, the data is held until
     the signer approves (engine/extra_signs.py).
@@ -140,6 +162,9 @@ def complete_task(
     """
     task, record, definition, groups, sign = _task_rows(session, actor, task_id, lock=True, with_sign=True)
     require_open(task, record)
+    claiming = claim and task.assignee is None and _may_take(actor, task, groups)
+    if claiming:
+        task.assignee = actor.username  # its history row follows the task's flush: one write of the case's row
     if task.assignee != actor.username:
         raise PermissionDeniedError(
             "claim the task before completing it" if task.assignee is None
@@ -151,6 +176,8 @@ def complete_task(
         check_attachment_fields(session, catalog.schema(task.form_key), data, instance_id=record.instance_id,
                                 actor=actor.username)
     if sign is not None:  # 加签 (engine/extra_signs.py), read with the task
+        if claiming:
+            _record_claim(session, clock, actor=actor, task=task, record=record)
         if sign.position == SignPosition.BEFORE or sign.held_data is not None:
             raise TaskStateError(f"the task waits for {sign.signer}'s extra sign (加签)", signer=sign.signer)
         sign.held_data = dict(data)  # after: completed once the signer approves
@@ -166,6 +193,8 @@ def complete_task(
         raise TaskStateError("the task is no longer waiting in the workflow")
     task.status, task.completed_at, task.completed_by = TaskStatus.COMPLETED, now, actor.username
     flush(session)  # a concurrent completion loses here, before any further work
+    if claiming:
+        _record_claim(session, clock, actor=actor, task=task, record=record)
     if task.due_at is not None:  # a task has a deadline exactly when it has a due time
         close_deadline(session, task_id=task_id, completed=True, now=now)
     record_event(session, clock, actor=actor.username, event_type="task_completed", instance_id=record.instance_id,

@@ -64,7 +64,7 @@ def test_a_claim_reads_the_chain_tail_with_the_task(factory: sessionmaker[Sessio
     statements.clear()
     with transaction(factory) as session:
         tasks.claim_task(session, clock, actor=DIRECTOR, task_id=task_id)
-    seen = [s for s in statements if s.split(" ", 1)[0] not in ("BEGIN", "COMMIT", "ROLLBACK")]
+    seen = [s for s in statements if s.split(" ", 1)[0] not in ("BEGIN", "BEGIN IMMEDIATE", "COMMIT", "ROLLBACK")]
     assert _about_the_chain(seen) == [], seen
     # The task with its case (locked) and groups; the task's row, the history row, the case's tail.
     assert len(seen) == 4, seen
@@ -78,8 +78,23 @@ def test_a_completion_reads_the_chain_tail_and_the_open_sign_with_the_task(
     statements.clear()
     with transaction(factory) as session:
         tasks.complete_task(session, clock, catalog, actor=DIRECTOR, task_id=task_id, data={"rcc_approved": True})
-    seen = [s for s in statements if s.split(" ", 1)[0] not in ("BEGIN", "COMMIT", "ROLLBACK")]
+    seen = [s for s in statements if s.split(" ", 1)[0] not in ("BEGIN", "BEGIN IMMEDIATE", "COMMIT", "ROLLBACK")]
     assert _about_the_chain(seen) == [], seen
     assert not [s for s in seen if re.search(r"^SELECT .* FROM extra_signs", s)], seen
     # The total depends on the test server's settings (state verification, spilling, notifications);
     # bench/statements.py counts the warm server's.
+
+
+def test_a_completion_that_claims_writes_the_case_row_once(
+        factory: sessionmaker[Session], clock: FrozenClock, catalog: FormCatalog, statements: list[str]) -> None:
+    """Claim and complete in one transaction (the API's `"claim": true`): one commit, one UPDATE of the case."""
+    task_id = _waiting_review(factory, clock, catalog)
+    statements.clear()
+    with transaction(factory) as session:
+        done = tasks.complete_task(session, clock, catalog, actor=DIRECTOR, task_id=task_id,
+                                   data={"rcc_approved": True}, claim=True)
+    assert (done.assignee, done.status) == ("rcc_director", "completed")
+    seen = [s for s in statements if s.split(" ", 1)[0] not in ("BEGIN", "BEGIN IMMEDIATE", "COMMIT", "ROLLBACK")]
+    assert _about_the_chain(seen) == [], seen
+    assert len([s for s in seen if s.startswith("UPDATE instances")]) == 1, seen
+    assert len([s for s in seen if s.startswith("UPDATE tasks")]) == 1, seen
