@@ -300,6 +300,8 @@ class TaskDetailOut(TaskOut):
 
 class TaskCompleteIn(In):
     data: JsonData = Field(default_factory=dict, description="the form's fields")
+    claim: bool = Field(False, description="claim the task first if it is unclaimed, in the same transaction and "
+                                           "under a claim's rules (as the decision buttons do)")
 
 
 class StopOut(Out):

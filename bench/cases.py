@@ -52,20 +52,29 @@ class StepTimer:
         return result
 
 
-def run_two_task_case(timer: StepTimer, catalog: FormCatalog) -> None:
-    """Start minimal_two_tasks, then claim and complete its review and its confirmation."""
+def run_two_task_case(timer: StepTimer, catalog: FormCatalog, *, claim_in_complete: bool = False) -> None:
+    """Start minimal_two_tasks, then claim and complete its review and its confirmation.
+
+    `claim_in_complete`: each task claimed and completed in one transaction (`claim=True`, the
+    HTTP API's `"claim": true`), one step of kind "claim+complete".
+    """
     clock = timer.clock
     business_key = f"bench-{uuid.uuid4().hex[:12]}"
     started = timer.step("start", lambda s: start_instance(s, clock, catalog, actor=OUTLET,
                                                            definition_key="minimal_two_tasks",
                                                            business_key=business_key))
-    work_task(timer, catalog, DIRECTOR, started.waiting_tasks[0].task_id, FORM_DATA["review"])
+    work_task(timer, catalog, DIRECTOR, started.waiting_tasks[0].task_id, FORM_DATA["review"], claim_in_complete)
     queue = timer.step("list", lambda s: list_tasks(s, actor=OUTLET, business_key=business_key, limit=1))
-    work_task(timer, catalog, OUTLET, queue.items[0].task_id, FORM_DATA["confirm"])
+    work_task(timer, catalog, OUTLET, queue.items[0].task_id, FORM_DATA["confirm"], claim_in_complete)
 
 
-def work_task(timer: StepTimer, catalog: FormCatalog, actor: Actor, task_id: uuid.UUID, data: dict[str, Any]) -> None:
+def work_task(timer: StepTimer, catalog: FormCatalog, actor: Actor, task_id: uuid.UUID, data: dict[str, Any],
+              claim_in_complete: bool = False) -> None:
     clock = timer.clock
+    if claim_in_complete:
+        timer.step("claim+complete", lambda s: complete_task(s, clock, catalog, actor=actor, task_id=task_id,
+                                                             data=data, claim=True))
+        return
     timer.step("claim", lambda s: claim_task(s, clock, actor=actor, task_id=task_id))
     timer.step("complete", lambda s: complete_task(s, clock, catalog, actor=actor, task_id=task_id, data=data))
 

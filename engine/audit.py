@@ -3,6 +3,10 @@
 Rows are hash-chained per instance (instance-less rows such as deployments form one chain of
 their own): editing, deleting or inserting a row behind the engine's back breaks the chain, and
 `verify_chains` names the first row where it breaks.
+
+An instance's chain tail (its last row's hash) is kept on the instance row (`Instance.audit_tail`),
+written in the same flush as the rows: appending locks that row and reads the tail from it instead
+of locking the chain and searching the history, and a removed last row no longer goes unnoticed.
 """
 
 from __future__ import annotations
@@ -14,11 +18,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import func, select, text
+from sqlalchemy import bindparam, select, text, update
+from sqlalchemy import event as orm_events
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm.util import identity_key
 
 from engine.clock import Clock
-from engine.tables import AuditEvent
+from engine.tables import AuditEvent, Instance
 
 
 def record_event(
@@ -33,7 +40,7 @@ def record_event(
     data: dict[str, Any] | None = None,
 ) -> None:
     """Append one history row; it commits or rolls back with the change it describes."""
-    event = AuditEvent(
+    row = AuditEvent(
         instance_id=instance_id,
         task_id=task_id,
         definition_key=definition_key,
@@ -42,10 +49,13 @@ def record_event(
         occurred_at=clock.now(),
         data=_jsonable(data or {}),
     )
-    event.prev_hash = _chain_tail(session, instance_id)
-    event.row_hash = row_hash(event)
-    _tails(session)[instance_id] = event.row_hash
-    session.add(event)
+    row.prev_hash = _chain_tail(session, instance_id)
+    row.row_hash = row_hash(row)
+    tails, unwritten = _chains(session)
+    tails[instance_id] = row.row_hash
+    if instance_id is not None:
+        unwritten[instance_id] = row.row_hash
+    session.add(row)
 
 
 @dataclass(frozen=True)
@@ -68,6 +78,7 @@ def verify_chains(session: Session, *, batch: int = 5000) -> tuple[int, list[Cha
     """Check every row's hash and link; returns rows checked and the first break of each chain."""
     tails: dict[uuid.UUID | None, str] = {}
     broken: dict[uuid.UUID | None, ChainBreak] = {}
+    last_ids: dict[uuid.UUID | None, int] = {}
     checked = 0
     query = select(AuditEvent).order_by(AuditEvent.event_id).execution_options(yield_per=batch)
     for event in session.scalars(query):
@@ -82,28 +93,74 @@ def verify_chains(session: Session, *, batch: int = 5000) -> tuple[int, list[Cha
         elif event.row_hash != row_hash(event):
             broken[chain] = ChainBreak(chain, event.event_id, "content does not match its hash (the row was edited)")
         tails[chain] = event.row_hash
+        last_ids[chain] = event.event_id
+    # The tail kept on the instance row: a chain whose last rows were removed still links, this does not.
+    for instance_id, tail in session.execute(select(Instance.instance_id, Instance.audit_tail)):
+        if instance_id not in broken and tail != tails.get(instance_id, ""):
+            broken[instance_id] = ChainBreak(instance_id, last_ids.get(instance_id, 0),
+                                             "is not the case's last row (a later row was removed, or the "
+                                             "case's recorded tail was changed)")
     return checked, sorted(broken.values(), key=lambda b: b.event_id)
 
 
 _TAILS = "tixi_audit_tails"
 
 
-def _tails(session: Session) -> dict[uuid.UUID | None, str]:
-    """The chain tails this transaction (or savepoint) wrote or locked, by instance.
+def _chains(session: Session) -> tuple[dict[uuid.UUID | None, str], dict[uuid.UUID, str]]:
+    """The chain tails this transaction (or savepoint) wrote or locked, by instance; and those of
+    them not yet written to their instance rows.
 
     A tail is only valid inside the transaction that wrote it: a rollback drops the rows, and after
     a savepoint ends its tails may be stale either way. So the tails belong to the innermost
-    transaction (the flush's own inner transactions are not such ends) and are forgotten with it,
-    without an event listener on every session.
+    transaction (the flush's own inner transactions are not such ends) and are forgotten with it.
+    Nothing unwritten is lost that way: a savepoint's start and end both flush.
     """
     current = session.get_nested_transaction() or session.get_transaction()
     if current is None:
-        return {}
-    owner, tails = session.info.get(_TAILS, (None, {}))
+        return {}, {}
+    owner, tails, unwritten = session.info.get(_TAILS, (None, {}, {}))
     if owner is not current:
-        tails = {}
-        session.info[_TAILS] = (current, tails)
-    return tails  # type: ignore[no-any-return]
+        tails, unwritten = {}, {}
+        session.info[_TAILS] = (current, tails, unwritten)
+    return tails, unwritten
+
+
+def _tails(session: Session) -> dict[uuid.UUID | None, str]:
+    return _chains(session)[0]
+
+
+# Run on the connection, as plain SQL: not the ORM's versioned UPDATE of the row.
+_SET_TAIL = update(Instance).where(Instance.instance_id == bindparam("chain")).values(audit_tail=bindparam("tail"))
+
+
+@orm_events.listens_for(Session, "before_flush")
+def _write_tails(session: Session, _context: object, _objects: object) -> None:
+    """Write the new tails with the flush that writes their rows.
+
+    A case the flush updates (or inserts) anyway carries its tail in that statement. Otherwise (a
+    claim, a comment) one UPDATE sets the tail alone, outside the ORM: it does not bump the row's
+    optimistic-lock version, so it makes no concurrent step of the case fail.
+    """
+    state = session.info.get(_TAILS)
+    if state is None or not state[2]:
+        return
+    owner, _, unwritten = state
+    if owner is not (session.get_nested_transaction() or session.get_transaction()):
+        unwritten.clear()  # left by a transaction that rolled back
+        return
+    alone = []
+    inserted = {o.instance_id: o for o in session.new if isinstance(o, Instance)}
+    for instance_id, tail in unwritten.items():
+        record = inserted.get(instance_id) or session.identity_map.get(identity_key(Instance, instance_id))
+        if record is not None and (instance_id in inserted or session.is_modified(record)):
+            record.audit_tail = tail
+            continue
+        alone.append({"chain": instance_id, "tail": tail})
+        if record is not None:
+            set_committed_value(record, "audit_tail", tail)
+    unwritten.clear()
+    if alone:
+        session.connection().execute(_SET_TAIL, alone)
 
 
 def _chain_tail(session: Session, instance_id: uuid.UUID | None) -> str:
@@ -111,12 +168,18 @@ def _chain_tail(session: Session, instance_id: uuid.UUID | None) -> str:
     if instance_id in tails:
         return tails[instance_id]
     # No autoflush: the chain lock is taken before this transaction's pending change to the instance
-    # row is written. Taken after it, a suspend (row, then chain) and a completion (chain, then row)
-    # on the same case deadlocked.
+    # row is written (the step's rows go out in one flush).
+    postgresql = session.get_bind().dialect.name == "postgresql"
     with session.no_autoflush:
-        if session.get_bind().dialect.name == "postgresql":
-            # Two transactions appending to one chain (a comment and a claim on the same case) would
-            # both link to the same tail; the lock makes the second wait for the first to commit.
+        if instance_id is not None:
+            # The tail is on the instance row: locking the row makes a second appender (a comment
+            # and a claim on the same case) wait for the first to commit, then read its tail.
+            query = select(Instance.audit_tail).where(Instance.instance_id == instance_id)
+            tail = session.scalar(query.with_for_update() if postgresql else query)
+            if tail is not None:
+                return tail
+        if postgresql:
+            # The instance-less chain (and history left by a removed case) has no row to lock.
             session.execute(text("SELECT pg_advisory_xact_lock(hashtext(:chain))"),
                             {"chain": f"audit:{instance_id or 'global'}"})
         condition = AuditEvent.instance_id.is_(None) if instance_id is None else AuditEvent.instance_id == instance_id
@@ -150,37 +213,25 @@ def _jsonable(data: dict[str, Any]) -> dict[str, Any]:
     return result
 
 
-def claim_chains(session: Session, instance_ids: list[uuid.UUID]) -> dict[uuid.UUID, str]:
-    """Lock the chains of several instances without waiting; returns the tail of each chain locked.
+def claim_chains(session: Session, records: list[Instance]) -> dict[uuid.UUID, str]:
+    """The chain tails of instances whose rows the caller has locked (`FOR UPDATE`); none more to run.
 
-    For a batch (the timer tick): two statements in all instead of a lock and a query per
-    instance. A chain that another transaction holds is left out instead of waited for: the caller
-    already holds those instances' rows, and a request appending to the chain takes the chain
-    first and the row next, so waiting could deadlock. Hand each tail to `resume_chain`.
+    For a batch (the timer tick): the row lock is the chain's lock, and the row carries the tail.
+    Hand each tail to `resume_chain`.
     """
-    if not instance_ids:
-        return {}
-    locked = list(instance_ids)
-    if session.get_bind().dialect.name == "postgresql":
-        rows = session.execute(text("SELECT c.id, pg_try_advisory_xact_lock(hashtext('audit:' || c.id)) "
-                                    "FROM unnest(CAST(:ids AS text[])) AS c(id)"),
-                               {"ids": [str(i) for i in instance_ids]})
-        taken = {row[0] for row in rows if row[1]}
-        locked = [i for i in instance_ids if str(i) in taken]
-    tails = dict.fromkeys(locked, "")
-    last = (select(func.max(AuditEvent.event_id)).where(AuditEvent.instance_id.in_(locked))
-            .group_by(AuditEvent.instance_id))
-    with session.no_autoflush:
-        for instance_id, tail in session.execute(select(AuditEvent.instance_id, AuditEvent.row_hash)
-                                                 .where(AuditEvent.event_id.in_(last))):
-            if instance_id is not None:
-                tails[instance_id] = tail
-    return tails
+    return {record.instance_id: record.audit_tail for record in records}
 
 
 def resume_chain(session: Session, instance_id: uuid.UUID, tail: str) -> None:
     """Append to a chain claimed by `claim_chains`; call it again after each savepoint, whose end forgets tails."""
     _tails(session)[instance_id] = tail
+
+
+def hold_chain(session: Session, record: Instance) -> None:
+    """Append to the case's chain from the tail on its row, which the caller loaded locked (`FOR UPDATE`)
+    in this transaction: no statement more to find or lock the chain. A tail this transaction already
+    wrote and has not flushed yet is newer than the row's, and is kept."""
+    _tails(session).setdefault(record.instance_id, record.audit_tail)
 
 
 def begin_chain(session: Session, instance_id: uuid.UUID) -> None:

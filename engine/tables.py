@@ -140,6 +140,9 @@ class Instance(Base):
     # A fresh value at every write of `state`: a server's in-memory copy of the workflow is current
     # while it carries the same value (engine/workflow_cache.py).
     state_revision: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    # The hash of the case's last history row (engine/audit.py): the chain's tail, kept on the row
+    # every step locks anyway, instead of a search of the history at every append.
+    audit_tail: Mapped[str] = mapped_column(String(64), default="", server_default="")
     __mapper_args__ = {"version_id_col": lock_version}
 
 

@@ -11,7 +11,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session, aliased, defer
 
 from engine.attachment_fields import check_attachment_fields
-from engine.audit import record_event
+from engine.audit import hold_chain, record_event
 from engine.bundles import bundle_of
 from engine.candidate_users import candidate_users_of, offered_to
 from engine.catalog import FormCatalog
@@ -103,25 +103,45 @@ def claim_task(session: Session, clock: Clock, *, actor: Actor, task_id: uuid.UU
 
     Raises: NotFoundError, PermissionDeniedError, TaskStateError, InstanceStateError, ConcurrentUpdateError.
     """
-    task, record, definition, groups = visible_task_with_groups(session, actor, task_id)
+    task, record, definition, groups = visible_task_with_groups(session, actor, task_id, lock=True)
     require_open(task, record)
-    if not actor.in_any(groups) and task.assignee != actor.username and not offered_to(session, actor, task_id):
+    if _take(session, clock, actor=actor, task=task, record=record, groups=groups):
+        flush(session)
+    return summarize(task, record, definition, groups)
+
+
+def _take(session: Session, clock: Clock, *, actor: Actor, task: Task, record: Instance,
+          groups: tuple[str, ...]) -> bool:
+    """The claim's rules and its history row; False when the task is the actor's already."""
+    if not _may_take(session, actor, task, groups):
+        return False
+    task.assignee = actor.username
+    _record_claim(session, clock, actor=actor, task=task, record=record)
+    return True
+
+
+def _may_take(session: Session, actor: Actor, task: Task, groups: tuple[str, ...]) -> bool:
+    """A claim's rules: a member of the task's groups or one of its candidate users takes an unclaimed
+    task (False: it is theirs already)."""
+    if (not actor.in_any(groups) and task.assignee != actor.username
+            and not offered_to(session, actor, task.task_id)):
         raise PermissionDeniedError(f"only members of {', '.join(groups) or 'its candidate groups'} "
                                     "or its candidate users may claim this task")
     if task.assignee == actor.username:
-        return summarize(task, record, definition, groups)
+        return False
     if task.assignee is not None:
         raise TaskStateError(f"task is already claimed by {task.assignee}", assignee=task.assignee)
-    task.assignee = actor.username
+    return True
+
+
+def _record_claim(session: Session, clock: Clock, *, actor: Actor, task: Task, record: Instance) -> None:
     record_event(session, clock, actor=actor.username, event_type="task_claimed", instance_id=record.instance_id,
-                 task_id=task_id, definition_key=record.definition_key, data={"element": task.element_id})
-    flush(session)
-    return summarize(task, record, definition, groups)
+                 task_id=task.task_id, definition_key=record.definition_key, data={"element": task.element_id})
 
 
 def unclaim_task(session: Session, clock: Clock, *, actor: Actor, task_id: uuid.UUID) -> TaskSummary:
     """Give a claimed task back to its groups' queue (the assignee, or an admin)."""
-    task, record, definition, groups = visible_task_with_groups(session, actor, task_id)
+    task, record, definition, groups = visible_task_with_groups(session, actor, task_id, lock=True)
     require_open(task, record)
     if task.assignee is None:
         raise TaskStateError("task is not claimed")
@@ -141,17 +161,24 @@ def unclaim_task(session: Session, clock: Clock, *, actor: Actor, task_id: uuid.
 
 
 def complete_task(
-    session: Session, clock: Clock, catalog: FormCatalog, *, actor: Actor, task_id: uuid.UUID, data: dict[str, Any]
+    session: Session, clock: Clock, catalog: FormCatalog, *, actor: Actor, task_id: uuid.UUID, data: dict[str, Any],
+    claim: bool = False,
 ) -> TaskSummary:
     """Finish a claimed task with the form's data, then run the workflow until it waits again.
+
+    `claim`: an unclaimed task is claimed first, in the same transaction and under a claim's rules
+    (as 同意 does, engine/decisions.py); without it, completing an unclaimed task is refused.
 
     With an open 加签 the task waits: before, completing is refused; after, the data is held until
     the signer approves (engine/extra_signs.py).
     Raises: NotFoundError, PermissionDeniedError, TaskStateError, FormDataError, ProcessError,
     ConcurrentUpdateError.
     """
-    task, record, definition, groups = visible_task_with_groups(session, actor, task_id)
+    task, record, definition, groups, sign = _task_rows(session, actor, task_id, lock=True, with_sign=True)
     require_open(task, record)
+    claiming = claim and task.assignee is None and _may_take(session, actor, task, groups)
+    if claiming:
+        task.assignee = actor.username  # its history row follows the task's flush: one write of the case's row
     if task.assignee != actor.username:
         raise PermissionDeniedError(
             "claim the task before completing it" if task.assignee is None
@@ -166,7 +193,9 @@ def complete_task(
         schema = form_schema(catalog, elements, task.form_key) or {}
         check_register_fields(session, schema, data, case_region=record.region)
         check_attachment_fields(session, schema, data, instance_id=record.instance_id, actor=actor.username)
-    if (sign := open_sign(session, task_id)) is not None:  # 加签 (engine/extra_signs.py)
+    if sign is not None:  # 加签 (engine/extra_signs.py), read with the task
+        if claiming:
+            _record_claim(session, clock, actor=actor, task=task, record=record)
         if sign.position == SignPosition.BEFORE or sign.held_data is not None:
             raise AwaitingSignError(f"the task waits for {sign.signer}'s extra sign (加签)", signer=sign.signer)
         sign.held_data = dict(data)  # after: completed once the signer approves
@@ -181,6 +210,8 @@ def complete_task(
         raise TaskStateError("the task is no longer waiting in the workflow")
     task.status, task.completed_at, task.completed_by = TaskStatus.COMPLETED, now, actor.username
     flush(session)  # a concurrent completion loses here, before any further work
+    if claiming:
+        _record_claim(session, clock, actor=actor, task=task, record=record)
     if task.due_at is not None:  # a task has a deadline exactly when it has a due time
         close_deadline(session, task_id=task_id, completed=True, now=now)
     record_event(session, clock, actor=actor.username, event_type="task_completed", instance_id=record.instance_id,
@@ -213,15 +244,26 @@ def visible_task(session: Session, actor: Actor, task_id: uuid.UUID) -> tuple[Ta
 
 
 def visible_task_with_groups(
-    session: Session, actor: Actor, task_id: uuid.UUID
+    session: Session, actor: Actor, task_id: uuid.UUID, *, lock: bool = False
 ) -> tuple[Task, Instance, Definition, tuple[str, ...]]:
     """The task with its instance, definition and candidate groups, in one query (a row per group).
 
+    `lock`: for a step that writes the case's history, lock the case's row with it (the lock of its
+    history chain, whose tail the row carries: engine/audit.py). Only as the transaction's first
+    read of the case.
     Raises: NotFoundError (also when the task is not the actor's to see).
     """
+    return _task_rows(session, actor, task_id, lock=lock, with_sign=False)[:4]
+
+
+def _task_rows(
+    session: Session, actor: Actor, task_id: uuid.UUID, *, lock: bool, with_sign: bool
+) -> tuple[Task, Instance, Definition, tuple[str, ...], ExtraSign | None]:
+    """`visible_task_with_groups`, and with `with_sign` the task's open 加签 in the same query."""
     link = aliased(TaskCandidateGroup)  # apart from the one the visibility EXISTS correlates
+    sign = aliased(ExtraSign)
     query = (
-        select(Task, Instance, Definition, link.group_id)
+        select(Task, Instance, Definition, link.group_id, *([sign] if with_sign else []))
         .join(Instance, Instance.instance_id == Task.instance_id)
         .join(Definition, Definition.definition_id == Instance.definition_id)
         .outerjoin(link, link.task_id == Task.task_id)
@@ -231,13 +273,20 @@ def visible_task_with_groups(
         # never decodes them. A miss loads them then, one statement each.
         .options(defer(Instance.state), defer(Definition.spec))
     )
+    if with_sign:  # at most one open sign per task (engine/extra_signs.py add_signer)
+        query = query.outerjoin(sign, (sign.task_id == Task.task_id) & (sign.status == SignStatus.OPEN))
     if not sees_everything(actor):
         query = query.where(or_(workable_by(actor), Task.completed_by == actor.username))
+    if lock:
+        # FOR UPDATE OF instances (PostgreSQL; SQLite has one writer); fresh values, as the lock read them.
+        query = query.with_for_update(of=Instance).execution_options(populate_existing=True)
     rows = session.execute(query).all()
     if not rows:
         raise NotFoundError(f"no task {task_id}")
-    groups = tuple(sorted(row[3] for row in rows if row[3] is not None))
-    return rows[0][0], rows[0][1], rows[0][2], groups
+    groups = tuple(sorted({row[3] for row in rows if row[3] is not None}))
+    if lock:
+        hold_chain(session, rows[0][1])
+    return rows[0][0], rows[0][1], rows[0][2], groups, rows[0][4] if with_sign else None
 
 
 def candidate_groups_of(session: Session, task_ids: list[uuid.UUID]) -> dict[uuid.UUID, tuple[str, ...]]:

@@ -123,9 +123,9 @@ def fire_due_timers(factory: sessionmaker[Session], clock: Clock, *, limit: int 
     try:
         with factory() as session, session.begin():
             claimed = claim_due_instances(session, clock, limit=limit)
-            # An instance whose history another transaction is appending to right now waits for the next tick.
-            tails = claim_chains(session, [r.instance_id for r in claimed])
-            records = [r for r in claimed if r.instance_id in tails]
+            # The rows are locked (another transaction's case is skipped): so are their history chains.
+            tails = claim_chains(session, claimed)
+            records = list(claimed)
             if not records:
                 return 0
             due = _due_timers(session, clock, list(tails))

@@ -70,13 +70,14 @@ def unclaim(task_id: uuid.UUID, session: SessionDep, clock: ClockDep, actor: Act
         return TaskOut.of(tasks.unclaim_task(session, clock, actor=actor, task_id=task_id))
 
 
-@router.post("/{task_id}/complete", summary="Complete with the form's data (the assignee)")
+@router.post("/{task_id}/complete", summary="Complete with the form's data (the assignee; with `claim`, claims an unclaimed task first)")
 def complete(task_id: uuid.UUID, body: TaskCompleteIn, request: Request, session: SessionDep, clock: ClockDep,
              catalog: CatalogDep, actor: ActorDep, idempotency_key: IdempotencyKey = None) -> TaskOut:
     with session.begin():
         if (first := replay(session, clock, actor, request, idempotency_key, body)) is not None:
             return first  # type: ignore[return-value]  # the stored answer, as it was sent
-        answer = TaskOut.of(tasks.complete_task(session, clock, catalog, actor=actor, task_id=task_id, data=body.data))
+        answer = TaskOut.of(tasks.complete_task(session, clock, catalog, actor=actor, task_id=task_id, data=body.data,
+                                                claim=body.claim))
         keep(session, clock, actor, request, idempotency_key, body, 200, answer)
     return answer
 

@@ -206,6 +206,37 @@ def test_concurrent_completion_exactly_one_wins(desk: Desk, review: tuple[str, s
     assert desk.waiting(instance_id) == ["tech_review"]
 
 
+def test_complete_with_claim_takes_an_unclaimed_task_in_one_transaction(
+        desk: Desk, review: tuple[str, str], factory: sessionmaker[Session], client: TestClient) -> None:
+    """`claim: true` claims and completes in one request, under a claim's rules: a member of the
+    task's groups may; a task someone else holds stays theirs; the queue of another group sees nothing."""
+    instance_id, task_id = review
+    admin = desk.login("admin")
+    for name, group in (("director2", "rcc_director"), ("tech2", "tech_section")):
+        created = client.post("/api/users", headers=admin,
+                              json={"username": name, "password": "long-enough-pw", "groups": [group]})
+        assert created.status_code == 201, created.text
+    before = _snapshot(factory)
+    outsider = client.post(f"/api/tasks/{task_id}/complete", headers=desk.login("tech2", "long-enough-pw"),
+                           json={"data": {"rcc_approved": True}, "claim": True})
+    assert outsider.status_code == 404
+    assert client.post(f"/api/tasks/{task_id}/complete", headers=desk.login("rcc_director"),
+                       json={"data": {"rcc_approved": "yes"}, "claim": True}).status_code == 422
+    assert _snapshot(factory) == before  # a refused completion claims nothing either
+    done = client.post(f"/api/tasks/{task_id}/complete", headers=desk.login("rcc_director"),
+                       json={"data": {"rcc_approved": True}, "claim": True})
+    assert done.status_code == 200, done.text
+    assert done.json()["assignee"] == "rcc_director" and done.json()["status"] == "completed"
+    types = [e["event_type"] for e in desk.history(instance_id) if e["task_id"] == task_id]
+    assert types[-2:] == ["task_claimed", "task_completed"]
+    # Someone else's task is not taken over by asking to claim it.
+    nxt = desk.task_of("tech_section", instance_id, "tech_review")["task_id"]
+    assert client.post(f"/api/tasks/{nxt}/claim", headers=desk.login("tech_section")).status_code == 200
+    taken = client.post(f"/api/tasks/{nxt}/complete", headers=desk.login("tech2", "long-enough-pw"),
+                        json={"data": {}, "claim": True})
+    assert taken.status_code == 403 and "only the assignee (tech_section)" in taken.json()["detail"]
+
+
 def test_concurrent_claims_exactly_one_wins(desk: Desk, review: tuple[str, str], client: TestClient) -> None:
     instance_id, task_id = review
     client.post("/api/users", headers=desk.login("admin"),

@@ -11,12 +11,12 @@ from typer.testing import CliRunner
 
 from api.cli import app as cli
 from engine import definitions, instances
-from engine.audit import verify_chains
+from engine.audit import record_event, verify_chains
 from engine.catalog import FormCatalog
 from engine.clock import FrozenClock
 from engine.db import transaction
 from engine.identity import Actor
-from engine.tables import AuditEvent
+from engine.tables import AuditEvent, Instance
 from tests.conftest import DESIGNER, TEST_PROCESSES
 
 OUTLET = Actor("outlet", frozenset({"outlet"}))
@@ -79,3 +79,45 @@ def test_cli_verify_exits_non_zero_on_tampering(factory: sessionmaker[Session], 
     bad = runner.invoke(cli, ["audit", "verify"], env=env)
     assert bad.exit_code == 1
     assert f"chain {first}" in bad.output
+
+
+def test_the_case_row_carries_its_chain_tail(factory: sessionmaker[Session], clock: FrozenClock,
+                                              catalog: FormCatalog) -> None:
+    first, second = _two_instances(factory, clock, catalog)
+    with factory() as session:
+        for instance_id in (first, second):
+            last = session.scalars(select(AuditEvent.row_hash).where(AuditEvent.instance_id == instance_id)
+                                   .order_by(AuditEvent.event_id.desc())).first()
+            assert session.get_one(Instance, instance_id).audit_tail == last
+
+
+def test_a_removed_last_row_is_reported(factory: sessionmaker[Session], clock: FrozenClock,
+                                        catalog: FormCatalog) -> None:
+    """A chain cut short still links row to row; the tail on the case's row is what no longer matches."""
+    first, _ = _two_instances(factory, clock, catalog)
+    with factory() as session:
+        rows = session.scalars(select(AuditEvent.event_id).where(AuditEvent.instance_id == first)
+                               .order_by(AuditEvent.event_id)).all()
+    with factory() as session, session.begin():  # behind the engine's back
+        session.execute(text("DELETE FROM audit_events WHERE event_id = :id"), {"id": rows[-1]})
+    with factory() as session:
+        _, breaks = verify_chains(session)
+    assert [(b.instance_id, b.event_id) for b in breaks] == [(first, rows[-2])]
+    assert "last row" in breaks[0].problem
+
+
+def test_a_comment_appends_to_the_tail_on_the_case_row(factory: sessionmaker[Session], clock: FrozenClock,
+                                                       catalog: FormCatalog) -> None:
+    """An append outside a step (no case row in the session) locks the row, reads and then sets its tail."""
+    first, _ = _two_instances(factory, clock, catalog)
+    for n in range(2):
+        with transaction(factory) as session:
+            record_event(session, clock, actor="admin", event_type="note", instance_id=first, data={"n": n})
+    with factory() as session:
+        assert verify_chains(session)[1] == []
+        version = session.get_one(Instance, first).lock_version
+    with transaction(factory) as session:
+        record_event(session, clock, actor="admin", event_type="note", instance_id=first, data={"n": 2})
+    with factory() as session:
+        assert session.get_one(Instance, first).lock_version == version  # no concurrent step of the case fails
+        assert verify_chains(session)[1] == []

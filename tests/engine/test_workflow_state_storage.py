@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 
 import pytest
-from sqlalchemy import func, select, update
+from sqlalchemy import event, func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from engine import definitions, instances, tasks
@@ -164,13 +164,14 @@ def test_a_save_whose_flush_fails_leaves_no_advanced_copy_behind(
         tasks.claim_task(session, clock, actor=DIRECTOR, task_id=task_id)
     with pytest.raises(ConcurrentUpdateError):
         with transaction(factory) as session:
-            record = session.get(Instance, instance_id)
-            assert record is not None
             # Another transaction's suspend and resume, as the flush will find them: the lock
-            # version moved, the state revision did not.
-            session.execute(update(Instance).where(Instance.instance_id == instance_id)
-                            .values(lock_version=Instance.lock_version + 1)
-                            .execution_options(synchronize_session=False))
+            # version moved, the state revision did not. A completion reads the case's row locked
+            # (engine/tasks.py), so the change is made after that read, at the completion's first flush.
+            def move_the_lock_version(flushing: Session, *_: object) -> None:
+                flushing.connection().execute(update(Instance).where(Instance.instance_id == instance_id)
+                                              .values(lock_version=Instance.lock_version + 1))
+
+            event.listen(session, "before_flush", move_the_lock_version, once=True)
             tasks.complete_task(session, clock, catalog, actor=DIRECTOR, task_id=task_id, data={"rcc_approved": True})
     with transaction(factory) as session:  # the same completion again: the task is still open, and waits in the workflow
         tasks.complete_task(session, clock, catalog, actor=DIRECTOR, task_id=task_id, data={"rcc_approved": True})

@@ -1,0 +1,100 @@
+"""A user step's statements (issue 18): the chain's tail comes with the case's row, the open 加签 with the task.
+
+Each write step once locked the case's history chain and searched the history for its last hash
+(two statements), and a completion looked for an open extra sign in a statement of its own. The
+counts here are of the statements the driver sends inside the step's transaction.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine, event
+from sqlalchemy.orm import Session, sessionmaker
+
+from engine import definitions, instances, tasks
+from engine.catalog import FormCatalog
+from engine.clock import FrozenClock
+from engine.db import transaction
+from engine.identity import Actor
+from tests.conftest import DESIGNER
+
+# The benchmark's two-task case: no timers, due dates or deadlines, so the count is the step's own.
+MINIMAL = Path(__file__).resolve().parents[2] / "bench" / "processes" / "minimal_two_tasks.bpmn"
+
+OUTLET = Actor("outlet", frozenset({"outlet"}))
+DIRECTOR = Actor("rcc_director", frozenset({"rcc_director"}))
+
+
+@pytest.fixture
+def statements(db_engine: Engine) -> Iterator[list[str]]:
+    seen: list[str] = []
+
+    def count(conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, executemany: bool) -> None:
+        seen.append(re.sub(r"\s+", " ", statement))
+
+    event.listen(db_engine, "before_cursor_execute", count)
+    yield seen
+    event.remove(db_engine, "before_cursor_execute", count)
+
+
+def _waiting_review(factory: sessionmaker[Session], clock: FrozenClock, catalog: FormCatalog) -> uuid.UUID:
+    with transaction(factory) as session:
+        definitions.deploy(session, clock, catalog, actor=DESIGNER, filename=MINIMAL.name,
+                           content=MINIMAL.read_bytes())
+    with transaction(factory) as session:
+        started = instances.start_instance(session, clock, catalog, actor=OUTLET, definition_key="minimal_two_tasks",
+                                           variables={})
+    return started.waiting_tasks[0].task_id
+
+
+def _about_the_chain(seen: list[str]) -> list[str]:
+    """Statements that look for or lock a history chain, rather than write to it."""
+    return [s for s in seen if "pg_advisory" in s or re.search(r"^SELECT .* FROM audit_events", s)]
+
+
+def test_a_claim_reads_the_chain_tail_with_the_task(factory: sessionmaker[Session], clock: FrozenClock,
+                                                    catalog: FormCatalog, statements: list[str]) -> None:
+    task_id = _waiting_review(factory, clock, catalog)
+    statements.clear()
+    with transaction(factory) as session:
+        tasks.claim_task(session, clock, actor=DIRECTOR, task_id=task_id)
+    seen = [s for s in statements if s.split(" ", 1)[0] not in ("BEGIN", "BEGIN IMMEDIATE", "COMMIT", "ROLLBACK")]
+    assert _about_the_chain(seen) == [], seen
+    # The task with its case (locked) and groups; the task's row, the history row, the case's tail.
+    assert len(seen) == 4, seen
+
+
+def test_a_completion_reads_the_chain_tail_and_the_open_sign_with_the_task(
+        factory: sessionmaker[Session], clock: FrozenClock, catalog: FormCatalog, statements: list[str]) -> None:
+    task_id = _waiting_review(factory, clock, catalog)
+    with transaction(factory) as session:
+        tasks.claim_task(session, clock, actor=DIRECTOR, task_id=task_id)
+    statements.clear()
+    with transaction(factory) as session:
+        tasks.complete_task(session, clock, catalog, actor=DIRECTOR, task_id=task_id, data={"rcc_approved": True})
+    seen = [s for s in statements if s.split(" ", 1)[0] not in ("BEGIN", "BEGIN IMMEDIATE", "COMMIT", "ROLLBACK")]
+    assert _about_the_chain(seen) == [], seen
+    assert not [s for s in seen if re.search(r"^SELECT .* FROM extra_signs", s)], seen
+    # The total depends on the test server's settings (state verification, spilling, notifications);
+    # bench/statements.py counts the warm server's.
+
+
+def test_a_completion_that_claims_writes_the_case_row_once(
+        factory: sessionmaker[Session], clock: FrozenClock, catalog: FormCatalog, statements: list[str]) -> None:
+    """Claim and complete in one transaction (the API's `"claim": true`): one commit, one UPDATE of the case."""
+    task_id = _waiting_review(factory, clock, catalog)
+    statements.clear()
+    with transaction(factory) as session:
+        done = tasks.complete_task(session, clock, catalog, actor=DIRECTOR, task_id=task_id,
+                                   data={"rcc_approved": True}, claim=True)
+    assert (done.assignee, done.status) == ("rcc_director", "completed")
+    seen = [s for s in statements if s.split(" ", 1)[0] not in ("BEGIN", "BEGIN IMMEDIATE", "COMMIT", "ROLLBACK")]
+    assert _about_the_chain(seen) == [], seen
+    assert len([s for s in seen if s.startswith("UPDATE instances")]) == 1, seen
+    assert len([s for s in seen if s.startswith("UPDATE tasks")]) == 1, seen
