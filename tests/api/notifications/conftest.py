@@ -49,6 +49,22 @@ def dispatcher(notify_config: EngineConfig, clock: FrozenClock) -> Iterator[Disp
 
 
 @pytest.fixture
+def sms_gateway() -> Iterator[WebhookReceiver]:
+    """An SMS gateway (webhook-style, signed) for notices to a customer's phone."""
+    with WebhookReceiver("sms-secret") as running:
+        yield running
+
+
+@pytest.fixture
+def sending(notify_config: EngineConfig, clock: FrozenClock, sms_gateway: WebhookReceiver) -> Iterator[Dispatcher]:
+    """A dispatcher that also texts through `sms_gateway`."""
+    made = Dispatcher(notify_config.model_copy(update={"sms_gateway_url": sms_gateway.url,
+                                                       "sms_gateway_secret": "sms-secret"}), clock)
+    yield made
+    made.close()
+
+
+@pytest.fixture
 def outlet_case(desk: Desk, deploy_file: Deploy, client: TestClient, receiver: WebhookReceiver) -> Callable[..., str]:
     """The outlet's engineer has a mail address, the outlet group a webhook; returns a starter of repair cases."""
     deploy_file(TEST_PROCESSES / "outlet_repair.bpmn")

@@ -9,15 +9,12 @@ from __future__ import annotations
 
 import io
 import zipfile
-from collections.abc import Iterator
 
 import pytest
 from fastapi.testclient import TestClient
 from httpx import Response
 from sqlalchemy.orm import Session, sessionmaker
 
-from engine.clock import FrozenClock
-from engine.config import EngineConfig
 from engine.notifications.dispatcher import Dispatcher, dispatch_notifications
 from tests.api.conftest import Desk
 from tests.api.notifications.conftest import SECRET
@@ -27,20 +24,6 @@ from tests.notification_receivers import WebhookReceiver
 FOLDER = TEST_PROCESSES / "deployed_templates"
 BPMN = (FOLDER / "deployed_notices.bpmn").read_text(encoding="utf-8")
 TEMPLATE = (FOLDER / "notification_templates" / "visit_booked.txt").read_text(encoding="utf-8")
-
-
-@pytest.fixture
-def sms_gateway() -> Iterator[WebhookReceiver]:
-    with WebhookReceiver("sms-secret") as running:
-        yield running
-
-
-@pytest.fixture
-def sending(notify_config: EngineConfig, clock: FrozenClock, sms_gateway: WebhookReceiver) -> Iterator[Dispatcher]:
-    made = Dispatcher(notify_config.model_copy(update={"sms_gateway_url": sms_gateway.url,
-                                                       "sms_gateway_secret": "sms-secret"}), clock)
-    yield made
-    made.close()
 
 
 def bundle(files: dict[str, str]) -> bytes:

@@ -8,16 +8,13 @@ recipient variable the case lacks becomes a dead letter an admin sees, never a s
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session, sessionmaker
 
-from engine.clock import FrozenClock
-from engine.config import EngineConfig
 from engine.notifications.dispatcher import Dispatcher, dispatch_notifications
 from engine.notifications.rendering import designed_template_problem
 from tests.api.conftest import Desk
@@ -28,20 +25,6 @@ from tests.notification_receivers import MailSink, WebhookReceiver
 
 Deploy = Callable[[Path], list[dict[str, Any]]]
 NOTICES = TEST_PROCESSES / "designed_notices.bpmn"
-
-
-@pytest.fixture
-def sms_gateway() -> Iterator[WebhookReceiver]:
-    with WebhookReceiver("sms-secret") as running:
-        yield running
-
-
-@pytest.fixture
-def sending(notify_config: EngineConfig, clock: FrozenClock, sms_gateway: WebhookReceiver) -> Iterator[Dispatcher]:
-    made = Dispatcher(notify_config.model_copy(update={"sms_gateway_url": sms_gateway.url,
-                                                       "sms_gateway_secret": "sms-secret"}), clock)
-    yield made
-    made.close()
 
 
 def test_a_complaint_dispatched_to_hd001_mails_its_engineer_posts_to_its_webhook_and_texts_the_customer(
