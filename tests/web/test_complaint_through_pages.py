@@ -33,7 +33,7 @@ def work_task(page: Page, business_key: str, step: str, data: dict[str, object],
     """Find the case in the inbox by search, claim it in one click, open it, fill and submit its form."""
     page.goto("/tasks")
     page.get_by_label(re.compile("^Search")).fill(business_key)
-    page.get_by_role("button", name="Filter").click()
+    page.get_by_role("button", name="Filter", exact=True).click()
     row = page.get_by_test_id("task-list").get_by_role("row").filter(has_text=step)
     expect(row).to_have_count(1)
     row.get_by_role("button", name="Claim").click()
@@ -77,7 +77,7 @@ def test_complaint_from_intake_to_return_visit_through_the_pages(as_user: Callab
     admin = as_user("admin")
     admin.get_by_role("link", name="Instances").click()
     admin.get_by_label("Business key").fill(key)
-    admin.get_by_role("button", name="Filter").click()
+    admin.get_by_role("button", name="Filter", exact=True).click()
     expect(admin.get_by_test_id("instance-count")).to_have_text("1 instances")
     admin.get_by_test_id("instance-list").get_by_role("link", name="Complaint handling").click()
     expect(admin).to_have_url(re.compile(f"/instances/{instance_id}$"))

@@ -50,7 +50,7 @@ def test_an_agent_enters_a_customer_and_a_product_on_the_pages(as_user: Callable
     form.get_by_label("城市").fill("杭州")
     form.get_by_role("button", name="建立顾客档案").click()
     agent.get_by_label(re.compile("^搜索")).fill("188-1234")
-    agent.get_by_role("button", name="筛选").click()
+    agent.get_by_role("button", name="筛选", exact=True).click()
     agent.get_by_test_id("customer-list").get_by_role("link", name="卫十五").click()
     expect(agent.get_by_role("heading", level=1)).to_contain_text("卫十五")
     product = agent.locator("#new-product")
