@@ -103,7 +103,7 @@ def create_app(
     app.state.settings, app.state.clock, app.state.session_factory = settings, clock, factory
     app.state.stop_advances = stop_advances
     app.state.catalog = FormCatalog(settings.forms_dir, notification_templates_dir=settings.notification_templates_dir)
-    app.state.attachment_store = attachment_store(settings.attachment_store)
+    app.state.attachment_store = attachment_store(settings)
     app.state.actor_cache = ActorCache(settings.actor_cache_seconds)
     app.state.service_keys = ServiceKeyCache(settings.service_key_cache_seconds)
     policy = LockoutPolicy(failures=settings.login_failures, window=timedelta(minutes=settings.login_window_minutes),

@@ -9,6 +9,7 @@ from typing import Annotated, Any
 
 import typer
 
+from api.cli_attachments import attachments_app, store_or_fail
 from api.cli_import import import_app
 from api.cli_support import OPERATOR
 from api.cli_support import database_ready as _database_ready
@@ -35,6 +36,7 @@ app.add_typer(db_app, name="db")
 app.add_typer(users_app, name="users")
 app.add_typer(audit_app, name="audit")
 app.add_typer(import_app, name="import")
+app.add_typer(attachments_app, name="attachments")
 service_app = typer.Typer(help="Service accounts: the logins of external-task workers.", no_args_is_help=True)
 app.add_typer(service_app, name="service-account")
 
@@ -125,6 +127,7 @@ def users_unlock(username: str) -> None:
 def users_demo(enable: Annotated[bool, typer.Option("--enable/--disable")] = True) -> None:
     """Create (or disable) the demo users: one per group, named after it, password 'demo'."""
     settings = _settings()
+    store_or_fail(settings)  # before anything is served or changed: a half-configured store is refused
     database = make_engine(settings.database_url)
     factory = workflow_sessions(database, settings)
     with _database_ready(), transaction(factory) as session:
@@ -239,6 +242,7 @@ def serve(
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     settings = _settings()
+    store_or_fail(settings)  # before anything is served or changed: a half-configured store is refused
     database = make_engine(settings.database_url)
     factory = workflow_sessions(database, settings)
     with _database_ready(), transaction(factory) as session:

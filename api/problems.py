@@ -27,6 +27,7 @@ STATUS_BY_ERROR: dict[type[errors.ServiceError], int] = {
     errors.ValidationError: 422,
     errors.ProcessError: 422,
     errors.ShuttingDownError: 503,
+    errors.AttachmentStoreUnavailableError: 503,
 }
 
 
@@ -60,7 +61,7 @@ _MEANING = {400: "Malformed body (not JSON, broken multipart)", 401: "Not logged
             413: "Upload too large", 415: "The file's content is not of an allowed type", 422: "Invalid request or input",
             429: "Too many failed logins from this address or for this account, or too many logins at once; "
                  "retry after Retry-After seconds",
-            503: "The server is shutting down; try again"}
+            503: "The server is shutting down, or the attachment store does not answer; try again"}
 
 
 def responses(*statuses: int) -> dict[int | str, dict[str, Any]]:

@@ -1,21 +1,26 @@
 """Where attachments' bytes are kept: a small interface, and the database behind it by default.
 
 The database store writes in the session of the step that adds the file, so the file exists exactly
-when the step committed. An S3-compatible store would implement the same three calls (a put
-before the commit leaves an object without a row when the transaction fails; a sweep of keys
-without rows cleans that up); no S3 client is installed, so choosing it is refused at start-up
-rather than pretended.
+when the step committed. `TIXI_ATTACHMENT_STORE=s3` keeps them in an S3-compatible object store
+instead (engine/attachment_s3.py says how a put, get and delete stay consistent with the
+transaction they cannot join). Choosing it without its endpoint, bucket or keys stops the start
+with a message naming the setting.
 """
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
+from pydantic import SecretStr
 from sqlalchemy import delete
 from sqlalchemy.orm import Session
 
 from engine.attachment_tables import AttachmentBlob
+from engine.config import EngineConfig
 from engine.errors import NotFoundError
+
+if TYPE_CHECKING:
+    from engine.attachment_s3 import S3AttachmentStore
 
 
 class AttachmentStore(Protocol):
@@ -48,13 +53,33 @@ class AttachmentStoreConfigError(Exception):
     """The configured store cannot run here; the message names the setting and what to set."""
 
 
-def attachment_store(kind: str) -> AttachmentStore:
+_S3_REQUIRED = (("attachment_s3_endpoint_url", "TIXI_ATTACHMENT_S3_ENDPOINT_URL", "e.g. http://127.0.0.1:9000"),
+                ("attachment_s3_bucket", "TIXI_ATTACHMENT_S3_BUCKET", "a bucket that exists"),
+                ("attachment_s3_access_key_id", "TIXI_ATTACHMENT_S3_ACCESS_KEY_ID", "the access key"),
+                ("attachment_s3_secret_access_key", "TIXI_ATTACHMENT_S3_SECRET_ACCESS_KEY", "its secret"))
+
+
+def attachment_store(config: EngineConfig) -> AttachmentStore:
     """The store TIXI_ATTACHMENT_STORE names. Raises: AttachmentStoreConfigError."""
-    if kind == "database":
+    if config.attachment_store == "database":
         return DatabaseAttachmentStore()
-    if kind == "s3":
-        raise AttachmentStoreConfigError(
-            "TIXI_ATTACHMENT_STORE=s3 is an interface point only: no S3 client (boto3, minio) is installed "
-            "and no S3 store is implemented; set TIXI_ATTACHMENT_STORE=database, or implement "
-            "engine.attachment_store.AttachmentStore (put/get/delete) for your object store")
-    raise AttachmentStoreConfigError(f"TIXI_ATTACHMENT_STORE is {kind!r}; set it to database")
+    return s3_attachment_store(config)
+
+
+def s3_attachment_store(config: EngineConfig) -> S3AttachmentStore:
+    """The S3-compatible store the TIXI_ATTACHMENT_S3_* settings describe. Raises: AttachmentStoreConfigError."""
+    for field, variable, example in _S3_REQUIRED:
+        value = getattr(config, field)
+        if not (value.get_secret_value() if isinstance(value, SecretStr) else value).strip():
+            raise AttachmentStoreConfigError(
+                f"TIXI_ATTACHMENT_STORE is s3 but {variable} is not set; set it ({example}), or set "
+                "TIXI_ATTACHMENT_STORE=database to keep files in the database")
+    from engine.attachment_s3 import S3AttachmentStore, S3Location  # boto3 loads only for this store
+
+    return S3AttachmentStore(S3Location(
+        endpoint_url=config.attachment_s3_endpoint_url, bucket=config.attachment_s3_bucket,
+        region=config.attachment_s3_region, access_key_id=config.attachment_s3_access_key_id,
+        secret_access_key=config.attachment_s3_secret_access_key.get_secret_value(),
+        key_prefix=config.attachment_s3_key_prefix, addressing_style=config.attachment_s3_addressing_style,
+        connect_timeout_seconds=config.attachment_s3_connect_timeout_seconds,
+        read_timeout_seconds=config.attachment_s3_read_timeout_seconds, retries=config.attachment_s3_retries))

@@ -11,7 +11,7 @@ import os
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_DATABASE_URL = "sqlite:///var/tixi.db"
@@ -64,13 +64,29 @@ class EngineConfig(BaseSettings):
     # Attachments (engine/attachments.py): the most one file may hold (the request body limit,
     # TIXI_MAX_UPLOAD_BYTES, caps it too), the types allowed (sniffed from the bytes: image/jpeg,
     # image/png, image/webp, image/gif, application/pdf), how many one case may hold, how long a
-    # file staged for a start form waits for its case, and where the bytes are kept ("database", or
-    # "s3", which is an interface point without a client installed: selecting it stops the start).
+    # file staged for a start form waits for its case, and where the bytes are kept: "database" (in
+    # the step's transaction), or "s3", an S3-compatible object store (engine/attachment_s3.py).
     attachment_max_bytes: int = 10 * 1024 * 1024
     attachment_types: list[str] = Field(default_factory=lambda: list(DEFAULT_ATTACHMENT_TYPES))
     attachment_max_per_case: int = 50
     attachment_staged_hours: float = 24.0
     attachment_store: Literal["database", "s3"] = "database"
+    # The S3-compatible store (MinIO, Ceph, OSS, AWS): endpoint, bucket and keys must be set when it is
+    # chosen. Path-style addressing (http://host/bucket/key) by default, which every such server takes.
+    # Calls are given short timeouts and few retries, so an unreachable store is a quick 503.
+    attachment_s3_endpoint_url: str = ""
+    attachment_s3_bucket: str = ""
+    attachment_s3_region: str = "us-east-1"
+    attachment_s3_access_key_id: str = ""
+    attachment_s3_secret_access_key: SecretStr = SecretStr("")
+    attachment_s3_key_prefix: str = ""
+    attachment_s3_addressing_style: Literal["path", "virtual"] = "path"
+    attachment_s3_connect_timeout_seconds: float = Field(default=3.0, gt=0)
+    attachment_s3_read_timeout_seconds: float = Field(default=10.0, gt=0)
+    attachment_s3_retries: int = Field(default=1, ge=0)
+    # `tixi attachments sweep` deletes objects without a row only once they are this old, so that
+    # the object of a step still in flight (written before its row commits) is not taken.
+    attachment_s3_sweep_grace_minutes: float = Field(default=60.0, ge=0)
 
     # Notifications (engine/notifications/). Links in messages start with `public_url`.
     public_url: str = "http://127.0.0.1:8000"

@@ -130,3 +130,12 @@ class AttachmentTooLargeError(ValidationError):
     """A file past the attachment size limit (413)."""
 
     code, title = "attachment-too-large", "The file is larger than attachments may be"
+
+
+class AttachmentStoreUnavailableError(ServiceError):
+    """The object store holding attachments' bytes did not answer in time (503): try again later.
+
+    Nothing was stored or changed: a failed put rolls the step back with it.
+    """
+
+    code, title = "attachment-store-unavailable", "The attachment store is unavailable"

@@ -16,7 +16,6 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from api.app import create_app
 from api.settings import Settings
-from engine.attachment_store import AttachmentStoreConfigError
 from engine.clock import FrozenClock
 from tests.api.conftest import PDF, Desk, events_of
 from tests.api.test_return_exchange import REQUEST, with_invoice
@@ -219,7 +218,3 @@ def test_a_file_added_to_the_case_itself_and_not_to_an_ended_case(desk: Desk, cl
     late = _upload(client, f"/api/instances/{instance_id}/attachments", director, "late.pdf", PDF)
     assert late.status_code == 409, late.text
 
-
-def test_the_s3_store_is_an_interface_point_refused_at_start_up(app_settings: Settings) -> None:
-    with pytest.raises(AttachmentStoreConfigError, match="TIXI_ATTACHMENT_STORE"):
-        create_app(app_settings.model_copy(update={"attachment_store": "s3"}), run_scheduler=False)
