@@ -283,11 +283,12 @@ def _say_where_mail_goes(settings: Settings) -> None:
 
 @app.command()
 def worker(interval: Annotated[float, typer.Option(help="seconds between ticks")] = 1.0) -> None:
-    """Run the scheduler alone: timers, deadline alerts and the notification outbox (several may run at once)."""
+    """Run the scheduler alone: timers, deadline alerts, the notification outbox, the S3 attachment sweep (several may run at once)."""
     from engine.worker import run_worker
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     settings = _settings()
+    store_or_fail(settings)  # it sweeps the S3 attachment store every hour
     factory = workflow_sessions(make_engine(settings.database_url), settings)
     give_limits(factory, settings.advance_limits())
     _say_where_mail_goes(settings)

@@ -13,8 +13,8 @@ what a step that commits, or one that rolls back, leaves behind:
   retries configured) is AttachmentStoreUnavailableError (503), never a 500 or a hung request.
 - delete deletes nothing. Were the object deleted in the transaction and the transaction then
   rolled back, the row would come back and its bytes would be gone. The row goes with the step;
-  the object stays until `sweep_orphans` (engine/attachment_sweep.py, `tixi attachments sweep`)
-  finds it without a row. The sweep deletes only objects older than a grace period, so that the
+  the object stays until `sweep_orphans` (engine/attachment_sweep.py: every hour in the scheduler,
+  and `tixi attachments sweep`) finds it without a row. The sweep deletes only objects older than a grace period, so that the
   object of a step still in flight (put, row not yet committed) is not taken from under it.
 
 The trade: the bytes are never lost to a rollback, at the cost of orphans (a failed step's upload,

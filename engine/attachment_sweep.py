@@ -9,18 +9,26 @@ not an attachment's (`<uuid>` or `<uuid>.thumbnail`) are not Tixi's and are left
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from engine.attachment_s3 import S3AttachmentStore, StoredObject
+from engine.attachment_store import s3_attachment_store
 from engine.attachment_tables import Attachment
 from engine.clock import Clock
+from engine.config import EngineConfig
 from engine.db import transaction
+
+if TYPE_CHECKING:  # boto3 loads only when the S3 store is chosen (engine/attachment_store.py)
+    from engine.attachment_s3 import S3AttachmentStore, StoredObject
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -49,6 +57,20 @@ def sweep_orphans(factory: sessionmaker[Session], clock: Clock, store: S3Attachm
         totals += _sweep_page(factory, store, page, older_than=clock.now() - grace)
         if on_page is not None:
             on_page(totals)
+    return totals
+
+
+def sweep_configured_store(factory: sessionmaker[Session], clock: Clock, config: EngineConfig) -> SweepCounts | None:
+    """The scheduler's sweep: the S3 store's orphans past the configured grace; None with the database store.
+
+    Raises: AttachmentStoreConfigError, AttachmentStoreUnavailableError.
+    """
+    if config.attachment_store != "s3":
+        return None
+    totals = sweep_orphans(factory, clock, s3_attachment_store(config),
+                           grace=timedelta(minutes=config.attachment_s3_sweep_grace_minutes))
+    log.info("attachment store sweep: %d object(s) listed, %d deleted without a row, %d too young to delete",
+             totals.listed, totals.deleted, totals.young)
     return totals
 
 

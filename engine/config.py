@@ -84,8 +84,9 @@ class EngineConfig(BaseSettings):
     attachment_s3_connect_timeout_seconds: float = Field(default=3.0, gt=0)
     attachment_s3_read_timeout_seconds: float = Field(default=10.0, gt=0)
     attachment_s3_retries: int = Field(default=1, ge=0)
-    # `tixi attachments sweep` deletes objects without a row only once they are this old, so that
-    # the object of a step still in flight (written before its row commits) is not taken.
+    # The sweep (hourly in the scheduler; `tixi attachments sweep`) deletes objects without a row only
+    # once they are this old, so that the object of a step still in flight (written before its row
+    # commits) is not taken.
     attachment_s3_sweep_grace_minutes: float = Field(default=60.0, ge=0)
 
     # Notifications (engine/notifications/). Links in messages start with `public_url`.

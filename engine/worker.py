@@ -1,5 +1,5 @@
-"""The scheduler loop around the ticks (timers, deadline alerts, the outbox, http-connector calls): the only
-place that sleeps."""
+"""The scheduler loop around the ticks (timers, deadline alerts, the outbox, http-connector calls, the hourly
+purges and the S3 attachment sweep): the only place that sleeps."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from datetime import timedelta
 import httpx
 from sqlalchemy.orm import Session, sessionmaker
 
+from engine.attachment_sweep import sweep_configured_store
 from engine.clock import Clock
 from engine.config import EngineConfig
 from engine.http_connector import run_http_connectors
@@ -30,6 +31,7 @@ def run_worker(factory: sessionmaker[Session], clock: Clock, stop: threading.Eve
     log.info("scheduler started (every %.1fs)", interval)
     dispatcher = Dispatcher(config, clock) if config is not None else None
     purge_due = clock.now()  # retention scans the told rows: once an hour is enough
+    sweep_due = clock.now()  # so does the S3 attachment store's sweep, which lists the whole bucket
     # Redirects are not followed: they could lead past the allowed hosts.
     http = httpx.Client(follow_redirects=False) if config is not None else None
     try:
@@ -43,6 +45,9 @@ def run_worker(factory: sessionmaker[Session], clock: Clock, stop: threading.Eve
                     if clock.now() >= purge_due:
                         purge_notifications(factory, clock, retention_days=dispatcher.config.notification_retention_days)
                         purge_due = clock.now() + timedelta(hours=1)
+                    if clock.now() >= sweep_due:
+                        sweep_due = clock.now() + timedelta(hours=1)  # a store that is down is tried next hour
+                        sweep_configured_store(factory, clock, dispatcher.config)
                     done += dispatch_notifications(factory, dispatcher)
                 if http is not None and config is not None:
                     done += run_http_connectors(factory, clock, config=config, http=http)

@@ -9,6 +9,7 @@ half configured stops the start naming the setting; the database stays the defau
 
 from __future__ import annotations
 
+import threading
 import uuid
 from collections.abc import Iterator
 from datetime import timedelta
@@ -34,6 +35,7 @@ from engine.attachment_tables import Attachment, AttachmentBlob
 from engine.clock import FrozenClock
 from engine.db import transaction
 from engine.identity import find_actor
+from engine.worker import run_worker
 from tests.api.conftest import PDF, Desk
 from tests.api.test_attachments import photo
 from tests.api.test_return_exchange import REQUEST
@@ -222,6 +224,32 @@ def test_the_sweep_from_the_command_line_shows_its_counts(s3_desk: Desk, s3_sett
     assert "  ... 2 object(s) listed, 1 deleted" in swept.output
     assert "done: 2 object(s) listed, 1 deleted, 1 kept with their row, 0 kept as too young" in swept.output
     assert set(_objects(s3_settings)) == {kept}
+
+
+class _OneTick(threading.Event):
+    """A stop signal that lets the scheduler loop run exactly one tick, in the test's own thread."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.checks = 0
+
+    def is_set(self) -> bool:
+        self.checks += 1
+        return self.checks > 1
+
+    def wait(self, timeout: float | None = None) -> bool:
+        return True
+
+
+def test_the_scheduler_sweeps_the_store(s3_settings: Settings, store: S3AttachmentStore,
+                                        factory: sessionmaker[Session]) -> None:
+    orphan = str(uuid.uuid4())
+    store.put(None, orphan, PDF)  # as a step does before it fails
+    store.put(None, "not-an-attachment", PDF)
+    put_at = max(item["LastModified"] for item in _objects(s3_settings).values())
+    run_worker(factory, FrozenClock(put_at + GRACE + timedelta(seconds=5)), _OneTick(), interval=0,
+               config=s3_settings)
+    assert set(_objects(s3_settings)) == {"not-an-attachment"}
 
 
 def test_a_store_that_does_not_answer_is_a_503_problem(app_settings: Settings, clock: FrozenClock,
