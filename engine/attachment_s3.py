@@ -55,7 +55,7 @@ class S3Location:
     key_prefix: str = ""
     addressing_style: str = "path"
     connect_timeout_seconds: float = 3.0
-    read_timeout_seconds: float = 10.0
+    read_timeout_seconds: float = 5.0
     retries: int = 1
 
 
@@ -71,7 +71,7 @@ class S3AttachmentStore:
     def __init__(self, location: S3Location) -> None:
         self.location = location
         config = Config(connect_timeout=location.connect_timeout_seconds, read_timeout=location.read_timeout_seconds,
-                        retries={"max_attempts": location.retries + 1, "mode": "standard"},
+                        retries={"total_max_attempts": location.retries + 1, "mode": "standard"},
                         s3={"addressing_style": location.addressing_style})
         self._client: Any = boto3.session.Session().client(
             "s3", endpoint_url=location.endpoint_url, region_name=location.region,

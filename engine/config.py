@@ -82,7 +82,7 @@ class EngineConfig(BaseSettings):
     attachment_s3_key_prefix: str = ""
     attachment_s3_addressing_style: Literal["path", "virtual"] = "path"
     attachment_s3_connect_timeout_seconds: float = Field(default=3.0, gt=0)
-    attachment_s3_read_timeout_seconds: float = Field(default=10.0, gt=0)
+    attachment_s3_read_timeout_seconds: float = Field(default=5.0, gt=0)
     attachment_s3_retries: int = Field(default=1, ge=0)
     # The sweep (hourly in the scheduler; `tixi attachments sweep`) deletes objects without a row only
     # once they are this old, so that the object of a step still in flight (written before its row

@@ -169,10 +169,16 @@ def app_settings(db_engine: Engine) -> Settings:
                     forms_dir=DEFAULT_FORMS_DIR, demo_users=True, scheduler_in_process=False)
 
 
+@contextmanager
+def app_client(settings: Settings, clock: FrozenClock, factory: sessionmaker[Session]) -> Iterator[TestClient]:
+    """The app with these settings on the test's sessions and clock, without a scheduler, served to a test client."""
+    with TestClient(create_app(settings, clock=clock, session_factory=factory, run_scheduler=False)) as test_client:
+        yield test_client
+
+
 @pytest.fixture
 def client(app_settings: Settings, clock: FrozenClock, factory: sessionmaker[Session]) -> Iterator[TestClient]:
-    app = create_app(app_settings, clock=clock, session_factory=factory, run_scheduler=False)
-    with TestClient(app) as test_client:
+    with app_client(app_settings, clock, factory) as test_client:
         yield test_client
 
 

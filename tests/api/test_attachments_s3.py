@@ -9,6 +9,8 @@ half configured stops the start naming the setting; the database stays the defau
 
 from __future__ import annotations
 
+import contextlib
+import socket
 import threading
 import uuid
 from collections.abc import Iterator
@@ -39,7 +41,7 @@ from engine.worker import run_worker
 from tests.api.conftest import PDF, Desk
 from tests.api.test_attachments import photo
 from tests.api.test_return_exchange import REQUEST
-from tests.conftest import free_port
+from tests.conftest import app_client, free_port
 
 BUCKET = "tixi-attachments"
 KEYS = {"attachment_s3_access_key_id": "tixi-test", "attachment_s3_secret_access_key": "tixi-test-secret"}
@@ -83,8 +85,7 @@ def s3_settings(app_settings: Settings, s3_endpoint: str) -> Settings:
 
 @pytest.fixture
 def s3_client(s3_settings: Settings, clock: FrozenClock, factory: sessionmaker[Session]) -> Iterator[TestClient]:
-    app = create_app(s3_settings, clock=clock, session_factory=factory, run_scheduler=False)
-    with TestClient(app) as test_client:
+    with app_client(s3_settings, clock, factory) as test_client:
         yield test_client
 
 
@@ -142,6 +143,12 @@ def test_an_upload_is_an_object_in_the_bucket_and_downloads_unchanged(s3_desk: D
     pdf = s3_client.get(f"/api/attachments/{invoice}", headers=engineer)
     assert pdf.content == PDF and pdf.headers["content-type"] == "application/pdf"
     assert s3_client.get(f"/api/attachments/{photo_id}/thumbnail", headers=engineer).status_code == 200
+
+    # An object gone from the bucket behind Tixi's back (an operator's mistake): a 404 problem, not a 500.
+    _s3_client(s3_settings.attachment_s3_endpoint_url).delete_object(
+        Bucket=BUCKET, Key=f"{s3_settings.attachment_s3_key_prefix}{photo_id}.thumbnail")
+    gone = s3_client.get(f"/api/attachments/{photo_id}/thumbnail", headers=engineer)
+    assert gone.status_code == 404 and gone.json()["type"].endswith("not-found"), gone.text
 
 
 def test_a_step_failing_after_its_put_leaves_an_orphan_the_sweep_takes_once_old(
@@ -263,7 +270,7 @@ def test_a_store_that_does_not_answer_is_a_503_problem(app_settings: Settings, c
     except Exception:
         server.stop()
         raise
-    with TestClient(create_app(settings, clock=clock, session_factory=factory, run_scheduler=False)) as client:
+    with app_client(settings, clock, factory) as client:
         s3_desk = Desk(client, desk.login)
         staged = s3_desk.stage("outlet")
         server.stop()  # the store goes away
@@ -276,6 +283,28 @@ def test_a_store_that_does_not_answer_is_a_503_problem(app_settings: Settings, c
         upload = client.post("/api/attachments", headers=outlet, files={"file": ("b.pdf", PDF, "application/pdf")})
         assert upload.status_code == 503, upload.text
     assert _rows(factory, Attachment) == 1  # the refused upload left no row without its bytes
+
+
+def test_a_store_that_takes_the_connection_and_never_answers_is_a_503_not_a_hang(
+        app_settings: Settings, clock: FrozenClock, factory: sessionmaker[Session], desk: Desk) -> None:
+    with socket.socket() as silent:  # the kernel accepts connections into the backlog; nobody ever reads them
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(8)
+        settings = _s3_settings(app_settings, f"http://127.0.0.1:{silent.getsockname()[1]}").model_copy(update={
+            "attachment_s3_connect_timeout_seconds": 0.5, "attachment_s3_read_timeout_seconds": 0.5})
+        with app_client(settings, clock, factory) as client:
+            upload = client.post("/api/attachments", headers=desk.login("outlet"),
+                                 files={"file": ("a.pdf", PDF, "application/pdf")})
+        silent.setblocking(False)
+        attempts = 0
+        with contextlib.suppress(BlockingIOError):
+            while True:
+                silent.accept()[0].close()
+                attempts += 1
+    assert upload.status_code == 503, upload.text
+    assert attempts == 1 + settings.attachment_s3_retries  # the first try and the one retry configured, no more
+    assert upload.json()["type"].endswith("attachment-store-unavailable")
+    assert _rows(factory, Attachment) == 0
 
 
 @pytest.mark.parametrize("missing", ["attachment_s3_endpoint_url", "attachment_s3_bucket",
