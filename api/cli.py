@@ -127,7 +127,6 @@ def users_unlock(username: str) -> None:
 def users_demo(enable: Annotated[bool, typer.Option("--enable/--disable")] = True) -> None:
     """Create (or disable) the demo users: one per group, named after it, password 'demo'."""
     settings = _settings()
-    store_or_fail(settings)  # before anything is served or changed: a half-configured store is refused
     database = make_engine(settings.database_url)
     factory = workflow_sessions(database, settings)
     with _database_ready(), transaction(factory) as session:
