@@ -1,6 +1,7 @@
 """Issue 16's inbox in the browser: rows that tell cases apart (serial number, model, outlet in the
-page's language), a mark and a filter for the tasks whose 加签 is asked of the reader, and saved filters as tabs (save, open, delete; a bad name refused in the page's
-language), on a phone in Chinese and on a desktop in English."""
+page's language), a mark and a filter for the tasks whose 加签 is asked of the reader, and saved
+filters as tabs (save, open, delete; a bad name refused in the page's language), on a phone in
+Chinese and on a desktop in English."""
 
 from __future__ import annotations
 
