@@ -274,8 +274,12 @@ class TaskOut(Out):
     instance_status: str
     candidate_users: list[str] = Field(default_factory=list,
                                        description="camunda:candidateUsers, on a single task (empty in queue pages)")
-    product_model: str | None = Field(None, description="the registered product's model (queue pages)")
-    outlet_name: str | None = Field(None, description="the registered outlet's name, \"中文 / English\" (queue pages)")
+    product_model: str | None = Field(None, description="the case's product model, else the registered product's "
+                                                        "(queue pages and 已办)")
+    outlet_name: str | None = Field(None, description="the registered outlet's name, \"中文 / English\" "
+                                                      "(queue pages and 已办)")
+    sign_requested: bool = Field(False, description="queue pages: the task is there because the caller is asked "
+                                                    "to sign it (加签)")
 
     @classmethod
     def of(cls, summary: TaskSummary) -> TaskOut:
@@ -322,6 +326,10 @@ class StartedCaseOut(Out):
     status: str
     started_at: datetime
     now_at: list[StopOut]
+    serial_number: str | None
+    product_model: str | None = Field(description="the case's product model, else the registered product's")
+    outlet_code: str | None
+    outlet_name: str | None = Field(description="the registered outlet's name, \"中文 / English\"")
 
 
 class WorkCountsOut(Out):

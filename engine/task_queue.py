@@ -7,16 +7,17 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import exists, func, or_, select, union
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from engine.errors import ValidationError
+from engine.extra_sign_tables import ExtraSign
 from engine.identity import Actor
 from engine.instances import Page
 from engine.register_tables import Outlet, Product
-from engine.states import TaskStatus
+from engine.states import SignStatus, TaskStatus
 from engine.tables import Definition, Instance, Task, TaskCandidateGroup
 from engine.tasks import TaskSummary
-from engine.visibility import queue_routes, within_organisation
+from engine.visibility import queue_routes, sign_asked_of, within_organisation
 
 QUEUE_COUNT_CAP = 1000
 # Each sort as a function of the columns it reads: the branches order `Task`, the page their union.
@@ -44,6 +45,7 @@ def list_tasks(
     outlet_code: str | None = None,
     search: str | None = None,
     due_before: datetime | None = None,
+    sign_requested: bool | None = None,
     sort: str = "created",
     limit: int = 50,
     offset: int = 0,
@@ -52,7 +54,8 @@ def list_tasks(
 
     Case-field filters use the instance's promoted, indexed columns; `search` finds a fragment of the
     business key, customer name, serial number, outlet code or step name. `total` counts up to
-    QUEUE_COUNT_CAP; past it the page says `total_capped`.
+    QUEUE_COUNT_CAP; past it the page says `total_capped`. `sign_requested`: only (or, False, none of)
+    the tasks whose open 加签 is asked of the actor; each summary says whether it is.
     """
     if sort not in SORTS:
         raise ValidationError(f"sort must be one of {', '.join(SORTS)}", field="sort")
@@ -66,6 +69,9 @@ def list_tasks(
         task_conditions.append(Task.assignee == assignee)
     if due_before is not None:  # overdue: due before now (tasks without a due date are never overdue)
         task_conditions.append(Task.due_at < due_before)
+    if sign_requested is not None:
+        asked = sign_asked_of(actor)
+        task_conditions.append(asked if sign_requested else ~asked)
     if unassigned is True:
         task_conditions.append(Task.assignee.is_(None))
     elif unassigned is False:
@@ -105,8 +111,9 @@ def list_tasks(
     # their rows with a row per candidate group.
     page = (select(queue.c.task_id, *queue.c[1:4], counted.label("total"))
             .order_by(*SORTS[sort](queue.c), queue.c.task_id).limit(limit).offset(offset).subquery())
+    sign = aliased(ExtraSign)  # apart from the one a queue route's EXISTS correlates
     rows = session.execute(
-        select(*_SUMMARY_COLUMNS, page.c.total)
+        select(*_SUMMARY_COLUMNS, sign.sign_id.is_not(None), TaskCandidateGroup.group_id, page.c.total)
         .select_from(page)
         .join(Task, Task.task_id == page.c.task_id)
         .join(Instance, Instance.instance_id == Task.instance_id)
@@ -116,6 +123,9 @@ def list_tasks(
         # joined by primary key on the page's rows only, so the queue's branches keep their indexes.
         .outerjoin(Product, Product.serial_number == Instance.serial_number)
         .outerjoin(Outlet, Outlet.code == Instance.outlet_code)
+        # A 加签 asked of the reader (at most one open sign per task: no extra rows), by ix_extra_signs_task_id_status.
+        .outerjoin(sign, (sign.task_id == Task.task_id) & (sign.signer == actor.username)
+                   & (sign.status == SignStatus.OPEN))
         .outerjoin(TaskCandidateGroup, TaskCandidateGroup.task_id == Task.task_id)
         .order_by(*SORTS[sort](page.c), page.c.task_id)
     ).all()
@@ -136,12 +146,13 @@ _SUMMARY_COLUMNS = (
     Task.name, Task.form_key, Task.status, Task.assignee, Task.created_at, Task.due_at, Task.completed_at,
     Task.completed_by, Task.owner, Task.priority, Task.follow_up_at, Task.process_key, Instance.region,
     Instance.outlet_code, Instance.customer_name, Instance.serial_number, Instance.status,
-    func.coalesce(Instance.product_model, Product.model), Outlet.name, TaskCandidateGroup.group_id,
+    func.coalesce(Instance.product_model, Product.model), Outlet.name,
 )
 
 
 def _summaries(rows: Sequence[Sequence[Any]]) -> list[TaskSummary]:
-    """A summary per task of rows of `_SUMMARY_COLUMNS` in queue order, a row per candidate group.
+    """A summary per task of rows of `_SUMMARY_COLUMNS`, whether a sign is asked of the reader, and a
+    candidate group, in queue order, a row per candidate group.
 
     Plain columns, not ORM objects: a page of 50 would otherwise build 150 tracked objects to read
     each once.
@@ -149,17 +160,18 @@ def _summaries(rows: Sequence[Sequence[Any]]) -> list[TaskSummary]:
     summaries: list[TaskSummary] = []
     groups: list[str] = []
     for index, row in enumerate(rows):
-        if row[-2] is not None:
+        if row[-2] is not None:  # the candidate group; row[-1] is the page's count
             groups.append(row[-2])
         if index + 1 == len(rows) or rows[index + 1][0] != row[0]:  # the task's last row
             (task_id, instance_id, definition_key, definition_name, business_key, element_id, name, form_key, status,
              assignee, created_at, due_at, completed_at, completed_by, owner, priority, follow_up_at, process_key,
              region, outlet_code, customer_name, serial_number, instance_status, product_model,
-             outlet_name) = row[:-2]
+             outlet_name, sign_requested) = row[:-2]
             summaries.append(TaskSummary(
                 task_id, instance_id, definition_key, definition_name, business_key, element_id, name, form_key,
                 status, assignee, tuple(sorted(groups)), created_at, due_at, completed_at, completed_by, owner,
                 priority, follow_up_at, process_key, region, outlet_code, customer_name, serial_number,
-                instance_status, product_model=product_model, outlet_name=outlet_name))
+                instance_status, product_model=product_model, outlet_name=outlet_name,
+                sign_requested=bool(sign_requested)))
             groups = []
     return summaries

@@ -60,9 +60,12 @@ class TaskSummary:
     serial_number: str | None
     instance_status: str  # a task of a suspended or failed case waits, but cannot be worked
     candidate_users: tuple[str, ...] = ()  # camunda:candidateUsers (read with the task, not in queue pages)
-    # On queue pages only: the case's product model (else the register's) and the outlet's "中文 / English" name.
+    # On queue, 已办 and 我发起的 pages: the case's product model (else the register's) and the
+    # outlet's "中文 / English" name.
     product_model: str | None = None
     outlet_name: str | None = None
+    # On queue pages: the task is there because the reader is asked to sign it (加签, engine/extra_signs.py).
+    sign_requested: bool = False
 
 
 @dataclass(frozen=True)
@@ -300,11 +303,12 @@ def candidate_groups_of(session: Session, task_ids: list[uuid.UUID]) -> dict[uui
 
 
 def summarize(task: Task, record: Instance, definition: Definition, groups: tuple[str, ...],
-              users: tuple[str, ...] = ()) -> TaskSummary:
+              users: tuple[str, ...] = (), *, product_model: str | None = None,
+              outlet_name: str | None = None) -> TaskSummary:
     return TaskSummary(
         task.task_id, task.instance_id, record.definition_key, definition.name, record.business_key,
         task.element_id, task.name, task.form_key, task.status, task.assignee, groups, task.created_at,
         task.due_at, task.completed_at, task.completed_by, task.owner, task.priority, task.follow_up_at,
         task.process_key, record.region, record.outlet_code, record.customer_name, record.serial_number,
-        record.status, users,
+        record.status, users, product_model=product_model, outlet_name=outlet_name,
     )

@@ -74,9 +74,14 @@ def queue_routes(actor: Actor) -> list[Any]:
         exists().where(TaskCandidateUser.task_id == Task.task_id, TaskCandidateUser.username == actor.username),
         Task.assignee == actor.username,
         Task.owner == actor.username,
-        exists().where(ExtraSign.task_id == Task.task_id, ExtraSign.signer == actor.username,
-                       ExtraSign.status == SignStatus.OPEN),
+        sign_asked_of(actor),
     ]
+
+
+def sign_asked_of(actor: Actor) -> Any:
+    """The task's open 加签 is asked of the actor: a queue route, and the inbox's mark and filter."""
+    return exists().where(ExtraSign.task_id == Task.task_id, ExtraSign.signer == actor.username,
+                          ExtraSign.status == SignStatus.OPEN)
 
 
 def workable_by(actor: Actor) -> Any:

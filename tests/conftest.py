@@ -8,11 +8,13 @@ the run; it is never skipped. TIXI_TEST_DATABASES=sqlite narrows the run for qui
 from __future__ import annotations
 
 import os
+import re
 import socket
 import zipfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 # Every saved workflow is rebuilt from what was written and compared, and finished tasks are
 # spilled into chunks after only two gather, so the whole suite exercises long-case storage:
@@ -24,7 +26,7 @@ import json
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine, delete, text, update
+from sqlalchemy import Engine, delete, event, text, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from api.app import create_app
@@ -151,6 +153,19 @@ def factory(db_engine: Engine, _demo_users: None) -> Iterator[sessionmaker[Sessi
         # Demo users outlive a test: undo what it did to them (disabling, logouts, lock-outs).
         session.execute(text("UPDATE users SET is_active = :yes, token_generation = 0, failed_logins = 0, "
                              "first_failed_at = NULL, locked_until_at = NULL").bindparams(yes=True))
+
+
+@pytest.fixture
+def statements(db_engine: Engine) -> Iterator[list[str]]:
+    """Every statement the driver sends while the test runs, whitespace collapsed (for statement counts)."""
+    seen: list[str] = []
+
+    def count(conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, executemany: bool) -> None:
+        seen.append(re.sub(r"\s+", " ", statement))
+
+    event.listen(db_engine, "before_cursor_execute", count)
+    yield seen
+    event.remove(db_engine, "before_cursor_execute", count)
 
 
 @pytest.fixture

@@ -40,6 +40,8 @@ def list_tasks(
     search: Annotated[str | None, Query(max_length=200, description="a fragment of business key, customer, "
                                         "serial number, outlet code or step name")] = None,
     overdue: Annotated[bool, Query(description="only tasks past their due date")] = False,
+    sign_requested: Annotated[bool | None, Query(description="true: only tasks whose 加签 is asked of the caller; "
+                                                "false: none of them")] = None,
     sort: str = "created",
     limit: Annotated[int, Query(ge=1, le=500)] = 50, offset: Annotated[int, Query(ge=0, le=MAX_INT)] = 0,
 ) -> PageOut[TaskOut]:
@@ -48,7 +50,8 @@ def list_tasks(
                                 business_key=business_key, candidate_group=candidate_group, assignee=assignee,
                                 unassigned=unassigned, customer_name=customer_name, serial_number=serial_number,
                                 region=region, outlet_code=outlet_code, search=search,
-                                due_before=clock.now() if overdue else None, sort=sort, limit=limit, offset=offset)
+                                due_before=clock.now() if overdue else None,
+                                sign_requested=sign_requested, sort=sort, limit=limit, offset=offset)
     return PageOut[TaskOut].of(page, TaskOut.of)
 
 

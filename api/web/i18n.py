@@ -84,6 +84,8 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "tasks.show.all": ("我的组和我的", "My groups and mine"),
     "tasks.show.mine": ("分配给我的", "Assigned to me"),
     "tasks.show.unassigned": ("未认领的", "Unclaimed"),
+    "tasks.show.signing": ("请我加签的", "Signs asked of me"),
+    "tasks.sign_asked": ("请您加签", "Sign asked of you"),
     "tasks.sort": ("排序", "Sort"),
     "tasks.sort.created": ("等待最久", "Waiting longest"),
     "tasks.sort.due": ("到期时间", "Due date"),

@@ -37,7 +37,7 @@ from engine.states import InstanceStatus, TaskAction, TaskStatus, task_actions
 
 router = APIRouter(include_in_schema=False, dependencies=CHECKED_INPUT)
 PAGE_SIZE = 25
-SHOW = ("all", "mine", "unassigned")
+SHOW = ("all", "mine", "unassigned", "signing")  # signing: 加签 asked of the reader
 DUE = ("", "overdue")
 
 
@@ -59,7 +59,7 @@ def inbox(request: Request, session: SessionDep, clock: ClockDep, catalog: Catal
                                 assignee=actor.username if show == "mine" else None,
                                 unassigned=True if show == "unassigned" else None,
                                 due_before=clock.now() if due == "overdue" else None,
-                                sort=sort, limit=PAGE_SIZE, offset=offset)
+                                sign_requested=True if show == "signing" else None, sort=sort, limit=PAGE_SIZE, offset=offset)
         processes = deployed_processes(session)
         saved = saved_filters.list_saved_filters(session, actor=actor)
         went = _where_it_went(session, catalog, actor, done) if done else None

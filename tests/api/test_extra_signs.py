@@ -168,3 +168,27 @@ def test_the_pages_offer_as_signers_only_colleagues_who_may_see_the_case(desk: D
     for name in ("hd.wang", "rcc_director"):  # what the page leaves out, the engine refuses
         _problem(client.post(f"/api/tasks/{approval['task_id']}/extra-signs", headers=director,
                              json={"signer": name, "position": "before", "reason": ASK}), 422)
+
+
+def test_the_signers_queue_row_says_a_sign_is_asked_of_them_and_filters_on_it(desk: Desk, client: TestClient) -> None:
+    _, approval = _at_director(desk)
+    _, other = _at_director(desk)  # in the director's queue, but no sign asked of anyone
+
+    def flags(user: str, **params: Any) -> dict[str, bool]:
+        mine = {approval["task_id"], other["task_id"]}
+        return {t["task_id"]: t["sign_requested"] for t in desk.queue(user, **params) if t["task_id"] in mine}
+
+    assert flags("rcc_director") == {approval["task_id"]: False, other["task_id"]: False}
+    sign = _ask(desk, client, approval["task_id"], "before")
+    assert flags("csd_head") == {approval["task_id"]: True}  # there because the sign is asked of them
+    assert flags("csd_head", sign_requested="true") == {approval["task_id"]: True}
+    assert flags("csd_head", sign_requested="false") == {}
+    # The holder's row carries no mark: the sign is not asked of them.
+    assert flags("rcc_director") == {approval["task_id"]: False, other["task_id"]: False}
+    assert flags("rcc_director", sign_requested="true") == {}
+    assert flags("rcc_director", sign_requested="false") == {approval["task_id"]: False, other["task_id"]: False}
+    bad = client.get("/api/tasks?sign_requested=maybe", headers=desk.login("csd_head"))
+    assert bad.status_code == 422 and bad.json()["errors"][0]["field"] == "sign_requested"
+    assert _sign(desk, client, sign, "approve", "同意 / agreed").status_code == 200
+    assert flags("csd_head") == {}  # signed: out of their queue, and the filter finds nothing
+    assert flags("csd_head", sign_requested="true") == {}

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from playwright.sync_api import Page, expect
 
 from tests.api.test_outlet_onboarding import REGISTRATION
-from tests.web.conftest import PHONE, no_horizontal_scroll, screenshot
+from tests.web.conftest import DESKTOP, PHONE, no_horizontal_scroll, screenshot
 from tests.web.page_api import call, start_case, task_id_of
 
 
@@ -56,19 +56,30 @@ def test_the_case_page_opens_with_the_approval_record(as_user: Callable[..., Pag
     expect(admin.get_by_test_id("history").locator("li[data-event=task_decided]")).to_have_count(2)
 
 
-def test_the_task_page_shows_the_record_in_english_and_on_a_phone(as_user: Callable[..., Page]) -> None:
+RECORD_WORDS = {
+    "zh": {"decided": "审批「技术管理科审核」", "reject": "驳回", "holder": "处理人：outlet",
+           "legal_entity": "具备法人资格是", "reason": "驳回原因工程师不足 / too few engineers"},
+    "en": {"decided": "tech_section decided “Technical section review” Reject", "reject": "Reject",
+           "holder": "held by outlet", "legal_entity": "Has legal-entity statusyes",
+           "reason": "Reason for rejection工程师不足 / too few engineers"},
+}
+
+
+def test_the_task_page_shows_the_record_in_both_languages_at_desktop_and_phone_width(
+        as_user: Callable[..., Page]) -> None:
     key = "TS-WEB-RECORD-EN"
     rejected_onboarding(as_user, key)
-    for viewport in (None, PHONE):
-        page = as_user("outlet", **({"viewport": viewport} if viewport else {}))
+    for lang, viewport in (("zh", DESKTOP), ("zh", PHONE), ("en", DESKTOP), ("en", PHONE)):
+        words = RECORD_WORDS[lang]
+        page = as_user("outlet", lang=lang, viewport=viewport)
         page.goto(f"/tasks/{task_id_of(page, key, 'review_rejection')}")
-        record = page.get_by_test_id("approval-record")
-        expect(record.locator("li[data-kind=decided]").nth(1)).to_contain_text(
-            "tech_section decided “Technical section review” Reject")
-        expect(page.get_by_test_id("case-now")).to_contain_text("held by outlet")
+        decided = page.get_by_test_id("approval-record").locator("li[data-kind=decided]").nth(1)
+        expect(decided).to_contain_text(words["decided"])
+        expect(decided.get_by_test_id("outcome")).to_have_text(words["reject"])
+        expect(page.get_by_test_id("case-now")).to_contain_text(words["holder"])
         expect(page.get_by_test_id("case-fields").locator("tr[data-field=legal_entity]")).to_have_text(
-            "Has legal-entity statusyes")
+            words["legal_entity"])
         expect(page.get_by_test_id("case-fields").locator("tr[data-field=rejection_reason]")).to_have_text(
-            "Reason for rejection工程师不足 / too few engineers")
+            words["reason"])
         assert no_horizontal_scroll(page)
     screenshot(page, "phone-task-record")

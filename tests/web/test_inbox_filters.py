@@ -1,6 +1,7 @@
 """Issue 16's inbox in the browser: rows that tell cases apart (serial number, model, outlet in the
-page's language), and saved filters as tabs (save, open, delete; a bad name refused in the page's
-language), on a phone in Chinese and on a desktop in English."""
+page's language), a mark and a filter for the tasks whose 加签 is asked of the reader, and saved
+filters as tabs (save, open, delete; a bad name refused in the page's language), on a phone in
+Chinese and on a desktop in English."""
 
 from __future__ import annotations
 
@@ -11,8 +12,9 @@ from collections.abc import Callable
 from playwright.sync_api import Page, expect
 
 from tests.api.test_complaint_handling import CUSTOMER_INTAKE
-from tests.web.conftest import PHONE, log_in, no_horizontal_scroll, screenshot
-from tests.web.page_api import call, start_case
+from tests.web.conftest import DESKTOP, PHONE, log_in, no_horizontal_scroll, screenshot
+from tests.web.page_api import call, start_case, task_id_of
+from tests.web.test_extra_sign_in_pages import _at_director
 
 
 def _new_director(as_user: Callable[..., Page]) -> str:
@@ -32,6 +34,38 @@ def test_inbox_rows_show_serial_model_and_outlet_in_the_pages_language(as_user: 
         expect(row.get_by_test_id("case-marks")).to_have_text(f"SN-2025-000123 · KFR-35GW · {outlet}")
         if viewport:
             assert no_horizontal_scroll(page)
+
+
+def test_a_sign_asked_of_the_reader_is_marked_and_filtered_in_both_languages(as_user: Callable[..., Page]) -> None:
+    key = f"TH-WEB-ASKED-{uuid.uuid4().hex[:6]}"
+    _at_director(as_user, key)
+    director = as_user("rcc_director")
+    task_id = task_id_of(director, key, "rcc_director_approval")
+    call(director, "POST", f"/api/tasks/{task_id}/claim")
+    call(director, "POST", f"/api/tasks/{task_id}/extra-signs",
+         {"signer": "csd_head", "position": "before", "reason": "请会签 / please co-sign"})
+    director.goto(f"/tasks?q={key}")
+    row = director.get_by_test_id("task-list").get_by_role("row").filter(has_text=key)
+    expect(row).to_have_count(1)
+    expect(row.get_by_test_id("sign-asked")).to_have_count(0)  # the holder was not asked
+    words = {"zh": ("请您加签", "显示", "请我加签的", "筛选"), "en": ("Sign asked of you", "Show", "Signs asked of me", "Filter")}
+    for lang, viewport in (("zh", PHONE), ("en", DESKTOP)):
+        badge, show, signing, button = words[lang]
+        head = as_user("csd_head", lang=lang, viewport=viewport)
+        head.goto(f"/tasks?q={key}")
+        row = head.get_by_test_id("task-list").get_by_role("row").filter(has_text=key)
+        expect(row.get_by_test_id("sign-asked")).to_have_text(badge)
+        head.get_by_label(show, exact=True).select_option(label=signing)
+        head.get_by_role("button", name=button, exact=True).click()
+        expect(head).to_have_url(re.compile(r"show=signing"))
+        expect(head.get_by_test_id("task-list").get_by_role("row").filter(has_text=key)
+               .get_by_test_id("sign-asked")).to_have_text(badge)
+        expect(head.get_by_test_id("task-list").locator("[data-testid=sign-asked]")).to_have_count(
+            head.get_by_test_id("task-list").locator("tbody tr").count())  # only tasks asked of them
+        if viewport is PHONE:
+            assert no_horizontal_scroll(head)
+            head.get_by_test_id("task-list").scroll_into_view_if_needed()  # the row, below the filters
+        screenshot(head, f"inbox-sign-asked-{lang}")
 
 
 def test_saved_filters_as_tabs_on_a_desktop_in_english(as_user: Callable[..., Page], page: Page) -> None:

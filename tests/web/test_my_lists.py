@@ -1,5 +1,5 @@
 """已办 and 我发起的 in the navigation, with their counts, on a phone in Chinese and on a desktop in
-English: each row says where the case is now."""
+English: each row says where the case is now and what tells it apart (serial number, model, outlet)."""
 
 from __future__ import annotations
 
@@ -10,8 +10,10 @@ from collections.abc import Callable
 from playwright.sync_api import Page, expect
 
 from tests.api.test_outlet_onboarding import REGISTRATION
-from tests.web.conftest import PHONE, log_in, no_horizontal_scroll, screenshot
+from tests.api.test_return_exchange import REQUEST
+from tests.web.conftest import DESKTOP, PHONE, log_in, no_horizontal_scroll, screenshot
 from tests.web.page_api import call, start_case
+from tests.web.test_extra_sign_in_pages import _at_director
 
 
 def new_user(as_user: Callable[..., Page], group: str) -> str:
@@ -50,4 +52,23 @@ def test_started_and_done_lists_with_their_counts(as_user: Callable[..., Page], 
     expect(page.get_by_role("heading", level=1)).to_have_text("Tasks I completed")
     row = page.get_by_test_id("done-list").get_by_role("row").filter(has_text="TS-WEB-MINE")
     expect(row.get_by_test_id("now-at")).to_have_text("Technical section review · tech_section")
-    screenshot(page, "done-list")
+
+
+def test_done_and_started_rows_show_serial_model_and_outlet_in_the_pages_language(
+        as_user: Callable[..., Page]) -> None:
+    key = f"TH-WEB-LISTS-{uuid.uuid4().hex[:6]}"
+    _at_director(as_user, key)  # the outlet started the return and inspected the product
+    for lang, viewport, outlet in (("zh", PHONE, "天津和平特约服务网点"), ("en", DESKTOP, "Tianjin Heping outlet")):
+        page = as_user("outlet", lang=lang, viewport=viewport)
+        marks = f"{REQUEST['serial_number']} · {REQUEST['product_model']} · {outlet}"
+        page.goto("/started")
+        row = page.get_by_test_id("started-list").get_by_role("row").filter(has_text=key)
+        expect(row.get_by_test_id("case-marks")).to_have_text(marks)
+        expect(row.get_by_test_id("now-at")).to_contain_text("rcc_director")
+        assert no_horizontal_scroll(page)
+        screenshot(page, f"started-list-{lang}")
+        page.goto("/tasks/done")
+        row = page.get_by_test_id("done-list").get_by_role("row").filter(has_text=key)
+        expect(row.get_by_test_id("case-marks")).to_have_text(marks)
+        assert no_horizontal_scroll(page)
+        screenshot(page, f"done-list-{lang}")
