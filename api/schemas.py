@@ -14,7 +14,7 @@ from engine.data_limits import data_problem
 from engine.definitions import DefinitionInfo
 from engine.external_tasks import ExternalTaskInfo
 from engine.identity import GroupInfo, UserInfo
-from engine.instances import InstanceDetail, InstanceSummary, Page
+from engine.instance_detail import InstanceDetail, InstanceSummary, Page
 from engine.service_accounts import ServiceAccountInfo
 from engine.tasks import TaskDetail, TaskSummary
 

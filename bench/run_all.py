@@ -62,7 +62,7 @@ def summary_rows(results: dict[str, dict[str, Any]]) -> list[list[Any]]:
     rows.append(["durable-write floor, raw psycopg (instances/s)", layer.get("durable_write_floor_instances_per_s"), "", ""])
     rows.append(["combined limit 1/(1/floor+ser + 1/durable) (instances/s)", layer.get("combined_limit_instances_per_s"),
                  "", ""])
-    for kind in ("sqlite", "postgresql"):
+    for kind in ("sqlite", "postgresql", "postgresql, claim in complete"):
         if kind in engine:
             figures = engine[kind]
             rows.append([f"engine layer {kind} (instances/s)", figures["instances_per_s"], "", ""])

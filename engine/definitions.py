@@ -7,6 +7,7 @@ script and timer expression passes the sandbox's static check.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import uuid
 from dataclasses import dataclass
@@ -14,7 +15,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from lxml import etree
-from sqlalchemy import func, select, update
+from sqlalchemy import Select, func, select, update
 from sqlalchemy.orm import Session
 
 from engine.audit import record_event
@@ -155,17 +156,23 @@ def list_versions(session: Session, key: str) -> list[DefinitionInfo]:
 
 def get_definition_row(session: Session, key: str, version: int | None = None, kind: str | None = None) -> Definition:
     """The given version of a key, or its latest. Raises: NotFoundError."""
+    row = session.scalars(_definition_row_query(key, version, kind)).first()
+    if row is None:
+        what = f"version {version} of '{key}'" if version is not None else f"'{key}'"
+        raise NotFoundError(f"no {kind or 'definition'} {what}", key=key)
+    return row
+
+
+@functools.lru_cache(maxsize=256)
+def _definition_row_query(key: str, version: int | None, kind: str | None) -> Select[Definition]:
+    """Built once per key (a handful of processes), as every start and deploy looks one up."""
     # The spec is read when a cache misses (engine/bundles.py says why), not with the row.
     query = select(Definition).where(Definition.key == key).options(*WITHOUT_SPEC)
     if kind is not None:
         query = query.where(Definition.kind == kind)
     if version is not None:
         query = query.where(Definition.version == version)
-    row = session.scalars(query.order_by(Definition.version.desc()).limit(1)).first()
-    if row is None:
-        what = f"version {version} of '{key}'" if version is not None else f"'{key}'"
-        raise NotFoundError(f"no {kind or 'definition'} {what}", key=key)
-    return row
+    return query.order_by(Definition.version.desc()).limit(1)
 
 
 def get_source(session: Session, key: str, version: int) -> tuple[str, str]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -15,7 +15,7 @@ from engine.attachment_fields import bind_staged, check_attachment_fields
 from engine.audit import HistoryEvent, begin_chain, events_of_instance, record_event
 from engine.bpmn.serialization import SERIALIZER_VERSION
 from engine.bpmn.spiff_adapter import WorkflowError, WorkflowRun
-from engine.bundles import Bundle, bundle_of, resolve_bundle
+from engine.bundles import bundle_of, resolve_bundle
 from engine.case_numbers import next_case_number
 from engine.catalog import FormCatalog
 from engine.clock import Clock
@@ -32,6 +32,7 @@ from engine.errors import (
 from engine.external_tasks import retry_external_incidents
 from engine.identity import Actor
 from engine.incidents import process_error
+from engine.instance_detail import InstanceDetail, InstanceSummary, Page, detail_of, summary_of
 from engine.internal_fields import NONE_INTERNAL, InternalFields, visible_history, visible_variables
 from engine.notifications.outbox import notify_case_ended
 from engine.permissions import Permission, has, may_start, require, sees_everything
@@ -41,58 +42,11 @@ from engine.states import (
     INSTANCE_TRANSITIONS,
     InstanceAction,
     InstanceStatus,
-    TaskStatus,
-    TimerStatus,
-    instance_actions,
 )
-from engine.tables import AuditEvent, Definition, Instance, Task, TaskCandidateGroup, Timer
+from engine.tables import AuditEvent, Definition, Instance
 from engine.task_incidents import refuse_a_start_with_a_task_incident, retry_task_incident
 from engine.visibility import instance_visible_to, visible_instance
-from engine.withdrawal import withdraw_blocker
 from engine.workflow_store import load_run, save_run
-
-
-@dataclass(frozen=True)
-class InstanceSummary:
-    instance_id: uuid.UUID
-    definition_key: str
-    definition_version: int
-    definition_name: str
-    business_key: str | None
-    status: str
-    status_reason: str | None
-    started_by: str
-    started_at: datetime
-    updated_at: datetime
-    ended_at: datetime | None
-    allowed_actions: tuple[InstanceAction, ...] = ()  # what the reader may do with it now
-
-
-@dataclass(frozen=True)
-class WaitingTaskRef:
-    task_id: uuid.UUID
-    element_id: str
-    name: str
-    candidate_groups: tuple[str, ...]
-    assignee: str | None
-    due_at: datetime | None
-
-
-@dataclass(frozen=True)
-class InstanceDetail:
-    summary: InstanceSummary
-    waiting_tasks: tuple[WaitingTaskRef, ...]
-    pending_timers: tuple[dict[str, Any], ...]
-    variables: dict[str, Any]
-
-
-@dataclass(frozen=True)
-class Page:
-    items: list[Any]
-    total: int
-    limit: int
-    offset: int
-    total_capped: bool = False  # counting stopped at `total`: there are more
 
 
 def start_instance(
@@ -187,7 +141,7 @@ def launch_instance(
         raise process_error(error, definition.key) from None
     save_run(session, clock, actor=actor.username, record=record, bundle=bundle, run=run, steps=steps)
     refuse_a_start_with_a_task_incident(session, record)
-    return _detail(session, actor, record, bundle, run)
+    return detail_of(session, actor, record, bundle, run, just_started=True)
 
 
 def retry_instance(
@@ -214,13 +168,13 @@ def retry_instance(
         record_event(session, clock, actor=actor.username, event_type="incident_resolved", instance_id=instance_id,
                      definition_key=record.definition_key, data={"reason": reason, "variables": variables})
         session.flush()
-        return _detail(session, actor, record, bundle, run)
+        return detail_of(session, actor, record, bundle, run)
     if (done := retry_task_incident(session, record=record, run=run, bundle=bundle)) is not None:
         # A new task's assignee or due date failed: the workflow is where it was; the task is assigned again.
         record_event(session, clock, actor=actor.username, event_type="incident_resolved", instance_id=instance_id,
                      definition_key=record.definition_key, data={"reason": reason, **done})
         session.flush()
-        return _detail(session, actor, record, bundle, run)
+        return detail_of(session, actor, record, bundle, run)
     try:
         steps = run.retry(variables, clock.now())
     except KeyError:
@@ -231,7 +185,7 @@ def retry_instance(
     record_event(session, clock, actor=actor.username, event_type="incident_resolved", instance_id=instance_id,
                  definition_key=record.definition_key, data={"reason": reason, "variables": variables})
     save_run(session, clock, actor=actor.username, record=record, bundle=bundle, run=run, steps=steps)
-    return _detail(session, actor, record, bundle, run)
+    return detail_of(session, actor, record, bundle, run)
 
 
 def _manual_start_event(definition: Definition) -> str | None:
@@ -253,7 +207,7 @@ def get_instance(session: Session, *, actor: Actor, instance_id: uuid.UUID,
     """
     record = visible_instance(session, actor, instance_id)
     bundle = bundle_of(session, record)
-    detail = _detail(session, actor, record, bundle, load_run(record, bundle))
+    detail = detail_of(session, actor, record, bundle, load_run(record, bundle))
     return replace(detail, variables=visible_variables(actor, detail.variables, internal))
 
 
@@ -291,7 +245,7 @@ def list_instances(
         query = query.where(instance_visible_to(actor))
     total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
     rows = session.execute(query.order_by(Instance.started_at.desc(), Instance.instance_id).limit(limit).offset(offset))
-    return Page([_summary(record, definition, actor) for record, definition in rows], total, limit, offset)
+    return Page([summary_of(record, definition, actor) for record, definition in rows], total, limit, offset)
 
 
 def instance_history(session: Session, *, actor: Actor, instance_id: uuid.UUID,
@@ -353,37 +307,4 @@ def _change_status(
             run.cancel()
             save_run(session, clock, actor=actor.username, record=record, bundle=bundle, run=run, steps=[])
     flush(session)
-    return _summary(record, bundle.definition, actor)
-
-
-
-def _summary(record: Instance, definition: Definition, actor: Actor) -> InstanceSummary:
-    return InstanceSummary(
-        record.instance_id, record.definition_key, definition.version, definition.name, record.business_key,
-        record.status, record.status_reason, record.started_by, record.started_at, record.updated_at,
-        record.ended_at, instance_actions(actor, record.status),
-    )
-
-
-def _detail(session: Session, actor: Actor, record: Instance, bundle: Bundle, run: WorkflowRun) -> InstanceDetail:
-    tasks = session.scalars(
-        select(Task).where(Task.instance_id == record.instance_id, Task.status == TaskStatus.OPEN).order_by(Task.created_at)
-    ).all()
-    groups: dict[uuid.UUID, list[str]] = {}
-    for link in session.scalars(select(TaskCandidateGroup).where(TaskCandidateGroup.task_id.in_([t.task_id for t in tasks]))):
-        groups.setdefault(link.task_id, []).append(link.group_id)
-    timers = session.scalars(
-        select(Timer).where(Timer.instance_id == record.instance_id, Timer.status == TimerStatus.PENDING).order_by(Timer.due_at)
-    ).all() if bundle.uses("timer_events") else []
-    variables = run.variables()
-    summary = _summary(record, bundle.definition, actor)
-    if record.started_by == actor.username and withdraw_blocker(session, actor, record) is None:
-        summary = replace(summary, allowed_actions=(*summary.allowed_actions, InstanceAction.WITHDRAW))
-    return InstanceDetail(
-        summary,
-        tuple(WaitingTaskRef(t.task_id, t.element_id, t.name, tuple(sorted(groups.get(t.task_id, []))), t.assignee,
-                             t.due_at) for t in tasks),
-        tuple({"timer_id": str(t.timer_id), "element_id": t.element_id, "name": t.name,
-               "due_at": t.due_at.isoformat()} for t in timers),
-        variables,
-    )
+    return summary_of(record, bundle.definition, actor)

@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, defer
 
 from engine.identity import Actor
-from engine.instances import Page
+from engine.instance_detail import Page
 from engine.register_tables import Outlet, Product
 from engine.states import InstanceStatus, TaskStatus
 from engine.tables import Definition, Instance, Task

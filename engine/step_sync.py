@@ -13,7 +13,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import bindparam, or_, select
 from sqlalchemy.orm import Session
 
 from engine.audit import record_event
@@ -125,6 +125,12 @@ def _record_steps(
                      definition_key=record.definition_key, data=data)
 
 
+# Built once (it runs at every step); an empty `ready` list is an IN over nothing, false on both dialects.
+_OPEN_OR_READY_TASKS = select(Task).where(
+    Task.instance_id == bindparam("instance_id"),
+    or_(Task.status == TaskStatus.OPEN, Task.task_id.in_(bindparam("ready", expanding=True))))
+
+
 def _sync_tasks(
     session: Session, clock: Clock, *, actor: str, record: Instance, bundle: Bundle, run: WorkflowRun,
     ready_tasks: list[ReadyUserTask],
@@ -132,8 +138,8 @@ def _sync_tasks(
     now = clock.now()
     ready = {t.task_id: t for t in ready_tasks}
     # One query for the open rows and for any row the ready tasks already have (one per task ever readied).
-    known = {row.task_id: row for row in session.scalars(select(Task).where(
-        Task.instance_id == record.instance_id, or_(Task.status == TaskStatus.OPEN, Task.task_id.in_(list(ready)))))}
+    known = {row.task_id: row for row in session.scalars(
+        _OPEN_OR_READY_TASKS, {"instance_id": record.instance_id, "ready": list(ready)})}
     open_rows = {task_id: row for task_id, row in known.items() if row.status == TaskStatus.OPEN}
     for task_id, row in open_rows.items():
         if task_id not in ready:

@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import exists, func, or_, select, union
+from sqlalchemy import bindparam, exists, func, or_, select, union
 from sqlalchemy.orm import Session, aliased
 
 from engine.errors import ValidationError
 from engine.extra_sign_tables import ExtraSign
 from engine.identity import Actor
-from engine.instances import Page
+from engine.instance_detail import Page
 from engine.register_tables import Outlet, Product
 from engine.states import SignStatus, TaskStatus
 from engine.tables import Definition, Instance, Task, TaskCandidateGroup
@@ -61,14 +62,44 @@ def list_tasks(
         raise ValidationError(f"sort must be one of {', '.join(SORTS)}", field="sort")
     if status not in TaskStatus.__members__.values():
         raise ValidationError(f"status must be one of {', '.join(TaskStatus)}", field="status")
+    # Each filter's value is a bound parameter: the statement is built once per actor and set of
+    # filters given (`_queue_statement`), a search term aside (a LIKE pattern of its own).
+    given = {name: value for name, value in (
+        ("candidate_group", candidate_group), ("assignee", assignee), ("due_before", due_before),
+        ("definition_key", definition_key), ("business_key", business_key), ("customer_name", customer_name),
+        ("serial_number", serial_number), ("region", region), ("outlet_code", outlet_code)) if value}
+    term = search.strip() if search and search.strip() else None
+    page_query, counted = _queue_statement(actor, status, sort, frozenset(given), unassigned, sign_requested, term)
+    parameters = {**given, "cap": offset + limit, "limit": limit, "offset": offset}
+    rows = session.execute(page_query, parameters).all()
+    counted_total: int
+    if rows:
+        counted_total = rows[0].total
+    elif offset:  # paged past the end: the count still says how far the queue goes
+        counted_total = session.scalar(select(counted), parameters) or 0
+    else:  # the first offset + limit of an empty queue
+        counted_total = 0
+    total, capped = (QUEUE_COUNT_CAP, True) if counted_total > QUEUE_COUNT_CAP else (counted_total, False)
+    return Page(_summaries(rows), total, limit, offset, total_capped=capped)
+
+
+@functools.lru_cache(maxsize=512)
+def _queue_statement(actor: Actor, status: str, sort: str, given: frozenset[str], unassigned: bool | None,
+                     sign_requested: bool | None, term: str | None) -> tuple[Any, Any]:
+    """The queue page's statement and its capped count, built once per actor and shape of filters.
+
+    The filters' values, the page's size and offset are bound parameters named after them;
+    building the statement (five routes, each a branch of the union) costs several times what
+    PostgreSQL spends running it.
+    """
     task_conditions: list[Any] = [Task.status == status]
-    if candidate_group:
+    if "candidate_group" in given:
         task_conditions.append(exists().where(TaskCandidateGroup.task_id == Task.task_id,
-                                              TaskCandidateGroup.group_id == candidate_group))
-    if assignee:
-        task_conditions.append(Task.assignee == assignee)
-    if due_before is not None:  # overdue: due before now (tasks without a due date are never overdue)
-        task_conditions.append(Task.due_at < due_before)
+                                              TaskCandidateGroup.group_id == bindparam("candidate_group")))
+    if "assignee" in given:
+        task_conditions.append(Task.assignee == bindparam("assignee"))
+    if "due_before" in given:  # overdue: due before now (tasks without a due date are never overdue)
+        task_conditions.append(Task.due_at < bindparam("due_before"))
     if sign_requested is not None:
         asked = sign_asked_of(actor)
         task_conditions.append(asked if sign_requested else ~asked)
@@ -76,18 +107,14 @@ def list_tasks(
         task_conditions.append(Task.assignee.is_(None))
     elif unassigned is False:
         task_conditions.append(Task.assignee.is_not(None))
-    case_conditions: list[Any] = [column == value for column, value in (
-        (Instance.definition_key, definition_key), (Instance.business_key, business_key),
-        (Instance.customer_name, customer_name), (Instance.serial_number, serial_number),
-        (Instance.region, region), (Instance.outlet_code, outlet_code)) if value]
+    case_conditions: list[Any] = [column == bindparam(name) for name, column in CASE_FILTERS if name in given]
     if actor.outlet_code is not None or actor.region_code is not None:
         case_conditions.append(within_organisation(actor))
-    if search and search.strip():
-        term = search.strip()
+    if term is not None:
         case_conditions.append(or_(*(column.icontains(term, autoescape=True) for column in (
             Instance.business_key, Instance.customer_name, Instance.serial_number, Instance.outlet_code, Task.name))))
 
-    def routes(cap: int, ordered: bool) -> Any:
+    def routes(cap: Any, ordered: bool) -> Any:
         """The queue's tasks, each route (group, assignee, owner) a branch of its own of at most `cap`."""
         branches = []
         for route in queue_routes(actor):
@@ -105,14 +132,15 @@ def list_tasks(
 
     # Counting stops past QUEUE_COUNT_CAP: an exact count of a queue of 100,000 reads all of it.
     counted = select(func.count()).select_from(routes(QUEUE_COUNT_CAP + 1, ordered=False)).scalar_subquery()
-    queue = routes(offset + limit, ordered=True)
+    queue = routes(bindparam("cap"), ordered=True)
     # One round trip: the page's ids in queue order (at most `limit` rows, so PostgreSQL probes the
     # tables by primary key), the capped count beside them (uncorrelated, so computed once), and
     # their rows with a row per candidate group.
     page = (select(queue.c.task_id, *queue.c[1:4], counted.label("total"))
-            .order_by(*SORTS[sort](queue.c), queue.c.task_id).limit(limit).offset(offset).subquery())
+            .order_by(*SORTS[sort](queue.c), queue.c.task_id).limit(bindparam("limit")).offset(bindparam("offset"))
+            .subquery())
     sign = aliased(ExtraSign)  # apart from the one a queue route's EXISTS correlates
-    rows = session.execute(
+    statement = (
         select(*_SUMMARY_COLUMNS, sign.sign_id.is_not(None), TaskCandidateGroup.group_id, page.c.total)
         .select_from(page)
         .join(Task, Task.task_id == page.c.task_id)
@@ -128,16 +156,14 @@ def list_tasks(
                    & (sign.status == SignStatus.OPEN))
         .outerjoin(TaskCandidateGroup, TaskCandidateGroup.task_id == Task.task_id)
         .order_by(*SORTS[sort](page.c), page.c.task_id)
-    ).all()
-    counted_total: int
-    if rows:
-        counted_total = rows[0].total
-    elif offset:  # paged past the end: the count still says how far the queue goes
-        counted_total = session.scalar(select(counted)) or 0
-    else:  # the first offset + limit of an empty queue
-        counted_total = 0
-    total, capped = (QUEUE_COUNT_CAP, True) if counted_total > QUEUE_COUNT_CAP else (counted_total, False)
-    return Page(_summaries(rows), total, limit, offset, total_capped=capped)
+    )
+    return statement, counted
+
+
+# The case-field filters, by parameter name: the instance's promoted, indexed columns.
+CASE_FILTERS = (("definition_key", Instance.definition_key), ("business_key", Instance.business_key),
+                ("customer_name", Instance.customer_name), ("serial_number", Instance.serial_number),
+                ("region", Instance.region), ("outlet_code", Instance.outlet_code))
 
 
 # A queue page's columns: case fields, but not the workflow state or the process spec (kilobytes each).

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import functools
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import bindparam, or_, select
 from sqlalchemy.orm import Session, aliased, defer
 
 from engine.attachment_fields import check_attachment_fields
@@ -263,6 +264,23 @@ def _task_rows(
     session: Session, actor: Actor, task_id: uuid.UUID, *, lock: bool, with_sign: bool
 ) -> tuple[Task, Instance, Definition, tuple[str, ...], ExtraSign | None]:
     """`visible_task_with_groups`, and with `with_sign` the task's open 加签 in the same query."""
+    rows = session.execute(_task_rows_query(actor, lock, with_sign), {"task_id": task_id}).all()
+    if not rows:
+        raise NotFoundError(f"no task {task_id}")
+    groups = tuple(sorted({row[3] for row in rows if row[3] is not None}))
+    if lock:
+        hold_chain(session, rows[0][1])
+    return rows[0][0], rows[0][1], rows[0][2], groups, rows[0][4] if with_sign else None
+
+
+@functools.lru_cache(maxsize=1024)
+def _task_rows_query(actor: Actor, lock: bool, with_sign: bool) -> Any:
+    """The statement of `_task_rows`, built once per actor and flags (the task's id is a parameter).
+
+    Building it (the visibility rule's five routes, the aliases, the lock) costs more CPU than
+    PostgreSQL spends running it by primary key; SQLAlchemy caches its SQL, not its construction.
+    An actor whose groups or place change is another key (`Actor` is a frozen value).
+    """
     link = aliased(TaskCandidateGroup)  # apart from the one the visibility EXISTS correlates
     sign = aliased(ExtraSign)
     query = (
@@ -270,7 +288,7 @@ def _task_rows(
         .join(Instance, Instance.instance_id == Task.instance_id)
         .join(Definition, Definition.definition_id == Instance.definition_id)
         .outerjoin(link, link.task_id == Task.task_id)
-        .where(Task.task_id == task_id)
+        .where(Task.task_id == bindparam("task_id"))
         # The workflow's state and the process spec (kilobytes of JSON each) are read only when this
         # server's workflow cache misses (engine/workflow_store.py load_run); deferred, a warm cache
         # never decodes them. A miss loads them then, one statement each.
@@ -283,13 +301,7 @@ def _task_rows(
     if lock:
         # FOR UPDATE OF instances (PostgreSQL; SQLite has one writer); fresh values, as the lock read them.
         query = query.with_for_update(of=Instance).execution_options(populate_existing=True)
-    rows = session.execute(query).all()
-    if not rows:
-        raise NotFoundError(f"no task {task_id}")
-    groups = tuple(sorted({row[3] for row in rows if row[3] is not None}))
-    if lock:
-        hold_chain(session, rows[0][1])
-    return rows[0][0], rows[0][1], rows[0][2], groups, rows[0][4] if with_sign else None
+    return query
 
 
 def candidate_groups_of(session: Session, task_ids: list[uuid.UUID]) -> dict[uuid.UUID, tuple[str, ...]]:

@@ -14,11 +14,12 @@ one's scope: a task of outlet A1 reaches no other outlet, a region A case no reg
 
 from __future__ import annotations
 
+import functools
 import uuid
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import and_, exists, or_, select
+from sqlalchemy import Select, and_, bindparam, exists, or_, select
 from sqlalchemy.orm import Session
 
 from engine.errors import NotFoundError
@@ -118,10 +119,15 @@ def case_allows(actor: Actor, *, outlet_code: str | None, region: str | None) ->
 
 def visible_instance(session: Session, actor: Actor, instance_id: uuid.UUID) -> Instance:
     """The case, if the actor may read it. Raises: NotFoundError (also when it is not theirs to see)."""
-    query = select(Instance).where(Instance.instance_id == instance_id)
-    if not sees_everything(actor):
-        query = query.where(instance_visible_to(actor))
-    record = session.scalars(query).first()
+    record = session.scalars(_visible_instance_query(actor), {"instance_id": instance_id}).first()
     if record is None:
         raise NotFoundError(f"no instance {instance_id}")
     return record
+
+
+@functools.lru_cache(maxsize=1024)
+def _visible_instance_query(actor: Actor) -> Select[Instance]:
+    """Built once per actor (`Actor` is a frozen value: changed groups or place are another key);
+    the visibility rule costs more to build than PostgreSQL spends on the lookup."""
+    query = select(Instance).where(Instance.instance_id == bindparam("instance_id"))
+    return query if sees_everything(actor) else query.where(instance_visible_to(actor))

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from engine.audit import record_event
@@ -30,6 +30,13 @@ WITHDRAWN = "withdrawn"  # the history's event type and the case's status reason
 MAX_REASON = 2000
 
 
+_ACTED_BY_ANOTHER = (  # built once: every read of a case by its starter asks
+    select(AuditEvent.actor, AuditEvent.data)
+    .where(AuditEvent.instance_id == bindparam("instance_id"), AuditEvent.event_type == "task_completed",
+           AuditEvent.actor != bindparam("starter"))
+    .order_by(AuditEvent.event_id).limit(1))
+
+
 def withdraw_blocker(session: Session, actor: Actor, record: Instance) -> str | None:
     """Why `actor` may not withdraw the case now, or None when they may."""
     if record.started_by != actor.username:
@@ -37,9 +44,8 @@ def withdraw_blocker(session: Session, actor: Actor, record: Instance) -> str | 
     if InstanceAction.WITHDRAW not in INSTANCE_TRANSITIONS[InstanceStatus(record.status)]:
         return f"the case is {record.status}; only a running case is withdrawn"
     # The history, not the task rows: a step sent back (退回) reopens its row, but was still done.
-    acted = session.execute(select(AuditEvent.actor, AuditEvent.data).where(
-        AuditEvent.instance_id == record.instance_id, AuditEvent.event_type == "task_completed",
-        AuditEvent.actor != record.started_by).order_by(AuditEvent.event_id).limit(1)).first()
+    acted = session.execute(_ACTED_BY_ANOTHER, {"instance_id": record.instance_id,
+                                                "starter": record.started_by}).first()
     if acted is not None:
         step = acted.data.get("name") or acted.data.get("element")
         return f"'{step}' was already done by {acted.actor}; the case can no longer be withdrawn"

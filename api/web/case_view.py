@@ -12,7 +12,7 @@ from api.web import i18n
 from engine import definitions
 from engine.attachments import AttachmentInfo
 from engine.audit import HistoryEvent
-from engine.instances import InstanceDetail
+from engine.instance_detail import InstanceDetail
 
 
 def field_title(name: str, schema: dict[str, Any], lang: str) -> str:

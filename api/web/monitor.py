@@ -18,7 +18,7 @@ from engine.audit import HistoryEvent
 from engine.case_fields import case_fields
 from engine.clock import end_of_day, start_of_day
 from engine.errors import ValidationError
-from engine.instances import InstanceDetail
+from engine.instance_detail import InstanceDetail
 from engine.permissions import Permission, require
 from engine.states import InstanceStatus
 

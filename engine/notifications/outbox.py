@@ -7,6 +7,7 @@ decided here, once, from the task's groups and the people's settings; the dispat
 
 from __future__ import annotations
 
+import functools
 import re
 import uuid
 from collections.abc import Iterable, Sequence
@@ -146,13 +147,12 @@ def tell(session: Session, kind: EventKind, *, record: Instance, task_id: uuid.U
     defaults and the groups' webhooks come back in one statement; the rows are added to the
     session and flushed together (one executemany).
     """
-    recipients = _recipients(usernames, members_of, exclude)
-    hooks = webhooks_of if kind in GROUP_KINDS else ()
-    if recipients is None and not hooks:
+    hooks = tuple(webhooks_of) if kind in GROUP_KINDS else ()
+    if not usernames and not members_of and not hooks:
         return
     people: dict[str, _Person] = {}
     endpoints: list[tuple[str, uuid.UUID]] = []
-    for row in session.execute(_audience(recipients, hooks)):
+    for row in session.execute(_audience(tuple(usernames), tuple(members_of), exclude, hooks)):
         if row.source == "hook":
             # An outlet's own chat hears what its staff may see (engine/visibility.py): its own cases.
             if row.outlet_code is None or row.outlet_code == record.outlet_code:
@@ -206,12 +206,17 @@ def _recipients(usernames: Sequence[str], members_of: Sequence[str], exclude: st
     return None
 
 
-def _audience(recipients: Any, webhook_groups: Sequence[str]) -> Any:
+@functools.lru_cache(maxsize=512)
+def _audience(usernames: tuple[str, ...], members_of: tuple[str, ...], exclude: str | None,
+              webhook_groups: tuple[str, ...]) -> Any:
     """One statement: each recipient with their settings (and, without any, their groups' defaults), then the webhooks.
 
     A person's row repeats once per group of theirs (the defaults are the union over all of them);
-    a webhook's row carries its group in `name` and its endpoint id.
+    a webhook's row carries its group in `name` and its endpoint id. Built once per audience (the
+    groups of a task, the person who acted): its construction costs more than its run, and the
+    same few audiences recur at every new task.
     """
+    recipients = _recipients(usernames, members_of, exclude)
     branches = []
     if recipients is not None:
         default_of = aliased(Membership)
