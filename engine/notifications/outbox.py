@@ -27,6 +27,7 @@ from engine.notifications.kinds import (
     EventKind,
 )
 from engine.states import NotificationStatus
+from engine.step_batch import shared_audience
 from engine.tables import (
     Deadline,
     GroupNotificationDefault,
@@ -152,7 +153,10 @@ def tell(session: Session, kind: EventKind, *, record: Instance, task_id: uuid.U
         return
     people: dict[str, _Person] = {}
     endpoints: list[tuple[str, uuid.UUID]] = []
-    for row in session.execute(_audience(recipients, hooks)):
+    # A batch of steps (the timer tick) reads each audience once: the same groups hear of every case's task.
+    audience = shared_audience(session, ("audience", tuple(usernames), tuple(members_of), exclude, tuple(hooks)),
+                               lambda: list(session.execute(_audience(recipients, hooks))))
+    for row in audience:
         if row.source == "hook":
             # An outlet's own chat hears what its staff may see (engine/visibility.py): its own cases.
             if row.outlet_code is None or row.outlet_code == record.outlet_code:
