@@ -20,6 +20,7 @@ from engine.audit import claim_chains, resume_chain
 from engine.bpmn.cycles import next_due
 from engine.bundles import Bundle, bundle_of
 from engine.clock import Clock
+from engine.db import flush
 from engine.definitions import get_definition_row
 from engine.identity import SCHEDULER
 from engine.incidents import advance_or_incident
@@ -148,7 +149,7 @@ def _fire_batch(factory: sessionmaker[Session], clock: Clock, *, limit: int, iso
             return 0
         # The rows are locked (another transaction's case is skipped): so are their history chains.
         tails = claim_chains(session, claimed)
-        timers = open_batch(session, list(tails))
+        timers = open_batch(session, claimed, one_flush=not isolated)
         now = clock.now()
         due = {instance_id: [t for t in rows if t.status == TimerStatus.PENDING and t.due_at <= now]
                for instance_id, rows in timers.items()}
@@ -171,6 +172,11 @@ def _fire_batch(factory: sessionmaker[Session], clock: Clock, *, limit: int, iso
                 log.exception("firing timers of instance %s failed", record.instance_id)
                 continue
             fired += count
+        if not isolated:
+            try:  # every case's rows at once; a case's row that fails here fails the batch, which runs again isolated
+                flush(session)
+            except Exception as error:
+                raise _InstanceFailed from error
     return fired
 
 
