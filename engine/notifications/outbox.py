@@ -147,15 +147,16 @@ def tell(session: Session, kind: EventKind, *, record: Instance, task_id: uuid.U
     defaults and the groups' webhooks come back in one statement; the rows are added to the
     session and flushed together (one executemany).
     """
-    recipients = _recipients(usernames, members_of, exclude)
     hooks = webhooks_of if kind in GROUP_KINDS else ()
-    if recipients is None and not hooks:
+    if not usernames and not members_of and not hooks:  # no one may hear it (_recipients is None)
         return
     people: dict[str, _Person] = {}
     endpoints: list[tuple[str, uuid.UUID]] = []
-    # A batch of steps (the timer tick) reads each audience once: the same groups hear of every case's task.
-    audience = shared_audience(session, ("audience", tuple(usernames), tuple(members_of), exclude, tuple(hooks)),
-                               lambda: list(session.execute(_audience(recipients, hooks))))
+    # A batch of steps (the timer tick) reads each audience once: the same groups hear of every case's
+    # task. Building the statement costs more than reading it, so it is built only for a read.
+    audience = shared_audience(
+        session, ("audience", tuple(usernames), tuple(members_of), exclude, tuple(hooks)),
+        lambda: list(session.execute(_audience(_recipients(usernames, members_of, exclude), hooks))))
     for row in audience:
         if row.source == "hook":
             # An outlet's own chat hears what its staff may see (engine/visibility.py): its own cases.
