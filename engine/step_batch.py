@@ -2,9 +2,10 @@
 
 A step on its own reads its case's task and timer rows in statements of its own (engine/step_sync.py),
 and the audience of each new task's notification in another (engine/notifications/outbox.py). The
-timer tick fires up to a hundred cases in one transaction: it locks them, then loads all their task
-timer and spilled-state rows in one query each (`open_batch`), and a new task's audience is read once per set of
-groups and kept for the batch (`shared_audience`).
+timer tick fires up to a hundred cases in one transaction: it locks them, then loads all their task,
+timer and spilled-state rows in one query each (`open_batch`); a new task's audience is read once
+per set of groups and kept for the batch (`shared_audience`); and the batch may flush once, at its
+end, so each table's rows go out in one statement (`step_flushes`).
 
 What a batch holds is valid only in the transaction that opened it, and only for cases that
 transaction locked: every write step locks its case's row first, so no other transaction changes
@@ -27,7 +28,7 @@ from sqlalchemy.orm import Session, SessionTransaction
 from engine.bpmn.serialization import CHUNKS_KEY
 from engine.tables import Instance, InstanceStateChunk, Task, Timer
 
-_KEY = "tixi_batch_reads"
+_KEY = "tixi_step_batch"
 
 
 @dataclass
