@@ -9,12 +9,8 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
-import pytest
-from sqlalchemy import Engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
 from engine import definitions, instances, tasks
@@ -29,18 +25,6 @@ MINIMAL = Path(__file__).resolve().parents[2] / "bench" / "processes" / "minimal
 
 OUTLET = Actor("outlet", frozenset({"outlet"}))
 DIRECTOR = Actor("rcc_director", frozenset({"rcc_director"}))
-
-
-@pytest.fixture
-def statements(db_engine: Engine) -> Iterator[list[str]]:
-    seen: list[str] = []
-
-    def count(conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, executemany: bool) -> None:
-        seen.append(re.sub(r"\s+", " ", statement))
-
-    event.listen(db_engine, "before_cursor_execute", count)
-    yield seen
-    event.remove(db_engine, "before_cursor_execute", count)
 
 
 def _waiting_review(factory: sessionmaker[Session], clock: FrozenClock, catalog: FormCatalog) -> uuid.UUID:

@@ -11,13 +11,11 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-import pytest
-from sqlalchemy import Engine, event, func, select
+from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from engine import definitions, instances
@@ -36,18 +34,6 @@ from tests.conftest import DESIGNER
 TIMER_WAIT = Path(__file__).resolve().parents[2] / "bench" / "processes" / "timer_wait.bpmn"
 OUTLET = Actor("outlet", frozenset({"outlet"}))
 CASES = 6
-
-
-@pytest.fixture
-def statements(db_engine: Engine) -> Iterator[list[str]]:
-    seen: list[str] = []
-
-    def count(conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, executemany: bool) -> None:
-        seen.append(re.sub(r"\s+", " ", statement))
-
-    event.listen(db_engine, "before_cursor_execute", count)
-    yield seen
-    event.remove(db_engine, "before_cursor_execute", count)
 
 
 def _waiting_cases(factory: sessionmaker[Session], clock: FrozenClock, catalog: FormCatalog,
