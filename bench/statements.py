@@ -2,7 +2,9 @@
 
 Counts every statement the driver sends (SQLAlchemy's `before_cursor_execute`, BEGIN and COMMIT
 included as the driver sees them) per step kind, and the commits, with the statements' text so a
-rise can be traced to its query. Issue 18's target: a user step (claim, complete, message, timer)
+rise can be traced to its query. The timer step is the tick over due cases of timer_wait.bpmn,
+in batches of 100 as bench/timers.py's workers fire them: a batch of N timers counts as N steps.
+Issue 18's target: a user step (claim, complete, message, timer)
 is one transaction of at most 8 statements; a read commits nothing it does not need.
 """
 
@@ -11,19 +13,24 @@ from __future__ import annotations
 import argparse
 import re
 from collections import Counter, defaultdict
+from datetime import timedelta
 from typing import Any
 
-from cases import StepTimer, run_two_task_case
+from cases import OUTLET, StepTimer, run_two_task_case
 from databases import deploy_bench_process, form_catalog, scratch_database
 from report import emit, print_table
 from sqlalchemy import Engine, event
 
 from engine.clock import FrozenClock
 from engine.config import EngineConfig
+from engine.db import transaction
+from engine.instances import start_instance
+from engine.timers import fire_due_timers
 from engine.workflow_store import session_factory
 
 TARGET_STATEMENTS = 8
-USER_STEPS = ("claim", "complete", "claim+complete")
+USER_STEPS = ("claim", "complete", "claim+complete", "timer")
+TIMER_BATCH = 100  # cases whose timers one tick fires together, as bench/timers.py's workers claim them
 
 
 class StatementCounter:
@@ -85,13 +92,39 @@ def measure(kind: str, count: int) -> dict[str, Any]:
             for step, n in timer.steps.items()}
 
 
+def measure_timers(kind: str, count: int) -> dict[str, Any]:
+    """The timer tick over `count` due cases of bench/processes/timer_wait.bpmn: a batch of N timers counts N steps."""
+    catalog, clock = form_catalog(), FrozenClock()
+    with scratch_database(kind) as engine:
+        deploy_bench_process(engine, clock, catalog, "timer_wait.bpmn")
+        factory = session_factory(engine, EngineConfig())
+        for number in range(count + 1):
+            with transaction(factory) as session:
+                start_instance(session, clock, catalog, actor=OUTLET, definition_key="timer_wait",
+                               business_key=f"timer-{number}")
+        clock.advance(timedelta(hours=1, minutes=1))
+        fire_due_timers(factory, clock, limit=1)  # warm, as a running worker is
+        counter = StatementCounter(engine)
+        counter.current = "timer"
+        fired = 0
+        while batch := fire_due_timers(factory, clock, limit=TIMER_BATCH):
+            fired += batch
+        counter.current = None
+    shapes = Counter(counter.statements["timer"])
+    return {"statements": round(len(counter.statements["timer"]) / fired, 2),
+            "commits": round(counter.commits["timer"] / fired, 3),
+            "kinds": {k: round(v / fired, 3) for k, v in shapes.most_common()}}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--databases", default="postgresql")
     parser.add_argument("--instances", type=int, default=20)
+    parser.add_argument("--timers", type=int, default=200, help="due cases the timer tick fires, in batches of 100")
     parser.add_argument("--quick", action="store_true", help="accepted for run_all.py; the run is small anyway")
     args = parser.parse_args()
-    results = {kind: measure(kind, args.instances) for kind in args.databases.split(",")}
+    results = {kind: {**measure(kind, args.instances), "timer": measure_timers(kind, args.timers)}
+               for kind in args.databases.split(",")}
     print_table("Statements and commits per step, minimal_two_tasks, engine layer",
                 ["database", "step", "statements", "commits", "target"],
                 [[kind, step, r["statements"], r["commits"],

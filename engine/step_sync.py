@@ -31,6 +31,7 @@ from engine.notifications.outbox import notify_task_created
 from engine.register_actions import apply_register_actions
 from engine.signal_tables import SignalSubscription
 from engine.states import ExternalTaskStatus, TaskStatus, TimerStatus
+from engine.step_batch import take_tasks, take_timers
 from engine.tables import ExternalTask, Instance, MessageSubscription, Task, TaskCandidateGroup, Timer
 from engine.task_incidents import evaluate_assignee, record_task_incident
 
@@ -137,9 +138,14 @@ def _sync_tasks(
 ) -> None:
     now = clock.now()
     ready = {t.task_id: t for t in ready_tasks}
-    # One query for the open rows and for any row the ready tasks already have (one per task ever readied).
-    known = {row.task_id: row for row in session.scalars(
-        _OPEN_OR_READY_TASKS, {"instance_id": record.instance_id, "ready": list(ready)})}
+    # One query for the open rows and for any row the ready tasks already have (one per task ever readied),
+    # unless the timer tick's batch loaded every row of the case already.
+    loaded = take_tasks(session, record.instance_id)
+    if loaded is None:
+        known = {row.task_id: row for row in session.scalars(
+            _OPEN_OR_READY_TASKS, {"instance_id": record.instance_id, "ready": list(ready)})}
+    else:
+        known = {row.task_id: row for row in loaded if row.status == TaskStatus.OPEN or row.task_id in ready}
     open_rows = {task_id: row for task_id, row in known.items() if row.status == TaskStatus.OPEN}
     for task_id, row in open_rows.items():
         if task_id not in ready:
@@ -229,10 +235,14 @@ def _sync_timers(
     session: Session, *, record: Instance, waiting_timers: list[WaitingTimer], bundle: Bundle,
     fired: frozenset[uuid.UUID], now: datetime,
 ) -> None:
+    # Every row of the case if the timer tick's batch loaded them (then a timer without one is new), else the pending.
+    loaded = take_timers(session, record.instance_id)
+    every = None if loaded is None else {row.timer_id: row for row in loaded}
     pending = {
         row.timer_id: row
-        for row in session.scalars(select(Timer).where(Timer.instance_id == record.instance_id,
-                                                       Timer.status == TimerStatus.PENDING))
+        for row in (loaded if loaded is not None else session.scalars(
+            select(Timer).where(Timer.instance_id == record.instance_id, Timer.status == TimerStatus.PENDING)))
+        if row.status == TimerStatus.PENDING
     }
     waiting = {t.timer_id: t for t in waiting_timers}
     for timer_id, row in pending.items():
@@ -240,7 +250,7 @@ def _sync_timers(
             row.status = TimerStatus.FIRED if timer_id in fired else TimerStatus.CANCELLED
             row.fired_at = now if timer_id in fired else None
     for timer_id, timer in waiting.items():
-        known = pending.get(timer_id) or session.get(Timer, timer_id)
+        known = pending.get(timer_id) or (session.get(Timer, timer_id) if every is None else every.get(timer_id))
         if known is None:
             session.add(Timer(timer_id=timer_id, instance_id=record.instance_id, element_id=timer.element_id,
                               name=bundle.name_of(timer.process_key, timer.element_id) or timer.element_id,

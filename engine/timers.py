@@ -20,12 +20,14 @@ from engine.audit import claim_chains, resume_chain
 from engine.bpmn.cycles import next_due
 from engine.bundles import Bundle, bundle_of
 from engine.clock import Clock
+from engine.db import flush
 from engine.definitions import get_definition_row
 from engine.identity import SCHEDULER
 from engine.incidents import advance_or_incident
 from engine.instances import launch_instance
 from engine.messages import deliver_thrown_messages  # noqa: F401 - a fired timer may throw a message: load its router
 from engine.states import InstanceStatus, StartTimerStatus, TimerStatus
+from engine.step_batch import open_batch
 from engine.tables import Instance, StartTimer, Timer
 from engine.workflow_store import load_run
 
@@ -116,33 +118,65 @@ def fire_instance_timers(session: Session, clock: Clock, *, instance_id: uuid.UU
 def fire_due_timers(factory: sessionmaker[Session], clock: Clock, *, limit: int = BATCH_SIZE) -> int:
     """One scheduler tick over at most `limit` due instances, committed together; returns timers fired.
 
-    Each instance runs in a savepoint: one that raises is rolled back alone (and logged), the rest
-    of the batch commits. Nothing counts until the commit: a batch that fails to commit fired nothing.
+    The batch first runs without savepoints (two statements less per timer). If an instance raises,
+    the whole batch rolls back and runs again with each instance in a savepoint: the one that
+    raises is rolled back alone (and logged), the rest of the batch commits. Nothing counts until
+    the commit: a batch that fails to commit fired nothing.
     """
-    fired = 0
     try:
-        with factory() as session, session.begin():
-            claimed = claim_due_instances(session, clock, limit=limit)
-            # The rows are locked (another transaction's case is skipped): so are their history chains.
-            tails = claim_chains(session, claimed)
-            records = list(claimed)
-            if not records:
-                return 0
-            due = _due_timers(session, clock, list(tails))
-            bundles: dict[tuple[str, ...], Bundle] = {}
-            for record in records:
-                try:
-                    with session.begin_nested():
-                        resume_chain(session, record.instance_id, tails[record.instance_id])
-                        count = _fire_instance(session, clock, record=record, due=due.get(record.instance_id, []),
-                                               bundles=bundles)
-                except Exception:  # the one catch-all: log it and let the other instances go on
-                    log.exception("firing timers of instance %s failed", record.instance_id)
-                    continue
-                fired += count
+        return _fire_batch(factory, clock, limit=limit, isolated=False)
+    except _InstanceFailed:
+        log.info("a timer batch rolled back for one failing instance; firing it again instance by instance")
     except DBAPIError:  # e.g. a deadlock broken by PostgreSQL: the batch rolled back; the next tick retries it
         log.exception("timer batch rolled back")
         return 0
+    try:
+        return _fire_batch(factory, clock, limit=limit, isolated=True)
+    except DBAPIError:
+        log.exception("timer batch rolled back")
+        return 0
+
+
+class _InstanceFailed(Exception):
+    """An instance of a batch fired without savepoints raised: the batch runs again with them."""
+
+
+def _fire_batch(factory: sessionmaker[Session], clock: Clock, *, limit: int, isolated: bool) -> int:
+    fired = 0
+    with factory() as session, session.begin():
+        claimed = claim_due_instances(session, clock, limit=limit)
+        if not claimed:
+            return 0
+        # The rows are locked (another transaction's case is skipped): so are their history chains.
+        tails = claim_chains(session, claimed)
+        timers = open_batch(session, claimed, one_flush=not isolated)
+        now = clock.now()
+        due = {instance_id: [t for t in rows if t.status == TimerStatus.PENDING and t.due_at <= now]
+               for instance_id, rows in timers.items()}
+        bundles: dict[tuple[str, ...], Bundle] = {}
+        for record in claimed:
+            if not isolated:
+                try:
+                    resume_chain(session, record.instance_id, tails[record.instance_id])
+                    fired += _fire_instance(session, clock, record=record, due=due[record.instance_id],
+                                            bundles=bundles)
+                except Exception as error:  # rolls the batch back; it runs again, each instance in a savepoint
+                    raise _InstanceFailed from error
+                continue
+            try:
+                with session.begin_nested():
+                    resume_chain(session, record.instance_id, tails[record.instance_id])
+                    count = _fire_instance(session, clock, record=record, due=due[record.instance_id],
+                                           bundles=bundles)
+            except Exception:  # the one catch-all: log it and let the other instances go on
+                log.exception("firing timers of instance %s failed", record.instance_id)
+                continue
+            fired += count
+        if not isolated:
+            try:  # every case's rows at once; a case's row that fails here fails the batch, which runs again isolated
+                flush(session)
+            except Exception as error:
+                raise _InstanceFailed from error
     return fired
 
 

@@ -29,6 +29,7 @@ from engine.deadlines import close_case_deadline
 from engine.errors import CaseDataTooLargeError
 from engine.notifications.outbox import notify_case_ended
 from engine.states import InstanceStatus
+from engine.step_batch import step_flushes, take_chunks
 from engine.step_sync import sync_rows
 from engine.tables import Instance, InstanceStateChunk
 from engine.workflow_cache import WorkflowCache
@@ -84,7 +85,10 @@ def load_run(record: Instance, bundle: Bundle) -> WorkflowRun:
     cache = store_of(session).cache
     run = cache.take(record.instance_id, record.state_revision, bundle.cache_key) if cache is not None else None
     if run is None:
-        chunks = _spilled_chunks(session, record.instance_id) if record.state.get(CHUNKS_KEY) else []
+        chunks: Sequence[dict[str, Any]] = []
+        if record.state.get(CHUNKS_KEY):  # read by the timer tick's batch (engine/step_batch.py), else here
+            batched = take_chunks(session, record.instance_id)
+            chunks = batched if batched is not None else _spilled_chunks(session, record.instance_id)
         run = WorkflowRun.load(bundle.cache_key, lambda: bundle.spec, record.state, chunks, record.serializer_version)
     WorkflowCache.hold(session, record.instance_id, run, bundle.cache_key, record.state_revision, saved=False)
     run.limits = limits_of(session)
@@ -122,7 +126,8 @@ def save_run(
     record.updated_at = now
     if run.is_completed and record.status == InstanceStatus.RUNNING:
         _complete(session, clock, actor=actor, record=record, bundle=bundle, run=run, variables=variables)
-    flush(session)
+    if step_flushes(session):  # the timer tick's batch flushes all its cases at once
+        flush(session)
     # Only after the flush: a save that loses the optimistic lock there leaves the run marked as
     # changed, so its copy (ahead of the database) is dropped with the rollback, never kept.
     run.mark_saved()

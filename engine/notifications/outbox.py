@@ -28,6 +28,7 @@ from engine.notifications.kinds import (
     EventKind,
 )
 from engine.states import NotificationStatus
+from engine.step_batch import shared_audience
 from engine.tables import (
     Deadline,
     GroupNotificationDefault,
@@ -148,11 +149,15 @@ def tell(session: Session, kind: EventKind, *, record: Instance, task_id: uuid.U
     session and flushed together (one executemany).
     """
     hooks = tuple(webhooks_of) if kind in GROUP_KINDS else ()
-    if not usernames and not members_of and not hooks:
+    if not usernames and not members_of and not hooks:  # no one may hear it
         return
     people: dict[str, _Person] = {}
     endpoints: list[tuple[str, uuid.UUID]] = []
-    for row in session.execute(_audience(tuple(usernames), tuple(members_of), exclude, hooks)):
+    # A batch of steps (the timer tick) reads each audience once: the same groups hear of every case's
+    # task. The statement itself is built once per audience (`_audience`).
+    key = (tuple(usernames), tuple(members_of), exclude, hooks)
+    audience = shared_audience(session, ("audience", *key), lambda: list(session.execute(_audience(*key))))
+    for row in audience:
         if row.source == "hook":
             # An outlet's own chat hears what its staff may see (engine/visibility.py): its own cases.
             if row.outlet_code is None or row.outlet_code == record.outlet_code:
