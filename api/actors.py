@@ -12,8 +12,8 @@ What this allows, and what it does not:
   applies to their very next request: an ended token is refused at once.
 - A change made by another process (`tixi users demo --disable`, a second server) reaches this
   server within `seconds` (TIXI_ACTOR_CACHE_SECONDS, 2 by default; 0 turns keeping off).
-- The token itself (signature, expiry) is checked on every request, never kept; its generation is
-  compared with the kept user's on every request too.
+- A token's expiry is checked on every request; its signature once per token text (api/auth.py
+  CheckedTokens); its generation is compared with the kept user's on every request too.
 """
 
 from __future__ import annotations

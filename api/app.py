@@ -16,6 +16,7 @@ from starlette.types import ASGIApp
 
 from api import problems
 from api.actors import ActorCache
+from api.auth import CheckedTokens
 from api.limits import BodySizeLimit
 from api.login_guard import EarlyLoginRefusal, HashSlots, LoginGuard
 from api.routes import (
@@ -73,7 +74,8 @@ def create_app(
     settings = settings or Settings()
     clock = clock or SystemClock()
     # The sessionmaker carries how workflows are loaded and saved, and this app's workflow cache.
-    factory = session_factory or workflow_sessions(make_engine(settings.database_url), settings)
+    factory = session_factory or workflow_sessions(make_engine(settings.database_url, pool_size=settings.database_pool_size,
+                                                                max_overflow=settings.database_pool_size), settings)
     scheduler = settings.scheduler_in_process if run_scheduler is None else run_scheduler
     # Set on shutdown (api/cli.py serve): advances in flight stop at their next budget check.
     stop_advances = threading.Event()
@@ -91,6 +93,8 @@ def create_app(
         hash_slots.close()
 
     app = TixiApp(
+        # FastAPI's own OpenTelemetry looks for configured providers on every request; Tixi sets none.
+        telemetry={"tracing": False, "metrics": False, "logs": False, "operation_spans": False},
         title="Tixi (体系)",
         description="BPMN workflow engine for the after-sales customer-service system. "
         "Log in with POST /api/auth/token, then send the token as a Bearer header.",
@@ -105,6 +109,7 @@ def create_app(
     app.state.catalog = FormCatalog(settings.forms_dir, notification_templates_dir=settings.notification_templates_dir)
     app.state.attachment_store = attachment_store(settings)
     app.state.actor_cache = ActorCache(settings.actor_cache_seconds)
+    app.state.checked_tokens = CheckedTokens(settings.secret_key)
     app.state.service_keys = ServiceKeyCache(settings.service_key_cache_seconds)
     policy = LockoutPolicy(failures=settings.login_failures, window=timedelta(minutes=settings.login_window_minutes),
                            lockout=timedelta(minutes=settings.login_lockout_minutes))

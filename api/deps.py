@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
+from datetime import datetime
 from typing import Annotated
 
 from fastapi import Depends, Request
 from fastapi.security import OAuth2PasswordBearer
 from sqlalchemy.orm import Session, sessionmaker
+from starlette.concurrency import run_in_threadpool
 
 from api.actors import ActorCache
-from api.auth import read_token
+from api.auth import TokenClaims
 from api.login_guard import LoginGuard
 from api.schemas import unstorable_text
 from api.settings import Settings
@@ -23,16 +25,25 @@ from engine.identity import Actor, find_token_holder
 _bearer = OAuth2PasswordBearer(tokenUrl="/api/auth/token", auto_error=False)
 
 
-def get_session(request: Request) -> Iterator[Session]:
-    """A session on one connection for the whole request.
+async def get_session(request: Request) -> AsyncIterator[Session]:
+    """A session for the request, bound to the engine: a connection is checked out per transaction.
 
-    A request runs two transactions or more (the actor's look-up, then the route's); bound to the
-    engine, the session would check a connection out of the pool for each, and pay the pool's
-    pre-ping (a round trip) every time.
+    It is made and closed on the event loop, with no thread hand-off, because neither touches
+    the database: a session holds a connection only inside `session.begin()`, and the pool pings
+    only a connection that sat idle (engine/db.py). A request whose actor is kept (api/actors.py)
+    runs one transaction, the route's, so it checks out one connection, for that transaction only.
+    A session still in a transaction at the end (a route that read without `begin`) rolls it back
+    in a worker thread, since that is a round trip.
     """
     factory: sessionmaker[Session] = request.app.state.session_factory
-    with factory.kw["bind"].connect() as connection, factory(bind=connection) as session:
+    session = factory()
+    try:
         yield session
+    finally:
+        if session.in_transaction():
+            await run_in_threadpool(session.close)
+        else:
+            session.close()
 
 
 # The dependencies below do no I/O, so they are `async def`: FastAPI runs a plain `def` dependency
@@ -69,34 +80,57 @@ CatalogDep = Annotated[FormCatalog, Depends(get_catalog)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 
 
-def get_actor(
-    request: Request, session: SessionDep, clock: ClockDep, settings: SettingsDep,
-    token: Annotated[str | None, Depends(_bearer)],
-) -> Actor:
+async def get_actor(request: Request, session: SessionDep, token: Annotated[str | None, Depends(_bearer)]) -> Actor:
     """The person behind the bearer token, with their groups as they are now.
 
     The web app's pages call the same API with the session cookie instead of a bearer header. The
     actor is kept for a few seconds (`api.actors`): a user disabled through this server is out at
     once, one disabled by another process within TIXI_ACTOR_CACHE_SECONDS. A token whose generation
     is not the user's (a logout, a password change or reset, disabling since) is refused.
+
+    The token's check and the kept actor are CPU only, so they run on the event loop; only a
+    look-up in the database goes to a worker thread (a `def` dependency would hand every request
+    to the thread pool and back). The clock and the checked tokens are read from the app's state,
+    not as dependencies of their own: each dependency costs every request its resolution.
     """
+    claims, now, kept = _claims_and_kept_actor(request, token)
+    if kept is not None:
+        return kept
+    return await run_in_threadpool(_look_up_actor, request, session, claims, now)
+
+
+def actor_for_token(request: Request, session: Session, token: str | None) -> Actor:
+    """`get_actor` for code already in a worker thread (api/worker_auth.py)."""
+    claims, now, kept = _claims_and_kept_actor(request, token)
+    return kept if kept is not None else _look_up_actor(request, session, claims, now)
+
+
+def _claims_and_kept_actor(request: Request, token: str | None) -> tuple[TokenClaims, datetime, Actor | None]:
+    """The token's claims, the time they were checked at, and the kept actor when it still counts."""
     if not token:
         token = web_session_token(request)
     if not token:
         raise AuthenticationError("log in first: send 'Authorization: Bearer <token>' from POST /api/auth/token")
-    now = clock.now()
-    claims = read_token(token, secret=settings.secret_key, now=now)
+    state = request.app.state
+    now = state.clock.now()
+    claims = state.checked_tokens.read(token, now)
     actors: ActorCache = request.app.state.actor_cache
     holder = actors.find(claims.username, now)
     # A token of another generation than the kept one's is checked against the database: it may be
     # newer (a login after a logout on another server), and a refusal is never kept.
     if holder is None or holder.token_generation != claims.generation:
-        generation = actors.generation
-        with session.begin():
-            holder = find_token_holder(session, claims.username)
-        if holder is None:
-            raise AuthenticationError("the user of this token is unknown or disabled")
-        actors.keep(holder, now, generation=generation)
+        return claims, now, None
+    return claims, now, holder.actor
+
+
+def _look_up_actor(request: Request, session: Session, claims: TokenClaims, now: datetime) -> Actor:
+    actors: ActorCache = request.app.state.actor_cache
+    generation = actors.generation
+    with session.begin():
+        holder = find_token_holder(session, claims.username)
+    if holder is None:
+        raise AuthenticationError("the user of this token is unknown or disabled")
+    actors.keep(holder, now, generation=generation)
     if holder.token_generation != claims.generation:
         raise AuthenticationError("this token was ended (a logout, a password change or reset, or the account was "
                                   "disabled); log in again")

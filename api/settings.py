@@ -36,6 +36,10 @@ class Settings(EngineConfig):
     scheduler_interval: float = 1.0
     # How long a user's groups and active flag read for one request serve their next ones (api/actors.py).
     actor_cache_seconds: float = 2.0
+    # Connections the server's pool keeps open. With fewer than the requests in flight, every
+    # connection past them was opened for one transaction and closed after it (a PostgreSQL backend
+    # started and ended per request); `max_overflow` as many more are opened under a burst.
+    database_pool_size: int = 10
     max_upload_bytes: int = 10 * 1024 * 1024
     # `tixi serve`: a client gets this long to send a request's headers (api/header_timeout.py), and
     # past this many open connections and requests uvicorn answers 503 rather than queueing more.

@@ -16,7 +16,7 @@ import time
 
 from fastapi import Request
 
-from api.deps import ClockDep, SessionDep, SettingsDep, get_actor
+from api.deps import ClockDep, SessionDep, SettingsDep, actor_for_token
 from engine.errors import AuthenticationError
 from engine.identity import Actor
 from engine.service_accounts import find_key_hash, key_matches, service_actor
@@ -51,7 +51,7 @@ def get_worker(request: Request, session: SessionDep, clock: ClockDep, settings:
     header = request.headers.get("authorization", "")
     scheme, _, credentials = header.partition(" ")
     if scheme.lower() == "bearer":
-        return get_actor(request, session, clock, settings, credentials.strip())
+        return actor_for_token(request, session, credentials.strip())
     if scheme.lower() != "basic" or not credentials.strip():
         raise AuthenticationError(_BASIC_HINT)
     try:

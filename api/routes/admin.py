@@ -2,15 +2,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter
-
 from api.deps import CHECKED_INPUT, ActorCacheDep, ActorDep, CatalogDep, ClockDep, SessionDep
 from api.problems import API_ERRORS
+from api.routing import api_router
 from api.schemas import GroupCreateIn, GroupOut, UserCreateIn, UserOut, UserUpdateIn
 from engine import identity, logins
 from engine.permissions import Permission, require
 
-router = APIRouter(prefix="/api", tags=["users and groups"], responses=API_ERRORS, dependencies=CHECKED_INPUT)
+router = api_router(prefix="/api", tags=["users and groups"], responses=API_ERRORS, dependencies=CHECKED_INPUT)
 
 
 @router.get("/users", summary="All users (admins)")

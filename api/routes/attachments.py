@@ -5,17 +5,18 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, File, Request, Response, UploadFile
+from fastapi import File, Request, Response, UploadFile
 
 from api.attachment_schemas import AttachmentOut
 from api.deps import CHECKED_INPUT, ActorDep, ClockDep, SessionDep, SettingsDep
 from api.downloads import attachment as attachment_disposition
 from api.problems import API_ERRORS, responses
+from api.routing import api_router
 from engine import attachments
 from engine.attachment_store import AttachmentStore
 from engine.attachments import AttachmentLimits
 
-router = APIRouter(tags=["attachments"], responses=API_ERRORS, dependencies=CHECKED_INPUT)
+router = api_router(tags=["attachments"], responses=API_ERRORS, dependencies=CHECKED_INPUT)
 UPLOAD_ERRORS = responses(413, 415)
 FileDep = Annotated[UploadFile, File(description="the file; its type is read from its bytes: JPEG, PNG, WebP, GIF, "
                                                  "PDF unless TIXI_ATTACHMENT_TYPES says otherwise")]

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import Depends, Request, Response
 from fastapi.security import OAuth2PasswordRequestForm
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
@@ -19,6 +19,7 @@ from api.deps import (
     client_address,
 )
 from api.problems import responses
+from api.routing import api_router
 from api.schemas import MeOut, PasswordChangeIn, TokenOut
 from api.settings import Settings
 from api.web.session import close_session, open_session, uses_web_session
@@ -28,7 +29,7 @@ from engine.errors import AuthenticationError, ValidationError
 from engine.identity import Actor
 from engine.passwords import check_new_password
 
-router = APIRouter(prefix="/api/auth", tags=["auth"], responses=responses(400, 401, 422), dependencies=CHECKED_INPUT)
+router = api_router(prefix="/api/auth", tags=["auth"], responses=responses(400, 401, 422), dependencies=CHECKED_INPUT)
 
 
 def _token(username: str, generation: int, clock: Clock, settings: Settings) -> TokenOut:

@@ -2,14 +2,13 @@ from __future__ import annotations
 
 import uuid
 
-from fastapi import APIRouter
-
 from api.deps import CHECKED_INPUT, ActorDep, ClockDep, SessionDep
 from api.network_schemas import CustomerCaseOut, CustomerIn, CustomerOut, CustomerUpdateIn, ProductIn
 from api.problems import API_ERRORS
+from api.routing import api_router
 from engine import customers
 
-router = APIRouter(prefix="/api", tags=["customers"], responses=API_ERRORS, dependencies=CHECKED_INPUT)
+router = api_router(prefix="/api", tags=["customers"], responses=API_ERRORS, dependencies=CHECKED_INPUT)
 
 
 @router.get("/customers", summary="Customers of the archive by name, phone or serial number (RCC of their region, CSD)")

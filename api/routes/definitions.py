@@ -2,16 +2,17 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query, Response, UploadFile
+from fastapi import Path, Query, Response, UploadFile
 
 from api.deps import CHECKED_INPUT, ActorDep, CatalogDep, ClockDep, SessionDep, SettingsDep
 from api.downloads import attachment
 from api.problems import API_ERRORS, PayloadTooLargeError, responses
+from api.routing import api_router
 from api.schemas import MAX_INT, DefinitionOut, DeploymentOut
 from engine import definitions
 from engine.permissions import Permission, require
 
-router = APIRouter(prefix="/api/definitions", tags=["definitions"], responses={**API_ERRORS, **responses(413)},
+router = api_router(prefix="/api/definitions", tags=["definitions"], responses={**API_ERRORS, **responses(413)},
                    dependencies=CHECKED_INPUT)
 
 

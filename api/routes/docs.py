@@ -13,15 +13,17 @@ import base64
 import hashlib
 import re
 
-from fastapi import APIRouter, Request
+from fastapi import Request
 from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html, get_swagger_ui_oauth2_redirect_html
 from fastapi.responses import HTMLResponse
+
+from api.routing import api_router
 
 VENDOR = "/static/vendor"
 OAUTH2_REDIRECT = "/docs/oauth2-redirect"
 _INLINE_SCRIPT = re.compile(r"<script>(.*?)</script>", re.DOTALL)
 
-router = APIRouter(include_in_schema=False)
+router = api_router(include_in_schema=False)
 
 
 def docs_policy(html: str) -> str:

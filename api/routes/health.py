@@ -1,11 +1,11 @@
 from __future__ import annotations
 
-from fastapi import APIRouter
 from sqlalchemy import text
 
 from api.deps import SessionDep
+from api.routing import api_router
 
-router = APIRouter(tags=["health"])
+router = api_router(tags=["health"])
 
 
 @router.get("/api/health", summary="Liveness and database reachability (no login)")

@@ -4,11 +4,12 @@ import uuid
 from datetime import date
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request
+from fastapi import Query, Request
 
 from api.deps import CHECKED_INPUT, ActorDep, CatalogDep, ClockDep, SessionDep, SettingsDep
 from api.idempotent import IdempotencyKey, keep, replay
 from api.problems import API_ERRORS
+from api.routing import api_router
 from api.schemas import (
     MAX_INT,
     HistoryEventOut,
@@ -24,7 +25,7 @@ from engine.clock import end_of_day, start_of_day
 from engine.permissions import Permission, require
 from engine.withdrawal import withdraw_instance
 
-router = APIRouter(prefix="/api/instances", tags=["instances"], responses=API_ERRORS, dependencies=CHECKED_INPUT)
+router = api_router(prefix="/api/instances", tags=["instances"], responses=API_ERRORS, dependencies=CHECKED_INPUT)
 
 
 @router.post("", status_code=201, summary="Start the latest version of a process and run it until it waits")

@@ -1,13 +1,12 @@
 from __future__ import annotations
 
-from fastapi import APIRouter
-
 from api.deps import CHECKED_INPUT, ActorDep, ClockDep, SessionDep
 from api.problems import API_ERRORS
+from api.routing import api_router
 from api.schemas import MessageIn, MessageOut
 from engine import messages
 
-router = APIRouter(prefix="/api/messages", tags=["messages"], responses=API_ERRORS, dependencies=CHECKED_INPUT)
+router = api_router(prefix="/api/messages", tags=["messages"], responses=API_ERRORS, dependencies=CHECKED_INPUT)
 
 
 @router.post("", summary="Deliver a message: resume the one instance waiting for it, or start a process")

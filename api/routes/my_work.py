@@ -5,10 +5,11 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import Query
 
 from api.deps import CHECKED_INPUT, ActorDep, ClockDep, SessionDep
 from api.problems import API_ERRORS
+from api.routing import api_router
 from api.schemas import (
     MAX_INT,
     DoneTaskOut,
@@ -23,7 +24,7 @@ from api.schemas import (
 )
 from engine import extra_signs, my_work, saved_filters
 
-router = APIRouter(prefix="/api/my", tags=["tasks"], responses=API_ERRORS, dependencies=CHECKED_INPUT)
+router = api_router(prefix="/api/my", tags=["tasks"], responses=API_ERRORS, dependencies=CHECKED_INPUT)
 Limit = Annotated[int, Query(ge=1, le=500)]
 Offset = Annotated[int, Query(ge=0, le=MAX_INT)]
 

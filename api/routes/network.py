@@ -1,7 +1,5 @@
 from __future__ import annotations
 
-from fastapi import APIRouter
-
 from api.deps import CHECKED_INPUT, ActorDep, ClockDep, SessionDep
 from api.network_schemas import (
     OutletArchiveOut,
@@ -16,9 +14,10 @@ from api.network_schemas import (
     StaffOut,
 )
 from api.problems import API_ERRORS
+from api.routing import api_router
 from engine import network, outlet_archive, outlet_standing
 
-router = APIRouter(prefix="/api", tags=["the service network"], responses=API_ERRORS, dependencies=CHECKED_INPUT)
+router = api_router(prefix="/api", tags=["the service network"], responses=API_ERRORS, dependencies=CHECKED_INPUT)
 
 
 @router.get("/regions", summary="The regions (RCC areas) with their cities and central cities")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 
-from fastapi import APIRouter, Response
+from fastapi import Response
 
 from api.deps import CHECKED_INPUT, ActorDep, ClockDep, SessionDep
 from api.notification_schemas import (
@@ -20,11 +20,12 @@ from api.notification_schemas import (
     WebhookOut,
 )
 from api.problems import API_ERRORS
+from api.routing import api_router
 from engine.identity import get_user
 from engine.notifications import administration, centre
 from engine.permissions import Permission, require
 
-router = APIRouter(prefix="/api", tags=["notifications"], responses=API_ERRORS, dependencies=CHECKED_INPUT)
+router = api_router(prefix="/api", tags=["notifications"], responses=API_ERRORS, dependencies=CHECKED_INPUT)
 
 
 @router.get("/notifications", summary="The caller's in-app notifications, newest first, with the unread count")

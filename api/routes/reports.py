@@ -3,16 +3,17 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import Query
 
 from api.deps import CHECKED_INPUT, ActorDep, ClockDep, SessionDep
 from api.problems import API_ERRORS
+from api.routing import api_router
 from api.schemas import CalendarDayIn, CalendarDayOut, SlaRowOut
 from engine import business_calendar, reports
 from engine.clock import end_of_day, start_of_day
 from engine.permissions import Permission, require
 
-router = APIRouter(prefix="/api", tags=["service levels"], responses=API_ERRORS, dependencies=CHECKED_INPUT)
+router = api_router(prefix="/api", tags=["service levels"], responses=API_ERRORS, dependencies=CHECKED_INPUT)
 
 
 @router.get("/reports/sla", summary="Deadlines met, breached and open per process, region and outlet")

@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
-
 from api.deps import CHECKED_INPUT, ActorDep, ClockDep, SessionDep
 from api.problems import API_ERRORS
+from api.routing import api_router
 from api.schemas import ExternalTaskAdminOut, ServiceAccountCreatedOut, ServiceAccountIn, ServiceAccountOut
 from engine import external_tasks, service_accounts
 from engine.permissions import Permission, require
 
-router = APIRouter(prefix="/api/service-accounts", tags=["service accounts"], responses=API_ERRORS,
+router = api_router(prefix="/api/service-accounts", tags=["service accounts"], responses=API_ERRORS,
                    dependencies=CHECKED_INPUT)
-external_router = APIRouter(prefix="/api/external-tasks", tags=["service accounts"], responses=API_ERRORS,
+external_router = api_router(prefix="/api/external-tasks", tags=["service accounts"], responses=API_ERRORS,
                             dependencies=CHECKED_INPUT)
 
 

@@ -1,13 +1,12 @@
 from __future__ import annotations
 
-from fastapi import APIRouter
-
 from api.deps import CHECKED_INPUT, ActorDep, ClockDep, SessionDep
 from api.problems import API_ERRORS
+from api.routing import api_router
 from api.schemas import SignalIn, SignalOut
 from engine import signals
 
-router = APIRouter(prefix="/api/signals", tags=["signals"], responses=API_ERRORS, dependencies=CHECKED_INPUT)
+router = api_router(prefix="/api/signals", tags=["signals"], responses=API_ERRORS, dependencies=CHECKED_INPUT)
 
 
 @router.post("", summary="Broadcast a signal: every waiting signal event you may reach, every process it starts")

@@ -3,11 +3,12 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request
+from fastapi import Query, Request
 
 from api.deps import CHECKED_INPUT, ActorDep, CatalogDep, ClockDep, SessionDep
 from api.idempotent import IdempotencyKey, keep, replay
 from api.problems import API_ERRORS
+from api.routing import api_router
 from api.schemas import (
     MAX_INT,
     AssignIn,
@@ -27,7 +28,7 @@ from api.schemas import (
 from engine import assignment, comments, decisions, extra_signs, task_queue, tasks
 from engine.send_back import send_back_task
 
-router = APIRouter(prefix="/api/tasks", tags=["tasks"], responses=API_ERRORS, dependencies=CHECKED_INPUT)
+router = api_router(prefix="/api/tasks", tags=["tasks"], responses=API_ERRORS, dependencies=CHECKED_INPUT)
 
 
 @router.get("", summary="The caller's queue: tasks of their groups and assigned to them, oldest first")

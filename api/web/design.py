@@ -4,16 +4,17 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request
+from fastapi import Query, Request
 from fastapi.responses import HTMLResponse
 
 from api.deps import CHECKED_INPUT, CatalogDep, SessionDep
+from api.routing import api_router
 from api.web.pages import PageActor, render
 from engine import definitions, identity
 from engine.errors import NotFoundError
 from engine.permissions import Permission, require
 
-router = APIRouter(include_in_schema=False, dependencies=CHECKED_INPUT)
+router = api_router(include_in_schema=False, dependencies=CHECKED_INPUT)
 
 
 @router.get("/processes")

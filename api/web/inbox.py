@@ -5,11 +5,12 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from sqlalchemy.orm import Session
 
 from api.deps import CHECKED_INPUT, CatalogDep, ClockDep, SessionDep, SettingsDep
+from api.routing import api_router
 from api.web.case_view import attachment_rows, start_form_of, where_now
 from api.web.i18n import label, localized_schema
 from api.web.pages import PageActor, deployed_processes, language, render
@@ -35,7 +36,7 @@ from engine.identity import Actor
 from engine.outcomes import decided_fields, outcomes_of
 from engine.states import InstanceStatus, TaskAction, TaskStatus, task_actions
 
-router = APIRouter(include_in_schema=False, dependencies=CHECKED_INPUT)
+router = api_router(include_in_schema=False, dependencies=CHECKED_INPUT)
 PAGE_SIZE = 25
 SHOW = ("all", "mine", "unassigned", "signing")  # signing: 加签 asked of the reader
 DUE = ("", "overdue")

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Form, Request
+from fastapi import Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 
 from api.auth import issue_token, read_token
 from api.deps import CHECKED_INPUT, ActorCacheDep, ClockDep, LoginGuardDep, SessionDep, SettingsDep, client_address
 from api.problems import status_of
+from api.routing import api_router
 from api.web import i18n
 from api.web.pages import PageActor, render
 from api.web.session import SESSION_COOKIE, close_session, csrf_matches, open_session
@@ -19,7 +20,7 @@ from engine.identity import find_token_holder
 from engine.notifications import centre
 from engine.notifications.kinds import EventKind
 
-router = APIRouter(include_in_schema=False, dependencies=CHECKED_INPUT)
+router = api_router(include_in_schema=False, dependencies=CHECKED_INPUT)
 
 
 def _local(url: str | None) -> str:

@@ -6,10 +6,11 @@ import uuid
 from datetime import UTC, date, timedelta
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import Query, Request
 from fastapi.responses import HTMLResponse
 
 from api.deps import CHECKED_INPUT, CatalogDep, ClockDep, SessionDep
+from api.routing import api_router
 from api.web.case_view import attachment_rows, start_form_of, where_now
 from api.web.pages import PageActor, deployed_processes, render
 from engine import attachments, external_tasks, identity, instances, reports, service_accounts
@@ -22,7 +23,7 @@ from engine.instance_detail import InstanceDetail
 from engine.permissions import Permission, require
 from engine.states import InstanceStatus
 
-router = APIRouter(include_in_schema=False, dependencies=CHECKED_INPUT)
+router = api_router(include_in_schema=False, dependencies=CHECKED_INPUT)
 PAGE_SIZE = 25
 # History events that say an element of the diagram has run to its end.
 _FINISHING_EVENTS = {"element_completed", "gateway_decision", "decision_evaluated", "call_activity_completed",

@@ -5,16 +5,17 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request
+from fastapi import Query, Request
 from fastapi.responses import HTMLResponse
 
 from api.deps import CHECKED_INPUT, SessionDep
+from api.routing import api_router
 from api.web.pages import PageActor, render
 from engine import customers, network
 from engine.permissions import Permission, has
 from engine.states import OUTLET_TRANSITIONS, OutletStatus
 
-router = APIRouter(include_in_schema=False, dependencies=CHECKED_INPUT)
+router = api_router(include_in_schema=False, dependencies=CHECKED_INPUT)
 
 
 @router.get("/network")

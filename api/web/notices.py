@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from fastapi import Request
 from fastapi.responses import HTMLResponse
 
 from api.deps import CHECKED_INPUT, SessionDep
+from api.routing import api_router
 from api.web.pages import PageActor, render
 from engine.notifications import administration, centre
 
-router = APIRouter(include_in_schema=False, dependencies=CHECKED_INPUT)
+router = api_router(include_in_schema=False, dependencies=CHECKED_INPUT)
 
 
 @router.get("/notifications")
