@@ -70,6 +70,11 @@ MESSAGES: dict[str, tuple[str, str]] = {
     # inbox
     "tasks.title": ("待办任务", "Task inbox"),
     "tasks.case_marks": ("序列号 · 型号 · 网点", "Serial no. · model · outlet"),
+    "summary.title": ("案件摘要", "Case summary"),
+    "summary.customer": ("顾客", "Customer"),
+    "summary.serial_number": ("序列号", "Serial no."),
+    "summary.product_model": ("型号", "Model"),
+    "summary.outlet": ("网点", "Outlet"),
     "filters.saved": ("已保存的筛选", "Saved filters"),
     "filters.all": ("全部", "All"),
     "filters.name": ("筛选名称", "Filter name"),

@@ -49,6 +49,9 @@
     display_required_only: false,
     show_errors: "never", // errors are shown by markField below, the page's and the server's alike
     prompt_before_delete: false,
+    // A field starts from the schema's `default`, not from its type's (0 for a number, which an approver
+    // would have to notice and clear, and which a 1-5 rating refuses).
+    use_default_values: false,
   });
 
   const fileFields = attachmentFields();
@@ -125,13 +128,19 @@
   // JSON Editor's own check, less the complaints about optional fields left empty (they are not sent).
   // validate() without a value returns results JSON Editor computes on the next animation frame
   // after a change, i.e. the form as it was before the last field's value was taken.
+  // A required field never touched has no value at all: JSON Editor reports it on the form ("root"),
+  // without the field's name, so each one is named here instead, where the person can see it.
   function pageErrors() {
     const value = editor.getValue();
     const required = new Set(schema.required || []);
-    return editor.validate(value).filter((e) => {
+    const unset = [...required].filter((name) => value[name] === "" || value[name] === undefined)
+      .map((name) => ({ path: `root.${name}`, message: editor.translate("error_notset") }));
+    return [...unset, ...editor.validate(value).filter((e) => {
+      if (e.path === "root" && e.property === "required") return false;
       const field = e.path.replace(/^root\.?/, "").split(".")[0];
-      return !(field && !required.has(field) && (value[field] === "" || value[field] === undefined));
-    });
+      return !(field && !required.has(field) && (value[field] === "" || value[field] === undefined))
+        && !unset.some((u) => u.path === `root.${field}`);
+    })];
   }
 
   function clearServerErrors() {
