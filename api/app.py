@@ -39,10 +39,10 @@ from api.routes import (
     tasks,
 )
 from api.security_headers import SecurityHeaders
+from api.service_account_auth import ServiceKeyCache
 from api.settings import Settings
 from api.web import design, inbox, login, monitor, network_pages, notices
 from api.web.pages import install_error_pages
-from api.worker_auth import ServiceKeyCache
 from engine.advance_limits import give_limits
 from engine.attachment_store import attachment_store
 from engine.catalog import FormCatalog

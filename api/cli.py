@@ -135,8 +135,11 @@ def users_demo(enable: Annotated[bool, typer.Option("--enable/--disable")] = Tru
 
 
 @service_app.command("add")
-def service_account_add(name: str) -> None:
-    """Create a service account and print its API key, once (the worker sends name and key by basic auth)."""
+def service_account_add(
+    name: str,
+    group: Annotated[list[str], typer.Option("--group", "-g", help="a group it acts in on /api; repeat for several")] = [],  # noqa: B006
+) -> None:
+    """Create a service account and print its API key, once (the machine sends name and key by basic auth)."""
     from engine.service_accounts import create_service_account, hash_api_key, new_api_key
 
     settings = _settings()
@@ -145,10 +148,12 @@ def service_account_add(name: str) -> None:
     key_hash = hash_api_key(key)  # before the transaction: argon2 takes ~100 ms
     try:
         with _database_ready(), transaction(factory) as session:
-            create_service_account(session, SystemClock(), actor=OPERATOR, name=name, key_hash=key_hash)
+            create_service_account(session, SystemClock(), actor=OPERATOR, name=name, key_hash=key_hash,
+                                   groups=group)
     except ServiceError as error:
         raise _fail(error.detail) from None
-    typer.echo(f"created service account {name}; its API key (shown this once): {key}")
+    scope = f" acting in {', '.join(sorted(set(group)))}" if group else ""
+    typer.echo(f"created service account {name}{scope}; its API key (shown this once): {key}")
 
 
 @service_app.command("revoke")

@@ -15,6 +15,7 @@ from api.actors import ActorCache
 from api.auth import TokenClaims
 from api.login_guard import LoginGuard
 from api.schemas import unstorable_text
+from api.service_account_auth import BASIC_HINT, actor_for_basic
 from api.settings import Settings
 from api.web.session import web_session_token
 from engine.catalog import FormCatalog
@@ -81,28 +82,28 @@ SettingsDep = Annotated[Settings, Depends(get_settings)]
 
 
 async def get_actor(request: Request, session: SessionDep, token: Annotated[str | None, Depends(_bearer)]) -> Actor:
-    """The person behind the bearer token, with their groups as they are now.
+    """The person behind the bearer token, with their groups as they are now, or a service account.
 
-    The web app's pages call the same API with the session cookie instead of a bearer header. The
-    actor is kept for a few seconds (`api.actors`): a user disabled through this server is out at
-    once, one disabled by another process within TIXI_ACTOR_CACHE_SECONDS. A token whose generation
-    is not the user's (a logout, a password change or reset, disabling since) is refused.
+    The web app's pages call the same API with the session cookie instead of a bearer header;
+    machines (workers, the hotline) send a service account's key by HTTP basic auth
+    (api/service_account_auth.py). The person's actor is kept for a few seconds (`api.actors`): a
+    user disabled through this server is out at once, one disabled by another process within
+    TIXI_ACTOR_CACHE_SECONDS. A token whose generation is not the user's (a logout, a password
+    change or reset, disabling since) is refused.
 
     The token's check and the kept actor are CPU only, so they run on the event loop; only a
     look-up in the database goes to a worker thread (a `def` dependency would hand every request
     to the thread pool and back). The clock and the checked tokens are read from the app's state,
     not as dependencies of their own: each dependency costs every request its resolution.
     """
+    if token is None:
+        scheme, _, credentials = request.headers.get("authorization", "").partition(" ")
+        if scheme.lower() == "basic":
+            return await run_in_threadpool(actor_for_basic, request, session, credentials)
     claims, now, kept = _claims_and_kept_actor(request, token)
     if kept is not None:
         return kept
     return await run_in_threadpool(_look_up_actor, request, session, claims, now)
-
-
-def actor_for_token(request: Request, session: Session, token: str | None) -> Actor:
-    """`get_actor` for code already in a worker thread (api/worker_auth.py)."""
-    claims, now, kept = _claims_and_kept_actor(request, token)
-    return kept if kept is not None else _look_up_actor(request, session, claims, now)
 
 
 def _claims_and_kept_actor(request: Request, token: str | None) -> tuple[TokenClaims, datetime, Actor | None]:
@@ -110,7 +111,8 @@ def _claims_and_kept_actor(request: Request, token: str | None) -> tuple[TokenCl
     if not token:
         token = web_session_token(request)
     if not token:
-        raise AuthenticationError("log in first: send 'Authorization: Bearer <token>' from POST /api/auth/token")
+        raise AuthenticationError("log in first: send 'Authorization: Bearer <token>' from POST /api/auth/token, "
+                                  f"or {BASIC_HINT}")
     state = request.app.state
     now = state.clock.now()
     claims = state.checked_tokens.read(token, now)

@@ -473,12 +473,21 @@ class CalendarDayOut(Out):
     name: str
 
 
+_ACCOUNT_GROUPS = "the groups the account acts in on /api (their permissions and queues); none for a worker"
+
+
 class ServiceAccountIn(In):
     name: str = Field(min_length=2, max_length=64, description="lower-case letters, digits, '_', '.', '-'")
+    groups: list[Annotated[str, Field(max_length=64)]] = Field(default=[], max_length=50, description=_ACCOUNT_GROUPS)
+
+
+class ServiceAccountGroupsIn(In):
+    groups: list[Annotated[str, Field(max_length=64)]] = Field(max_length=50, description=_ACCOUNT_GROUPS)
 
 
 class ServiceAccountOut(BaseModel):
     name: str
+    groups: list[str]
     created_by: str
     created_at: datetime
     revoked_at: datetime | None
@@ -486,12 +495,12 @@ class ServiceAccountOut(BaseModel):
 
     @classmethod
     def of(cls, info: ServiceAccountInfo) -> ServiceAccountOut:
-        return cls(name=info.name, created_by=info.created_by, created_at=info.created_at,
+        return cls(name=info.name, groups=list(info.groups), created_by=info.created_by, created_at=info.created_at,
                    revoked_at=info.revoked_at, last_used_at=info.last_used_at)
 
 
 class ServiceAccountCreatedOut(ServiceAccountOut):
-    api_key: str = Field(description="shown this once; the worker sends name and key by HTTP basic auth")
+    api_key: str = Field(description="shown this once; the machine sends name and key by HTTP basic auth")
 
 
 class ExternalTaskAdminOut(BaseModel):

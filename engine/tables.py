@@ -363,7 +363,7 @@ class ExternalTask(Base):
 
 
 class ServiceAccount(Base):
-    """A machine's login (an external-task worker): a name and an API key, stored hashed, revocable."""
+    """A machine's login (an external-task worker, the hotline): a name and an API key, stored hashed, revocable."""
 
     __tablename__ = "service_accounts"
     service_account_id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
@@ -373,3 +373,12 @@ class ServiceAccount(Base):
     created_at: Mapped[datetime]
     revoked_at: Mapped[datetime | None]
     last_used_at: Mapped[datetime | None]
+
+
+class ServiceAccountGroup(Base):
+    """A group a service account acts in (the hotline's account starts complaints as `rcc_agent`)."""
+
+    __tablename__ = "service_account_groups"
+    service_account_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("service_accounts.service_account_id", ondelete="CASCADE"), primary_key=True)
+    group_id: Mapped[str] = mapped_column(ForeignKey("groups.group_id", ondelete="CASCADE"), primary_key=True)

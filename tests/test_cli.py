@@ -24,9 +24,10 @@ from api.cli import app
 from engine.clock import SystemClock
 from engine.db import make_engine
 from engine.errors import AuthenticationError
-from engine.identity import Actor, find_actor
+from engine.identity import SERVICE_ACCOUNT_GROUP, Actor, find_actor
 from engine.logins import LockoutPolicy, find_login, record_login_failure
 from engine.passwords import password_matches
+from engine.service_accounts import service_actor
 from engine.tables import AuditEvent, Definition, Deployment, Group, Membership, ServiceAccount, User
 from tests.conftest import ROOT, STANDARD_GROUPS, TEST_PROCESSES
 
@@ -254,6 +255,20 @@ def test_service_account_add_prints_a_key_that_is_stored_hashed_and_revoke_ends_
     with Session(database) as session:
         assert session.scalars(select(ServiceAccount)).one().revoked_at is not None
     assert "no service account 'nobody'" in migrated("service-account", "revoke", "nobody").stderr
+
+
+def test_service_account_add_with_groups_scopes_it_and_refuses_people_only_groups(migrated: Tixi,
+                                                                                  database: Engine) -> None:
+    result = migrated("service-account", "add", "hotline", "-g", "rcc_agent")
+    assert result.exit_code == 0, result.output
+    assert "acting in rcc_agent" in result.stdout
+    with Session(database) as session:
+        assert service_actor(session, SystemClock(), "hotline") == Actor(
+            "hotline", frozenset({"rcc_agent", SERVICE_ACCOUNT_GROUP}))
+    refused = migrated("service-account", "add", "deployer", "-g", "designer")
+    assert _failed_cleanly(refused) and "administering and deploying stay with people" in refused.stderr
+    with Session(database) as session:
+        assert session.scalars(select(ServiceAccount.name)).all() == ["hotline"]
 
 
 def test_users_add_prompts_for_the_password_twice(migrated: Tixi, database: Engine) -> None:

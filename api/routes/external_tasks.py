@@ -12,7 +12,7 @@ import uuid
 from datetime import timedelta
 from typing import Annotated
 
-from fastapi import Depends, Query, Request, Response
+from fastapi import Query, Request, Response
 
 from api.camunda_schemas import (
     BpmnErrorIn,
@@ -24,20 +24,18 @@ from api.camunda_schemas import (
     LockedTaskOut,
 )
 from api.camunda_variables import from_typed
-from api.deps import CHECKED_INPUT, ClockDep, SessionDep, SettingsDep
+from api.deps import CHECKED_INPUT, ActorDep, ClockDep, SessionDep, SettingsDep
 from api.problems import API_ERRORS, CAMUNDA_PATH
 from api.routing import api_router
-from api.worker_auth import get_worker
 from engine import external_tasks
 from engine.data_limits import data_problem
 from engine.errors import ValidationError
 from engine.external_tasks import TopicRequest
-from engine.identity import Actor
 
 BASE_PATH = CAMUNDA_PATH.rstrip("/")
 router = api_router(prefix=f"{BASE_PATH}/external-task", tags=["external tasks (Camunda 7 API)"],
                    responses=API_ERRORS, dependencies=CHECKED_INPUT)
-WorkerDep = Annotated[Actor, Depends(get_worker)]
+WorkerDep = ActorDep  # a service account by basic auth, or a person's bearer token (api/deps.py)
 _DONE = 204
 
 

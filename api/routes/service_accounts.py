@@ -1,11 +1,18 @@
-"""Service accounts and the external tasks they work, for admins (workers use /engine-rest)."""
+"""Service accounts and the external tasks they work, for admins (workers use /engine-rest, other
+systems /api, both by HTTP basic auth with the account's key)."""
 
 from __future__ import annotations
 
 from api.deps import CHECKED_INPUT, ActorDep, ClockDep, SessionDep
 from api.problems import API_ERRORS
 from api.routing import api_router
-from api.schemas import ExternalTaskAdminOut, ServiceAccountCreatedOut, ServiceAccountIn, ServiceAccountOut
+from api.schemas import (
+    ExternalTaskAdminOut,
+    ServiceAccountCreatedOut,
+    ServiceAccountGroupsIn,
+    ServiceAccountIn,
+    ServiceAccountOut,
+)
 from engine import external_tasks, service_accounts
 from engine.permissions import Permission, require
 
@@ -21,7 +28,8 @@ def create(body: ServiceAccountIn, session: SessionDep, clock: ClockDep, actor: 
     key = service_accounts.new_api_key()
     key_hash = service_accounts.hash_api_key(key)  # ~100 ms of CPU: before the transaction, not inside it
     with session.begin():
-        info = service_accounts.create_service_account(session, clock, actor=actor, name=body.name, key_hash=key_hash)
+        info = service_accounts.create_service_account(session, clock, actor=actor, name=body.name, key_hash=key_hash,
+                                                       groups=body.groups)
     return ServiceAccountCreatedOut(**ServiceAccountOut.of(info).model_dump(), api_key=key)
 
 
@@ -29,6 +37,14 @@ def create(body: ServiceAccountIn, session: SessionDep, clock: ClockDep, actor: 
 def list_accounts(session: SessionDep, actor: ActorDep) -> list[ServiceAccountOut]:
     with session.begin():
         return [ServiceAccountOut.of(a) for a in service_accounts.list_service_accounts(session, actor=actor)]
+
+
+@router.put("/{name}/groups", summary="Set the groups a service account acts in, from its next request (admins)")
+def set_groups(name: str, body: ServiceAccountGroupsIn, session: SessionDep, clock: ClockDep,
+               actor: ActorDep) -> ServiceAccountOut:
+    with session.begin():
+        return ServiceAccountOut.of(service_accounts.set_service_account_groups(
+            session, clock, actor=actor, name=name, groups=body.groups))
 
 
 @router.post("/{name}/revoke", summary="End a service account at once (admins)")

@@ -135,8 +135,10 @@ def external_tasks_page(request: Request, session: SessionDep, clock: ClockDep, 
     with session.begin():
         tasks = external_tasks.list_external_tasks(session, clock, actor=actor)
         accounts = service_accounts.list_service_accounts(session, actor=actor)
+        groups = identity.list_groups(session)
     return render(request, "external_tasks.html", actor=actor, section="external_tasks", tasks=tasks,
-                  accounts=accounts, now=clock.now())
+                  accounts=accounts, groups=groups, people_only=service_accounts.PEOPLE_ONLY_GROUPS,
+                  now=clock.now())
 
 
 def day_field(text: str, field: str) -> date | None:

@@ -72,6 +72,7 @@ PROTECTED = [
     ("get", "/api/service-accounts"),
     ("post", "/api/service-accounts"),
     ("post", "/api/service-accounts/parts-worker/revoke"),
+    ("put", "/api/service-accounts/parts-worker/groups"),
     ("get", "/api/external-tasks"),
     ("post", f"/api/tasks/{SOME_ID}/decide"),
     ("get", "/api/my/done"),

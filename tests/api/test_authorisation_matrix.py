@@ -192,6 +192,7 @@ MATRIX: dict[tuple[str, str], Row] = {
                                            mutates=True),
     # No account of that name: the admin is told so; everyone else is refused before the look-up.
     ("POST", "/api/service-accounts/{name}/revoke"): Row(allowed=only(404, "admin"), default=403),
+    ("PUT", "/api/service-accounts/{name}/groups"): Row(body={"groups": []}, allowed=only(404, "admin"), default=403),
     ("GET", "/api/external-tasks"): Row(allowed=only(200, "admin"), default=403),
     # Notifications: each caller reads and marks only their own (someone else's id answers 404).
     ("GET", "/api/notifications"): Row(),

@@ -56,8 +56,14 @@ const tixi = (() => {
     return lines.join("\n");
   }
 
-  function then(target) {
-    if (!target || target === "reload") window.location.reload();
+  // data-then: "reload", an address to go to, or "show-key" (a secret the answer carries once, such as a
+  // new service account's API key: shown in the page's #new-key instead of leaving the page).
+  function then(target, result) {
+    if (target === "show-key") {
+      const box = document.getElementById("new-key");
+      box.querySelector("[data-key]").textContent = result.data.api_key;
+      box.hidden = false;
+    } else if (!target || target === "reload") window.location.reload();
     else window.location.assign(target);
   }
 
@@ -95,7 +101,7 @@ const tixi = (() => {
     element.setAttribute("aria-busy", "true");
     const result = await api(method, url, body);
     element.removeAttribute("aria-busy");
-    if (result.ok) then(after);
+    if (result.ok) then(after, result);
     else flash(problemText(result));
   }
 

@@ -1,9 +1,10 @@
-"""Who calls the Camunda-compatible API: a service account by HTTP basic auth, or a person's bearer token.
+"""A machine's credentials: a service account's name and API key by HTTP basic auth, on every path.
 
-A worker sends its service account's name and API key with every request (the Camunda client's
-`auth_basic`). Checking an argon2 hash costs ~100 ms of CPU, so a checked key is kept for
-TIXI_SERVICE_KEY_CACHE_SECONDS, by its SHA-256 only; the account is still read on every request,
-so a revoked account is refused at once. Checks run outside any transaction.
+Workers on the Camunda-compatible path send them with every request (the Camunda client's
+`auth_basic`), and so do systems such as the hotline on /api. Checking an argon2 hash costs ~100 ms
+of CPU, so a checked key is kept for TIXI_SERVICE_KEY_CACHE_SECONDS, by its SHA-256 only; the
+account is still read on every request, so a revoked account is refused at once and a change of its
+groups counts from the next request. Checks run outside any transaction, in a worker thread.
 """
 
 from __future__ import annotations
@@ -15,13 +16,14 @@ import threading
 import time
 
 from fastapi import Request
+from sqlalchemy.orm import Session
 
-from api.deps import ClockDep, SessionDep, SettingsDep, actor_for_token
 from engine.errors import AuthenticationError
 from engine.identity import Actor
 from engine.service_accounts import find_key_hash, key_matches, service_actor
 
-_BASIC_HINT = "send the service account's name and API key by HTTP basic auth (the client's auth_basic)"
+BASIC_HINT = "send a service account's name and API key by HTTP basic auth (the Camunda client's auth_basic)"
+_REFUSED = "wrong service account name or API key, or the account is revoked"
 
 
 class ServiceKeyCache:
@@ -46,30 +48,24 @@ class ServiceKeyCache:
             self._kept[digest] = time.monotonic() + self._seconds
 
 
-def get_worker(request: Request, session: SessionDep, clock: ClockDep, settings: SettingsDep) -> Actor:
-    """Raises: AuthenticationError."""
-    header = request.headers.get("authorization", "")
-    scheme, _, credentials = header.partition(" ")
-    if scheme.lower() == "bearer":
-        return actor_for_token(request, session, credentials.strip())
-    if scheme.lower() != "basic" or not credentials.strip():
-        raise AuthenticationError(_BASIC_HINT)
+def actor_for_basic(request: Request, session: Session, credentials: str) -> Actor:
+    """The service account behind basic credentials (base64 of 'name:key'). Raises: AuthenticationError."""
     try:
         name, separator, key = base64.b64decode(credentials.strip(), validate=True).decode("utf-8").partition(":")
     except (binascii.Error, UnicodeDecodeError):
-        raise AuthenticationError(f"the basic credentials are not base64 of 'name:key'; {_BASIC_HINT}") from None
+        raise AuthenticationError(f"the basic credentials are not base64 of 'name:key'; {BASIC_HINT}") from None
     if not separator or not name or not key:
-        raise AuthenticationError(_BASIC_HINT)
+        raise AuthenticationError(BASIC_HINT)
     keys: ServiceKeyCache = request.app.state.service_keys
     digest = hashlib.sha256(f"{name}\0{key}".encode()).hexdigest()
     if not keys.knows(digest):
         with session.begin():
             key_hash = find_key_hash(session, name)
         if not key_matches(key_hash, key):  # outside the transaction: ~100 ms of CPU
-            raise AuthenticationError("wrong service account name or API key, or the account is revoked")
+            raise AuthenticationError(_REFUSED)
         keys.keep(digest)
     with session.begin():
-        actor = service_actor(session, clock, name)
+        actor = service_actor(session, request.app.state.clock, name)
     if actor is None:
-        raise AuthenticationError("wrong service account name or API key, or the account is revoked")
+        raise AuthenticationError(_REFUSED)
     return actor
