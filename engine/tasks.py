@@ -28,6 +28,7 @@ from engine.notifications.outbox import notify_task_handed_on
 from engine.permissions import Permission, has, sees_everything
 from engine.register_fields import check_register_fields, dispatch_suggestions
 from engine.states import InstanceStatus, SignPosition, SignStatus, TaskAction, TaskStatus, task_actions
+from engine.register_tables import Outlet
 from engine.tables import Definition, Instance, Task, TaskCandidateGroup
 from engine.task_forms import check_form, form_schema, is_generated
 from engine.visibility import workable_by
@@ -98,8 +99,11 @@ def get_task(session: Session, catalog: FormCatalog, *, actor: Actor, task_id: u
     city = variables.get("customer_city")
     suggestions = dispatch_suggestions(session, schema, region=record.region,
                                        city=city if isinstance(city, str) else None)
-    return TaskDetail(summarize(task, record, definition, groups, users), schema, variables, actions,
-                      tuple(suggestions))
+    # The outlet's name tells people which outlet a case is at; its code alone tells only the register.
+    outlet_name = (session.scalar(select(Outlet.name).where(Outlet.code == record.outlet_code))
+                   if record.outlet_code else None)
+    return TaskDetail(summarize(task, record, definition, groups, users, outlet_name=outlet_name), schema, variables,
+                      actions, tuple(suggestions))
 
 
 def claim_task(session: Session, clock: Clock, *, actor: Actor, task_id: uuid.UUID) -> TaskSummary:

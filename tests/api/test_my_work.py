@@ -82,6 +82,9 @@ def test_done_and_started_rows_carry_serial_number_product_model_and_outlet_name
     assert tuple(done["task"][k] for k in ("serial_number", "product_model", "outlet_code", "outlet_name")) == marks
     [started] = _get(desk, "outlet", "/api/my/started")["items"]
     assert tuple(started[k] for k in ("serial_number", "product_model", "outlet_code", "outlet_name")) == marks
+    # The task itself too (the task page's case summary names the outlet by it).
+    task = _get(desk, "outlet", f"/api/tasks/{done['task']['task_id']}")
+    assert (task["outlet_code"], task["outlet_name"]) == (REQUEST["outlet_code"], outlet_name)
 
 
 def test_the_lists_cost_the_same_statements_for_one_row_as_for_three(desk: Desk, statements: list[str]) -> None:

@@ -30,7 +30,9 @@ def test_the_case_summary_comes_before_the_form(as_user: Callable[..., Page], la
     expect(summary.get_by_test_id("summary-customer")).to_have_text(CUSTOMER_INTAKE["customer_name"])
     expect(summary.get_by_test_id("summary-serial_number")).to_have_text(CUSTOMER_INTAKE["serial_number"])
     expect(summary.get_by_test_id("summary-product_model")).to_have_text(CUSTOMER_INTAKE["product_model"])
-    expect(summary.get_by_test_id("summary-outlet")).to_contain_text("HD-001")
+    # The outlet by its name in the page's language, with its code
+    outlet = {"zh": "上海徐汇特约服务网点 (HD-001)", "en": "Shanghai Xuhui outlet (HD-001)"}[lang]
+    expect(summary.get_by_test_id("summary-outlet")).to_have_text(outlet)
     for title in LABELS[lang]:
         expect(summary.locator("dt", has_text=title)).to_have_count(1)
     form = page.locator("#form-editor [data-schemapath]").first
