@@ -10,6 +10,7 @@ from typing import Any
 from jsonschema import Draft202012Validator, FormatChecker
 from jsonschema.exceptions import SchemaError
 
+from engine.computed_fields import check_declarations as check_computed
 from engine.config import DEFAULT_FORMS_DIR as DEFAULT_FORMS_DIR  # where the project's forms/ are
 from engine.config import DEFAULT_NOTIFICATION_TEMPLATES_DIR
 from engine.errors import FormDataError, NotFoundError
@@ -42,6 +43,7 @@ class FormCatalog:
                 raise ValueError(f"form {path.name}: {error}") from None
             self._schemas[path.stem] = schema
             self._validators[path.stem] = Draft202012Validator(schema, format_checker=FormatChecker())
+        check_computed(self._schemas)  # a computed field names a date some form asks for
         self.internal = InternalFields.of(self._schemas)  # the fields kept from outlet staff
 
     def keys(self) -> list[str]:

@@ -17,6 +17,7 @@ from engine.bundles import bundle_of
 from engine.candidate_users import candidate_users_of, offered_to
 from engine.catalog import FormCatalog
 from engine.clock import Clock
+from engine.computed_fields import has_computed, with_computed
 from engine.db import flush
 from engine.deadlines import close_deadline
 from engine.errors import AwaitingSignError, InstanceStateError, NotFoundError, PermissionDeniedError, TaskStateError
@@ -27,8 +28,8 @@ from engine.internal_fields import visible_variables
 from engine.notifications.outbox import notify_task_handed_on
 from engine.permissions import Permission, has, sees_everything
 from engine.register_fields import check_register_fields, dispatch_suggestions
-from engine.states import InstanceStatus, SignPosition, SignStatus, TaskAction, TaskStatus, task_actions
 from engine.register_tables import Outlet
+from engine.states import InstanceStatus, SignPosition, SignStatus, TaskAction, TaskStatus, task_actions
 from engine.tables import Definition, Instance, Task, TaskCandidateGroup
 from engine.task_forms import check_form, form_schema, is_generated
 from engine.visibility import workable_by
@@ -195,10 +196,13 @@ def complete_task(
     bundle = bundle_of(session, record)
     if task.form_key:
         elements = bundle.elements(task.process_key)
-        # Read-only fields of a generated form are compared with the case's values (a cache hit after a read).
-        current = load_run(record, bundle).task_variables(task_id) if is_generated(task.form_key) else {}
-        check_form(catalog, elements, task.form_key, data, current)
         schema = form_schema(catalog, elements, task.form_key) or {}
+        # Read-only fields of a generated form are compared with the case's values, and computed fields
+        # worked out from them (a cache hit after a read).
+        current = load_run(record, bundle).task_variables(task_id) \
+            if is_generated(task.form_key) or has_computed(schema) else {}
+        data = with_computed(task.form_key, schema, data, current, clock.now())
+        check_form(catalog, elements, task.form_key, data, current)
         check_register_fields(session, schema, data, case_region=record.region)
         check_attachment_fields(session, schema, data, instance_id=record.instance_id, actor=actor.username)
     if sign is not None:  # 加签 (engine/extra_signs.py), read with the task

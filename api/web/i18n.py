@@ -77,6 +77,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     # inbox
     "tasks.title": ("待办任务", "Task inbox"),
     "tasks.case_marks": ("序列号 · 型号 · 网点", "Serial no. · model · outlet"),
+    "task.computed_from": ("由系统按「{source}」计算，无需填写", "worked out from {source}: nothing to type"),
     "summary.title": ("案件摘要", "Case summary"),
     "summary.customer": ("顾客", "Customer"),
     "summary.serial_number": ("序列号", "Serial no."),

@@ -31,6 +31,7 @@ from engine.approval_record import approval_record
 from engine.audit import HistoryEvent
 from engine.case_fields import case_fields
 from engine.catalog import FormCatalog
+from engine.computed_fields import ComputedValue, computed_values
 from engine.errors import NotFoundError
 from engine.identity import Actor
 from engine.outcomes import decided_fields, outcomes_of
@@ -107,7 +108,7 @@ def _where_it_went(session: Session, catalog: FormCatalog, actor: Actor, task_id
 
 
 @router.get("/tasks/{task_id}")
-def task_page(task_id: uuid.UUID, request: Request, session: SessionDep, catalog: CatalogDep,
+def task_page(task_id: uuid.UUID, request: Request, session: SessionDep, catalog: CatalogDep, clock: ClockDep,
               actor: PageActor) -> HTMLResponse:
     with session.begin():
         detail = tasks.get_task(session, catalog, actor=actor, task_id=task_id)
@@ -128,7 +129,11 @@ def task_page(task_id: uuid.UUID, request: Request, session: SessionDep, catalog
     workable = summary.instance_status == InstanceStatus.RUNNING and bool(
         {TaskAction.CLAIM, TaskAction.COMPLETE} & set(detail.allowed_actions))
     decisions = outcomes_of(detail.form_schema)
-    form = _without(detail.form_schema, decided_fields(decisions)) if detail.form_schema else None
+    # Values the case already holds are worked out, not asked for (the server fills them in).
+    computed = computed_values(detail.form_schema, detail.variables, clock.now()) \
+        if summary.status == TaskStatus.OPEN else []
+    form = _without(detail.form_schema, decided_fields(decisions) | {c.name for c in computed}) \
+        if detail.form_schema else None
     schema = localized_schema(form, lang) if form else None
     fields = set((form or {}).get("properties", {}))
     prefill = {name: value for name, value in detail.variables.items() if name in fields}
@@ -141,7 +146,17 @@ def task_page(task_id: uuid.UUID, request: Request, session: SessionDep, catalog
                   suggestions=detail.outlet_suggestions, files=attachment_rows(files, history),
                   upload_url=f"/api/tasks/{task_id}/attachments" if workable else None,
                   return_targets=return_targets, colleagues=colleagues, **signing,
+                  computed=_computed_rows(computed, detail.form_schema, catalog, start_form, lang),
                   sent_back=_sent_back_to(history, task_id) if summary.status == TaskStatus.OPEN else None)
+
+
+def _computed_rows(computed: list[ComputedValue], schema: dict[str, Any] | None, catalog: FormCatalog,
+                   start_form: str | None, lang: str) -> list[dict[str, Any]]:
+    """Each computed value with its field's title and the title of the case field it is worked out from."""
+    fields = (schema or {}).get("properties", {})
+    sources = catalog.schema(start_form).get("properties", {}) if start_form and catalog.exists(start_form) else {}
+    return [{"name": c.name, "value": c.value, "title": label(fields[c.name].get("title") or c.name, lang),
+             "source": label(sources.get(c.source, {}).get("title") or c.source, lang)} for c in computed]
 
 
 def _sent_back_to(history: list[HistoryEvent], task_id: uuid.UUID) -> HistoryEvent | None:

@@ -12,7 +12,7 @@ from tests.conftest import ROOT
 
 REQUEST: dict[str, Any] = {
     "customer_name": "李四", "customer_phone": "139-0013-9000", "customer_address": "北京市海淀区中关村大街 1 号",
-    "product_model": "XQG-70", "serial_number": "SN-2025-009876", "purchase_date": "2025-12-21",
+    "product_model": "XQG-70", "serial_number": "SN-2025-009876", "purchase_date": "2025-12-18",
     "invoice_no": "FP-88001234", "region": "north", "region_class": "B", "outlet_code": "HB-002",
     "customer_request": "return", "request_description": "洗衣机漏水 / the washing machine leaks",
 }

@@ -66,7 +66,7 @@ def test_revocation_confirmed_or_refused_at_each_step(desk: Desk, refusing_step:
 
 
 def test_return_refused_becomes_warranty_repair_with_the_directors_reason(desk: Desk) -> None:
-    instance_id = _request(desk)
+    instance_id = _request(desk, days=20)
     desk.work("outlet", instance_id, "inspect_product", _inspection(20, True, True))
     decide(desk, "rcc_director", instance_id, "rcc_director_approval", "reject", "问题可修复 / repairable")
     assert desk.queues() == {"outlet": ["warranty_repair"]}
@@ -74,7 +74,7 @@ def test_return_refused_becomes_warranty_repair_with_the_directors_reason(desk: 
 
 
 def test_fee_audit_sends_back_then_approves_with_the_amount(desk: Desk) -> None:
-    instance_id = _request(desk, customer_request="exchange")
+    instance_id = _request(desk, customer_request="exchange", days=25)
     desk.work("outlet", instance_id, "inspect_product", _inspection(25, True, False))
     decide(desk, "rcc_director", instance_id, "rcc_director_approval", "approve")
     desk.work("outlet", instance_id, "carry_out_return", EXCHANGED)

@@ -6,12 +6,15 @@ syntax error)."""
 from __future__ import annotations
 
 import json
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 
+from engine.business_calendar import LOCAL
+from engine.clock import FrozenClock
 from tests.api.conftest import Desk, chosen_by, events_of
 from tests.conftest import ROOT
 
@@ -21,7 +24,7 @@ REQUEST: dict[str, Any] = {
     "customer_address": "北京市海淀区中关村大街 1 号",
     "product_model": "XQG-70",
     "serial_number": "SN-2025-009876",
-    "purchase_date": "2025-12-21",
+    "purchase_date": "2025-12-20",  # 16 days before the test clock's day: the inspection form works it out
     "invoice_no": "FP-88001234",
     "region": "north",
     "region_class": "B",
@@ -65,7 +68,16 @@ def with_invoice(desk: Desk, user: str, variables: dict[str, Any]) -> dict[str, 
     return {**variables, "invoice": [desk.stage(user)]}
 
 
-def _request(desk: Desk, business_key: str = "TH-2026-0001", user: str = "outlet", **changes: Any) -> str:
+def purchased(days: int, today: date | None = None) -> str:
+    """The purchase date `days` days before `today` in China: the test clock's day unless told (the
+    browser tests' server runs on the real clock). The inspection works the days out from it."""
+    return ((today or FrozenClock().now().astimezone(LOCAL).date()) - timedelta(days=days)).isoformat()
+
+
+def _request(desk: Desk, business_key: str = "TH-2026-0001", user: str = "outlet", days: int | None = None,
+             **changes: Any) -> str:
+    if days is not None:
+        changes["purchase_date"] = purchased(days)
     instance_id = desk.start(user, "return_exchange", with_invoice(desk, user, {**REQUEST, **changes}),
                              business_key=business_key)
     assert desk.queues() == {"outlet": ["inspect_product"]}
@@ -138,7 +150,7 @@ POLICY_ROWS = [
 @pytest.mark.parametrize(("days", "quality", "significant", "outcome", "next_task", "role"), POLICY_ROWS)
 def test_return_policy_row(desk: Desk, days: int, quality: bool, significant: bool, outcome: str, next_task: str,
                            role: str) -> None:
-    instance_id = _request(desk)
+    instance_id = _request(desk, days=days)
     desk.work("outlet", instance_id, "inspect_product", _inspection(days, quality, significant))
     assert desk.queues() == {role: [next_task]}
     assert desk.waiting(instance_id) == [next_task]
@@ -157,8 +169,35 @@ def test_return_policy_row(desk: Desk, days: int, quality: bool, significant: bo
     assert types.index("decision_evaluated") < max(i for i, t in enumerate(types) if t == "gateway_decision")
 
 
+def test_days_since_purchase_is_worked_out_from_the_purchase_date_not_typed(desk: Desk) -> None:
+    """The inspection form's computed field: left out, the server fills it in on the business clock."""
+    instance_id = _request(desk, days=31)
+    finding = {k: v for k, v in _inspection(0, True, True).items() if k != "days_since_purchase"}
+    desk.work("outlet", instance_id, "inspect_product", finding)
+    decision = _decision(desk.history(instance_id))
+    assert decision["inputs"] == {"days_since_purchase": 31, "quality_problem": True, "significant_problem": True}
+    assert decision["outputs"] == {"policy_outcome": "free_repair"}
+    [completed] = [e for e in events_of(desk.history(instance_id), "task_completed")
+                   if e["data"]["element"] == "inspect_product"]
+    assert completed["data"]["submitted"]["days_since_purchase"] == 31  # what the step set, as it set it
+
+
+def test_another_count_of_days_than_the_purchase_date_gives_is_refused(desk: Desk) -> None:
+    """An outlet cannot choose its own count: the return policy reads it."""
+    instance_id = _request(desk, days=31)
+    task = desk.task_of("outlet", instance_id, "inspect_product")
+    headers = desk.login("outlet")
+    desk.client.post(f"/api/tasks/{task['task_id']}/claim", headers=headers)
+    refused = desk.client.post(f"/api/tasks/{task['task_id']}/complete", headers=headers,
+                               json={"data": _inspection(15, True, True)})
+    assert refused.status_code == 422, refused.text
+    [error] = refused.json()["errors"]
+    assert error["field"] == "days_since_purchase" and "purchase_date" in error["message"] and "31" in error["message"]
+    assert desk.waiting(instance_id) == ["inspect_product"]  # nothing changed
+
+
 def test_return_chosen_approved_back_to_factory_fees_settled_and_visit_closes(desk: Desk) -> None:
-    instance_id = _request(desk)
+    instance_id = _request(desk, days=10)
     desk.work("outlet", instance_id, "inspect_product", _inspection(10, True, True))
     choice = desk.task_of("outlet", instance_id, "customer_choice")
     assert (choice["customer_name"], choice["serial_number"], choice["outlet_code"], choice["region"]) == (
@@ -193,7 +232,7 @@ def test_return_chosen_approved_back_to_factory_fees_settled_and_visit_closes(de
 
 
 def test_exchange_approved_and_carried_out(desk: Desk) -> None:
-    instance_id = _request(desk, customer_request="exchange")
+    instance_id = _request(desk, customer_request="exchange", days=25)
     desk.work("outlet", instance_id, "inspect_product", _inspection(25, True, False))
     # No choice for the customer inside 30 days without a significant problem: straight to approval.
     assert desk.queues() == {"rcc_director": ["rcc_director_approval"]}
@@ -208,7 +247,7 @@ def test_exchange_approved_and_carried_out(desk: Desk) -> None:
 
 
 def test_exchange_not_approved_becomes_warranty_repair(desk: Desk) -> None:
-    instance_id = _request(desk)
+    instance_id = _request(desk, days=20)
     desk.work("outlet", instance_id, "inspect_product", _inspection(20, True, True))
     desk.work("rcc_director", instance_id, "rcc_director_approval", NOT_APPROVED)
     assert desk.queues() == {"outlet": ["warranty_repair"]}
@@ -241,7 +280,7 @@ def test_free_repair_sends_old_parts_to_the_factory(desk: Desk) -> None:
 
 
 def test_no_quality_problem_paid_repair_accepted_then_visited(desk: Desk) -> None:
-    instance_id = _request(desk, customer_request="repair")
+    instance_id = _request(desk, customer_request="repair", days=40)
     desk.work("outlet", instance_id, "inspect_product", _inspection(40, False, False))
     desk.work("outlet", instance_id, "paid_repair_or_rejection",
               {"customer_accepts_paid_repair": True, "quote_amount": 260.0})
@@ -256,7 +295,7 @@ def test_no_quality_problem_paid_repair_accepted_then_visited(desk: Desk) -> Non
 
 
 def test_out_of_warranty_paid_repair_declined_closes_the_request(desk: Desk) -> None:
-    instance_id = _request(desk)
+    instance_id = _request(desk, days=800)
     desk.work("outlet", instance_id, "inspect_product", _inspection(800, True, True))
     desk.work("outlet", instance_id, "paid_repair_or_rejection",
               {"customer_accepts_paid_repair": False, "decline_explanation": "超过保修期，顾客不修 / out of warranty"})
@@ -270,7 +309,7 @@ def test_out_of_warranty_paid_repair_declined_closes_the_request(desk: Desk) -> 
 
 
 def test_disputed_inspection_technical_ruling_overrides_the_outlet(desk: Desk) -> None:
-    instance_id = _request(desk)
+    instance_id = _request(desk, days=12)
     # The outlet finds no quality problem; the customer disputes it.
     outlet_finding = _inspection(12, False, False, disputed=True)
     desk.work("outlet", instance_id, "inspect_product", outlet_finding)
@@ -299,7 +338,7 @@ def test_disputed_inspection_technical_ruling_overrides_the_outlet(desk: Desk) -
 
 
 def test_disputed_inspection_ruled_no_quality_problem(desk: Desk) -> None:
-    instance_id = _request(desk)
+    instance_id = _request(desk, days=5)
     desk.work("outlet", instance_id, "inspect_product", _inspection(5, True, True, disputed=True))
     desk.work("tech_section", instance_id, "technical_ruling",
               {"quality_problem": False, "significant_problem": False, "ruling_notes": "人为损坏 / misuse"})
@@ -310,7 +349,7 @@ def test_disputed_inspection_ruled_no_quality_problem(desk: Desk) -> None:
 
 
 def test_withdrawn_fee_claim_still_ends_with_the_return_visit(desk: Desk) -> None:
-    instance_id = _request(desk)
+    instance_id = _request(desk, days=100)
     desk.work("outlet", instance_id, "inspect_product", _inspection(100, True, False))
     desk.work("outlet", instance_id, "warranty_repair", REPAIRED_NO_PARTS)
     desk.work("outlet", instance_id, "submit_fee_claim",
@@ -423,6 +462,6 @@ def test_dmn_with_a_syntax_error_in_a_cell_is_refused(desk: Desk, client: TestCl
     # Nothing stored: still the one version deployed with the bundle, and instances still use it.
     after = client.get("/api/definitions/return_policy", headers=desk.login("designer")).json()
     assert [d["version"] for d in after] == [d["version"] for d in before] == [1]
-    instance_id = _request(desk)
+    instance_id = _request(desk, days=15)
     desk.work("outlet", instance_id, "inspect_product", _inspection(15, True, True))
     assert _decision(desk.history(instance_id))["outputs"] == {"policy_outcome": "return_or_exchange"}

@@ -2,9 +2,19 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from playwright.sync_api import Page
+
+from engine.business_calendar import LOCAL
+from tests.api.test_case_moves import INSPECTED
+from tests.api.test_return_exchange import REQUEST, purchased
+
+# The browser tests' server runs on the real clock, where the inspection works the days since purchase
+# out: bought 20 days ago, a return case is inside the exchange period (16-30 days) whatever the day.
+RETURN_REQUEST: dict[str, Any] = {**REQUEST, "purchase_date": purchased(20, datetime.now(LOCAL).date())}
+INSPECTION = {name: value for name, value in INSPECTED.items() if name != "days_since_purchase"}
 
 
 def call(page: Page, method: str, path: str, body: dict[str, Any] | None = None) -> Any:

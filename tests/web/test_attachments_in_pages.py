@@ -16,7 +16,7 @@ from playwright.sync_api import Page, expect
 from tests.api.conftest import PDF
 from tests.api.test_return_exchange import REQUEST
 from tests.web.conftest import DESKTOP, PHONE, fill_form, no_horizontal_scroll, screenshot
-from tests.web.page_api import stage_file, start_case, task_id_of
+from tests.web.page_api import RETURN_REQUEST, stage_file, start_case, task_id_of
 
 WORDS = {
     "zh": {"files": "附件", "add": "添加附件", "upload": "上传", "added_at": "在「网点检测产品」添加了附件",
@@ -42,7 +42,7 @@ def test_a_photo_uploaded_from_the_task_page_shows_as_a_thumbnail(as_user: Calla
     key, words = f"TH-WEB-PHOTO-{lang}-{viewport}", WORDS[lang]
     engineer = as_user("hb002.engineer", lang=lang, viewport=VIEWPORTS[viewport])
     instance_id = start_case(engineer, "return_exchange",
-                             {**REQUEST, "invoice": [stage_file(engineer, "发票.pdf", PDF)]}, key)
+                             {**RETURN_REQUEST, "invoice": [stage_file(engineer, "发票.pdf", PDF)]}, key)
     engineer.goto(f"/tasks/{task_id_of(engineer, key, 'inspect_product')}")
     files = engineer.get_by_role("region", name=words["files"])
     expect(files.get_by_test_id("download")).to_have_text(["发票.pdf"])

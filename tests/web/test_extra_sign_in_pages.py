@@ -14,10 +14,8 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from tests.api.conftest import PDF
-from tests.api.test_case_moves import INSPECTED
-from tests.api.test_return_exchange import REQUEST
 from tests.web.conftest import DESKTOP, PHONE, no_horizontal_scroll, screenshot
-from tests.web.page_api import call, stage_file, start_case, task_id_of, work
+from tests.web.page_api import INSPECTION, RETURN_REQUEST, call, stage_file, start_case, task_id_of, work
 
 REASON = "金额较大，请部长会签 / a large amount: please co-sign"
 OPINION = "发票无误，同意 / the invoice is in order"
@@ -45,8 +43,8 @@ WORDS = {
 
 def _at_director(as_user: Callable[..., Page], key: str) -> str:
     outlet = as_user("outlet")
-    instance_id = start_case(outlet, "return_exchange", {**REQUEST, "invoice": [stage_file(outlet, "发票.pdf", PDF)]}, key)
-    work(outlet, key, "inspect_product", INSPECTED)
+    instance_id = start_case(outlet, "return_exchange", {**RETURN_REQUEST, "invoice": [stage_file(outlet, "发票.pdf", PDF)]}, key)
+    work(outlet, key, "inspect_product", INSPECTION)
     return instance_id
 
 

@@ -15,10 +15,8 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from tests.api.conftest import PDF
-from tests.api.test_case_moves import INSPECTED
-from tests.api.test_return_exchange import REQUEST
 from tests.web.conftest import DESKTOP, PHONE, log_in, no_horizontal_scroll
-from tests.web.page_api import call, stage_file, start_case, task_id_of, work
+from tests.web.page_api import INSPECTION, RETURN_REQUEST, call, stage_file, start_case, task_id_of, work
 
 HAND_ON_REASON = "本人出差，请代为审批 / away on a trip: please decide it"
 WITHDRAW_REASON = "客户已自行解决 / the customer solved it"
@@ -36,9 +34,9 @@ VIEWPORTS = {"desktop": DESKTOP, "phone": PHONE}
 
 
 def _return_case(outlet: Page, key: str, *, inspected: bool = True) -> str:
-    instance_id = start_case(outlet, "return_exchange", {**REQUEST, "invoice": [stage_file(outlet, "发票.pdf", PDF)]}, key)
+    instance_id = start_case(outlet, "return_exchange", {**RETURN_REQUEST, "invoice": [stage_file(outlet, "发票.pdf", PDF)]}, key)
     if inspected:
-        work(outlet, key, "inspect_product", INSPECTED)
+        work(outlet, key, "inspect_product", INSPECTION)
     return instance_id
 
 

@@ -12,10 +12,8 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from tests.api.conftest import PDF
-from tests.api.test_case_moves import INSPECTED
-from tests.api.test_return_exchange import REQUEST
 from tests.web.conftest import DESKTOP, PHONE, no_horizontal_scroll
-from tests.web.page_api import call, stage_file, start_case, task_id_of, work
+from tests.web.page_api import INSPECTION, RETURN_REQUEST, call, stage_file, start_case, task_id_of, work
 
 REASON = "发票照片看不清，请重新检测并补拍 / the invoice photo is unreadable: inspect again"
 WORDS = {
@@ -34,8 +32,8 @@ def test_the_director_sends_a_case_back_from_the_task_page(as_user: Callable[...
                                                            viewport: str) -> None:
     key, words, size = f"TH-WEB-SEND-BACK-{lang}-{viewport}", WORDS[lang], PHONE if viewport == "phone" else DESKTOP
     outlet = as_user("outlet", lang=lang, viewport=size)
-    instance_id = start_case(outlet, "return_exchange", {**REQUEST, "invoice": [stage_file(outlet, "发票.pdf", PDF)]}, key)
-    work(outlet, key, "inspect_product", INSPECTED)
+    instance_id = start_case(outlet, "return_exchange", {**RETURN_REQUEST, "invoice": [stage_file(outlet, "发票.pdf", PDF)]}, key)
+    work(outlet, key, "inspect_product", INSPECTION)
     director = as_user("rcc_director", lang=lang, viewport=size)
     director.goto(f"/tasks/{task_id_of(director, key, 'rcc_director_approval')}")
 
@@ -59,6 +57,6 @@ def test_the_director_sends_a_case_back_from_the_task_page(as_user: Callable[...
     assert no_horizontal_scroll(outlet)
     outlet.get_by_role("button", name=words["claim"]).click()
     notes = outlet.locator('[data-schemapath="root.inspection_notes"]:visible').last.locator("input, textarea").first
-    expect(notes).to_have_value(str(INSPECTED["inspection_notes"]))  # the values it last submitted
+    expect(notes).to_have_value(str(INSPECTION["inspection_notes"]))  # the values it last submitted
     waiting = [t["element_id"] for t in call(outlet, "GET", f"/api/instances/{instance_id}")["waiting_tasks"]]
     assert waiting == ["inspect_product"]
