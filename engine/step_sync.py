@@ -13,7 +13,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, or_, select
+from sqlalchemy import and_, bindparam, or_, select
 from sqlalchemy.orm import Session
 
 from engine.audit import record_event
@@ -127,9 +127,11 @@ def _record_steps(
 
 
 # Built once (it runs at every step); an empty `ready` list is an IN over nothing, false on both dialects.
-_OPEN_OR_READY_TASKS = select(Task).where(
-    Task.instance_id == bindparam("instance_id"),
-    or_(Task.status == TaskStatus.OPEN, Task.task_id.in_(bindparam("ready", expanding=True))))
+# Each branch is an index probe (the case's open tasks by ix_tasks_open_by_instance, the ready ones by
+# key), so a case that looped a thousand times reads its few open rows, not a row per round.
+_OPEN_OR_READY_TASKS = select(Task).where(or_(
+    and_(Task.instance_id == bindparam("instance_id"), Task.status == TaskStatus.OPEN),
+    Task.task_id.in_(bindparam("ready", expanding=True))))  # the workflow's own ids: of this case
 
 
 def _sync_tasks(

@@ -166,7 +166,10 @@ class Task(Base):
         Index(None, "assignee", "status"),
         Index(None, "owner", "status"),  # the delegated-by-me route into a queue
         Index(None, "status", "task_id"),  # the queue's capped count, index-only (migration 0008)
-        Index(None, "instance_id"),
+        # A case's tasks by status in queue order: every step and the case page read its open ones, and
+        # a case that loops holds a completed row per round (migration 0024). Not a partial index:
+        # SQLite, without statistics, preferred the status index to one.
+        Index(None, "instance_id", "status", "created_at", "task_id"),
         Index(None, "completed_by", "completed_at"),  # 已办: a person's completed tasks, latest first
         # The assigned-to-me and delegated-by-me routes of a queue, in queue order (migration 0019).
         Index("ix_tasks_open_by_assignee", "assignee", "created_at", "task_id",
