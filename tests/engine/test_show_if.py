@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from engine.catalog import FormCatalog
+from engine.catalog import DEFAULT_FORMS_DIR, FormCatalog
 from engine.errors import FormDataError
 
 
@@ -71,3 +71,9 @@ def test_a_hidden_field_is_refused_by_name_and_a_shown_required_one_is_required(
     assert [e["field"] for e in _errors(catalog, {"answer": "yes", "detail": "x"})] == ["detail"]
     assert catalog.schema("conditional") == schema  # the form as written; only the validator is compiled
 
+
+def test_the_projects_forms_use_it_and_load() -> None:
+    catalog = FormCatalog(DEFAULT_FORMS_DIR)
+    uses = [key for key in catalog.keys()
+            if any("x-show-if" in prop for prop in catalog.schema(key).get("properties", {}).values())]
+    assert {"csd_approval", "onsite_repair_report"} <= set(uses)
