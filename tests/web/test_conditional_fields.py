@@ -12,8 +12,9 @@ import pytest
 from playwright.sync_api import Locator, Page, expect
 
 from tests.api.test_complaint_handling import CUSTOMER_INTAKE
+from tests.api.test_outlet_onboarding import APPROVE_RCC, APPROVE_TECH, REGISTRATION
 from tests.web.conftest import DESKTOP, PHONE, fill_form, no_horizontal_scroll
-from tests.web.page_api import call, start_case, task_id_of
+from tests.web.page_api import call, start_case, task_id_of, work
 
 BOTH_LANGUAGES = pytest.mark.parametrize("lang", ["zh", "en"])
 BOTH_WIDTHS = pytest.mark.parametrize("viewport", ["desktop", "phone"])
@@ -135,3 +136,29 @@ def test_a_start_form_narrowing_a_choice_by_an_earlier_answer_is_checked_before_
     page.get_by_role("button", name=words["start"], exact=True).click()
     expect(_field(page, "complaint_category").locator(".server-error")).to_have_text(words["enum"])
     assert sent == []
+
+
+@BOTH_LANGUAGES
+def test_a_rejection_decided_in_the_page_gives_the_reason_that_applies_only_to_it(as_user: Callable[..., Page], lang: str) -> None:
+    """The CSD head's rejection reason applies only to a rejection (x-show-if) and is the rejection's opinion:
+    the page checks the decision as the server completes it, with the button's fields and the opinion in."""
+    words = {"zh": ("不批准", "此决定需要填写审批意见。"), "en": ("Reject", "This decision needs an opinion.")}[lang]
+    key = f"TS-WEB-CSD-{lang}"
+    instance_id = start_case(as_user("outlet"), "outlet_onboarding", REGISTRATION, key)
+    work(as_user("rcc_director"), key, "rcc_review", APPROVE_RCC)
+    work(as_user("tech_section"), key, "tech_review", APPROVE_TECH)
+    head = as_user("csd_head", lang=lang, viewport=PHONE)
+    head.goto(f"/tasks/{task_id_of(head, key, 'csd_approval')}")
+    sent = _count_sends(head)
+    reject = head.get_by_role("button", name=words[0], exact=True)
+    reject.click()
+    expect(head.locator("#opinion-field .server-error")).to_have_text(words[1])
+    expect(head.locator(".server-error")).to_have_count(1)  # once, not again as the missing reason
+    assert sent == []
+
+    head.locator("#opinion").fill("本区网点已饱和 / enough outlets here")
+    reject.click()
+    expect(head).to_have_url(re.compile(r"/tasks\?done=[0-9a-f-]{36}$"))
+    assert len(sent) == 1
+    stored = call(as_user("admin"), "GET", f"/api/instances/{instance_id}")["variables"]
+    assert (stored["csd_approved"], stored["rejection_reason"]) == (False, "本区网点已饱和 / enough outlets here")
