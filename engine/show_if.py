@@ -41,6 +41,9 @@ def check_declaration(schema: Mapping[str, Any]) -> None:
     for name, prop in properties.items():
         if isinstance(prop, dict) and KEYWORD in prop and (not isinstance(prop[KEYWORD], dict) or not prop[KEYWORD]):
             raise ValueError(f"field '{name}': {KEYWORD} must be an object naming at least one field")
+        # The page hides top-level fields only: a condition deeper down would be enforced but never shown.
+        if isinstance(prop, dict) and _nested(prop):
+            raise ValueError(f"field '{name}': {KEYWORD} belongs on a top-level field, not inside one")
     conditions = conditions_of(schema)
     for name, condition in conditions.items():
         for other, values in condition.items():
@@ -91,6 +94,16 @@ def hidden_message(error: ValidationError) -> str | None:
     field = ".".join(map(str, error.absolute_path))
     wanted = " and ".join(f"'{other}' is one of {json.dumps(values)}" for other, values in error.schema[KEYWORD].items())
     return f"'{field}' applies only when {wanted}: leave it out"
+
+
+def _nested(prop: Mapping[str, Any]) -> bool:
+    """Whether `x-show-if` appears anywhere inside a field's schema (not on the field itself)."""
+    def anywhere(node: Any) -> bool:
+        if isinstance(node, dict):
+            return KEYWORD in node or any(anywhere(value) for value in node.values())
+        return isinstance(node, list) and any(anywhere(value) for value in node)
+
+    return any(anywhere(value) for key, value in prop.items() if key != KEYWORD)
 
 
 def _cycle(conditions: Mapping[str, Mapping[str, Any]]) -> list[str]:

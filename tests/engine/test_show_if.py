@@ -33,6 +33,8 @@ def _catalog(tmp_path: Path, schema: dict[str, Any]) -> FormCatalog:
     ({"type": "string", "x-show-if": {"reason": "x"}}, "depends on the field itself"),
     ({"type": "string", "x-show-if": {}}, "must be an object naming at least one field"),
     ({"type": "string", "x-show-if": "answer"}, "must be an object naming at least one field"),
+    ({"type": "object", "properties": {"part": {"type": "string", "x-show-if": {"answer": "no"}}}},
+     "belongs on a top-level field, not inside one"),
 ])
 def test_a_bad_condition_is_refused_naming_the_form_and_the_field(tmp_path: Path, prop: dict[str, Any],
                                                                    expected: str) -> None:
