@@ -10,6 +10,7 @@ from typing import Any
 from jsonschema import Draft202012Validator, FormatChecker
 from jsonschema.exceptions import SchemaError
 
+from engine import show_if
 from engine.computed_fields import check_declarations as check_computed
 from engine.config import DEFAULT_FORMS_DIR as DEFAULT_FORMS_DIR  # where the project's forms/ are
 from engine.config import DEFAULT_NOTIFICATION_TEMPLATES_DIR
@@ -39,10 +40,12 @@ class FormCatalog:
                 raise ValueError(f"form {path.name} is not a valid JSON Schema: {error.message}") from None
             try:
                 check_declaration(schema)
+                show_if.check_declaration(schema)
             except ValueError as error:
                 raise ValueError(f"form {path.name}: {error}") from None
             self._schemas[path.stem] = schema
-            self._validators[path.stem] = Draft202012Validator(schema, format_checker=FormatChecker())
+            # Validated with the conditions compiled in; the page and the admin API get the form as written.
+            self._validators[path.stem] = Draft202012Validator(show_if.compiled(schema), format_checker=FormatChecker())
         check_computed(self._schemas)  # a computed field names a date some form asks for
         self.internal = InternalFields.of(self._schemas)  # the fields kept from outlet staff
 
@@ -70,7 +73,7 @@ class FormCatalog:
 def check_with(validator: Draft202012Validator, key: str, data: dict[str, Any]) -> None:
     """Raises: FormDataError listing every field of `data` that `validator` refuses."""
     errors = [
-        FieldError(_field_path(e.absolute_path, e), e.message)
+        FieldError(_field_path(e.absolute_path, e), show_if.hidden_message(e) or e.message)
         for e in sorted(validator.iter_errors(data), key=lambda e: list(map(str, e.absolute_path)))
     ]
     if errors:

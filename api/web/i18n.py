@@ -525,8 +525,8 @@ def localized_schema(schema: dict[str, Any], lang: str) -> dict[str, Any]:
     """A form's JSON Schema for the form renderer: titles, descriptions and enum titles in one language.
 
     Booleans become checkboxes and `x-enum-titles` become the renderer's enum titles. Rules between
-    fields (`if`/`then`, `allOf`) are left to the server, whose 422 the page shows on each field:
-    JSON Editor draws a second, incomplete copy of a form that has them.
+    fields (`if`/`then`, `allOf`) are dropped, since JSON Editor draws a second, incomplete copy of a
+    form that has them: the page checks its value against the form as written (schema_form.js).
     """
     result = copy.deepcopy(schema)
 

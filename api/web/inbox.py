@@ -137,9 +137,13 @@ def task_page(task_id: uuid.UUID, request: Request, session: SessionDep, catalog
     schema = localized_schema(form, lang) if form else None
     fields = set((form or {}).get("properties", {}))
     prefill = {name: value for name, value in detail.variables.items() if name in fields}
+    # What each button sets and where its opinion goes: the page checks the form as the decision completes it.
     buttons = [{"key": o.key, "title": label(o.title, lang), "style": o.style, "requires": list(o.requires),
-                "opinion_required": o.opinion_required} for o in decisions]
+                "opinion_required": o.opinion_required, "set": o.set, "opinion_field": o.opinion_field}
+               for o in decisions]
     return render(request, "task.html", actor=actor, section="tasks", task=detail.summary, schema=schema,
+                  # The whole form, its rules between fields included, to check with; less what the server works out.
+                  rules=_without(detail.form_schema, {c.name for c in computed}) if detail.form_schema else None,
                   actions=detail.allowed_actions, prefill=prefill, variables=detail.variables, history=history,
                   outcomes=buttons, record=approval_record(history), where=where,
                   field_groups=case_fields(history, detail.variables, catalog, start_form),
@@ -198,4 +202,5 @@ def start_page(key: str, request: Request, session: SessionDep, catalog: Catalog
     schema = catalog.schema(chosen.start_form) if chosen.start_form else {"type": "object", "properties": {}}
     return render(request, "start.html", actor=actor, section="start", definition=chosen,
                   case_number_prefix=settings.case_numbers.get(key),
-                  allowed=permissions.may_start(actor, chosen.starter_groups), schema=localized_schema(schema, language(request)))
+                  allowed=permissions.may_start(actor, chosen.starter_groups), schema=localized_schema(schema, language(request)),
+                  rules=schema)

@@ -1,22 +1,34 @@
-// Renders a form from its JSON Schema with JSON Editor, checks it in the page, submits it through the
-// API (completing a task, or starting a process with its start form) and marks the fields the
-// server's 422 names.
+// Renders a form from its JSON Schema with JSON Editor, checks it in the page as the server does,
+// submits it through the API (completing a task, or starting a process with its start form) and
+// marks the fields the server's 422 names.
 "use strict";
 
 (() => {
   const form = document.getElementById("schema-form");
   const read = (id) => JSON.parse(document.getElementById(id).textContent);
+  // The fields the page asks for, flat (api/web/i18n.py drops the rules between fields, of which JSON
+  // Editor would draw hidden copies); the rules come apart, as the form is written, to check with.
   const fullSchema = read("form-schema");
+  const rules = read("form-rules");
   const messages = read("form-messages");
   // Attachment fields (x-attachment, engine/attachment_fields.py) are file inputs beside JSON Editor's
   // form: their files are uploaded when the form is sent, and the field's value is their attachment ids.
   const attachmentNames = Object.entries(fullSchema.properties || {})
     .filter(([, field]) => field && field["x-attachment"] !== undefined).map(([name]) => name);
-  const schema = attachmentNames.length ? {
-    ...fullSchema,
-    properties: Object.fromEntries(Object.entries(fullSchema.properties).filter(([n]) => !attachmentNames.includes(n))),
-    required: (fullSchema.required || []).filter((n) => !attachmentNames.includes(n)),
-  } : fullSchema;
+  const withoutAttachments = (s) => (attachmentNames.length ? {
+    ...s,
+    properties: Object.fromEntries(Object.entries(s.properties || {}).filter(([n]) => !attachmentNames.includes(n))),
+    required: (s.required || []).filter((n) => !attachmentNames.includes(n)),
+  } : s);
+  const schema = withoutAttachments(fullSchema);
+  const checked = withoutAttachments(rules);
+  // x-show-if (engine/show_if.py): a field applies only while each named field has one of its values.
+  const conditions = Object.fromEntries(Object.entries(rules.properties || {})
+    .filter(([, field]) => field && field["x-show-if"] && typeof field["x-show-if"] === "object")
+    .map(([name, field]) => [name, Object.entries(field["x-show-if"])
+      .map(([other, values]) => [other, Array.isArray(values) ? values : [values]])]));
+  // Fields the decision buttons fill are not on the page: until one is pressed, a condition on them may hold.
+  const undecided = new Set(Object.keys(rules.properties || {}).filter((n) => !(n in (fullSchema.properties || {}))));
   const lang = document.documentElement.lang.startsWith("zh") ? "zh" : "en";
 
   JSONEditor.defaults.languages.zh = {
@@ -88,16 +100,17 @@
     });
   }
 
-  function missingFiles() {
-    return fileFields.filter((f) => f.required && !f.input.files.length)
+  // A required file field counts only while it is shown (a hidden one is not sent).
+  function missingFiles(applies) {
+    return fileFields.filter((f) => f.required && applies(f.name) && !f.input.files.length)
       .map((f) => markField(f.name, messages.required || messages.invalid));
   }
 
-  // Each chosen file uploaded once: to the task, or staged for the case a start will create.
-  async function uploadFiles() {
+  // Each chosen file of a shown field uploaded once: to the task, or staged for the case a start will create.
+  async function uploadFiles(applies) {
     const url = form.dataset.mode === "start" ? "/api/attachments" : `/api/tasks/${form.dataset.taskId}/attachments`;
     const values = {};
-    for (const f of fileFields) {
+    for (const f of fileFields.filter((field) => applies(field.name))) {
       const ids = [];
       for (const file of f.input.files) {
         if (!uploaded.has(file)) {
@@ -118,29 +131,66 @@
     return values;
   }
 
+  // Which fields apply to these answers: a field whose x-show-if fails is hidden, and a hidden field
+  // counts as unanswered, so a chain of conditions hides all of its tail (as engine/show_if.py does).
+  // `open` names fields whose answer is still to come (the decision buttons'): a condition on them holds.
+  function applying(value, open = new Set()) {
+    const memo = new Map();
+    const applies = (name) => {
+      if (!memo.has(name)) {
+        memo.set(name, (conditions[name] || []).every(([other, values]) =>
+          (open.has(other) && value[other] === undefined) || (applies(other) && values.includes(value[other]))));
+      }
+      return memo.get(name);
+    };
+    return applies;
+  }
+
+  function fieldNode(name) {
+    return form.querySelector(`[data-schemapath="${CSS.escape(`root.${name}`)}"]`);
+  }
+
+  // Hide the fields the answers so far rule out, with their labels; show them as soon as they apply.
+  function showApplying() {
+    const applies = applying(withoutBlanks(editor.getValue()), undecided);
+    for (const name of Object.keys(conditions)) {
+      const node = fieldNode(name);
+      if (node) node.style.display = applies(name) ? "" : "none";
+    }
+  }
+
   editor.on("ready", () => {
     const prefill = read("form-prefill");
     for (const [name, value] of Object.entries(prefill)) {
       editor.getEditor(`root.${name}`)?.setValue(value);
     }
+    showApplying();
+    editor.on("change", showApplying);
   });
 
-  // JSON Editor's own check, less the complaints about optional fields left empty (they are not sent).
-  // validate() without a value returns results JSON Editor computes on the next animation frame
-  // after a change, i.e. the form as it was before the last field's value was taken.
-  // A required field never touched has no value at all: JSON Editor reports it on the form ("root"),
-  // without the field's name, so each one is named here instead, where the person can see it.
-  function pageErrors() {
-    const value = editor.getValue();
-    const required = new Set(schema.required || []);
-    const unset = [...required].filter((name) => value[name] === "" || value[name] === undefined)
-      .map((name) => ({ path: `root.${name}`, message: editor.translate("error_notset") }));
-    return [...unset, ...editor.validate(value).filter((e) => {
-      if (e.path === "root" && e.property === "required") return false;
-      const field = e.path.replace(/^root\.?/, "").split(".")[0];
-      return !(field && !required.has(field) && (value[field] === "" || value[field] === undefined))
-        && !unset.some((u) => u.path === `root.${field}`);
-    })];
+  // What the page sends: the fields filled in that apply to the answers (`extra`: what the decision sets).
+  function sendable(extra = {}) {
+    const value = { ...withoutBlanks(editor.getValue()), ...extra };
+    const applies = applying(value);
+    return { applies, value: Object.fromEntries(Object.entries(value).filter(([name]) => applies(name))) };
+  }
+
+  // The value checked against the whole form, its if/then included, as the server will check it; a
+  // conditional field is required only while it applies. JSON Editor's validator reports a missing
+  // required field on its parent, by title: here it is reported on the field itself, to be marked there.
+  function pageErrors(value, applies) {
+    const required = (checked.required || []).filter((name) => applies(name));
+    const validator = new editor.validator.constructor(editor, { ...checked, required }, editor.validator.options,
+      JSONEditor.defaults);
+    validator._validateObjectSubSchema = {
+      ...validator._validateObjectSubSchema,
+      required(node, object, path) {
+        return (Array.isArray(node.required) ? node.required : []).filter((name) => object[name] === undefined)
+          .map((name) => ({ path: `${path}.${name}`, property: "required", message: this.translate("error_notset") }));
+      },
+    };
+    const seen = new Set();
+    return validator.validate(value).filter((e) => !seen.has(e.path) && seen.add(e.path));
   }
 
   function clearServerErrors() {
@@ -149,10 +199,8 @@
   }
 
   function markField(field, message) {
-    const path = `root${field ? "." + field : ""}`;
-    // JSON Editor keeps hidden copies of fields for if/then branches: mark the one on screen.
-    const candidates = [...form.querySelectorAll(`[data-schemapath="${CSS.escape(path)}"]`)];
-    const container = candidates.reverse().find((node) => node.offsetParent !== null) || form;
+    const node = field ? fieldNode(field) : null;
+    const container = node && node.offsetParent !== null ? node : form; // a field not on screen: the form
     const note = document.createElement("p");
     note.className = "server-error";
     note.setAttribute("role", "alert");
@@ -182,7 +230,10 @@
 
   function showServerProblem(result) {
     tixi.flash(tixi.problemText(result));
-    const fieldErrors = ((result.data && result.data.errors) || []).map((e) =>
+    // A form's 422 lists its fields' errors; a register's (engine/register_fields.py) names one field.
+    const data = result.data || {};
+    const listed = data.errors || (typeof data.field === "string" ? [{ field: data.field, message: data.detail }] : []);
+    const fieldErrors = listed.map((e) =>
       // start requests name form fields as variables.<field>; an attachment field's n-th file, as <field>.<n>
       ({ ...e, field: (e.field || "").replace(/^(data|variables)\./, "").replace(/^([^.]+)\.\d+$/, (whole, name) =>
         (attachmentNames.includes(name) ? name : whole)) }));
@@ -205,27 +256,35 @@
 
   async function decide(button, outcome) {
     clearServerErrors();
-    const value = withoutBlanks(editor.getValue());
     const opinion = form.elements.opinion.value.trim();
-    const marked = pageErrors().map((e) => markField(e.path.replace(/^root\.?/, ""), e.message));
+    // Checked as the server will complete the task: with the decision's fields and the opinion copied in.
+    const decided = { ...outcome.set, ...(outcome.opinion_field && opinion ? { [outcome.opinion_field]: opinion } : {}) };
+    const { applies, value } = sendable(decided);
+    const marked = [];
+    if (outcome.opinion_required && !opinion) marked.push(markOpinion(messages.opinion));
+    for (const e of pageErrors(value, applies)) {
+      const field = e.path.replace(/^root\.?/, "");
+      if (field !== outcome.opinion_field) marked.push(markField(field, e.message));
+      else if (!(outcome.opinion_required && !opinion)) marked.push(markOpinion(e.message));
+    }
     for (const field of outcome.requires) {
       if (value[field] === undefined) marked.push(markField(field, messages.required));
     }
-    if (outcome.opinion_required && !opinion) marked.push(markOpinion(messages.opinion));
-    marked.push(...missingFiles());
+    marked.push(...missingFiles(applies));
     if (marked.length) {
       tixi.flash(messages.invalid);
       marked[0].querySelector("input, select, textarea")?.focus();
       return;
     }
     button.setAttribute("aria-busy", "true");
-    const files = await uploadFiles();
+    const files = await uploadFiles(applies);
     if (files === null) {
       button.removeAttribute("aria-busy");
       return;
     }
+    const data = Object.fromEntries(Object.entries(value).filter(([name]) => !(name in decided)));
     const result = await tixi.api("POST", `/api/tasks/${form.dataset.taskId}/decide`,
-      { outcome: outcome.key, opinion: opinion || null, data: { ...value, ...files } });
+      { outcome: outcome.key, opinion: opinion || null, data: { ...data, ...files } });
     button.removeAttribute("aria-busy");
     if (result.ok) window.location.assign(`/tasks?done=${form.dataset.taskId}`);
     else showServerProblem(result);
@@ -243,16 +302,17 @@
     event.preventDefault();
     if (form.dataset.mode === "decide") return; // Enter in a field decides nothing: a decision is a button
     clearServerErrors();
-    const errors = pageErrors();
-    const marked = [...errors.map((e) => markField(e.path.replace(/^root\.?/, ""), e.message)), ...missingFiles()];
+    const { applies, value } = sendable();
+    const marked = [...pageErrors(value, applies).map((e) => markField(e.path.replace(/^root\.?/, ""), e.message)),
+      ...missingFiles(applies)];
     if (marked.length) {
       tixi.flash(messages.invalid);
       marked[0]?.querySelector("input, select, textarea")?.focus();
       return;
     }
-    const files = await uploadFiles();
+    const files = await uploadFiles(applies);
     if (files === null) return;
-    const result = await submit({ ...withoutBlanks(editor.getValue()), ...files });
+    const result = await submit({ ...value, ...files });
     if (result.ok) {
       window.location.assign(form.dataset.mode === "start" ? `/instances/${result.data.instance_id}`
                                                             : `/tasks?done=${form.dataset.taskId}`);
