@@ -13,6 +13,7 @@ from tests.api.conftest import PDF
 from tests.web.conftest import DESKTOP, PHONE, fill_form, no_horizontal_scroll, screenshot
 from tests.web.page_api import INSPECTION, RETURN_REQUEST, call, stage_file, start_case, task_id_of
 
+MISSING = {"zh": "缺少必填项", "en": "required"}
 WORDS = {"zh": ("购买天数", "由系统按「购买日期」计算，无需填写", "提交并完成"),
          "en": ("Days since purchase", "worked out from Purchase date: nothing to type", "Submit and complete")}
 
@@ -34,6 +35,8 @@ def test_the_inspection_shows_the_days_since_purchase_instead_of_asking(as_user:
     expect(computed.locator("dd strong")).to_have_text("20")
     expect(computed.locator("dd .hint")).to_have_text(hint)
     expect(outlet.locator('[data-schemapath="root.days_since_purchase"]')).to_have_count(0)  # nothing to type
+    # A form opens without complaints: nothing is wrong before it is sent (JSON Editor's first check is not shown).
+    expect(outlet.locator("#form-editor").get_by_text(MISSING[lang])).to_be_hidden()
     assert no_horizontal_scroll(outlet)
     if (lang, viewport) == ("zh", "phone"):
         screenshot(outlet, "phone-computed-field-zh")

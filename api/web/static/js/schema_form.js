@@ -166,6 +166,9 @@
     }
     showApplying();
     editor.on("change", showApplying);
+    // JSON Editor shows its first check's form-level errors at build whatever show_errors says
+    // ("required: …" before anyone typed): nothing is wrong until the person sends the form.
+    editor.root.showValidationErrors([]);
   });
 
   // What the page sends: the fields filled in that apply to the answers (`extra`: what the decision sets).
