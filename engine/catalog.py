@@ -23,6 +23,10 @@ from engine.outcomes import check_declaration
 class FieldError:
     field: str  # JSON pointer-ish dotted path; "" for the form as a whole
     message: str
+    # What was wrong as the JSON Schema keyword that refused it ("required", "minLength", ...) and that
+    # keyword's number (or a type's name): a page says it in its own language (api/web/static/js/schema_form.js).
+    kind: str
+    limit: int | float | str | None = None
 
 
 class FormCatalog:
@@ -72,16 +76,23 @@ class FormCatalog:
 
 def check_with(validator: Draft202012Validator, key: str, data: dict[str, Any]) -> None:
     """Raises: FormDataError listing every field of `data` that `validator` refuses."""
-    errors = [
-        FieldError(_field_path(e.absolute_path, e), show_if.hidden_message(e) or e.message)
-        for e in sorted(validator.iter_errors(data), key=lambda e: list(map(str, e.absolute_path)))
-    ]
+    errors = [_field_error(e) for e in sorted(validator.iter_errors(data), key=lambda e: list(map(str, e.absolute_path)))]
     if errors:
         raise FormDataError(
             f"{len(errors)} field(s) do not match form '{key}'",
             form=key,
-            errors=[{"field": e.field, "message": e.message} for e in errors],
+            errors=[{"field": e.field, "message": e.message, "kind": e.kind,
+                     **({"limit": e.limit} if e.limit is not None else {})} for e in errors],
         )
+
+
+def _field_error(error: Any) -> FieldError:
+    hidden = show_if.hidden_message(error)
+    limit = error.validator_value
+    said = (isinstance(limit, int | float) and not isinstance(limit, bool)) or (error.validator == "type" and
+                                                                                 isinstance(limit, str))
+    return FieldError(_field_path(error.absolute_path, error), hidden or error.message,
+                      "hidden" if hidden else str(error.validator), limit if said else None)
 
 
 def _field_path(path: Any, error: Any) -> str:

@@ -46,6 +46,19 @@ def test_an_approval_refuses_the_rejection_reason_that_applies_only_to_a_rejecti
     decide(desk, "tech_section", instance_id, "tech_review", "approve")
     refused = decide(desk, "csd_head", instance_id, "csd_approval", "approve", status=422,
                      data={"rejection_reason": "本区网点已饱和"})
-    assert [e["field"] for e in refused["errors"]] == ["rejection_reason"]
+    assert [(e["field"], e["kind"]) for e in refused["errors"]] == [("rejection_reason", "hidden")]
     decide(desk, "csd_head", instance_id, "csd_approval", "approve")
     assert "rejection_reason" not in desk.instance(instance_id)["variables"]
+
+
+def test_each_field_error_names_the_rule_it_broke_for_a_page_to_say_in_its_language(desk: Desk) -> None:
+    """A form's 422 carries each error's JSON Schema keyword and its number (engine/catalog.py)."""
+    instance_id = desk.start("outlet", "outlet_onboarding", REGISTRATION, business_key="outlet-cond-kinds")
+    review = desk.task_of("rcc_director", instance_id, "rcc_review")
+    headers = desk.login("rcc_director")
+    desk.client.post(f"/api/tasks/{review['task_id']}/claim", headers=headers)
+    refused = desk.client.post(f"/api/tasks/{review['task_id']}/complete", headers=headers,
+                               json={"data": {"rcc_approved": "yes", "site_inspection_notes": "x" * 2001}})
+    assert refused.status_code == 422, refused.text
+    kinds = {e["field"]: (e["kind"], e.get("limit")) for e in refused.json()["errors"]}
+    assert kinds == {"rcc_approved": ("type", "boolean"), "site_inspection_notes": ("maxLength", 2000)}

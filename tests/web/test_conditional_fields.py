@@ -22,7 +22,7 @@ WORDS = {
     "zh": {"submit": "提交并完成", "invalid": "表单有错误", "required": "必填", "resolution": "处理结果摘要",
            "unresolved": "未解决原因", "declined_why": "拒单原因", "fault": "故障现象与原因",
            "start": "发起", "enum": "请选择列表中的值"},
-    "en": {"submit": "Submit and complete", "invalid": "The form has errors", "required": "Property must be set",
+    "en": {"submit": "Submit and complete", "invalid": "The form has errors", "required": "Required",
            "resolution": "Resolution summary", "unresolved": "Why it is not resolved", "declined_why": "Why declined",
            "fault": "Fault found", "start": "Start", "enum": "Value must be one of the enumerated values"},
 }

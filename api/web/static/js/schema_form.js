@@ -43,10 +43,14 @@
     error_pattern: "格式不正确",
     error_minimum_incl: "不能小于 {{0}}",
     error_maximum_incl: "不能大于 {{0}}",
+    error_minimum_excl: "必须大于 {{0}}",
+    error_maximum_excl: "必须小于 {{0}}",
     error_minItems: "至少选择 {{0}} 项",
     error_maxItems: "最多选择 {{0}} 项",
     error_uniqueItems: "不能重复",
   };
+  // JSON Editor's English for a missing value is "Property must be set"; people read "Required".
+  JSONEditor.defaults.languages.en.error_notset = "Required";
   JSONEditor.defaults.language = lang;
 
   const editor = new JSONEditor(document.getElementById("form-editor"), {
@@ -231,11 +235,27 @@
     return tixi.api("POST", `/api/tasks/${form.dataset.taskId}/complete`, { data: value });
   }
 
+  // A field error the page can say in its own language: the JSON Schema keyword that refused the value
+  // (its `kind`, engine/catalog.py) with its number or type; any other keeps the server's words.
+  const SERVER_KINDS = {
+    required: "error_notset", type: "error_type", enum: "error_enum", const: "error_const",
+    minLength: "error_minLength", maxLength: "error_maxLength", pattern: "error_pattern",
+    minimum: "error_minimum_incl", maximum: "error_maximum_incl", exclusiveMinimum: "error_minimum_excl",
+    exclusiveMaximum: "error_maximum_excl", minItems: "error_minItems", maxItems: "error_maxItems",
+    uniqueItems: "error_uniqueItems",
+  };
+
+  function inPageLanguage(error) {
+    const key = SERVER_KINDS[error.kind];
+    return key ? editor.translate(key, [String(error.limit ?? "")]) : error.message;
+  }
+
   function showServerProblem(result) {
-    tixi.flash(tixi.problemText(result));
     // A form's 422 lists its fields' errors; a register's (engine/register_fields.py) names one field.
     const data = result.data || {};
-    const listed = data.errors || (typeof data.field === "string" ? [{ field: data.field, message: data.detail }] : []);
+    const errors = (data.errors || []).map((e) => ({ ...e, message: inPageLanguage(e) }));
+    tixi.flash(tixi.problemText({ ...result, data: { ...data, ...(data.errors ? { errors } : {}) } }));
+    const listed = data.errors ? errors : (typeof data.field === "string" ? [{ field: data.field, message: data.detail }] : []);
     const fieldErrors = listed.map((e) =>
       // start requests name form fields as variables.<field>; an attachment field's n-th file, as <field>.<n>
       ({ ...e, field: (e.field || "").replace(/^(data|variables)\./, "").replace(/^([^.]+)\.\d+$/, (whole, name) =>
