@@ -116,7 +116,7 @@ def add_user(
     check_new_password(password, minimum=1 if is_demo else 8)
     if session.scalar(select(User.user_id).where(User.username == username)) is not None:
         raise ConflictError(f"user '{username}' already exists", field="username")
-    group_ids = _existing_groups(session, groups)
+    group_ids = known_groups(session, groups)
     outlet_code, region_code = _place(session, outlet_code or None, region_code or None, moved=False)
     user = User(
         username=username,
@@ -182,7 +182,7 @@ def update_user(
                                                     moved=region_code is None and user.region_code is not None)
         changes["outlet_code"], changes["region_code"] = user.outlet_code, user.region_code
     if groups is not None:
-        group_ids = _existing_groups(session, groups)
+        group_ids = known_groups(session, groups)
         session.execute(delete(Membership).where(Membership.user_id == user.user_id))
         session.add_all(Membership(user_id=user.user_id, group_id=g) for g in group_ids)
         changes["groups"] = sorted(group_ids)
@@ -279,7 +279,8 @@ def _place(session: Session, outlet_code: str | None, region_code: str | None, *
     return outlet_code, outlet.region_code
 
 
-def _existing_groups(session: Session, groups: Iterable[str]) -> set[str]:
+def known_groups(session: Session, groups: Iterable[str]) -> set[str]:
+    """The groups asked for. Raises: ValidationError naming the ones that do not exist."""
     wanted = set(groups)
     unknown = wanted - existing_group_ids(session)
     if unknown:

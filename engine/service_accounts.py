@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session
 from engine.audit import record_event
 from engine.clock import Clock
 from engine.errors import ConflictError, NotFoundError, ValidationError
-from engine.identity import ADMIN_GROUP, DESIGNER_GROUP, SERVICE_ACCOUNT_GROUP, Actor, existing_group_ids
+from engine.identity import ADMIN_GROUP, DESIGNER_GROUP, SERVICE_ACCOUNT_GROUP, Actor, known_groups
 from engine.passwords import hash_password, password_matches
 from engine.permissions import Permission, require
 from engine.tables import ServiceAccount, ServiceAccountGroup, User
@@ -109,11 +109,7 @@ def _checked_groups(session: Session, groups: Iterable[str]) -> list[str]:
     if people_only:
         raise ValidationError(f"a service account may not act in {', '.join(repr(g) for g in people_only)}: "
                               "administering and deploying stay with people who log in", field="groups")
-    unknown = [g for g in wanted if g not in existing_group_ids(session)]
-    if unknown:
-        raise ValidationError(f"unknown group(s): {', '.join(unknown)}; create them first (POST /api/groups)",
-                              field="groups")
-    return wanted
+    return sorted(known_groups(session, wanted))
 
 
 def _account(session: Session, name: str) -> ServiceAccount:
