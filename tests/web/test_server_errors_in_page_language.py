@@ -12,18 +12,20 @@ import pytest
 from playwright.sync_api import Page, Route, expect
 
 from tests.api.test_outlet_onboarding import REGISTRATION
+from tests.web.conftest import DESKTOP, PHONE
 from tests.web.page_api import start_case, task_id_of
 
 WORDS = {"zh": ("通过", "最多 2000 个字符"), "en": ("Pass", "Value must be at most 2000 characters long")}
 
 
 @pytest.mark.parametrize("lang", ["zh", "en"])
+@pytest.mark.parametrize("viewport", ["desktop", "phone"])
 def test_a_too_long_note_refused_by_the_server_is_marked_in_the_pages_language(as_user: Callable[..., Page],
-                                                                               lang: str) -> None:
-    key = f"TS-WEB-SERVER-WORDS-{lang}"
+                                                                               lang: str, viewport: str) -> None:
+    key = f"TS-WEB-SERVER-WORDS-{lang}-{viewport}"
     approve, too_long = WORDS[lang]
     start_case(as_user("outlet"), "outlet_onboarding", REGISTRATION, key)
-    director = as_user("rcc_director", lang=lang)
+    director = as_user("rcc_director", lang=lang, viewport=PHONE if viewport == "phone" else DESKTOP)
     director.goto(f"/tasks/{task_id_of(director, key, 'rcc_review')}")
 
     def longer_note(route: Route) -> None:
