@@ -189,6 +189,8 @@
     const required = (checked.required || []).filter((name) => applies(name));
     const validator = new editor.validator.constructor(editor, { ...checked, required }, editor.validator.options,
       JSONEditor.defaults);
+    // A patch of JSON Editor's validator (its private table of object keywords, @json-editor 2.17), on
+    // this instance only; tests/web/test_conditional_fields.py fails if the library changes under it.
     validator._validateObjectSubSchema = {
       ...validator._validateObjectSubSchema,
       required(node, object, path) {
