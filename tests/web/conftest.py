@@ -100,6 +100,11 @@ document.addEventListener("securitypolicyviolation", (e) =>
 """
 
 
+# An assertion waits as long as an action does: on a machine the whole suite loads, a decision (a
+# workflow step with its sandboxed scripts) was seen to take longer than expect's 5 s default.
+expect.set_options(timeout=15_000)
+
+
 @pytest.fixture
 def new_context(browser: Browser, base_url: str) -> Iterator[Callable[..., BrowserContext]]:
     contexts: list[BrowserContext] = []

@@ -47,3 +47,25 @@ def test_the_inspection_shows_the_days_since_purchase_instead_of_asking(as_user:
     variables = call(outlet, "GET", f"/api/instances/{instance_id}")["variables"]
     assert variables["days_since_purchase"] == 20  # 16-30 days with a significant problem: an exchange
     assert variables["policy_outcome"] == "exchange"
+
+
+UNTICK = {"zh": "此处不能勾选（见说明）", "en": "Must not be ticked here (see the note)"}
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_a_checkbox_the_answers_rule_out_is_told_to_be_unticked_before_anything_is_sent(
+        as_user: Callable[..., Page], lang: str) -> None:
+    """The inspection's rule: no quality problem, so no significant one (an if/then with const false)."""
+    key = f"TH-WEB-CONST-{lang}"
+    outlet = as_user("outlet", lang=lang)
+    start_case(outlet, "return_exchange", {**RETURN_REQUEST, "invoice": [stage_file(outlet, "发票.pdf", PDF)]}, key)
+    task_id = task_id_of(outlet, key, "inspect_product")
+    call(outlet, "POST", f"/api/tasks/{task_id}/claim")
+    outlet.goto(f"/tasks/{task_id}")
+    sent: list[str] = []
+    outlet.on("request", lambda request: sent.append(request.url) if "/complete" in request.url else None)
+    fill_form(outlet, {**INSPECTION, "quality_problem": False, "significant_problem": True})
+    outlet.get_by_role("button", name=WORDS[lang][2]).click()
+    field = outlet.locator('[data-schemapath="root.significant_problem"]')
+    expect(field.locator(".server-error")).to_have_text(UNTICK[lang])
+    assert sent == []

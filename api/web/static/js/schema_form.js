@@ -36,7 +36,9 @@
     error_required: "缺少必填项：{{0}}",
     error_notempty: "必填",
     error_enum: "请选择列表中的值",
-    error_const: "必须确认此项",
+    error_const: "与其他回答不符",
+    error_tick: "必须勾选此项",
+    error_untick: "此处不能勾选（见说明）",
     error_type: "类型不正确",
     error_minLength: "至少 {{0}} 个字符",
     error_maxLength: "最多 {{0}} 个字符",
@@ -49,8 +51,14 @@
     error_maxItems: "最多选择 {{0}} 项",
     error_uniqueItems: "不能重复",
   };
-  // JSON Editor's English for a missing value is "Property must be set"; people read "Required".
-  JSONEditor.defaults.languages.en.error_notset = "Required";
+  // JSON Editor's English says "Property must be set" and "Value must be the constant value"; a
+  // checkbox a rule fixes (const true or false) is told which way it must be.
+  Object.assign(JSONEditor.defaults.languages.en, {
+    error_notset: "Required",
+    error_const: "Does not fit the other answers",
+    error_tick: "Must be ticked",
+    error_untick: "Must not be ticked here (see the note)",
+  });
   JSONEditor.defaults.language = lang;
 
   const editor = new JSONEditor(document.getElementById("form-editor"), {
@@ -199,7 +207,11 @@
       },
     };
     const seen = new Set();
-    return validator.validate(value).filter((e) => !seen.has(e.path) && seen.add(e.path));
+    return validator.validate(value).filter((e) => !seen.has(e.path) && seen.add(e.path)).map((e) => {
+      const ticked = value[e.path.replace(/^root\./, "")];
+      return e.property === "const" && typeof ticked === "boolean"
+        ? { ...e, message: editor.translate(ticked ? "error_untick" : "error_tick") } : e;
+    });
   }
 
   function clearServerErrors() {
