@@ -67,8 +67,10 @@ def test_a_hidden_field_is_refused_by_name_and_a_shown_required_one_is_required(
     catalog.check("conditional", {"answer": "yes"})
     catalog.check("conditional", {"answer": "no", "reason": "late", "detail": "two days"})
     assert _errors(catalog, {"answer": "yes", "reason": "late"}) == [
-        {"field": "reason", "message": """'reason' applies only when 'answer' is one of ["no"]: leave it out"""}]
-    assert _errors(catalog, {"answer": "no"}) == [{"field": "reason", "message": "'reason' is a required property"}]
+        {"field": "reason", "message": """'reason' applies only when 'answer' is one of ["no"]: leave it out""",
+         "kind": "hidden"}]
+    assert _errors(catalog, {"answer": "no"}) == [{"field": "reason", "message": "'reason' is a required property",
+                                                   "kind": "required"}]
     # A condition on a hidden field fails: the chain's tail is hidden too.
     assert [e["field"] for e in _errors(catalog, {"answer": "yes", "detail": "x"})] == ["detail"]
     assert catalog.schema("conditional") == schema  # the form as written; only the validator is compiled
