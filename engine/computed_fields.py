@@ -84,7 +84,7 @@ def with_computed(form_key: str, schema: dict[str, Any] | None, data: dict[str, 
     wrong = [c for c in computed if c.name in data and data[c.name] != c.value]
     if wrong:
         raise FormDataError(
-            f"{len(wrong)} computed field(s) were sent with another value", form=None,
+            f"{len(wrong)} computed field(s) were sent with another value", form=form_key,
             errors=[{"field": c.name, "message": f"'{c.name}' is computed from '{c.source}' ({c.value} today): "
                                                  "leave it out or send it unchanged"} for c in wrong])
     return {**data, **{c.name: c.value for c in computed}}

@@ -191,6 +191,7 @@ def test_another_count_of_days_than_the_purchase_date_gives_is_refused(desk: Des
     refused = desk.client.post(f"/api/tasks/{task['task_id']}/complete", headers=headers,
                                json={"data": _inspection(15, True, True)})
     assert refused.status_code == 422, refused.text
+    assert refused.json()["form"] == "product_inspection"
     [error] = refused.json()["errors"]
     assert error["field"] == "days_since_purchase" and "purchase_date" in error["message"] and "31" in error["message"]
     assert desk.waiting(instance_id) == ["inspect_product"]  # nothing changed
