@@ -127,7 +127,7 @@ def _record_steps(
 
 
 # Built once (it runs at every step); an empty `ready` list is an IN over nothing, false on both dialects.
-# Each branch is an index probe (the case's open tasks by ix_tasks_open_by_instance, the ready ones by
+# Each branch is an index probe (the case's open tasks by (instance_id, status, ...), the ready ones by
 # key), so a case that looped a thousand times reads its few open rows, not a row per round.
 _OPEN_OR_READY_TASKS = select(Task).where(or_(
     and_(Task.instance_id == bindparam("instance_id"), Task.status == TaskStatus.OPEN),

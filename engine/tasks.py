@@ -199,9 +199,10 @@ def complete_task(
         schema = form_schema(catalog, elements, task.form_key) or {}
         # Read-only fields of a generated form are compared with the case's values, and computed fields
         # worked out from them (a cache hit after a read).
-        current = load_run(record, bundle).task_variables(task_id) \
-            if is_generated(task.form_key) or has_computed(schema) else {}
-        data = with_computed(task.form_key, schema, data, current, clock.now())
+        computed = has_computed(schema)
+        current = load_run(record, bundle).task_variables(task_id) if is_generated(task.form_key) or computed else {}
+        if computed:
+            data = with_computed(task.form_key, schema, data, current, clock.now())
         check_form(catalog, elements, task.form_key, data, current)
         check_register_fields(session, schema, data, case_region=record.region)
         check_attachment_fields(session, schema, data, instance_id=record.instance_id, actor=actor.username)

@@ -132,8 +132,8 @@ def task_page(task_id: uuid.UUID, request: Request, session: SessionDep, catalog
     # Values the case already holds are worked out, not asked for (the server fills them in).
     computed = computed_values(detail.form_schema, detail.variables, clock.now()) \
         if summary.status == TaskStatus.OPEN else []
-    form = _without(detail.form_schema, decided_fields(decisions) | {c.name for c in computed}) \
-        if detail.form_schema else None
+    worked_out = {c.name for c in computed}
+    form = _without(detail.form_schema, decided_fields(decisions) | worked_out) if detail.form_schema else None
     schema = localized_schema(form, lang) if form else None
     fields = set((form or {}).get("properties", {}))
     prefill = {name: value for name, value in detail.variables.items() if name in fields}
@@ -143,7 +143,7 @@ def task_page(task_id: uuid.UUID, request: Request, session: SessionDep, catalog
                for o in decisions]
     return render(request, "task.html", actor=actor, section="tasks", task=detail.summary, schema=schema,
                   # The whole form, its rules between fields included, to check with; less what the server works out.
-                  rules=_without(detail.form_schema, {c.name for c in computed}) if detail.form_schema else None,
+                  rules=_without(detail.form_schema, worked_out) if detail.form_schema else None,
                   actions=detail.allowed_actions, prefill=prefill, variables=detail.variables, history=history,
                   outcomes=buttons, record=approval_record(history), where=where,
                   field_groups=case_fields(history, detail.variables, catalog, start_form),
