@@ -10,7 +10,7 @@ import uuid
 from datetime import datetime
 
 from sqlalchemy import ForeignKey, Index, Integer, LargeBinary, String, Uuid
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from engine.table_base import Base
 
@@ -26,6 +26,8 @@ class Attachment(Base):
     __table_args__ = (Index(None, "instance_id", "uploaded_at"), Index(None, "uploaded_by", "uploaded_at"))
     attachment_id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
     instance_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("instances.instance_id"))
+    # Orders the INSERTs only (see engine.tables.Instance); unannotated, since engine.tables imports this module.
+    instance = relationship("Instance", lazy="raise")
     task_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)  # the step it was added at; none: the case itself
     filename: Mapped[str] = mapped_column(String(255))
     content_type: Mapped[str] = mapped_column(String(100))  # sniffed from the bytes, never taken from the client

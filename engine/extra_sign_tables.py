@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import ForeignKey, Index, String, Text, Uuid
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from engine.table_base import Base
 
@@ -19,6 +19,8 @@ class ExtraSign(Base):
     __table_args__ = (Index(None, "signer", "status"), Index(None, "task_id", "status"))
     sign_id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
     instance_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("instances.instance_id", ondelete="CASCADE"))
+    # Orders the INSERTs only (see engine.tables.Instance); unannotated, since engine.tables imports this module.
+    instance = relationship("Instance", lazy="raise")
     task_id: Mapped[uuid.UUID] = mapped_column(Uuid)  # the holder's task the sign belongs to
     position: Mapped[str] = mapped_column(String(8))  # engine.states.SignPosition
     signer: Mapped[str] = mapped_column(String(64))

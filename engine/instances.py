@@ -121,8 +121,7 @@ def launch_instance(
         business_key=business_key, status=InstanceStatus.RUNNING, state={}, serializer_version=SERIALIZER_VERSION,
         called_definitions=bundle.called_ids(), started_by=actor.username, started_at=now, updated_at=now,
     )
-    session.add(record)
-    session.flush()
+    session.add(record)  # inserted once, with its state, by the step's flush (engine.tables.Instance)
     begin_chain(session, record.instance_id)
     open_case_deadline(session, record=record, name=definition.name, sla=definition.elements.get("case_sla"), now=now)
     record_event(session, clock, actor=actor.username, event_type="started", instance_id=record.instance_id,

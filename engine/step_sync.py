@@ -13,7 +13,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, bindparam, or_, select
+from sqlalchemy import and_, bindparam, inspect, or_, select
 from sqlalchemy.orm import Session
 
 from engine.audit import record_event
@@ -143,6 +143,8 @@ def _sync_tasks(
     # One query for the open rows and for any row the ready tasks already have (one per task ever readied),
     # unless the timer tick's batch loaded every row of the case already.
     loaded = take_tasks(session, record.instance_id)
+    if loaded is None and inspect(record).pending:
+        loaded = []  # a case not yet inserted has no task rows in the database
     if loaded is None:
         known = {row.task_id: row for row in session.scalars(
             _OPEN_OR_READY_TASKS, {"instance_id": record.instance_id, "ready": list(ready)})}

@@ -18,7 +18,7 @@ from sqlalchemy import (
     Uuid,
     text,
 )
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 # The organisation's tables live in a module of their own; importing them here lets everything that
 # reads `Base.metadata` (Alembic, the migration test) see them.
@@ -144,6 +144,9 @@ class Instance(Base):
     # every step locks anyway, instead of a search of the history at every append.
     audit_tail: Mapped[str] = mapped_column(String(64), default="", server_default="")
     __mapper_args__ = {"version_id_col": lock_version}
+    # Rows that point to a case or a task declare the key as a relationship, never loaded: the unit of work
+    # then sends the row pointed to first (else it orders tables by class name, a deadline before its new
+    # case), and a new case is inserted once, with its state (tests/engine/test_architecture.py).
 
 
 class InstanceStateChunk(Base):
@@ -152,6 +155,7 @@ class InstanceStateChunk(Base):
     __tablename__ = "instance_state_chunks"
     instance_id: Mapped[uuid.UUID] = mapped_column(
         ForeignKey("instances.instance_id", ondelete="CASCADE"), primary_key=True)
+    instance: Mapped[Instance] = relationship(lazy="raise")  # orders the INSERTs only; see Instance
     seq: Mapped[int] = mapped_column(Integer, primary_key=True)
     tasks: Mapped[dict[str, Any]]
 
@@ -179,6 +183,7 @@ class Task(Base):
     )
     task_id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)  # SpiffWorkflow's task id
     instance_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("instances.instance_id", ondelete="CASCADE"))
+    instance: Mapped[Instance] = relationship(lazy="raise")  # orders the INSERTs only; see Instance
     process_key: Mapped[str] = mapped_column(String(200))  # differs from the instance's inside a call activity
     element_id: Mapped[str] = mapped_column(String(200))
     name: Mapped[str] = mapped_column(String(500))
@@ -200,6 +205,7 @@ class TaskCandidateGroup(Base):
     __tablename__ = "task_candidate_groups"
     __table_args__ = (Index(None, "group_id", "task_id"),)
     task_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("tasks.task_id", ondelete="CASCADE"), primary_key=True)
+    task: Mapped[Task] = relationship(lazy="raise")  # orders the INSERTs only; see Instance
     group_id: Mapped[str] = mapped_column(String(64), primary_key=True)
 
 
@@ -209,6 +215,7 @@ class TaskCandidateUser(Base):
     __tablename__ = "task_candidate_users"
     __table_args__ = (Index(None, "username", "task_id"),)  # a queue's candidate-user route
     task_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("tasks.task_id", ondelete="CASCADE"), primary_key=True)
+    task: Mapped[Task] = relationship(lazy="raise")  # orders the INSERTs only; see Instance
     username: Mapped[str] = mapped_column(String(64), primary_key=True)
 
 
@@ -219,6 +226,7 @@ class Timer(Base):
     __table_args__ = (Index(None, "status", "due_at"), Index(None, "instance_id"))
     timer_id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)  # SpiffWorkflow's task id
     instance_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("instances.instance_id", ondelete="CASCADE"))
+    instance: Mapped[Instance] = relationship(lazy="raise")  # orders the INSERTs only; see Instance
     element_id: Mapped[str] = mapped_column(String(200))
     name: Mapped[str] = mapped_column(String(500))
     due_at: Mapped[datetime]
@@ -233,6 +241,7 @@ class MessageSubscription(Base):
     __table_args__ = (Index(None, "message_name"),)
     task_id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)  # the waiting catch event
     instance_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("instances.instance_id", ondelete="CASCADE"))
+    instance: Mapped[Instance] = relationship(lazy="raise")  # orders the INSERTs only; see Instance
     message_name: Mapped[str] = mapped_column(String(200))
     element_id: Mapped[str] = mapped_column(String(200))
     created_at: Mapped[datetime]
@@ -258,6 +267,7 @@ class TaskComment(Base):
     __table_args__ = (Index(None, "task_id", "created_at"),)
     comment_id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
     task_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("tasks.task_id", ondelete="CASCADE"))
+    task: Mapped[Task] = relationship(lazy="raise")  # orders the INSERTs only; see Instance
     instance_id: Mapped[uuid.UUID] = mapped_column(Uuid)
     author: Mapped[str] = mapped_column(String(64))
     text: Mapped[str] = mapped_column(Text)
@@ -275,6 +285,7 @@ class Deadline(Base):
     )
     deadline_id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
     instance_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("instances.instance_id", ondelete="CASCADE"))
+    instance: Mapped[Instance] = relationship(lazy="raise")  # orders the INSERTs only; see Instance
     task_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
     process_key: Mapped[str] = mapped_column(String(200))
     element_id: Mapped[str] = mapped_column(String(200))
@@ -345,6 +356,7 @@ class ExternalTask(Base):
     __table_args__ = (Index(None, "status", "topic", "priority"), Index(None, "instance_id"))
     external_task_id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)  # SpiffWorkflow's task id
     instance_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("instances.instance_id", ondelete="CASCADE"))
+    instance: Mapped[Instance] = relationship(lazy="raise")  # orders the INSERTs only; see Instance
     process_key: Mapped[str] = mapped_column(String(200))
     element_id: Mapped[str] = mapped_column(String(200))
     name: Mapped[str] = mapped_column(String(500))

@@ -11,6 +11,7 @@ import re
 import uuid
 from pathlib import Path
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from engine import definitions, instances, tasks
@@ -18,6 +19,7 @@ from engine.catalog import FormCatalog
 from engine.clock import FrozenClock
 from engine.db import transaction
 from engine.identity import Actor
+from engine.tables import Deadline, Instance
 from tests.conftest import DESIGNER
 
 # The benchmark's two-task case: no timers, due dates or deadlines, so the count is the step's own.
@@ -83,3 +85,49 @@ def test_a_completion_that_claims_writes_the_case_row_once(
     assert _about_the_chain(seen) == [], seen
     assert len([s for s in seen if s.startswith("UPDATE instances")]) == 1, seen
     assert len([s for s in seen if s.startswith("UPDATE tasks")]) == 1, seen
+
+
+def _written(statements: list[str]) -> list[str]:
+    return [s for s in statements if s.split(" ", 1)[0] not in ("BEGIN", "BEGIN IMMEDIATE", "COMMIT", "ROLLBACK")]
+
+
+def test_a_start_inserts_the_case_once_with_its_state_and_reads_none_of_its_rows(
+        factory: sessionmaker[Session], clock: FrozenClock, catalog: FormCatalog, statements: list[str]) -> None:
+    """The case's row went out empty and was updated with its state; the step read task rows it cannot have."""
+    _waiting_review(factory, clock, catalog)
+    statements.clear()
+    with transaction(factory) as session:
+        started = instances.start_instance(session, clock, catalog, actor=OUTLET, definition_key="minimal_two_tasks",
+                                           variables={})
+    seen = _written(statements)
+    assert len([s for s in seen if s.startswith("INSERT INTO instances")]) == 1, seen
+    assert not [s for s in seen if s.startswith("UPDATE instances")], seen
+    # Only the answer's read of the new case's open tasks (with their groups) looks at tasks.
+    task_reads = [s for s in seen if re.match(r"SELECT .* FROM tasks", s)]
+    assert len(task_reads) == 1 and "JOIN task_candidate_groups" in task_reads[0], seen
+    with factory() as session:
+        stored = session.get(Instance, started.summary.instance_id)
+        assert stored is not None and stored.state and stored.audit_tail
+
+
+SLA_CASE = Path(__file__).resolve().parents[1] / "processes" / "sla_case.bpmn"
+AGENT = Actor("rcc_agent", frozenset({"rcc_agent"}))
+
+
+def test_a_new_case_goes_out_before_its_deadline_in_one_flush(
+        factory: sessionmaker[Session], clock: FrozenClock, catalog: FormCatalog, statements: list[str]) -> None:
+    """Without relationships the unit of work orders tables by class name: `Deadline` before `Instance`."""
+    with transaction(factory) as session:
+        definitions.deploy(session, clock, catalog, actor=DESIGNER, filename=SLA_CASE.name,
+                           content=SLA_CASE.read_bytes())
+    statements.clear()
+    with transaction(factory) as session:
+        started = instances.start_instance(session, clock, catalog, actor=AGENT, definition_key="sla_case",
+                                           variables={})
+    seen = _written(statements)
+    inserts = [s.split(" ")[2] for s in seen if s.startswith("INSERT INTO")]
+    assert inserts.count("instances") == 1 and inserts.index("instances") < inserts.index("deadlines"), seen
+    assert not [s for s in seen if s.startswith("UPDATE instances")], seen
+    with factory() as session:
+        deadline = session.scalars(select(Deadline).where(Deadline.instance_id == started.summary.instance_id)).one()
+        assert deadline.task_id is None  # the case's own commitment
