@@ -1,8 +1,7 @@
 """The actors behind recent requests, kept for a few seconds so a request need not look its user up.
 
-Every request names its user by token; reading the user and their groups is a transaction of its
-own (BEGIN, SELECT, COMMIT) before the route's. Kept here, a user's next requests within
-`seconds` skip it.
+Every request names its user by token; reading the user and their groups is a read of its own
+before the route's. Kept here, a user's next requests within `seconds` skip it.
 
 What this allows, and what it does not:
 - Only found, active users are kept. An unknown or disabled user is looked up on every request,

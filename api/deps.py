@@ -20,6 +20,7 @@ from api.settings import Settings
 from api.web.session import web_session_token
 from engine.catalog import FormCatalog
 from engine.clock import Clock
+from engine.db import reading
 from engine.errors import AuthenticationError, ValidationError
 from engine.identity import Actor, find_token_holder
 
@@ -30,9 +31,9 @@ async def get_session(request: Request) -> AsyncIterator[Session]:
     """A session for the request, bound to the engine: a connection is checked out per transaction.
 
     It is made and closed on the event loop, with no thread hand-off, because neither touches
-    the database: a session holds a connection only inside `session.begin()`, and the pool pings
+    the database: a session holds a connection only inside `session.begin()` (or `reading`), and the pool pings
     only a connection that sat idle (engine/db.py). A request whose actor is kept (api/actors.py)
-    runs one transaction, the route's, so it checks out one connection, for that transaction only.
+    checks out one connection, for the route's transaction (a read's: `engine.db.reading`) only.
     A session still in a transaction at the end (a route that read without `begin`) rolls it back
     in a worker thread, since that is a round trip.
     """
@@ -128,7 +129,7 @@ def _claims_and_kept_actor(request: Request, token: str | None) -> tuple[TokenCl
 def _look_up_actor(request: Request, session: Session, claims: TokenClaims, now: datetime) -> Actor:
     actors: ActorCache = request.app.state.actor_cache
     generation = actors.generation
-    with session.begin():
+    with reading(session):
         holder = find_token_holder(session, claims.username)
     if holder is None:
         raise AuthenticationError("the user of this token is unknown or disabled")

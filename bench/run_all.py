@@ -159,15 +159,21 @@ def _met(ok: bool) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="small sizes, under two minutes")
-    quick = parser.parse_args().quick
+    parser.add_argument("--quick-for", default="", metavar="SCRIPTS",
+                        help="comma-separated scripts run at their small size in a full run (server_memory.py: "
+                             "100 k instances take half an hour on a 2-vCPU machine)")
+    args = parser.parse_args()
+    quick, quick_for = args.quick, set(filter(None, args.quick_for.split(",")))
+    if unknown := quick_for - set(SCRIPTS):
+        parser.error(f"--quick-for: no script {', '.join(sorted(unknown))} (the scripts: {', '.join(SCRIPTS)})")
     began, load_before = time.perf_counter(), os.getloadavg()[0]
-    results = {script: run(script, quick) for script in SCRIPTS}
+    results = {script: run(script, quick or script in quick_for) for script in SCRIPTS}
     print_table(f"Tixi benchmarks ({'quick' if quick else 'full'} run) against the targets of issues 6 and 18",
                 ["figure", "value", "target", "verdict"], summary_rows(results))
     failed = [script for script, figures in results.items() if "error" in figures]
     if failed:
         print(f"FAILED: {', '.join(failed)}", file=sys.stderr)
-    emit({"mode": "quick" if quick else "full", "date": SystemClock().now().date().isoformat(),
+    emit({"mode": "quick" if quick else "full", "quick_for": sorted(quick_for), "date": SystemClock().now().date().isoformat(),
           "machine": machine(), "seconds": round(time.perf_counter() - began, 1),
           # Other work on the machine moves the absolute figures; the ratios are measured side by side.
           "load_avg_1m": {"before": round(load_before, 2), "after": round(os.getloadavg()[0], 2)},

@@ -23,7 +23,7 @@ from sqlalchemy import Engine, event
 
 from engine.clock import FrozenClock
 from engine.config import EngineConfig
-from engine.db import transaction
+from engine.db import READS_ONLY, transaction
 from engine.instances import start_instance
 from engine.timers import fire_due_timers
 from engine.workflow_store import session_factory
@@ -47,7 +47,10 @@ class StatementCounter:
         if self.current is not None:
             self.statements[self.current].append(_shape(statement))
 
-    def _on_commit(self, _conn: Any) -> None:
+    def _on_commit(self, conn: Any) -> None:
+        # A read (engine.db.reading) ends its session's transaction too, but in autocommit: nothing is sent.
+        if conn.get_execution_options().get(READS_ONLY):
+            return
         if self.current is not None:
             self.commits[self.current] += 1
 

@@ -77,8 +77,10 @@ def _make_sqlite_engine(url: str, **kwargs: Any) -> Engine:
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
         # SQLite has no SELECT ... FOR UPDATE: taking the write lock at BEGIN serialises writers,
-        # so a read-modify-write of an instance cannot interleave with another one.
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        # so a read-modify-write of an instance cannot interleave with another one. A read (`reading`)
+        # takes no lock and opens no transaction: each statement is its own, in autocommit.
+        if not connection.get_execution_options().get(READS_ONLY):
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
 
     return engine
 
@@ -100,6 +102,35 @@ def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
     """One unit of work: commit on success, roll back on any error."""
     with factory() as session, session.begin():
         yield session
+
+
+READS_ONLY = "tixi_reads_only"  # the execution option that marks a read's connection (`reading`)
+
+
+@contextmanager
+def reading(session: Session) -> Iterator[Session]:
+    """Reads outside a transaction: no BEGIN or COMMIT goes to the database, and SQLite takes no lock.
+
+    Each statement sees what was committed before it started, as in a READ COMMITTED transaction
+    (PostgreSQL's default), so a read loses nothing by it. Nothing may be written: a write would
+    commit statement by statement, so the session does not autoflush, and a change left in it is
+    a programming error.
+    """
+    sqlite = session.get_bind().dialect.name == "sqlite"
+    # SQLite's connections are in autocommit already (the BEGIN IMMEDIATE above is ours); psycopg's are not.
+    session.connection(execution_options={READS_ONLY: True} if sqlite
+                       else {READS_ONLY: True, "isolation_level": "AUTOCOMMIT"})
+    try:
+        with session.no_autoflush:
+            yield session
+        if session.new or session.dirty or session.deleted:
+            raise RuntimeError("a read changed rows: run it in a transaction")
+    except BaseException:
+        session.rollback()
+        raise
+    # Sends nothing in autocommit; ends the session's transaction as a write's does, so what it read
+    # stays loaded and the workflows it read go back to the cache (engine/workflow_cache.py).
+    session.commit()
 
 
 @contextmanager

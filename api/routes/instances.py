@@ -22,6 +22,7 @@ from api.schemas import (
 )
 from engine import instances
 from engine.clock import end_of_day, start_of_day
+from engine.db import reading
 from engine.permissions import Permission, require
 from engine.withdrawal import withdraw_instance
 
@@ -52,7 +53,7 @@ def list_instances(
     started_to: Annotated[date | None, Query(description="started on or before this day (UTC)")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50, offset: Annotated[int, Query(ge=0, le=MAX_INT)] = 0,
 ) -> PageOut[InstanceOut]:
-    with session.begin():
+    with reading(session):
         page = instances.list_instances(
             session, actor=actor, definition_key=definition_key, status=status, business_key=business_key,
             participant=participant, started_from=start_of_day(started_from) if started_from else None,
@@ -63,14 +64,14 @@ def list_instances(
 
 @router.get("/{instance_id}", summary="Status, waiting tasks, timers and variables")
 def get_instance(instance_id: uuid.UUID, session: SessionDep, actor: ActorDep, catalog: CatalogDep) -> InstanceDetailOut:
-    with session.begin():
+    with reading(session):
         return InstanceDetailOut.of_detail(instances.get_instance(session, actor=actor, instance_id=instance_id,
                                                                   internal=catalog.internal))
 
 
 @router.get("/{instance_id}/history", summary="Every recorded step: who, when, what data")
 def history(instance_id: uuid.UUID, session: SessionDep, actor: ActorDep, catalog: CatalogDep) -> list[HistoryEventOut]:
-    with session.begin():
+    with reading(session):
         return [HistoryEventOut.of(e) for e in instances.instance_history(session, actor=actor, instance_id=instance_id,
                                                                           internal=catalog.internal)]
 

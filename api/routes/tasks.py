@@ -26,6 +26,7 @@ from api.schemas import (
     TaskUpdateIn,
 )
 from engine import assignment, comments, decisions, extra_signs, task_queue, tasks
+from engine.db import reading
 from engine.send_back import send_back_task
 
 router = api_router(prefix="/api/tasks", tags=["tasks"], responses=API_ERRORS, dependencies=CHECKED_INPUT)
@@ -46,7 +47,7 @@ def list_tasks(
     sort: str = "created",
     limit: Annotated[int, Query(ge=1, le=500)] = 50, offset: Annotated[int, Query(ge=0, le=MAX_INT)] = 0,
 ) -> PageOut[TaskOut]:
-    with session.begin():
+    with reading(session):
         page = task_queue.list_tasks(session, actor=actor, status=status, definition_key=definition_key,
                                 business_key=business_key, candidate_group=candidate_group, assignee=assignee,
                                 unassigned=unassigned, customer_name=customer_name, serial_number=serial_number,
@@ -58,7 +59,7 @@ def list_tasks(
 
 @router.get("/{task_id}", summary="A task with its form's JSON Schema and the case data")
 def get_task(task_id: uuid.UUID, session: SessionDep, catalog: CatalogDep, actor: ActorDep) -> TaskDetailOut:
-    with session.begin():
+    with reading(session):
         return TaskDetailOut.of_detail(tasks.get_task(session, catalog, actor=actor, task_id=task_id))
 
 
@@ -146,7 +147,7 @@ def update(task_id: uuid.UUID, body: TaskUpdateIn, session: SessionDep, clock: C
 
 @router.get("/{task_id}/comments", summary="Comments on a task, oldest first")
 def list_comments(task_id: uuid.UUID, session: SessionDep, actor: ActorDep) -> list[CommentOut]:
-    with session.begin():
+    with reading(session):
         return [CommentOut(**c.__dict__) for c in comments.list_comments(session, actor=actor, task_id=task_id)]
 
 
