@@ -39,6 +39,11 @@ def _waiting_review(factory: sessionmaker[Session], clock: FrozenClock, catalog:
     return started.waiting_tasks[0].task_id
 
 
+def _written(statements: list[str]) -> list[str]:
+    """The statements of the step itself, without the transaction's BEGIN and COMMIT."""
+    return [s for s in statements if s.split(" ", 1)[0] not in ("BEGIN", "BEGIN IMMEDIATE", "COMMIT", "ROLLBACK")]
+
+
 def _about_the_chain(seen: list[str]) -> list[str]:
     """Statements that look for or lock a history chain, rather than write to it."""
     return [s for s in seen if "pg_advisory" in s or re.search(r"^SELECT .* FROM audit_events", s)]
@@ -50,7 +55,7 @@ def test_a_claim_reads_the_chain_tail_with_the_task(factory: sessionmaker[Sessio
     statements.clear()
     with transaction(factory) as session:
         tasks.claim_task(session, clock, actor=DIRECTOR, task_id=task_id)
-    seen = [s for s in statements if s.split(" ", 1)[0] not in ("BEGIN", "BEGIN IMMEDIATE", "COMMIT", "ROLLBACK")]
+    seen = _written(statements)
     assert _about_the_chain(seen) == [], seen
     # The task with its case (locked) and groups; the task's row, the history row, the case's tail.
     assert len(seen) == 4, seen
@@ -64,7 +69,7 @@ def test_a_completion_reads_the_chain_tail_and_the_open_sign_with_the_task(
     statements.clear()
     with transaction(factory) as session:
         tasks.complete_task(session, clock, catalog, actor=DIRECTOR, task_id=task_id, data={"rcc_approved": True})
-    seen = [s for s in statements if s.split(" ", 1)[0] not in ("BEGIN", "BEGIN IMMEDIATE", "COMMIT", "ROLLBACK")]
+    seen = _written(statements)
     assert _about_the_chain(seen) == [], seen
     # A query of its own for the sign (the task load may name extra_signs in its visibility test).
     assert not [s for s in seen if re.search(r"^SELECT extra_signs\.", s)], seen
@@ -81,14 +86,10 @@ def test_a_completion_that_claims_writes_the_case_row_once(
         done = tasks.complete_task(session, clock, catalog, actor=DIRECTOR, task_id=task_id,
                                    data={"rcc_approved": True}, claim=True)
     assert (done.assignee, done.status) == ("rcc_director", "completed")
-    seen = [s for s in statements if s.split(" ", 1)[0] not in ("BEGIN", "BEGIN IMMEDIATE", "COMMIT", "ROLLBACK")]
+    seen = _written(statements)
     assert _about_the_chain(seen) == [], seen
     assert len([s for s in seen if s.startswith("UPDATE instances")]) == 1, seen
     assert len([s for s in seen if s.startswith("UPDATE tasks")]) == 1, seen
-
-
-def _written(statements: list[str]) -> list[str]:
-    return [s for s in statements if s.split(" ", 1)[0] not in ("BEGIN", "BEGIN IMMEDIATE", "COMMIT", "ROLLBACK")]
 
 
 def test_a_start_inserts_the_case_once_with_its_state_and_reads_none_of_its_rows(
