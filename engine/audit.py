@@ -14,13 +14,14 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import bindparam, select, text, update
+from sqlalchemy import Connection, bindparam, insert, select, text, update
 from sqlalchemy import event as orm_events
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import ORMExecuteState, Session, SessionTransaction
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.util import identity_key
 
@@ -40,22 +41,17 @@ def record_event(
     data: dict[str, Any] | None = None,
 ) -> None:
     """Append one history row; it commits or rolls back with the change it describes."""
-    row = AuditEvent(
-        instance_id=instance_id,
-        task_id=task_id,
-        definition_key=definition_key,
-        event_type=event_type,
-        actor=actor,
-        occurred_at=clock.now(),
-        data=_jsonable(data or {}),
-    )
-    row.prev_hash = _chain_tail(session, instance_id)
-    row.row_hash = row_hash(row)
+    row: dict[str, Any] = {
+        "instance_id": instance_id, "task_id": task_id, "definition_key": definition_key,
+        "event_type": event_type, "actor": actor, "occurred_at": clock.now(), "data": _jsonable(data or {}),
+        "prev_hash": _chain_tail(session, instance_id),
+    }
+    row["row_hash"] = _hash_of(row)
     tails, unwritten = _chains(session)
-    tails[instance_id] = row.row_hash
+    tails[instance_id] = row["row_hash"]
     if instance_id is not None:
-        unwritten[instance_id] = row.row_hash
-    session.add(row)
+        unwritten[instance_id] = row["row_hash"]
+    _unsent(session).append(row)
 
 
 @dataclass(frozen=True)
@@ -66,9 +62,16 @@ class ChainBreak:
 
 
 def row_hash(event: AuditEvent) -> str:
+    return _hash_of({name: getattr(event, name) for name in _HASHED})
+
+
+_HASHED = ("prev_hash", "instance_id", "task_id", "definition_key", "event_type", "actor", "occurred_at", "data")
+
+
+def _hash_of(row: dict[str, Any]) -> str:
     content = json.dumps(
-        [event.prev_hash, str(event.instance_id or ""), str(event.task_id or ""), event.definition_key or "",
-         event.event_type, event.actor, event.occurred_at.astimezone(UTC).isoformat(), event.data],
+        [row["prev_hash"], str(row["instance_id"] or ""), str(row["task_id"] or ""), row["definition_key"] or "",
+         row["event_type"], row["actor"], row["occurred_at"].astimezone(UTC).isoformat(), row["data"]],
         sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str,
     )
     return hashlib.sha256(content.encode("utf-8")).hexdigest()
@@ -129,23 +132,87 @@ def _tails(session: Session) -> dict[uuid.UUID | None, str]:
     return _chains(session)[0]
 
 
+_UNSENT = "tixi_unsent_history"
+# Rows nothing changes after their INSERT go out as Core, not as ORM objects: the unit of work's
+# tracking, ordering and `RETURNING` of ids nothing reads were a tenth of a step's CPU. One
+# multi-row INSERT per flush (engine.db.make_engine turns on insertmanyvalues without RETURNING).
+_INSERT_EVENTS = insert(AuditEvent)
 # Run on the connection, as plain SQL: not the ORM's versioned UPDATE of the row.
 _SET_TAIL = update(Instance).where(Instance.instance_id == bindparam("chain")).values(audit_tail=bindparam("tail"))
 
 
+def _unsent(session: Session) -> list[dict[str, Any]]:
+    """History rows this transaction recorded and has not sent yet.
+
+    They go out when the ORM would have flushed them as objects: before a flush, before a query
+    that autoflushes, before a commit (a savepoint's too) and before a savepoint begins; a
+    rollback (a savepoint's too) drops them.
+    """
+    owner = session.get_transaction()
+    if owner is None:
+        raise RuntimeError("history is recorded in the transaction of the change it describes")
+    held: tuple[object, list[dict[str, Any]]] | None = session.info.get(_UNSENT)
+    if held is None or held[0] is not owner:
+        held = session.info[_UNSENT] = (owner, [])
+    return held[1]
+
+
+def _take_unsent(session: Session) -> list[dict[str, Any]]:
+    held = session.info.get(_UNSENT)
+    if held is None or not held[1]:
+        return []
+    session.info[_UNSENT] = (held[0], [])
+    return held[1] if held[0] is session.get_transaction() else []  # else left by an ended transaction
+
+
 @orm_events.listens_for(Session, "before_flush")
-def _write_tails(session: Session, _context: object, _objects: object) -> None:
-    """Write the new tails with the flush that writes their rows.
+def _send_with_flush(session: Session, _context: object, _objects: object) -> None:
+    _send(session, session.get_nested_transaction() or session.get_transaction(), session.connection)
+
+
+@orm_events.listens_for(Session, "before_commit")
+def _send_before_commit(session: Session) -> None:
+    """What no flush sent (a step that changed no other row): before the commit's own flush."""
+    _send(session, session.get_nested_transaction() or session.get_transaction(), session.connection)
+
+
+@orm_events.listens_for(Session, "after_transaction_create")
+def _send_before_savepoint(session: Session, transaction: SessionTransaction) -> None:
+    """What the transaction around a savepoint recorded is not the savepoint's to roll back. Its
+    SAVEPOINT goes out at its first statement, so the outer connection writes them before it."""
+    if transaction.nested and (outer := transaction.parent) is not None:
+        _send(session, outer, lambda: outer.connection(None))
+
+
+@orm_events.listens_for(Session, "do_orm_execute")
+def _send_before_query(execution: ORMExecuteState) -> None:
+    """A query sees the rows recorded before it, as it saw flushed objects (not under `no_autoflush`)."""
+    session = execution.session
+    if session.autoflush and (rows := _take_unsent(session)):
+        session.connection().execute(_INSERT_EVENTS, rows)
+
+
+@orm_events.listens_for(Session, "after_soft_rollback")
+def _drop_unsent(session: Session, _transaction: SessionTransaction) -> None:
+    held = session.info.get(_UNSENT)
+    if held is not None:
+        held[1].clear()
+
+
+def _send(session: Session, current: SessionTransaction | None, connection: Callable[[], Connection]) -> None:
+    """The unsent rows, then the new tails of their chains.
 
     A case the flush updates (or inserts) anyway carries its tail in that statement. Otherwise (a
     claim, a comment) one UPDATE sets the tail alone, outside the ORM: it does not bump the row's
     optimistic-lock version, so it makes no concurrent step of the case fail.
     """
+    if rows := _take_unsent(session):
+        connection().execute(_INSERT_EVENTS, rows)
     state = session.info.get(_TAILS)
     if state is None or not state[2]:
         return
     owner, _, unwritten = state
-    if owner is not (session.get_nested_transaction() or session.get_transaction()):
+    if owner is not current:
         unwritten.clear()  # left by a transaction that rolled back
         return
     alone = []
@@ -160,7 +227,7 @@ def _write_tails(session: Session, _context: object, _objects: object) -> None:
             set_committed_value(record, "audit_tail", tail)
     unwritten.clear()
     if alone:
-        session.connection().execute(_SET_TAIL, alone)
+        connection().execute(_SET_TAIL, alone)
 
 
 def _chain_tail(session: Session, instance_id: uuid.UUID | None) -> str:

@@ -23,6 +23,9 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     if url.startswith("sqlite"):
         return _make_sqlite_engine(url, **kwargs)
     engine = create_engine(url, **kwargs)
+    # An executemany INSERT with no RETURNING (the history rows, engine/audit.py) as one multi-row
+    # statement, as SQLAlchemy does for psycopg2, instead of psycopg's pipeline of one INSERT per row.
+    engine.dialect.use_insertmanyvalues_wo_returning = True
     _ping_after_idle(engine)
     return engine
 

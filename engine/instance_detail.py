@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from engine.bpmn.spiff_adapter import WorkflowRun
 from engine.bundles import Bundle
 from engine.identity import Actor
+from engine.new_case_tasks import open_tasks_of_new_case
 from engine.states import (
     INSTANCE_TRANSITIONS,
     InstanceAction,
@@ -84,12 +85,8 @@ def detail_of(session: Session, actor: Actor, record: Instance, bundle: Bundle, 
             just_started: bool = False) -> InstanceDetail:
     """The case as its page and API show it. `just_started`: launched in this transaction, so no step
     of it was done by anyone yet and its starter may withdraw it while it runs."""
-    tasks: dict[uuid.UUID, Task] = {}
-    groups: dict[uuid.UUID, list[str]] = {}
-    for task, group_id in session.execute(_OPEN_TASKS_WITH_GROUPS, {"instance_id": record.instance_id}):
-        tasks.setdefault(task.task_id, task)
-        if group_id is not None:
-            groups.setdefault(task.task_id, []).append(group_id)
+    # A case started in this transaction has only the tasks it created: no need to read them back.
+    waiting = open_tasks_of_new_case(session, record.instance_id) if just_started else _open_tasks(session, record)
     timers = session.scalars(_PENDING_TIMERS, {"instance_id": record.instance_id}).all() \
         if bundle.uses("timer_events") else []
     variables = run.variables()
@@ -100,12 +97,21 @@ def detail_of(session: Session, actor: Actor, record: Instance, bundle: Bundle, 
         summary = replace(summary, allowed_actions=(*summary.allowed_actions, InstanceAction.WITHDRAW))
     return InstanceDetail(
         summary,
-        tuple(WaitingTaskRef(t.task_id, t.element_id, t.name, tuple(sorted(groups.get(t.task_id, []))), t.assignee,
-                             t.due_at) for t in tasks.values()),
+        tuple(WaitingTaskRef(t.task_id, t.element_id, t.name, groups, t.assignee, t.due_at) for t, groups in waiting),
         tuple({"timer_id": str(t.timer_id), "element_id": t.element_id, "name": t.name,
                "due_at": t.due_at.isoformat()} for t in timers),
         variables,
     )
+
+
+def _open_tasks(session: Session, record: Instance) -> list[tuple[Task, tuple[str, ...]]]:
+    tasks: dict[uuid.UUID, Task] = {}
+    groups: dict[uuid.UUID, list[str]] = {}
+    for task, group_id in session.execute(_OPEN_TASKS_WITH_GROUPS, {"instance_id": record.instance_id}):
+        tasks.setdefault(task.task_id, task)
+        if group_id is not None:
+            groups.setdefault(task.task_id, []).append(group_id)
+    return [(task, tuple(sorted(groups.get(task_id, [])))) for task_id, task in tasks.items()]
 
 
 # Built once: a case's detail follows every start and every read of a case.

@@ -34,6 +34,7 @@ from engine.identity import Actor
 from engine.incidents import process_error
 from engine.instance_detail import InstanceDetail, InstanceSummary, Page, detail_of, summary_of
 from engine.internal_fields import NONE_INTERNAL, InternalFields, visible_history, visible_variables
+from engine.new_case_tasks import begin_new_case
 from engine.notifications.outbox import notify_case_ended
 from engine.permissions import Permission, has, may_start, require, sees_everything
 from engine.register_fields import check_register_fields
@@ -123,6 +124,7 @@ def launch_instance(
     )
     session.add(record)  # inserted once, with its state, by the step's flush (engine.tables.Instance)
     begin_chain(session, record.instance_id)
+    begin_new_case(session, record.instance_id)
     open_case_deadline(session, record=record, name=definition.name, sla=definition.elements.get("case_sla"), now=now)
     record_event(session, clock, actor=actor.username, event_type="started", instance_id=record.instance_id,
                  definition_key=definition.key,

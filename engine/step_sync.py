@@ -26,6 +26,7 @@ from engine.candidate_users import evaluate_candidate_users, set_candidate_users
 from engine.clock import Clock
 from engine.deadlines import close_deadline, open_deadline, pause_or_resume
 from engine.errors import ProcessError
+from engine.new_case_tasks import note_task
 from engine.notifications.designed import notify_designed
 from engine.notifications.outbox import notify_task_created
 from engine.register_actions import apply_register_actions
@@ -182,6 +183,7 @@ def _sync_tasks(
         session.add(task)
         groups = meta.get("candidate_groups", [])
         session.add_all(TaskCandidateGroup(task_id=task_id, group_id=g) for g in groups)
+        note_task(session, task, groups)
         set_candidate_users(session, task_id, users)
         record_event(session, clock, actor=actor, event_type="task_created", instance_id=record.instance_id,
                      task_id=task_id, definition_key=record.definition_key,
