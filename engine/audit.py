@@ -26,6 +26,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.util import identity_key
 
 from engine.clock import Clock
+from engine.db import READS_ONLY
 from engine.tables import AuditEvent, Instance
 
 
@@ -153,6 +154,9 @@ def _unsent(session: Session) -> list[dict[str, Any]]:
         raise RuntimeError("history is recorded in the transaction of the change it describes")
     held: tuple[object, list[dict[str, Any]]] | None = session.info.get(_UNSENT)
     if held is None or held[0] is not owner:
+        # A read's connection is in autocommit (engine.db.reading): the rows would outlive a failure.
+        if session.connection().get_execution_options().get(READS_ONLY):
+            raise RuntimeError("a read recorded history: run it in a transaction")
         held = session.info[_UNSENT] = (owner, [])
     return held[1]
 

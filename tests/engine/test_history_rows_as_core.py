@@ -19,7 +19,7 @@ from engine import definitions, instances
 from engine.audit import record_event, verify_chains
 from engine.catalog import FormCatalog
 from engine.clock import FrozenClock
-from engine.db import transaction
+from engine.db import reading, transaction
 from engine.identity import Actor
 from engine.tables import AuditEvent, Instance
 from tests.conftest import DESIGNER
@@ -99,6 +99,15 @@ def test_a_savepoint_rolls_back_its_own_rows_and_not_those_recorded_before_it(
         with session.begin_nested():
             _note(session, clock, case, "in a released savepoint")
     assert _notes(factory, case) == ["before the savepoint", "in a released savepoint"]
+
+
+def test_a_read_that_records_history_is_refused_and_writes_nothing(
+        factory: sessionmaker[Session], clock: FrozenClock, case: uuid.UUID) -> None:
+    """A read runs in autocommit (engine.db.reading): a row it sent would stay whatever failed after it."""
+    with pytest.raises(RuntimeError, match="run it in a transaction"), factory() as session, reading(session):
+        session.get(Instance, case)
+        _note(session, clock, case, "by a read")
+    assert _notes(factory, case) == []
 
 
 def test_a_step_sends_its_history_in_one_statement(factory: sessionmaker[Session], clock: FrozenClock,
