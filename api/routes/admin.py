@@ -7,6 +7,7 @@ from api.problems import API_ERRORS
 from api.routing import api_router
 from api.schemas import GroupCreateIn, GroupOut, UserCreateIn, UserOut, UserUpdateIn
 from engine import identity, logins
+from engine.db import reading
 from engine.permissions import Permission, require
 
 router = api_router(prefix="/api", tags=["users and groups"], responses=API_ERRORS, dependencies=CHECKED_INPUT)
@@ -15,7 +16,7 @@ router = api_router(prefix="/api", tags=["users and groups"], responses=API_ERRO
 @router.get("/users", summary="All users (admins)")
 def list_users(session: SessionDep, actor: ActorDep) -> list[UserOut]:
     require(actor, Permission.ADMINISTER)
-    with session.begin():
+    with reading(session):
         return [UserOut.of(u) for u in identity.list_users(session)]
 
 
@@ -52,7 +53,7 @@ def unlock_user(username: str, session: SessionDep, clock: ClockDep, actor: Acto
 
 @router.get("/groups", summary="All groups with their member counts")
 def list_groups(session: SessionDep, actor: ActorDep) -> list[GroupOut]:
-    with session.begin():
+    with reading(session):
         return [GroupOut.of(g) for g in identity.list_groups(session)]
 
 

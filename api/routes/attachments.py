@@ -15,6 +15,7 @@ from api.routing import api_router
 from engine import attachments
 from engine.attachment_store import AttachmentStore
 from engine.attachments import AttachmentLimits
+from engine.db import reading
 
 router = api_router(tags=["attachments"], responses=API_ERRORS, dependencies=CHECKED_INPUT)
 UPLOAD_ERRORS = responses(413, 415)
@@ -69,7 +70,7 @@ def stage(file: FileDep, request: Request, session: SessionDep, clock: ClockDep,
 
 @router.get("/api/instances/{instance_id}/attachments", summary="A case's files, oldest first")
 def list_of_case(instance_id: uuid.UUID, session: SessionDep, actor: ActorDep) -> list[AttachmentOut]:
-    with session.begin():
+    with reading(session):
         return [AttachmentOut.of(a) for a in attachments.list_attachments(session, actor=actor,
                                                                           instance_id=instance_id)]
 
@@ -77,7 +78,7 @@ def list_of_case(instance_id: uuid.UUID, session: SessionDep, actor: ActorDep) -
 @router.get("/api/attachments/{attachment_id}", summary="Download a file (those who may see its case)",
             response_class=Response)
 def download(attachment_id: uuid.UUID, request: Request, session: SessionDep, actor: ActorDep) -> Response:
-    with session.begin():
+    with reading(session):
         info, content, kind = attachments.read_attachment(session, _store(request), actor=actor,
                                                           attachment_id=attachment_id)
     return _file_response(content, kind, attachment_disposition(info.filename))
@@ -86,7 +87,7 @@ def download(attachment_id: uuid.UUID, request: Request, session: SessionDep, ac
 @router.get("/api/attachments/{attachment_id}/thumbnail", summary="A small picture of an image file",
             response_class=Response)
 def thumbnail(attachment_id: uuid.UUID, request: Request, session: SessionDep, actor: ActorDep) -> Response:
-    with session.begin():
+    with reading(session):
         info, content, kind = attachments.read_attachment(session, _store(request), actor=actor,
                                                           attachment_id=attachment_id, thumbnail=True)
     return _file_response(content, kind, attachment_disposition(f"thumbnail-{info.filename}"))

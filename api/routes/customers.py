@@ -7,6 +7,7 @@ from api.network_schemas import CustomerCaseOut, CustomerIn, CustomerOut, Custom
 from api.problems import API_ERRORS
 from api.routing import api_router
 from engine import customers
+from engine.db import reading
 
 router = api_router(prefix="/api", tags=["customers"], responses=API_ERRORS, dependencies=CHECKED_INPUT)
 
@@ -14,7 +15,7 @@ router = api_router(prefix="/api", tags=["customers"], responses=API_ERRORS, dep
 @router.get("/customers", summary="Customers of the archive by name, phone or serial number (RCC of their region, CSD)")
 def find_customers(session: SessionDep, actor: ActorDep, search: str | None = None,
                    limit: int = 50) -> list[CustomerOut]:
-    with session.begin():
+    with reading(session):
         return [CustomerOut.of(c) for c in customers.find_customers(session, actor=actor, search=search, limit=limit)]
 
 
@@ -27,7 +28,7 @@ def create_customer(body: CustomerIn, session: SessionDep, clock: ClockDep, acto
 
 @router.get("/customers/{customer_id}", summary="One customer with their products")
 def get_customer(customer_id: uuid.UUID, session: SessionDep, actor: ActorDep) -> CustomerOut:
-    with session.begin():
+    with reading(session):
         return CustomerOut.of(customers.get_customer(session, actor=actor, customer_id=customer_id))
 
 
@@ -49,12 +50,12 @@ def add_product(customer_id: uuid.UUID, body: ProductIn, session: SessionDep, cl
 
 @router.get("/customers/{customer_id}/cases", summary="Every case of a customer's products that the caller may see")
 def customer_cases(customer_id: uuid.UUID, session: SessionDep, actor: ActorDep) -> list[CustomerCaseOut]:
-    with session.begin():
+    with reading(session):
         return [CustomerCaseOut.of(c) for c in customers.cases_of(session, actor=actor, customer_id=customer_id)]
 
 
 @router.get("/products/{serial_number}/cases", summary="Every case of one serial number that the caller may see")
 def product_cases(serial_number: str, session: SessionDep, actor: ActorDep) -> list[CustomerCaseOut]:
-    with session.begin():
+    with reading(session):
         customers.require_archive_reader(actor, None)
         return [CustomerCaseOut.of(c) for c in customers.cases_of(session, actor=actor, serial_number=serial_number)]

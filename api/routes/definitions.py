@@ -10,6 +10,7 @@ from api.problems import API_ERRORS, PayloadTooLargeError, responses
 from api.routing import api_router
 from api.schemas import MAX_INT, DefinitionOut, DeploymentOut
 from engine import definitions
+from engine.db import reading
 from engine.permissions import Permission, require
 
 router = api_router(prefix="/api/definitions", tags=["definitions"], responses={**API_ERRORS, **responses(413)},
@@ -36,20 +37,20 @@ def deploy(file: UploadFile, session: SessionDep, clock: ClockDep, catalog: Cata
 
 @router.get("", summary="The latest version of every process and decision")
 def list_definitions(session: SessionDep, actor: ActorDep) -> list[DefinitionOut]:
-    with session.begin():
+    with reading(session):
         return [DefinitionOut.of(d) for d in definitions.list_definitions(session)]
 
 
 @router.get("/{key}", summary="All versions of one key, newest first")
 def list_versions(key: str, session: SessionDep, actor: ActorDep) -> list[DefinitionOut]:
-    with session.begin():
+    with reading(session):
         return [DefinitionOut.of(d) for d in definitions.list_versions(session, key)]
 
 
 @router.get("/{key}/versions/{version}/xml", summary="The deployed XML of one version, as a download",
             response_class=Response, responses={200: {"content": {"application/xml": {}}}})
 def definition_xml(key: str, version: Annotated[int, Path(ge=1, le=MAX_INT)], session: SessionDep, actor: ActorDep) -> Response:
-    with session.begin():
+    with reading(session):
         filename, source = definitions.get_source(session, key, version)
     # A download, never a document rendered in Tixi's origin: an upload stored before deploy refused
     # foreign markup may still hold a script. The pages' viewers fetch() it, which ignores this.

@@ -29,6 +29,7 @@ from api.problems import API_ERRORS, CAMUNDA_PATH
 from api.routing import api_router
 from engine import external_tasks
 from engine.data_limits import data_problem
+from engine.db import reading
 from engine.errors import ValidationError
 from engine.external_tasks import TopicRequest
 
@@ -126,7 +127,7 @@ def list_tasks(session: SessionDep, clock: ClockDep, worker: WorkerDep,
                maxResults: Annotated[int, Query(ge=1, le=1000)] = 1000) -> list[ExternalTaskOut]:
     is_locked = True if locked else False if notLocked else None
     retries_left = True if withRetriesLeft else False if noRetriesLeft else None
-    with session.begin():
+    with reading(session):
         found = external_tasks.list_external_tasks(session, clock, actor=worker, topic=topicName, worker_id=workerId,
                                                    instance_id=processInstanceId, locked=is_locked,
                                                    retries_left=retries_left, limit=maxResults)
@@ -135,6 +136,6 @@ def list_tasks(session: SessionDep, clock: ClockDep, worker: WorkerDep,
 
 @router.get("/{task_id}", summary="One external task")
 def get_task(task_id: uuid.UUID, session: SessionDep, worker: WorkerDep) -> ExternalTaskOut:
-    with session.begin():
+    with reading(session):
         info = external_tasks.get_external_task(session, actor=worker, task_id=task_id)
     return ExternalTaskOut.of(info)

@@ -23,6 +23,7 @@ from api.schemas import (
     WorkCountsOut,
 )
 from engine import extra_signs, my_work, saved_filters
+from engine.db import reading
 
 router = api_router(prefix="/api/my", tags=["tasks"], responses=API_ERRORS, dependencies=CHECKED_INPUT)
 Limit = Annotated[int, Query(ge=1, le=500)]
@@ -43,33 +44,33 @@ def _started(item: Any) -> StartedCaseOut:
 
 @router.get("/done", summary="已办: tasks the caller completed, latest first, with where each case is now")
 def done_tasks(session: SessionDep, actor: ActorDep, limit: Limit = 25, offset: Offset = 0) -> PageOut[DoneTaskOut]:
-    with session.begin():
+    with reading(session):
         return PageOut[DoneTaskOut].of(my_work.list_done_tasks(session, actor=actor, limit=limit, offset=offset), _done)
 
 
 @router.get("/started", summary="我发起的: cases the caller started, newest first, with where each stands")
 def started_cases(session: SessionDep, actor: ActorDep, limit: Limit = 25,
                   offset: Offset = 0) -> PageOut[StartedCaseOut]:
-    with session.begin():
+    with reading(session):
         page = my_work.list_started_cases(session, actor=actor, limit=limit, offset=offset)
     return PageOut[StartedCaseOut].of(page, _started)
 
 
 @router.get("/counts", summary="The navigation's numbers: open tasks, tasks done, own cases still running")
 def counts(session: SessionDep, actor: ActorDep) -> WorkCountsOut:
-    with session.begin():
+    with reading(session):
         return WorkCountsOut(**my_work.work_counts(session, actor=actor).__dict__)
 
 
 @router.get("/extra-signs", summary="加签 asked of me, still open, oldest first")
 def my_extra_signs(session: SessionDep, actor: ActorDep) -> list[ExtraSignOut]:
-    with session.begin():
+    with reading(session):
         return [ExtraSignOut(**sign.__dict__) for sign in extra_signs.list_my_signs(session, actor=actor)]
 
 
 @router.get("/filters", summary="The caller's saved inbox filters, by name")
 def list_filters(session: SessionDep, actor: ActorDep) -> list[SavedFilterOut]:
-    with session.begin():
+    with reading(session):
         return [SavedFilterOut(**f.__dict__) for f in saved_filters.list_saved_filters(session, actor=actor)]
 
 

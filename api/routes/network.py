@@ -16,13 +16,14 @@ from api.network_schemas import (
 from api.problems import API_ERRORS
 from api.routing import api_router
 from engine import network, outlet_archive, outlet_standing
+from engine.db import reading
 
 router = api_router(prefix="/api", tags=["the service network"], responses=API_ERRORS, dependencies=CHECKED_INPUT)
 
 
 @router.get("/regions", summary="The regions (RCC areas) with their cities and central cities")
 def list_regions(session: SessionDep, actor: ActorDep) -> list[RegionOut]:
-    with session.begin():
+    with reading(session):
         return [RegionOut.of(r) for r in network.list_regions(session)]
 
 
@@ -42,14 +43,14 @@ def update_region(code: str, body: RegionUpdateIn, session: SessionDep, clock: C
 @router.get("/outlets", summary="The outlet register, by region, status or city served")
 def list_outlets(session: SessionDep, actor: ActorDep, region_code: str | None = None, status: str | None = None,
                  city: str | None = None) -> list[OutletOut]:
-    with session.begin():
+    with reading(session):
         return [OutletOut.of(o) for o in network.list_outlets(session, region_code=region_code, status=status,
                                                                city=city)]
 
 
 @router.get("/outlets/{code}", summary="One outlet of the register")
 def get_outlet(code: str, session: SessionDep, actor: ActorDep) -> OutletOut:
-    with session.begin():
+    with reading(session):
         return OutletOut.of(network.outlet_info(network.get_outlet(session, code)))
 
 
@@ -77,7 +78,7 @@ def change_status(code: str, body: OutletStandingIn, session: SessionDep, clock:
 
 @router.get("/outlets/{code}/archive", summary="An outlet's archive: staff, assessments, monthly volumes")
 def outlet_archive_of(code: str, session: SessionDep, actor: ActorDep) -> OutletArchiveOut:
-    with session.begin():
+    with reading(session):
         network.require_reader_of_archive(actor, code)
         return OutletArchiveOut.of(outlet_archive.archive_of(session, code))
 

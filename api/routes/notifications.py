@@ -21,6 +21,7 @@ from api.notification_schemas import (
 )
 from api.problems import API_ERRORS
 from api.routing import api_router
+from engine.db import reading
 from engine.identity import get_user
 from engine.notifications import administration, centre
 from engine.permissions import Permission, require
@@ -30,7 +31,7 @@ router = api_router(prefix="/api", tags=["notifications"], responses=API_ERRORS,
 
 @router.get("/notifications", summary="The caller's in-app notifications, newest first, with the unread count")
 def list_notifications(session: SessionDep, actor: ActorDep, unread_only: bool = False) -> NotificationListOut:
-    with session.begin():
+    with reading(session):
         items = centre.list_notifications(session, actor=actor, unread_only=unread_only)
         return NotificationListOut(unread=centre.unread_count(session, actor=actor),
                                    items=[NotificationOut.of(i) for i in items])
@@ -38,7 +39,7 @@ def list_notifications(session: SessionDep, actor: ActorDep, unread_only: bool =
 
 @router.get("/notifications/unread", summary="How many of the caller's notifications are unread (the bell)")
 def unread(session: SessionDep, actor: ActorDep) -> UnreadOut:
-    with session.begin():
+    with reading(session):
         return UnreadOut(unread=centre.unread_count(session, actor=actor))
 
 
@@ -58,7 +59,7 @@ def mark_all_read(session: SessionDep, clock: ClockDep, actor: ActorDep) -> Unre
 
 @router.get("/me/notification-settings", summary="The caller's addresses and channels per event kind")
 def my_settings(session: SessionDep, actor: ActorDep) -> PreferencesOut:
-    with session.begin():
+    with reading(session):
         return PreferencesOut.of(centre.get_preferences(session, username=actor.username))
 
 
@@ -85,7 +86,7 @@ def set_user_settings(username: str, body: PreferencesIn, session: SessionDep, c
 
 @router.get("/webhooks", summary="Groups' webhooks and chat robots (admins)")
 def list_webhooks(session: SessionDep, actor: ActorDep, group_id: str | None = None) -> list[WebhookOut]:
-    with session.begin():
+    with reading(session):
         return [WebhookOut.of(e) for e in administration.list_endpoints(session, actor=actor, group_id=group_id)]
 
 
@@ -106,7 +107,7 @@ def remove_webhook(endpoint_id: uuid.UUID, session: SessionDep, clock: ClockDep,
 
 @router.get("/groups/{group_id}/notification-defaults", summary="A group's default channels per event kind (admins)")
 def group_defaults(group_id: str, session: SessionDep, actor: ActorDep) -> GroupDefaultsOut:
-    with session.begin():
+    with reading(session):
         return GroupDefaultsOut(group_id=group_id,
                                 channels=administration.get_group_defaults(session, actor=actor, group_id=group_id))
 
@@ -122,7 +123,7 @@ def set_group_defaults(group_id: str, body: GroupDefaultsIn, session: SessionDep
 
 @router.get("/admin/notifications/dead", summary="Notifications given up after their last attempt, with the reason (admins)")
 def dead_letters(session: SessionDep, actor: ActorDep) -> list[DeadLetterOut]:
-    with session.begin():
+    with reading(session):
         return [DeadLetterOut.of(d) for d in administration.list_dead_letters(session, actor=actor)]
 
 

@@ -11,6 +11,7 @@ from api.routing import api_router
 from api.schemas import CalendarDayIn, CalendarDayOut, SlaRowOut
 from engine import business_calendar, reports
 from engine.clock import end_of_day, start_of_day
+from engine.db import reading
 from engine.permissions import Permission, require
 
 router = api_router(prefix="/api", tags=["service levels"], responses=API_ERRORS, dependencies=CHECKED_INPUT)
@@ -20,7 +21,7 @@ router = api_router(prefix="/api", tags=["service levels"], responses=API_ERRORS
 def sla_report(session: SessionDep, clock: ClockDep, actor: ActorDep, start: date, end: date,
                process_key: str | None = None) -> list[SlaRowOut]:
     """Deadlines that started from `start` up to and including `end` (UTC days)."""
-    with session.begin():
+    with reading(session):
         rows = reports.sla_report(session, clock, actor=actor, start=start_of_day(start), end=end_of_day(end),
                                   process_key=process_key)
     return [SlaRowOut(**row.__dict__, total=row.total) for row in rows]
@@ -29,7 +30,7 @@ def sla_report(session: SessionDep, clock: ClockDep, actor: ActorDep, start: dat
 @router.get("/calendar", summary="Holidays and make-up working days of the business calendar")
 def list_days(session: SessionDep, actor: ActorDep,
               year: Annotated[int | None, Query(ge=1, le=9999)] = None) -> list[CalendarDayOut]:
-    with session.begin():
+    with reading(session):
         return [CalendarDayOut(**d.__dict__) for d in business_calendar.list_days(session, year)]
 
 

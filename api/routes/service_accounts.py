@@ -14,6 +14,7 @@ from api.schemas import (
     ServiceAccountOut,
 )
 from engine import external_tasks, service_accounts
+from engine.db import reading
 from engine.permissions import Permission, require
 
 router = api_router(prefix="/api/service-accounts", tags=["service accounts"], responses=API_ERRORS,
@@ -35,7 +36,7 @@ def create(body: ServiceAccountIn, session: SessionDep, clock: ClockDep, actor: 
 
 @router.get("", summary="Every service account, with when it was last used (admins)")
 def list_accounts(session: SessionDep, actor: ActorDep) -> list[ServiceAccountOut]:
-    with session.begin():
+    with reading(session):
         return [ServiceAccountOut.of(a) for a in service_accounts.list_service_accounts(session, actor=actor)]
 
 
@@ -56,5 +57,5 @@ def revoke(name: str, session: SessionDep, clock: ClockDep, actor: ActorDep) -> 
 @external_router.get("", summary="Open external tasks with their locks, retries and failures (admins)")
 def list_external_tasks(session: SessionDep, clock: ClockDep, actor: ActorDep) -> list[ExternalTaskAdminOut]:
     require(actor, Permission.ADMINISTER)
-    with session.begin():
+    with reading(session):
         return [ExternalTaskAdminOut.of(t) for t in external_tasks.list_external_tasks(session, clock, actor=actor)]

@@ -11,6 +11,7 @@ from api.deps import CHECKED_INPUT, CatalogDep, SessionDep
 from api.routing import api_router
 from api.web.pages import PageActor, render
 from engine import definitions, identity
+from engine.db import reading
 from engine.errors import NotFoundError
 from engine.permissions import Permission, require
 
@@ -20,7 +21,7 @@ router = api_router(include_in_schema=False, dependencies=CHECKED_INPUT)
 @router.get("/processes")
 def process_list(request: Request, session: SessionDep, actor: PageActor) -> HTMLResponse:
     require(actor, Permission.READ)  # as GET /api/definitions: the diagrams are what approvers' cases run on
-    with session.begin():
+    with reading(session):
         latest = definitions.list_definitions(session)
     return render(request, "processes.html", actor=actor, section="processes", definitions=latest)
 
@@ -29,7 +30,7 @@ def process_list(request: Request, session: SessionDep, actor: PageActor) -> HTM
 def process_page(key: str, request: Request, session: SessionDep, actor: PageActor,
                  version: Annotated[int | None, Query(ge=1)] = None) -> HTMLResponse:
     require(actor, Permission.READ)
-    with session.begin():
+    with reading(session):
         versions = definitions.list_versions(session, key)
     shown = next((d for d in versions if version is None or d.version == version), None)
     if shown is None:
@@ -42,7 +43,7 @@ def modeler_page(request: Request, session: SessionDep, catalog: CatalogDep, act
                  key: str = "", version: Annotated[int | None, Query(ge=1)] = None) -> HTMLResponse:
     """Edit a deployed version (or a new process) with bpmn-js; deploying makes a new version."""
     require(actor, Permission.DEPLOY)
-    with session.begin():
+    with reading(session):
         groups = identity.list_groups(session)
         if key:
             versions = definitions.list_versions(session, key)

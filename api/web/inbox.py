@@ -32,6 +32,7 @@ from engine.audit import HistoryEvent
 from engine.case_fields import case_fields
 from engine.catalog import FormCatalog
 from engine.computed_fields import ComputedValue, computed_values
+from engine.db import reading
 from engine.errors import NotFoundError
 from engine.identity import Actor
 from engine.outcomes import decided_fields, outcomes_of
@@ -56,7 +57,7 @@ def inbox(request: Request, session: SessionDep, clock: ClockDep, catalog: Catal
     show = show if show in SHOW else "all"
     due = due if due in DUE else ""
     sort = sort if sort in task_queue.SORTS else "created"
-    with session.begin():
+    with reading(session):
         page = task_queue.list_tasks(session, actor=actor, definition_key=process or None, search=q or None,
                                 assignee=actor.username if show == "mine" else None,
                                 unassigned=True if show == "unassigned" else None,
@@ -83,7 +84,7 @@ def inbox(request: Request, session: SessionDep, clock: ClockDep, catalog: Catal
 def done_page(request: Request, session: SessionDep, actor: PageActor,
               offset: Annotated[int, Query(ge=0)] = 0) -> HTMLResponse:
     """已办: the tasks I completed, with where each case is now."""
-    with session.begin():
+    with reading(session):
         page = my_work.list_done_tasks(session, actor=actor, limit=PAGE_SIZE, offset=offset)
     return render(request, "done.html", actor=actor, section="done", page=page, page_size=PAGE_SIZE)
 
@@ -92,7 +93,7 @@ def done_page(request: Request, session: SessionDep, actor: PageActor,
 def started_page(request: Request, session: SessionDep, actor: PageActor,
                  offset: Annotated[int, Query(ge=0)] = 0) -> HTMLResponse:
     """我发起的: the cases I started and where each stands."""
-    with session.begin():
+    with reading(session):
         page = my_work.list_started_cases(session, actor=actor, limit=PAGE_SIZE, offset=offset)
     return render(request, "started.html", actor=actor, section="started", page=page, page_size=PAGE_SIZE)
 
@@ -110,7 +111,7 @@ def _where_it_went(session: Session, catalog: FormCatalog, actor: Actor, task_id
 @router.get("/tasks/{task_id}")
 def task_page(task_id: uuid.UUID, request: Request, session: SessionDep, catalog: CatalogDep, clock: ClockDep,
               actor: PageActor) -> HTMLResponse:
-    with session.begin():
+    with reading(session):
         detail = tasks.get_task(session, catalog, actor=actor, task_id=task_id)
         summary = detail.summary
         try:
@@ -186,7 +187,7 @@ def _without(schema: dict[str, Any], fields: set[str]) -> dict[str, Any]:
 
 @router.get("/start")
 def start_list(request: Request, session: SessionDep, actor: PageActor) -> HTMLResponse:
-    with session.begin():
+    with reading(session):
         startable = [d for d in deployed_processes(session) if permissions.may_start(actor, d.starter_groups)]
     return render(request, "start_list.html", actor=actor, section="start", definitions=startable)
 
@@ -194,7 +195,7 @@ def start_list(request: Request, session: SessionDep, actor: PageActor) -> HTMLR
 @router.get("/start/{key}")
 def start_page(key: str, request: Request, session: SessionDep, catalog: CatalogDep, actor: PageActor,
                settings: SettingsDep, version: Annotated[int | None, Query(ge=1)] = None) -> HTMLResponse:
-    with session.begin():
+    with reading(session):
         versions = definitions.list_versions(session, key)
     chosen = next((d for d in versions if version is None or d.version == version), None)
     if chosen is None or chosen.kind != "process":

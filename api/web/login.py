@@ -15,6 +15,7 @@ from api.web import i18n
 from api.web.pages import PageActor, render
 from api.web.session import SESSION_COOKIE, close_session, csrf_matches, open_session
 from engine import sessions
+from engine.db import reading
 from engine.errors import AuthenticationError, ServiceError
 from engine.identity import find_token_holder
 from engine.notifications import centre
@@ -80,7 +81,7 @@ def log_out(request: Request, session: SessionDep, clock: ClockDep, settings: Se
 
 @router.get("/account")
 def account_page(request: Request, session: SessionDep, actor: PageActor, changed: bool = False) -> HTMLResponse:
-    with session.begin():
+    with reading(session):
         preferences = centre.get_preferences(session, username=actor.username)
     return render(request, "account.html", actor=actor, section="account", changed=changed, preferences=preferences,
                   digest_kinds=[kind.value for kind in EventKind])

@@ -18,6 +18,7 @@ from engine.approval_record import approval_record
 from engine.audit import HistoryEvent
 from engine.case_fields import case_fields
 from engine.clock import end_of_day, start_of_day
+from engine.db import reading
 from engine.errors import ValidationError
 from engine.instance_detail import InstanceDetail
 from engine.permissions import Permission, require
@@ -39,7 +40,7 @@ def instance_list(
 ) -> HTMLResponse:
     status = status if status in InstanceStatus.__members__.values() else ""
     first_day, last_day = day_field(started_from, "started_from"), day_field(started_to, "started_to")
-    with session.begin():
+    with reading(session):
         page = instances.list_instances(
             session, actor=actor, definition_key=process or None, status=status or None,
             business_key=business_key or None, participant=participant or None,
@@ -56,7 +57,7 @@ def instance_list(
 @router.get("/instances/{instance_id}")
 def instance_page(instance_id: uuid.UUID, request: Request, session: SessionDep, catalog: CatalogDep,
                   actor: PageActor) -> HTMLResponse:
-    with session.begin():
+    with reading(session):
         detail = instances.get_instance(session, actor=actor, instance_id=instance_id, internal=catalog.internal)
         history = instances.instance_history(session, actor=actor, instance_id=instance_id, internal=catalog.internal)
         summary = detail.summary
@@ -94,7 +95,7 @@ def sla_page(request: Request, session: SessionDep, clock: ClockDep, actor: Page
     first_day = day_field(start, "start") or last_day - timedelta(days=30)
     error = None
     rows: list[reports.SlaRow] = []
-    with session.begin():
+    with reading(session):
         processes = deployed_processes(session)
         try:  # a period that ends before it starts is shown on the page, beside the filter
             rows = reports.sla_report(session, clock, actor=actor, start=start_of_day(first_day),
@@ -123,7 +124,7 @@ def _totals(rows: list[reports.SlaRow]) -> list[dict[str, Any]]:
 @router.get("/admin/users")
 def users_page(request: Request, session: SessionDep, actor: PageActor) -> HTMLResponse:
     require(actor, Permission.ADMINISTER)
-    with session.begin():
+    with reading(session):
         users = identity.list_users(session)
         groups = identity.list_groups(session)
     return render(request, "users.html", actor=actor, section="users", users=users, groups=groups)
@@ -132,7 +133,7 @@ def users_page(request: Request, session: SessionDep, actor: PageActor) -> HTMLR
 @router.get("/admin/external-tasks")
 def external_tasks_page(request: Request, session: SessionDep, clock: ClockDep, actor: PageActor) -> HTMLResponse:
     require(actor, Permission.ADMINISTER)
-    with session.begin():
+    with reading(session):
         tasks = external_tasks.list_external_tasks(session, clock, actor=actor)
         accounts = service_accounts.list_service_accounts(session, actor=actor)
         groups = identity.list_groups(session)

@@ -20,6 +20,7 @@ from api.web import case_view, i18n
 from api.web.session import CSRF_COOKIE, SESSION_COOKIE
 from engine import definitions, my_work
 from engine.business_calendar import LOCAL
+from engine.db import reading
 from engine.definitions import DefinitionInfo
 from engine.errors import AuthenticationError, ServiceError
 from engine.identity import Actor, find_token_holder
@@ -57,7 +58,7 @@ def page_actor(request: Request, session: SessionDep, clock: ClockDep, settings:
         claims = read_token(token, secret=settings.secret_key, now=clock.now())
     except AuthenticationError:
         raise LoginRequired(next_url) from None
-    with session.begin():
+    with reading(session):
         holder = find_token_holder(session, claims.username)
     if holder is None or holder.token_generation != claims.generation:
         raise LoginRequired(next_url)
@@ -75,6 +76,7 @@ def render(request: Request, template: str, *, actor: Actor | None, status_code:
            **context: Any) -> HTMLResponse:
     lang = language(request)
     clock = request.app.state.clock
+    unread, counts = _navigation(request, actor)
     return TEMPLATES.TemplateResponse(request, template, status_code=status_code, context={
         "actor": actor,
         "lang": lang,
@@ -86,28 +88,22 @@ def render(request: Request, template: str, *, actor: Actor | None, status_code:
         "can": _abilities(actor),
         "due_mark": lambda due_at: due_mark(due_at, clock.now()),
         "at": format_time,
-        "unread": _unread(request, actor),
+        "unread": unread,
         "problem_messages": i18n.problem_messages(lang),
-        "counts": _nav_counts(request, actor),
+        "counts": counts,
         "field_title": lambda name, schema: case_view.field_title(name, schema, lang),
         "field_value": lambda value, schema: case_view.field_value(value, schema, lang),
         **context,
     })
 
 
-def _unread(request: Request, actor: Actor | None) -> int:
-    """The bell's count on every page: the person's in-app notifications not yet read."""
+def _navigation(request: Request, actor: Actor | None) -> tuple[int, WorkCounts | None]:
+    """What every page's navigation shows: the bell's count (in-app notifications not yet read) and the
+    numbers of 待办, 已办 and 我发起的, read apart from the page's own reads."""
     if actor is None:
-        return 0
-    with request.app.state.session_factory() as session, session.begin():
-        return centre.unread_count(session, actor=actor)
-def _nav_counts(request: Request, actor: Actor | None) -> WorkCounts | None:
-    """The navigation's numbers (待办, 已办, 我发起的), read apart from the page's own transaction."""
-    if actor is None:
-        return None
-    factory = request.app.state.session_factory
-    with factory() as session, session.begin():
-        return my_work.work_counts(session, actor=actor)
+        return 0, None
+    with request.app.state.session_factory() as session, reading(session):
+        return centre.unread_count(session, actor=actor), my_work.work_counts(session, actor=actor)
 
 
 def _abilities(actor: Actor | None) -> dict[str, bool]:
