@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import re
 import socket
+import uuid
 import zipfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -31,6 +32,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from api.app import create_app
 from api.settings import Settings
+from engine import definitions, instances
 from engine.attachment_tables import Attachment, AttachmentBlob
 from engine.catalog import DEFAULT_FORMS_DIR, FormCatalog
 from engine.clock import FrozenClock
@@ -79,6 +81,16 @@ DEMO_REGIONS = [r["code"] for r in DEMO_NETWORK["regions"]]
 DEMO_OUTLETS = [o["code"] for o in DEMO_NETWORK["outlets"]]
 # The engine's configuration for the whole suite (the environment above says the same to servers).
 TEST_CONFIG = EngineConfig(verify_state=True, state_spill_at=2)
+
+
+def start_two_task_case(factory: sessionmaker[Session], clock: FrozenClock, catalog: FormCatalog) -> uuid.UUID:
+    """Deploy bench/processes/minimal_two_tasks.bpmn and start a case of it as the outlet; its id."""
+    path = ROOT / "bench" / "processes" / "minimal_two_tasks.bpmn"
+    with transaction(factory) as session:
+        definitions.deploy(session, clock, catalog, actor=DESIGNER, filename=path.name, content=path.read_bytes())
+    with transaction(factory) as session:
+        return instances.start_instance(session, clock, catalog, actor=Actor("outlet", frozenset({"outlet"})),
+                                        definition_key="minimal_two_tasks").summary.instance_id
 
 
 def free_port() -> int:

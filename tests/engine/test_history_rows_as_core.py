@@ -8,34 +8,23 @@ rollback now that no ORM object stands for it.
 from __future__ import annotations
 
 import uuid
-from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlalchemy import Engine, event, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from engine import definitions, instances
 from engine.audit import record_event, verify_chains
 from engine.catalog import FormCatalog
 from engine.clock import FrozenClock
 from engine.db import reading, transaction
-from engine.identity import Actor
 from engine.tables import AuditEvent, Instance
-from tests.conftest import DESIGNER
-
-MINIMAL = Path(__file__).resolve().parents[2] / "bench" / "processes" / "minimal_two_tasks.bpmn"
-OUTLET = Actor("outlet", frozenset({"outlet"}))
+from tests.conftest import start_two_task_case
 
 
 @pytest.fixture
 def case(factory: sessionmaker[Session], clock: FrozenClock, catalog: FormCatalog) -> uuid.UUID:
-    with transaction(factory) as session:
-        definitions.deploy(session, clock, catalog, actor=DESIGNER, filename=MINIMAL.name,
-                           content=MINIMAL.read_bytes())
-    with transaction(factory) as session:
-        return instances.start_instance(session, clock, catalog, actor=OUTLET,
-                                        definition_key="minimal_two_tasks").summary.instance_id
+    return start_two_task_case(factory, clock, catalog)
 
 
 def _note(session: Session, clock: FrozenClock, case: uuid.UUID, text: str) -> None:

@@ -22,7 +22,7 @@ from httpx import Response
 from sqlalchemy import Engine, event, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from engine import definitions, instances
+from engine import instances
 from engine.bundles import bundle_of
 from engine.catalog import FormCatalog
 from engine.clock import FrozenClock
@@ -31,9 +31,8 @@ from engine.identity import Actor
 from engine.tables import Instance, Task, User
 from engine.workflow_store import store_of
 from tests.api.test_web_session import web_login
-from tests.conftest import DESIGNER
+from tests.conftest import start_two_task_case
 
-MINIMAL = Path(__file__).resolve().parents[2] / "bench" / "processes" / "minimal_two_tasks.bpmn"
 OUTLET = Actor("outlet", frozenset({"outlet"}))
 
 
@@ -172,25 +171,16 @@ def _answers_while_a_writer_holds_sqlite(db_engine: Engine, get: Callable[[], Re
 @pytest.fixture
 def case(factory: sessionmaker[Session], clock: FrozenClock, catalog: FormCatalog) -> dict[str, uuid.UUID]:
     """A running case of the two-task process and its open task, by the names the paths above use."""
-    instance_id = _start_case(factory, clock, catalog)
+    instance_id = start_two_task_case(factory, clock, catalog)
     with factory() as session:
         task_id = session.scalars(select(Task.task_id).where(Task.instance_id == instance_id)).one()
     return {"instance_id": instance_id, "task_id": task_id}
 
 
-def _start_case(factory: sessionmaker[Session], clock: FrozenClock, catalog: FormCatalog) -> uuid.UUID:
-    with transaction(factory) as session:
-        definitions.deploy(session, clock, catalog, actor=DESIGNER, filename=MINIMAL.name,
-                           content=MINIMAL.read_bytes())
-    with transaction(factory) as session:
-        return instances.start_instance(session, clock, catalog, actor=OUTLET,
-                                        definition_key="minimal_two_tasks").summary.instance_id
-
-
 def test_a_case_read_gives_its_workflow_back_to_the_cache(factory: sessionmaker[Session], clock: FrozenClock,
                                                          catalog: FormCatalog) -> None:
     """A read takes the case's workflow from the server's cache and must give it back, as a commit does."""
-    instance_id = _start_case(factory, clock, catalog)
+    instance_id = start_two_task_case(factory, clock, catalog)
     with factory() as session, reading(session):
         instances.get_instance(session, actor=OUTLET, instance_id=instance_id)
     with factory() as session:
